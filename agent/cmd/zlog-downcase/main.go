@@ -1,0 +1,84 @@
+// Command zlog-downcase is the article's service in Go: GET
+// /downcase/?param=X answers "lower case of X is x" and publishes each answer
+// to the zlog collector.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zlog/zlog/agent/downcase"
+	"github.com/zlog/zlog/agent/publisher"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("zlog-downcase", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: zlog-downcase [flags]\n\nServes GET /downcase/?param=X and publishes each answer to the collector\non topic downcase.info (access events on downcase-access.<level>).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var o downcase.Options
+	var po publisher.Options
+	fs.StringVar(&o.Addr, "listen", ":5000", "HTTP listen address (also serves /metrics and /healthz)")
+	fs.IntVar(&o.MaxParamBytes, "max-param-bytes", 4096, "longest param accepted; longer gets 414")
+	fs.StringVar(&po.Endpoint, "collector", "tcp://127.0.0.1:4444", "collector XSUB endpoint")
+	fs.StringVar(&po.Host, "host", "", "host name stamped on events (default: this machine's hostname)")
+	fs.StringVar(&po.Publisher, "publisher-id", "", "publisher id (default: <host>-<random>)")
+	fs.IntVar(&po.QueueSize, "queue-size", 10000, "events held in memory while the collector is slow or away")
+	fs.DurationVar(&o.PublishTimeout, "publish-timeout", time.Second, "longest a request waits for room in a full queue before its event is dropped (counted)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*logLevel)); err != nil || fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "zlog-downcase: bad -log-level %q or extra arguments %q\n", *logLevel, fs.Args())
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+
+	reg := prometheus.NewRegistry()
+	po.Registerer = reg
+	pub, err := publisher.New(po, logger)
+	if err != nil {
+		logger.Error("start publisher", "err", err)
+		return 1
+	}
+	srv, err := downcase.New(o, logger, pub, reg)
+	if err != nil {
+		pub.Close(context.Background())
+		logger.Error("start server", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger.Info("downcase ready", "addr", srv.Addr(), "collector", po.Endpoint, "publisher", pub.ID())
+	code := 0
+	if err := srv.Run(ctx); err != nil {
+		logger.Error("server stopped with error", "err", err)
+		code = 1
+	}
+	// Requests are done; deliver what they queued before exiting.
+	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := pub.Close(closeCtx); err != nil {
+		logger.Error("publisher close", "err", err, "stats", fmt.Sprintf("%+v", pub.Stats()))
+		code = 1
+	}
+	logger.Info("downcase stopped", "stats", fmt.Sprintf("%+v", pub.Stats()))
+	return code
+}

@@ -1,0 +1,42 @@
+package publisher
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	droppedFull, droppedSend, droppedClose prometheus.Counter
+	backpressure                           prometheus.Counter
+}
+
+func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zlog_publisher_dropped_total",
+		Help: "Events not delivered, by reason: queue_full (Publish refused), send (socket error), close (still queued when Close gave up).",
+	}, []string{"reason"})
+	m := &metrics{
+		droppedFull:  dropped.WithLabelValues("queue_full"),
+		droppedSend:  dropped.WithLabelValues("send"),
+		droppedClose: dropped.WithLabelValues("close"),
+		backpressure: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_publisher_backpressure_waits_total",
+			Help: "Times the socket's high-water mark was reached and the sender waited.",
+		}),
+	}
+	if reg == nil {
+		return m
+	}
+	reg.MustRegister(dropped, m.backpressure,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zlog_publisher_queued_total", Help: "Events accepted by Publish.",
+		}, func() float64 { return float64(p.queued.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zlog_publisher_sent_total", Help: "Events handed to the ZeroMQ socket.",
+		}, func() float64 { return float64(p.sent.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zlog_publisher_rejected_total", Help: "Invalid events refused by Publish.",
+		}, func() float64 { return float64(p.rejected.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "zlog_publisher_queue_depth", Help: "Events waiting in the in-memory queue.",
+		}, func() float64 { return float64(len(p.queue)) }),
+	)
+	return m
+}

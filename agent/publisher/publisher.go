@@ -1,0 +1,414 @@
+// Package publisher sends zlog events to a collector over ZeroMQ.
+//
+// A Publisher owns one XPUB socket connected to the collector's XSUB
+// endpoint, and one goroutine that moves events from a bounded in-memory
+// queue onto that socket. Using XPUB rather than PUB lets the publisher see
+// the collector's subscription arrive: nothing is sent before the collector
+// has subscribed (a fresh PUB connection silently drops its first messages),
+// and ZMQ_XPUB_NODROP turns a full send buffer into backpressure instead of
+// silent loss.
+//
+// Queue full: Publish waits for room until its context ends (WhenFull=Block,
+// the default) or fails at once (WhenFull=Drop); either way a refused event is
+// counted in Stats().Dropped and the zlog_publisher_dropped_total metric.
+package publisher
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// FullPolicy says what Publish does when the queue is full.
+type FullPolicy int
+
+const (
+	Block FullPolicy = iota // wait for room until the context ends
+	Drop                    // refuse the event at once
+)
+
+// Options configure a Publisher. Zero values take the defaults shown.
+type Options struct {
+	Endpoint  string     // collector XSUB endpoint; "tcp://127.0.0.1:4444"
+	Publisher string     // publisher id; "<host>-<random>"
+	Host      string     // default host for events without one; os.Hostname()
+	QueueSize int        // events held in memory before WhenFull applies; 10000
+	WhenFull  FullPolicy // Block
+	SendHWM   int        // ZeroMQ send high-water mark, in messages; 10000
+	MaxEvent  int        // largest encoded event accepted, bytes; schema.DefaultMaxEvent
+
+	// Registerer, when set, receives the publisher's metrics.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) setDefaults() {
+	if o.Endpoint == "" {
+		o.Endpoint = "tcp://127.0.0.1:4444"
+	}
+	if o.Host == "" {
+		o.Host, _ = os.Hostname()
+	}
+	if o.Publisher == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		o.Publisher = schema.SanitizeService(o.Host) + "-" + hex.EncodeToString(b[:])
+		if len(o.Publisher) > schema.MaxPublisherLen {
+			o.Publisher = o.Publisher[len(o.Publisher)-schema.MaxPublisherLen:]
+		}
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 10000
+	}
+	if o.SendHWM <= 0 {
+		o.SendHWM = 10000
+	}
+	if o.MaxEvent <= 0 {
+		o.MaxEvent = schema.DefaultMaxEvent
+	}
+}
+
+// Errors returned by Publish and Close.
+var (
+	ErrQueueFull = errors.New("publisher queue full")
+	ErrClosed    = errors.New("publisher closed")
+	ErrInvalid   = errors.New("invalid event")
+)
+
+// Stats are cumulative counts since New.
+type Stats struct {
+	Queued   uint64 // accepted by Publish
+	Sent     uint64 // handed to the ZeroMQ socket
+	Dropped  uint64 // refused (queue full) or abandoned at Close
+	Rejected uint64 // invalid events refused by Publish
+	Depth    int    // events waiting in the queue now
+}
+
+// Publisher is safe for concurrent use by many goroutines.
+type Publisher struct {
+	opts   Options
+	logger *slog.Logger
+	queue  chan schema.Event
+
+	mu      sync.RWMutex // guards closed against Publish racing Close
+	closed  bool
+	closing chan struct{} // closed by Close: drain the queue, then stop
+	abort   chan struct{} // closed when Close's context ends: stop now
+	done    chan struct{} // closed when the sender goroutine has exited
+	linger  atomic.Int64  // ns the socket may linger at close; -1 forever
+
+	queued, sent, dropped, rejected atomic.Uint64
+	closeErr                        error
+	metrics                         *metrics
+}
+
+// New connects to the collector and starts the sender goroutine.
+func New(opts Options, logger *slog.Logger) (*Publisher, error) {
+	opts.setDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Publisher{
+		opts:    opts,
+		logger:  logger.With("component", "publisher", "publisher", opts.Publisher),
+		queue:   make(chan schema.Event, opts.QueueSize),
+		closing: make(chan struct{}),
+		abort:   make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	p.metrics = newMetrics(p, opts.Registerer)
+	zctx, sock, err := p.connect()
+	if err != nil {
+		return nil, err
+	}
+	go p.run(zctx, sock)
+	return p, nil
+}
+
+// ID is the publisher id stamped on every event.
+func (p *Publisher) ID() string { return p.opts.Publisher }
+
+func (p *Publisher) connect() (*zmq.Context, *zmq.Socket, error) {
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		return nil, nil, fmt.Errorf("zeromq context: %w", err)
+	}
+	sock, err := zctx.NewSocket(zmq.XPUB)
+	if err != nil {
+		zctx.Term()
+		return nil, nil, fmt.Errorf("zeromq socket: %w", err)
+	}
+	for _, set := range []error{
+		sock.SetXpubNodrop(true),
+		sock.SetSndhwm(p.opts.SendHWM),
+		sock.SetReconnectIvl(100 * time.Millisecond),
+		sock.SetReconnectIvlMax(2 * time.Second),
+		sock.SetLinger(0),
+	} {
+		if set != nil {
+			sock.Close()
+			zctx.Term()
+			return nil, nil, fmt.Errorf("configure socket: %w", set)
+		}
+	}
+	if err := sock.Connect(p.opts.Endpoint); err != nil {
+		sock.Close()
+		zctx.Term()
+		return nil, nil, fmt.Errorf("connect %q: %w", p.opts.Endpoint, err)
+	}
+	return zctx, sock, nil
+}
+
+// Publish validates ev, fills in Time, Host and Publisher when empty, and
+// queues it. It does not wait for delivery.
+func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if ev.Host == "" {
+		ev.Host = p.opts.Host
+	}
+	ev.Publisher = p.opts.Publisher
+	if err := ev.Validate(); err != nil {
+		p.rejected.Add(1)
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if size := len(ev.Message) + len(ev.Host) + len(ev.Publisher) + 96; size > p.opts.MaxEvent {
+		p.rejected.Add(1)
+		return fmt.Errorf("%w: %w: about %d bytes, limit %d", ErrInvalid, schema.ErrTooLarge, size, p.opts.MaxEvent)
+	}
+
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	select {
+	case p.queue <- ev:
+		p.queued.Add(1)
+		return nil
+	default:
+	}
+	if p.opts.WhenFull == Drop {
+		p.dropped.Add(1)
+		p.metrics.droppedFull.Inc()
+		return ErrQueueFull
+	}
+	select {
+	case p.queue <- ev:
+		p.queued.Add(1)
+		return nil
+	case <-ctx.Done():
+		p.dropped.Add(1)
+		p.metrics.droppedFull.Inc()
+		return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
+	}
+}
+
+// Close stops accepting events and delivers what is queued to the collector
+// connection, waiting as long as ctx allows. Events still queued when ctx
+// ends are counted as dropped and reported in the returned error.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.done
+		return p.closeErr
+	}
+	p.closed = true
+	p.mu.Unlock()
+
+	if dl, ok := ctx.Deadline(); ok {
+		p.linger.Store(int64(max(time.Until(dl), 0)))
+	} else {
+		p.linger.Store(-1)
+	}
+	close(p.closing)
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		close(p.abort)
+		<-p.done
+	}
+	return p.closeErr
+}
+
+// Stats returns the counters so far.
+func (p *Publisher) Stats() Stats {
+	return Stats{
+		Queued: p.queued.Load(), Sent: p.sent.Load(), Dropped: p.dropped.Load(),
+		Rejected: p.rejected.Load(), Depth: len(p.queue),
+	}
+}
+
+// run owns the socket. It sends only while the collector is subscribed and
+// keeps the current event when the socket pushes back.
+func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
+	defer close(p.done)
+	poller := zmq.NewPoller()
+	poller.Add(sock, zmq.POLLIN)
+
+	subscribed := false
+	readSubscriptions := func() {
+		for {
+			msg, err := sock.RecvBytes(zmq.DONTWAIT)
+			if err != nil {
+				return
+			}
+			if len(msg) > 0 {
+				was := subscribed
+				subscribed = msg[0] == 1
+				if was != subscribed {
+					p.logger.Debug("collector subscription changed", "subscribed", subscribed)
+				}
+			}
+		}
+	}
+
+	var frames [][]byte
+	var pending bool
+	sinceCheck := 0
+	idle := time.NewTicker(50 * time.Millisecond)
+	defer idle.Stop()
+	closing := p.closing
+
+	for {
+		if !pending {
+			select {
+			case ev := <-p.queue:
+				frames = p.encode(frames, &ev)
+				pending = frames != nil
+			default:
+				if closing == nil { // closing and queue empty: done
+					p.finish(zctx, sock, nil)
+					return
+				}
+				select {
+				case ev := <-p.queue:
+					frames = p.encode(frames, &ev)
+					pending = frames != nil
+				case <-closing:
+					closing = nil
+				case <-p.abort:
+					p.finish(zctx, sock, nil)
+					return
+				case <-idle.C:
+					readSubscriptions()
+				}
+				continue
+			}
+		}
+		if !pending {
+			continue
+		}
+		// A subscription change is rare; looking for one costs a cgo call,
+		// so look before every 64th send and whenever unsubscribed.
+		if !subscribed || sinceCheck >= 64 {
+			readSubscriptions()
+			sinceCheck = 0
+		}
+		sinceCheck++
+		if !subscribed {
+			if p.aborted() {
+				p.finish(zctx, sock, frames)
+				return
+			}
+			poller.Poll(20 * time.Millisecond)
+			continue
+		}
+		if _, err := sendFrames(sock, frames); err != nil {
+			if zmq.AsErrno(err) == zmq.Errno(11) { // EAGAIN: high-water mark reached
+				if p.aborted() {
+					p.finish(zctx, sock, frames)
+					return
+				}
+				p.metrics.backpressure.Inc()
+				waitWritable(sock, 20*time.Millisecond)
+				continue
+			}
+			p.logger.Warn("send failed; event dropped", "err", err)
+			p.dropped.Add(1)
+			p.metrics.droppedSend.Inc()
+		} else {
+			p.sent.Add(1)
+		}
+		pending = false
+	}
+}
+
+func (p *Publisher) aborted() bool {
+	select {
+	case <-p.abort:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Publisher) encode(dst [][]byte, ev *schema.Event) [][]byte {
+	frames, err := schema.Encode(dst, ev)
+	if err != nil { // Publish validated; only a bug gets here
+		p.logger.Error("encode failed; event dropped", "err", err)
+		p.dropped.Add(1)
+		p.metrics.droppedSend.Inc()
+		return nil
+	}
+	return frames
+}
+
+// finish counts what could not be delivered, lets the socket flush what it
+// holds for as long as Close allows, and releases ZeroMQ.
+func (p *Publisher) finish(zctx *zmq.Context, sock *zmq.Socket, pending [][]byte) {
+	lost := uint64(len(p.queue))
+	for len(p.queue) > 0 {
+		<-p.queue
+	}
+	if pending != nil {
+		lost++
+	}
+	if lost > 0 {
+		p.dropped.Add(lost)
+		p.metrics.droppedClose.Add(float64(lost))
+		p.closeErr = fmt.Errorf("close: %d queued events not delivered", lost)
+	}
+	linger := time.Duration(p.linger.Load())
+	if p.aborted() {
+		linger = 0
+	}
+	sock.SetLinger(linger)
+	sock.Close()
+	zctx.Term() // blocks until queued messages are written or linger ends
+}
+
+func sendFrames(sock *zmq.Socket, frames [][]byte) (int, error) {
+	total := 0
+	for i, f := range frames {
+		flag := zmq.DONTWAIT
+		if i < len(frames)-1 {
+			flag |= zmq.SNDMORE
+		}
+		n, err := sock.SendBytes(f, flag)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func waitWritable(sock *zmq.Socket, d time.Duration) {
+	poller := zmq.NewPoller()
+	poller.Add(sock, zmq.POLLOUT)
+	poller.Poll(d)
+}

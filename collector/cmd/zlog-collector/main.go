@@ -1,0 +1,94 @@
+// Command zlog-collector receives events from agents over ZeroMQ, proxies
+// them to live subscribers and stores them in rotating log files and a
+// SQLite full-text index.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zlog/zlog/collector"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("zlog-collector", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: zlog-collector [flags]\n\nReceives zlog events on an XSUB socket, republishes them on an XPUB socket,\nand stores them under --data in logs/<service>.log and index/<day>.db.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var o collector.Options
+	defData := os.Getenv("ZLOG_DATA")
+	if defData == "" {
+		defData = "./data"
+	}
+	fs.StringVar(&o.DataDir, "data", defData, "data directory ($ZLOG_DATA sets the default)")
+	fs.StringVar(&o.XSubAddr, "xsub", "tcp://*:4444", "ZeroMQ endpoint agents publish to (XSUB, bound)")
+	fs.StringVar(&o.XPubAddr, "xpub", "tcp://*:4445", "ZeroMQ endpoint subscribers read from (XPUB, bound)")
+	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:4446", "address for /metrics and /healthz; \"off\" disables")
+	fs.IntVar(&o.MaxEventBytes, "max-event-bytes", 256<<10, "largest event accepted (all frames); larger ones are counted and dropped")
+	fs.DurationVar(&o.CommitInterval, "commit-interval", 100*time.Millisecond, "longest an event waits for its index commit")
+	fs.IntVar(&o.LogMaxSizeMB, "log-max-size", 100, "rotate a service log file when it would exceed this many megabytes")
+	fs.IntVar(&o.LogMaxBackups, "log-max-backups", 10, "rotated files kept per service (0 keeps all)")
+	fs.IntVar(&o.LogMaxAgeDays, "log-max-age", 0, "delete rotated files older than this many days (0 keeps them)")
+	fs.BoolVar(&o.LogCompress, "log-compress", false, "gzip rotated log files")
+	logLevel := fs.String("log-level", "info", "collector's own log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "collector's own log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "zlog-collector: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	logger, err := newLogger(*logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "zlog-collector: %v\n", err)
+		return 2
+	}
+
+	c, err := collector.New(o, logger)
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-c.Ready()
+		xsub, xpub, httpAddr := c.Endpoints()
+		logger.Info("collector ready", "xsub", xsub, "xpub", xpub, "http", httpAddr, "data", o.DataDir)
+	}()
+	if err := c.Run(ctx); err != nil {
+		logger.Error("collector stopped with error", "err", err)
+		return 1
+	}
+	logger.Info("collector stopped cleanly")
+	return 0
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("flag -log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("flag -log-format: %q is not text or json", format)
+}

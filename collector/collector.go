@@ -1,0 +1,302 @@
+// Package collector is the zlog-collector daemon: the ZeroMQ proxy in front,
+// and two sinks behind it (rotating log files and the SQLite index).
+//
+// Queues: the proxy hands each batch to both sinks through bounded channels
+// (QueueBatches deep). When a sink falls behind, its channel fills and the
+// proxy stops reading; ZeroMQ then buffers up to its high-water marks and
+// publishers feel backpressure. A sink that fails (disk full, I/O error)
+// retries the same batch with backoff, so nothing is dropped while the
+// collector runs; only at shutdown, after ShutdownTimeout, is what a failing
+// sink still holds abandoned, and then it is counted and logged.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zlog/zlog/collector/index"
+	"github.com/zlog/zlog/collector/logfile"
+	"github.com/zlog/zlog/collector/proxy"
+	"github.com/zlog/zlog/schema"
+)
+
+// Options configure the collector. Zero values take the defaults shown.
+type Options struct {
+	DataDir         string        // <data>/logs and <data>/index; "./data"
+	XSubAddr        string        // "tcp://*:4444"
+	XPubAddr        string        // "tcp://*:4445"
+	HTTPAddr        string        // /metrics and /healthz; "127.0.0.1:4446"; "" or "off" disables
+	MaxEventBytes   int           // schema.DefaultMaxEvent
+	CommitInterval  time.Duration // longest an event waits before its index commit; 100ms
+	CommitEvents    int           // commit early once this many events wait; 20000
+	QueueBatches    int           // batches buffered per sink; 64
+	ShutdownTimeout time.Duration // how long a failing sink may keep retrying at shutdown; 10s
+
+	LogMaxSizeMB  int // 100
+	LogMaxBackups int // 10
+	LogMaxAgeDays int // 0 = keep by count only
+	LogCompress   bool
+}
+
+func (o *Options) setDefaults() {
+	if o.DataDir == "" {
+		o.DataDir = "./data"
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = schema.DefaultMaxEvent
+	}
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = 100 * time.Millisecond
+	}
+	if o.CommitEvents <= 0 {
+		o.CommitEvents = 20000
+	}
+	if o.QueueBatches <= 0 {
+		o.QueueBatches = 64
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.LogMaxSizeMB <= 0 {
+		o.LogMaxSizeMB = 100
+	}
+}
+
+// Collector is created by New and started once by Run.
+type Collector struct {
+	opts     Options
+	logger   *slog.Logger
+	reg      *prometheus.Registry
+	proxy    *proxy.Proxy
+	files    *logfile.Sink
+	index    *index.Writer
+	listener net.Listener
+
+	queueDepth *prometheus.GaugeVec
+	abandoned  *prometheus.CounterVec
+	retries    *prometheus.CounterVec
+
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// New opens storage and binds every socket, so configuration and address
+// errors are reported before Run.
+func New(opts Options, logger *slog.Logger) (*Collector, error) {
+	opts.setDefaults()
+	if opts.MaxEventBytes*2 > opts.LogMaxSizeMB<<20 {
+		return nil, fmt.Errorf("max event bytes %d must be under half of the log file size (%d MB)", opts.MaxEventBytes, opts.LogMaxSizeMB)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c := &Collector{
+		opts: opts, logger: logger, reg: reg, ready: make(chan struct{}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "zlog_collector_queue_batches", Help: "Batches waiting for a sink.",
+		}, []string{"sink"}),
+		abandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zlog_collector_abandoned_total", Help: "Events a sink still failed to store when shutdown gave up on it.",
+		}, []string{"sink"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zlog_collector_sink_retries_total", Help: "Batch retries after a sink error.",
+		}, []string{"sink"}),
+	}
+	reg.MustRegister(c.queueDepth, c.abandoned, c.retries)
+
+	var err error
+	if c.index, err = index.New(index.Options{Dir: filepath.Join(opts.DataDir, "index")}, logger, reg); err != nil {
+		return nil, err
+	}
+	if c.files, err = logfile.New(logfile.Options{
+		Dir: filepath.Join(opts.DataDir, "logs"), MaxSizeMB: opts.LogMaxSizeMB,
+		MaxBackups: opts.LogMaxBackups, MaxAgeDays: opts.LogMaxAgeDays, Compress: opts.LogCompress,
+	}, logger, reg); err != nil {
+		return nil, err
+	}
+	if c.proxy, err = proxy.New(proxy.Options{
+		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes,
+	}, logger, reg); err != nil {
+		c.index.Close()
+		return nil, err
+	}
+	if opts.HTTPAddr != "" && opts.HTTPAddr != "off" {
+		if c.listener, err = net.Listen("tcp", opts.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("listen http %q: %w", opts.HTTPAddr, err)
+		}
+	}
+	return c, nil
+}
+
+// Endpoints reports the resolved addresses (useful when ports were "*" or 0).
+func (c *Collector) Endpoints() (xsub, xpub, http string) {
+	if c.listener != nil {
+		http = c.listener.Addr().String()
+	}
+	return c.proxy.XSubEndpoint, c.proxy.XPubEndpoint, http
+}
+
+// Registry exposes the collector's metrics.
+func (c *Collector) Registry() *prometheus.Registry { return c.reg }
+
+// Run serves until ctx ends, then stops intake, flushes both sinks and
+// returns. Shutdown runs in reverse order of start-up.
+func (c *Collector) Run(ctx context.Context) error {
+	filesIn := make(chan []schema.Event, c.opts.QueueBatches)
+	indexIn := make(chan []schema.Event, c.opts.QueueBatches)
+
+	// giveUp ends sink retries once shutdown has waited ShutdownTimeout.
+	giveUp, stopGiveUp := context.WithCancel(context.Background())
+	defer stopGiveUp()
+	go func() {
+		<-ctx.Done()
+		select {
+		case <-time.After(c.opts.ShutdownTimeout):
+			stopGiveUp()
+		case <-giveUp.Done():
+		}
+	}()
+
+	var sinks errgroup.Group
+	sinks.Go(func() error { return c.runFiles(giveUp, filesIn) })
+	sinks.Go(func() error { return c.runIndex(giveUp, indexIn) })
+
+	var front errgroup.Group
+	httpSrv := c.startHTTP(&front)
+	front.Go(func() error {
+		defer close(filesIn)
+		defer close(indexIn)
+		return c.proxy.Run(ctx, func(batch []schema.Event) error {
+			c.queueDepth.WithLabelValues("files").Set(float64(len(filesIn)))
+			c.queueDepth.WithLabelValues("index").Set(float64(len(indexIn)))
+			// Both sinks get the same slice; neither modifies it.
+			filesIn <- batch
+			indexIn <- batch
+			return nil
+		})
+	})
+	c.readyOnce.Do(func() { close(c.ready) })
+
+	<-ctx.Done()
+	if httpSrv != nil {
+		shCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		httpSrv.Shutdown(shCtx)
+		cancel()
+	}
+	errFront := front.Wait()
+	errSinks := sinks.Wait()
+	stopGiveUp()
+	errClose := errors.Join(c.files.Close(), c.index.Close())
+	return errors.Join(errFront, errSinks, errClose)
+}
+
+// Ready is closed once Run has started serving.
+func (c *Collector) Ready() <-chan struct{} { return c.ready }
+
+func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
+	if c.listener == nil {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	g.Go(func() error {
+		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	return srv
+}
+
+func (c *Collector) runFiles(giveUp context.Context, in <-chan []schema.Event) error {
+	for batch := range in {
+		c.retry(giveUp, "files", func() int { return len(batch) }, func() error { return c.files.Write(batch) })
+	}
+	return nil
+}
+
+// runIndex groups incoming batches into one commit per CommitInterval (or
+// CommitEvents), which is what makes FTS5 ingestion fast.
+func (c *Collector) runIndex(giveUp context.Context, in <-chan []schema.Event) error {
+	ticker := time.NewTicker(c.opts.CommitInterval / 2)
+	defer ticker.Stop()
+	var pending []schema.Event
+	var oldest time.Time
+	commit := func() {
+		todo := pending
+		c.retry(giveUp, "index", func() int { return len(todo) }, func() error {
+			err := c.index.Write(context.Background(), todo)
+			var we *index.WriteError
+			if errors.As(err, &we) {
+				todo = we.Failed // committed partitions must not be written twice
+			}
+			return err
+		})
+		pending = nil
+	}
+	for {
+		select {
+		case batch, ok := <-in:
+			if !ok {
+				if len(pending) > 0 {
+					commit()
+				}
+				return nil
+			}
+			if len(pending) == 0 {
+				oldest = time.Now()
+			}
+			pending = append(pending, batch...)
+			if len(pending) >= c.opts.CommitEvents || time.Since(oldest) >= c.opts.CommitInterval {
+				commit()
+			}
+		case <-ticker.C:
+			if len(pending) > 0 && time.Since(oldest) >= c.opts.CommitInterval/2 {
+				commit()
+			}
+		}
+	}
+}
+
+// retry runs write until it succeeds or giveUp ends, backing off up to 5 s.
+func (c *Collector) retry(giveUp context.Context, sink string, pending func() int, write func() error) {
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := write()
+		if err == nil {
+			if attempt > 0 {
+				c.logger.Info("sink recovered", "sink", sink, "attempts", attempt+1)
+			}
+			return
+		}
+		if giveUp.Err() != nil {
+			c.abandoned.WithLabelValues(sink).Add(float64(pending()))
+			c.logger.Error("shutdown: abandoning events the sink could not store", "sink", sink, "events", pending(), "err", err)
+			return
+		}
+		c.retries.WithLabelValues(sink).Inc()
+		if attempt == 0 || attempt%20 == 0 {
+			c.logger.Error("sink write failed; retrying, intake slows until it recovers", "sink", sink, "events", pending(), "err", err)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-giveUp.Done():
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}

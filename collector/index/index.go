@@ -1,0 +1,417 @@
+// Package index writes events into the SQLite full-text index: one file per
+// UTC day of event time (see schema/sql.go for the layout and why).
+//
+// Each Write is one transaction per partition touched: the rows go in with
+// multi-row INSERTs, then one INSERT … SELECT feeds the FTS5 table. One
+// statement matters: FTS5 flushes its pending terms to a new segment at every
+// statement savepoint, so a per-row insert (or trigger) builds thousands of
+// tiny segments and runs about four times slower.
+package index
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// Options configure the writer.
+type Options struct {
+	Dir       string        // <data>/index
+	IdleClose time.Duration // close partitions not written for this long; 10m
+	CacheKiB  int           // SQLite page cache per open partition; 16384
+}
+
+// Writer is not safe for concurrent use; the collector calls it from one goroutine.
+type Writer struct {
+	opts   Options
+	logger *slog.Logger
+	parts  map[int64]*partition // by UTC day, unix seconds
+
+	stored     prometheus.Counter
+	commitSecs prometheus.Histogram
+	errs       prometheus.Counter
+}
+
+// New creates the index directory. Partitions are opened on first write.
+func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer, error) {
+	if opts.IdleClose <= 0 {
+		opts.IdleClose = 10 * time.Minute
+	}
+	if opts.CacheKiB <= 0 {
+		opts.CacheKiB = 16384
+	}
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create index directory %q: %w", opts.Dir, err)
+	}
+	w := &Writer{
+		opts: opts, logger: logger.With("component", "index"), parts: make(map[int64]*partition),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_indexed_total", Help: "Events committed to the index."}),
+		commitSecs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "zlog_collector_commit_seconds", Help: "Time to write and commit one batch to one partition.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		errs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_index_errors_total", Help: "Failed index transactions (the batch is retried)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(w.stored, w.commitSecs, w.errs)
+	}
+	return w, nil
+}
+
+// Write commits batch, one transaction per partition. On error, partitions
+// already committed stay committed and the failing one is rolled back; the
+// returned error says which. Retrying the whole batch would duplicate the
+// committed part, so the caller retries only Failed.
+func (w *Writer) Write(ctx context.Context, batch []schema.Event) error {
+	byDay := make(map[int64][]*schema.Event, 1)
+	var order []int64
+	for i := range batch {
+		d := schema.DayOf(batch[i].Time).Unix()
+		if _, ok := byDay[d]; !ok {
+			order = append(order, d)
+		}
+		byDay[d] = append(byDay[d], &batch[i])
+	}
+	var failed []schema.Event
+	var firstErr error
+	for _, d := range order {
+		evs := byDay[d]
+		if err := w.writePartition(ctx, d, evs); err != nil {
+			w.errs.Inc()
+			if firstErr == nil {
+				firstErr = err
+			}
+			for _, ev := range evs {
+				failed = append(failed, *ev)
+			}
+			continue
+		}
+		w.stored.Add(float64(len(evs)))
+	}
+	w.closeIdle()
+	if firstErr != nil {
+		return &WriteError{Failed: failed, Err: firstErr}
+	}
+	return nil
+}
+
+// WriteError reports the events of a batch that were not committed.
+type WriteError struct {
+	Failed []schema.Event
+	Err    error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("index %d events: %v", len(e.Failed), e.Err)
+}
+func (e *WriteError) Unwrap() error { return e.Err }
+
+func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Event) error {
+	p, err := w.partition(ctx, day)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := p.write(ctx, evs); err != nil {
+		// The in-memory state (series ids, max id) may be ahead of what was
+		// rolled back; reopen from disk next time.
+		p.close()
+		delete(w.parts, day)
+		return fmt.Errorf("partition %s: %w", time.Unix(day, 0).UTC().Format(time.DateOnly), err)
+	}
+	p.lastWrite = time.Now()
+	w.commitSecs.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+func (w *Writer) partition(ctx context.Context, day int64) (*partition, error) {
+	if p, ok := w.parts[day]; ok {
+		return p, nil
+	}
+	p, err := openPartition(ctx, schema.PartitionFile(w.opts.Dir, time.Unix(day, 0)), w.opts.CacheKiB)
+	if err != nil {
+		return nil, err
+	}
+	w.parts[day] = p
+	return p, nil
+}
+
+func (w *Writer) closeIdle() {
+	for day, p := range w.parts {
+		if time.Since(p.lastWrite) > w.opts.IdleClose {
+			p.close()
+			delete(w.parts, day)
+		}
+	}
+}
+
+// Close closes every partition; committed data is already durable in the WAL.
+func (w *Writer) Close() error {
+	var first error
+	for day, p := range w.parts {
+		if err := p.close(); err != nil && first == nil {
+			first = err
+		}
+		delete(w.parts, day)
+	}
+	return first
+}
+
+// DSN returns the go-sqlite3 data source name zlog uses for a partition.
+func DSN(path string, cacheKiB int) string {
+	return fmt.Sprintf("file:%s?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate&_cache_size=-%d", path, cacheKiB)
+}
+
+type seriesKey struct {
+	service string
+	level   schema.Level
+	host    string
+	pub     string
+}
+
+type partition struct {
+	path      string
+	db        *sql.DB
+	conn      *sql.Conn
+	series    map[seriesKey]int64
+	maxID     int64 // highest events.id committed or pending in this transaction
+	lastWrite time.Time
+}
+
+const insertChunk = 128 // rows per INSERT statement (6 parameters each)
+
+func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, error) {
+	_, statErr := os.Stat(path)
+	db, err := sql.Open("sqlite3", DSN(path, cacheKiB))
+	if err != nil {
+		return nil, fmt.Errorf("open index %q: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	p := &partition{path: path, db: db, series: make(map[seriesKey]int64), lastWrite: time.Now()}
+	fail := func(err error) (*partition, error) {
+		db.Close()
+		return nil, fmt.Errorf("open index %q: %w", path, err)
+	}
+	if err := schema.Migrate(ctx, db); err != nil {
+		return fail(err)
+	}
+	if os.IsNotExist(statErr) {
+		os.Chmod(path, 0o640)
+	}
+	if p.conn, err = db.Conn(ctx); err != nil {
+		return fail(err)
+	}
+	var maxID sql.NullInt64
+	if err := p.conn.QueryRowContext(ctx, "SELECT max(id) FROM events").Scan(&maxID); err != nil {
+		return fail(err)
+	}
+	p.maxID = maxID.Int64
+	rows, err := p.conn.QueryContext(ctx, "SELECT id, service, level, host, publisher FROM series")
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var k seriesKey
+		if err := rows.Scan(&id, &k.service, &k.level, &k.host, &k.pub); err != nil {
+			return fail(err)
+		}
+		p.series[k] = id
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
+func (p *partition) close() error {
+	if p.conn != nil {
+		p.conn.Close()
+	}
+	return p.db.Close()
+}
+
+type row struct {
+	id, series, bump int64
+	seq              any
+	message          string
+	fields           any
+}
+
+func (p *partition) write(ctx context.Context, evs []*schema.Event) (err error) {
+	tx, err := p.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	startMax := p.maxID
+	var late []int64 // ids at or below startMax: not covered by the FTS range insert
+	pending := make([]row, 0, insertChunk)
+
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := insertRows(ctx, tx, pending); err != nil {
+			return err
+		}
+		pending = pending[:0]
+		return nil
+	}
+
+	for _, ev := range evs {
+		sid, err := p.seriesID(ctx, tx, ev)
+		if err != nil {
+			return err
+		}
+		r := row{series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: p.encodeFields(ev.Fields)}
+		base := ev.Time.UnixNano()
+		if base > p.maxID {
+			// The common case: events arrive in time order.
+			r.id = base
+			p.maxID = base
+			pending = append(pending, r)
+			if len(pending) == insertChunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		// A late or same-timestamp event: find a free id at or after its time.
+		if err := flush(); err != nil {
+			return err
+		}
+		id, err := insertLate(ctx, tx, base, r)
+		if err != nil {
+			return err
+		}
+		if id > p.maxID {
+			p.maxID = id
+		}
+		if id <= startMax {
+			late = append(late, id)
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx,
+		"INSERT INTO events_fts(rowid, message, fields) SELECT id, message, fields FROM events WHERE id > ?", startMax); err != nil {
+		return fmt.Errorf("feed full-text index: %w", err)
+	}
+	if len(late) > 0 {
+		ids, _ := json.Marshal(late)
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO events_fts(rowid, message, fields) SELECT id, message, fields FROM events WHERE id IN (SELECT value FROM json_each(?))", string(ids)); err != nil {
+			return fmt.Errorf("feed full-text index (late events): %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func nullSeq(seq uint64) any {
+	if seq == 0 {
+		return nil
+	}
+	return int64(seq)
+}
+
+func (p *partition) encodeFields(f map[string]string) any {
+	if len(f) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(f) // sorted keys
+	if err != nil {
+		return nil // map[string]string of valid UTF-8 always marshals
+	}
+	return string(b)
+}
+
+func (p *partition) seriesID(ctx context.Context, tx *sql.Tx, ev *schema.Event) (int64, error) {
+	k := seriesKey{ev.Service, ev.Level, ev.Host, ev.Publisher}
+	if id, ok := p.series[k]; ok {
+		return id, nil
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO series(service, level, host, publisher) VALUES (?, ?, ?, ?)",
+		k.service, int(k.level), k.host, k.pub)
+	if err != nil {
+		return 0, fmt.Errorf("add series: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("add series: %w", err)
+	}
+	p.series[k] = id
+	return id, nil
+}
+
+var insertSQL = func() []string {
+	// insertSQL[n] inserts n rows; built once from constants only.
+	out := make([]string, insertChunk+1)
+	for n := 1; n <= insertChunk; n++ {
+		var b strings.Builder
+		b.WriteString("INSERT INTO events(id, series, bump, seq, message, fields) VALUES ")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?,?,?)")
+		}
+		out[n] = b.String()
+	}
+	return out
+}()
+
+func insertRows(ctx context.Context, tx *sql.Tx, rows []row) error {
+	args := make([]any, 0, len(rows)*6)
+	for _, r := range rows {
+		args = append(args, r.id, r.series, r.bump, r.seq, r.message, r.fields)
+	}
+	if _, err := tx.ExecContext(ctx, insertSQL[len(rows)], args...); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	return nil
+}
+
+// insertLate inserts r at the first free id at or after base.
+func insertLate(ctx context.Context, tx *sql.Tx, base int64, r row) (int64, error) {
+	id := base
+	for attempt := 0; attempt < 8; attempt++ {
+		r.id, r.bump = id, id-base
+		err := insertRows(ctx, tx, []row{r})
+		if err == nil {
+			return id, nil
+		}
+		var se sqlite3.Error
+		if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
+			return 0, err
+		}
+		// Jump past the run of taken ids in one query.
+		if err := tx.QueryRowContext(ctx,
+			"SELECT e.id + 1 FROM events e WHERE e.id >= ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.id = e.id + 1) ORDER BY e.id LIMIT 1",
+			id).Scan(&id); err != nil {
+			return 0, fmt.Errorf("find free id after %d: %w", base, err)
+		}
+	}
+	return 0, fmt.Errorf("no free id found after %d", base)
+}

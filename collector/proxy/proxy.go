@@ -1,0 +1,311 @@
+// Package proxy runs the collector's ZeroMQ front: an XSUB socket that
+// agents publish into and an XPUB socket that live subscribers read from.
+//
+// Unlike zmq_proxy, the loop decodes every message before forwarding it, so
+// malformed input is counted and dropped instead of reaching subscribers or
+// storage, and each valid event is handed to storage in batches.
+//
+// The XSUB subscribes to everything itself (the collector stores every
+// event); subscribers' own subscriptions are applied by the XPUB, which
+// filters by topic prefix before anything crosses the network. A subscriber
+// that does not read loses messages beyond the XPUB high-water mark
+// (ZeroMQ's per-subscriber drop) rather than slowing ingestion.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// Options configure the proxy. Zero values take the defaults shown.
+type Options struct {
+	XSubAddr      string // agents connect here; "tcp://*:4444"
+	XPubAddr      string // subscribers connect here; "tcp://*:4445"
+	MaxEventBytes int    // larger events are counted and dropped; schema.DefaultMaxEvent
+	RecvHWM       int    // messages buffered per publisher connection; 50000
+	SendHWM       int    // messages buffered per subscriber before ZeroMQ drops; 10000
+	BatchSize     int    // most events handed to the consumer at once; 1024
+}
+
+func (o *Options) setDefaults() {
+	if o.XSubAddr == "" {
+		o.XSubAddr = "tcp://*:4444"
+	}
+	if o.XPubAddr == "" {
+		o.XPubAddr = "tcp://*:4445"
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = schema.DefaultMaxEvent
+	}
+	if o.RecvHWM <= 0 {
+		o.RecvHWM = 50000
+	}
+	if o.SendHWM <= 0 {
+		o.SendHWM = 10000
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1024
+	}
+}
+
+// Proxy owns both sockets; Run must be called once.
+type Proxy struct {
+	opts   Options
+	logger *slog.Logger
+	zctx   *zmq.Context
+	xsub   *zmq.Socket
+	xpub   *zmq.Socket
+
+	XSubEndpoint, XPubEndpoint string // resolved, e.g. with the port chosen for "*"
+
+	received    prometheus.Counter
+	malformed   *prometheus.CounterVec
+	forwardErrs prometheus.Counter
+	subscribers prometheus.Counter
+	rejections  *rejectionLog
+}
+
+// New binds both sockets, so address errors surface before Run.
+func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
+	opts.setDefaults()
+	p := &Proxy{
+		opts:   opts,
+		logger: logger.With("component", "proxy"),
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_collector_received_total", Help: "Valid events received on the XSUB socket.",
+		}),
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zlog_collector_malformed_total", Help: "Messages dropped as malformed, by reason.",
+		}, []string{"reason"}),
+		forwardErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_collector_forward_errors_total", Help: "Events that could not be handed to the XPUB socket.",
+		}),
+		subscribers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_collector_subscriptions_total", Help: "Subscribe messages seen on the XPUB socket.",
+		}),
+	}
+	p.rejections = &rejectionLog{logger: p.logger, every: 10 * time.Second}
+	for _, r := range malformedReasons {
+		p.malformed.WithLabelValues(r.label)
+	}
+	if reg != nil {
+		reg.MustRegister(p.received, p.malformed, p.forwardErrs, p.subscribers)
+	}
+
+	var err error
+	if p.zctx, err = zmq.NewContext(); err != nil {
+		return nil, fmt.Errorf("zeromq context: %w", err)
+	}
+	fail := func(err error) (*Proxy, error) {
+		p.close()
+		return nil, err
+	}
+	if p.xsub, err = p.zctx.NewSocket(zmq.XSUB); err != nil {
+		return fail(fmt.Errorf("xsub socket: %w", err))
+	}
+	if p.xpub, err = p.zctx.NewSocket(zmq.XPUB); err != nil {
+		return fail(fmt.Errorf("xpub socket: %w", err))
+	}
+	// A frame this far over the event limit is an attack or a bug; ZeroMQ
+	// refuses it by dropping that connection (it cannot be counted per event).
+	maxMsg := int64(max(4*opts.MaxEventBytes, 1<<20))
+	for _, err := range []error{
+		p.xsub.SetRcvhwm(opts.RecvHWM), p.xsub.SetMaxmsgsize(maxMsg), p.xsub.SetLinger(0),
+		p.xpub.SetSndhwm(opts.SendHWM), p.xpub.SetLinger(0),
+	} {
+		if err != nil {
+			return fail(fmt.Errorf("configure sockets: %w", err))
+		}
+	}
+	if err := p.xsub.Bind(opts.XSubAddr); err != nil {
+		return fail(fmt.Errorf("bind xsub %q: %w", opts.XSubAddr, err))
+	}
+	if err := p.xpub.Bind(opts.XPubAddr); err != nil {
+		return fail(fmt.Errorf("bind xpub %q: %w", opts.XPubAddr, err))
+	}
+	p.XSubEndpoint, _ = p.xsub.GetLastEndpoint()
+	p.XPubEndpoint, _ = p.xpub.GetLastEndpoint()
+	// Subscribe to every topic: XSUB sends subscriptions upstream, and
+	// publishers only send what someone subscribed to.
+	if _, err := p.xsub.SendBytes([]byte{1}, 0); err != nil {
+		return fail(fmt.Errorf("subscribe xsub: %w", err))
+	}
+	return p, nil
+}
+
+func (p *Proxy) close() {
+	for _, s := range []*zmq.Socket{p.xsub, p.xpub} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	if p.zctx != nil {
+		p.zctx.Term()
+	}
+}
+
+// Consumer receives each batch of valid events. It may block; while it does,
+// the proxy stops reading and publishers feel backpressure. The batch slice
+// belongs to the consumer afterwards.
+type Consumer func([]schema.Event) error
+
+// Run proxies until ctx ends, then drains what ZeroMQ already received,
+// hands it to consume, and closes the sockets.
+func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
+	defer p.close()
+	poller := zmq.NewPoller()
+	poller.Add(p.xsub, zmq.POLLIN)
+	poller.Add(p.xpub, zmq.POLLIN)
+	for ctx.Err() == nil {
+		polled, err := poller.PollAll(100 * time.Millisecond)
+		if err != nil {
+			if zmq.AsErrno(err) == zmq.Errno(4) { // EINTR
+				continue
+			}
+			return fmt.Errorf("poll: %w", err)
+		}
+		if polled[1].Events&zmq.POLLIN != 0 {
+			p.readSubscriptions()
+		}
+		if polled[0].Events&zmq.POLLIN != 0 {
+			if batch := p.readBatch(); len(batch) > 0 {
+				if err := consume(batch); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Intake stops here; what libzmq already holds is still ours to store.
+	p.xsub.Unbind(p.XSubEndpoint)
+	for {
+		batch := p.readBatch()
+		if len(batch) == 0 {
+			break
+		}
+		if err := consume(batch); err != nil {
+			return err
+		}
+	}
+	p.rejections.flush()
+	return nil
+}
+
+func (p *Proxy) readSubscriptions() {
+	for {
+		msg, err := p.xpub.RecvBytes(zmq.DONTWAIT)
+		if err != nil {
+			return
+		}
+		if len(msg) > 0 && msg[0] == 1 {
+			p.subscribers.Inc()
+			p.logger.Debug("subscriber subscribed", "prefix", string(msg[1:]))
+		}
+	}
+}
+
+// readBatch reads up to BatchSize messages without blocking.
+func (p *Proxy) readBatch() []schema.Event {
+	var batch []schema.Event
+	for len(batch) < p.opts.BatchSize {
+		frames, err := p.xsub.RecvMessageBytes(zmq.DONTWAIT)
+		if err != nil {
+			break
+		}
+		ev, err := schema.Decode(frames, p.opts.MaxEventBytes)
+		if err != nil {
+			reason := malformedReason(err)
+			p.malformed.WithLabelValues(reason).Inc()
+			p.rejections.note(reason, err)
+			continue
+		}
+		if ev.Time.IsZero() {
+			// Publishers without a clock stamp (a bare pyzmq PUB) get the
+			// receive time; subscribers see the same time as storage.
+			ev.Time = time.Now().UTC()
+			if frames, err = schema.Encode(frames[:0], &ev); err != nil {
+				continue // cannot happen: Decode validated the topic parts
+			}
+		}
+		if err := p.forward(frames); err != nil {
+			p.forwardErrs.Inc()
+		}
+		p.received.Inc()
+		batch = append(batch, ev)
+	}
+	return batch
+}
+
+func (p *Proxy) forward(frames [][]byte) error {
+	for i, f := range frames {
+		flag := zmq.DONTWAIT
+		if i < len(frames)-1 {
+			flag |= zmq.SNDMORE
+		}
+		if _, err := p.xpub.SendBytes(f, flag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var malformedReasons = []struct {
+	err   error
+	label string
+}{
+	{schema.ErrFrameCount, "frame_count"},
+	{schema.ErrBadVersion, "version"},
+	{schema.ErrBadEnvelope, "envelope"},
+	{schema.ErrBadTopic, "topic"},
+	{schema.ErrBadUTF8, "utf8"},
+	{schema.ErrBadField, "field"},
+	{schema.ErrTooLarge, "too_large"},
+}
+
+func malformedReason(err error) string {
+	for _, r := range malformedReasons {
+		if errors.Is(err, r.err) {
+			return r.label
+		}
+	}
+	return "other"
+}
+
+// rejectionLog logs the first rejection at once and then at most one summary
+// per interval, so a flood of bad input cannot flood the collector's log.
+type rejectionLog struct {
+	logger  *slog.Logger
+	every   time.Duration
+	mu      sync.Mutex
+	last    time.Time
+	pending int
+	lastErr error
+}
+
+func (r *rejectionLog) note(reason string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending++
+	r.lastErr = err
+	if time.Since(r.last) >= r.every {
+		r.logger.Warn("dropped malformed messages", "count", r.pending, "last_reason", reason, "last_error", err.Error())
+		r.pending, r.last = 0, time.Now()
+	}
+}
+
+func (r *rejectionLog) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending > 0 {
+		r.logger.Warn("dropped malformed messages", "count", r.pending, "last_error", r.lastErr.Error())
+		r.pending = 0
+	}
+}

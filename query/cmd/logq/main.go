@@ -1,0 +1,44 @@
+// Command logq searches the zlog index.
+//
+// Exit status, like grep: 0 when something matched, 1 when nothing did, 2 on
+// an error (a bad flag, time or query names what was wrong).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `Usage: logq <command> [flags] [words...]
+
+Commands:
+  search   find events by words, time, service, topic, host and level
+  help     show this help
+
+Run "logq <command> --help" for a command's flags.
+`
+
+const (
+	exitMatch   = 0
+	exitNoMatch = 1
+	exitError   = 2
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	switch args[0] {
+	case "search":
+		return runSearch(args[1:], stdout, stderr)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return exitMatch
+	}
+	fmt.Fprintf(stderr, "logq: unknown command %q\n\n%s", args[0], usage)
+	return exitError
+}

@@ -1,0 +1,370 @@
+// Package query searches the zlog index: it picks the day partitions a time
+// range touches, asks each one with parameterised SQL, and streams the
+// matches in time order.
+package query
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"; built with -tags sqlite_fts5
+
+	"github.com/zlog/zlog/schema"
+)
+
+// Query selects events. Zero values mean "no constraint".
+type Query struct {
+	Words       []string // literal words and phrases, ANDed
+	FTS         string   // raw FTS5 expression, ANDed with Words
+	Since       time.Time
+	Until       time.Time
+	Services    []string // exact service names, ORed
+	TopicPrefix string   // prefix of "<service>.<level>"
+	Host        string
+	MinLevel    schema.Level
+	Limit       int  // 0 = no limit
+	OldestFirst bool // default is newest first
+}
+
+// Errors a caller maps to exit code 2 (bad input) rather than 1 (no match).
+var (
+	ErrBadQuery = errors.New("invalid query")
+	ErrNoIndex  = errors.New("no index")
+)
+
+// Searcher reads the partitions under an index directory. It holds no open
+// files between calls, so it is safe while the collector writes.
+type Searcher struct {
+	dir string
+}
+
+// NewSearcher returns a searcher for <data>/index.
+func NewSearcher(indexDir string) (*Searcher, error) {
+	st, err := os.Stat(indexDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %q (is --data right, and has the collector stored anything?): %w", ErrNoIndex, indexDir, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%w: %q is not a directory", ErrNoIndex, indexDir)
+	}
+	return &Searcher{dir: indexDir}, nil
+}
+
+// Iterator yields events one at a time: for it.Next() { ev := it.At() }; then
+// check it.Err() and Close it.
+type Iterator interface {
+	Next() bool
+	At() schema.Event
+	Err() error
+	Close() error
+}
+
+// Search returns the matching events in the query's order.
+func (s *Searcher) Search(ctx context.Context, q Query) (Iterator, error) {
+	plan, err := s.plan(q)
+	if err != nil {
+		return nil, err
+	}
+	return &iterator{ctx: ctx, plan: plan, remaining: q.Limit}, nil
+}
+
+// Count returns the number of matching events (Limit is ignored).
+func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
+	plan, err := s.plan(q)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, p := range plan.parts {
+		db, err := openReadOnly(p.Path)
+		if err != nil {
+			return 0, err
+		}
+		sqlText, args := plan.sql(true, 0)
+		var n int64
+		err = db.QueryRowContext(ctx, sqlText, args...).Scan(&n)
+		db.Close()
+		if err != nil {
+			return 0, plan.wrapErr(p.Path, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+type plan struct {
+	q     Query
+	terms Terms
+	lo    int64 // events.id lower bound (ns)
+	hi    int64 // events.id upper bound (ns), with slack for bumps
+	parts []schema.Partition
+}
+
+// idSlack covers ids bumped past their event time by timestamp collisions.
+const idSlack = int64(time.Second)
+
+func (s *Searcher) plan(q Query) (*plan, error) {
+	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
+		return nil, fmt.Errorf("%w: --until %s is before --since %s", ErrBadQuery, q.Until.Format(time.RFC3339), q.Since.Format(time.RFC3339))
+	}
+	if q.Limit < 0 {
+		return nil, fmt.Errorf("%w: --limit %d is negative", ErrBadQuery, q.Limit)
+	}
+	for _, svc := range q.Services {
+		if err := schema.ValidateService(svc); err != nil {
+			return nil, fmt.Errorf("%w: --service: %w", ErrBadQuery, err)
+		}
+	}
+	p := &plan{q: q, terms: BuildTerms(q.Words, q.FTS), lo: math.MinInt64, hi: math.MaxInt64}
+	if !q.Since.IsZero() {
+		p.lo = q.Since.UnixNano()
+	}
+	if !q.Until.IsZero() {
+		p.hi = q.Until.UnixNano()
+		if p.hi < math.MaxInt64-idSlack {
+			p.hi += idSlack
+		}
+	}
+	all, err := schema.ListPartitions(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range all {
+		end := part.Day.Add(24 * time.Hour)
+		if !q.Since.IsZero() && !end.After(q.Since) {
+			continue
+		}
+		if !q.Until.IsZero() && part.Day.After(q.Until) {
+			continue
+		}
+		p.parts = append(p.parts, part)
+	}
+	if !q.OldestFirst {
+		for i, j := 0, len(p.parts)-1; i < j; i, j = i+1, j-1 {
+			p.parts[i], p.parts[j] = p.parts[j], p.parts[i]
+		}
+	}
+	return p, nil
+}
+
+// sql builds the statement from constant fragments; every user-supplied
+// value is a bound parameter.
+func (p *plan) sql(count bool, limit int) (string, []any) {
+	var b strings.Builder
+	var args []any
+	if count {
+		b.WriteString("SELECT count(*) ")
+	} else {
+		b.WriteString("SELECT e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher ")
+	}
+	idCol := "e.id"
+	if p.terms.Match != "" {
+		// CROSS JOIN fixes the order: walk the FTS doclist within the id
+		// window, newest first, and look each hit up.
+		b.WriteString("FROM events_fts f CROSS JOIN events e ON e.id = f.rowid ")
+		idCol = "f.rowid"
+	} else {
+		b.WriteString("FROM events e ")
+	}
+	if !count {
+		b.WriteString("JOIN series s ON s.id = e.series ")
+	}
+	b.WriteString("WHERE " + idCol + " BETWEEN ? AND ? ")
+	args = append(args, p.lo, p.hi)
+	if p.terms.Match != "" {
+		b.WriteString("AND events_fts MATCH ? ")
+		args = append(args, p.terms.Match)
+	}
+	if !p.q.Since.IsZero() {
+		b.WriteString("AND e.id - e.bump >= ? ")
+		args = append(args, p.q.Since.UnixNano())
+	}
+	if !p.q.Until.IsZero() {
+		b.WriteString("AND e.id - e.bump <= ? ")
+		args = append(args, p.q.Until.UnixNano())
+	}
+	for _, sub := range p.terms.Substrings {
+		b.WriteString("AND (instr(e.message, ?) > 0 OR EXISTS (SELECT 1 FROM json_each(e.fields) WHERE instr(value, ?) > 0)) ")
+		args = append(args, sub, sub)
+	}
+	if cond, cargs := p.seriesCond(); cond != "" {
+		b.WriteString("AND e.series IN (SELECT id FROM series WHERE " + cond + ") ")
+		args = append(args, cargs...)
+	}
+	if !count {
+		if p.q.OldestFirst {
+			b.WriteString("ORDER BY " + idCol + " ASC ")
+		} else {
+			b.WriteString("ORDER BY " + idCol + " DESC ")
+		}
+		if limit > 0 {
+			b.WriteString("LIMIT ?")
+			args = append(args, limit)
+		}
+	}
+	return b.String(), args
+}
+
+// topicExpr renders a series row's topic in SQL, for --topic prefixes.
+const topicExpr = `service || '.' || CASE level WHEN 1 THEN 'trace' WHEN 2 THEN 'debug' WHEN 3 THEN 'info' WHEN 4 THEN 'warn' WHEN 5 THEN 'error' ELSE 'fatal' END`
+
+func (p *plan) seriesCond() (string, []any) {
+	var conds []string
+	var args []any
+	if len(p.q.Services) > 0 {
+		conds = append(conds, "service IN ("+strings.Repeat("?,", len(p.q.Services)-1)+"?)")
+		for _, s := range p.q.Services {
+			args = append(args, s)
+		}
+	}
+	if p.q.Host != "" {
+		conds = append(conds, "host = ?")
+		args = append(args, p.q.Host)
+	}
+	if p.q.MinLevel > schema.LevelTrace {
+		conds = append(conds, "level >= ?")
+		args = append(args, int(p.q.MinLevel))
+	}
+	if p.q.TopicPrefix != "" {
+		conds = append(conds, "substr("+topicExpr+", 1, length(?)) = ?")
+		args = append(args, p.q.TopicPrefix, p.q.TopicPrefix)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func (p *plan) wrapErr(path string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "fts5") || strings.Contains(msg, "syntax error") || strings.Contains(msg, "no such column") {
+		return fmt.Errorf("%w: full-text expression %q: %s", ErrBadQuery, p.terms.Match, msg)
+	}
+	return fmt.Errorf("search %q: %w", path, err)
+}
+
+func openReadOnly(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		return nil, fmt.Errorf("open index %q: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	var v int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open index %q: %w", path, err)
+	}
+	if v > schema.SchemaVersion {
+		db.Close()
+		return nil, fmt.Errorf("open index %q: %w: file has version %d, this logq knows up to %d", path, schema.ErrNewerSchema, v, schema.SchemaVersion)
+	}
+	return db, nil
+}
+
+type iterator struct {
+	ctx       context.Context
+	plan      *plan
+	remaining int // 0 = unlimited
+	next      int // index into plan.parts
+	db        *sql.DB
+	rows      *sql.Rows
+	cur       schema.Event
+	err       error
+}
+
+func (it *iterator) Next() bool {
+	if it.err != nil {
+		return false
+	}
+	for {
+		if it.plan.q.Limit > 0 && it.remaining == 0 {
+			it.closePart()
+			return false
+		}
+		if it.rows == nil {
+			if it.next >= len(it.plan.parts) {
+				return false
+			}
+			if !it.openPart(it.plan.parts[it.next]) {
+				return false
+			}
+			it.next++
+		}
+		if it.rows.Next() {
+			if err := it.scan(); err != nil {
+				it.err = err
+				return false
+			}
+			if it.plan.q.Limit > 0 {
+				it.remaining--
+			}
+			return true
+		}
+		if err := it.rows.Err(); err != nil {
+			it.err = it.plan.wrapErr(it.plan.parts[it.next-1].Path, err)
+			it.closePart()
+			return false
+		}
+		it.closePart()
+	}
+}
+
+func (it *iterator) openPart(p schema.Partition) bool {
+	db, err := openReadOnly(p.Path)
+	if err != nil {
+		it.err = err
+		return false
+	}
+	sqlText, args := it.plan.sql(false, it.remaining)
+	rows, err := db.QueryContext(it.ctx, sqlText, args...)
+	if err != nil {
+		db.Close()
+		it.err = it.plan.wrapErr(p.Path, err)
+		return false
+	}
+	it.db, it.rows = db, rows
+	return true
+}
+
+func (it *iterator) scan() error {
+	var id, bump int64
+	var seq sql.NullInt64
+	var fields sql.NullString
+	var lvl int
+	ev := schema.Event{}
+	if err := it.rows.Scan(&id, &bump, &seq, &ev.Message, &fields, &ev.Service, &lvl, &ev.Host, &ev.Publisher); err != nil {
+		return fmt.Errorf("read event: %w", err)
+	}
+	ev.Time = time.Unix(0, id-bump).UTC()
+	ev.Level = schema.Level(lvl)
+	ev.Seq = uint64(seq.Int64)
+	if fields.Valid {
+		if err := json.Unmarshal([]byte(fields.String), &ev.Fields); err != nil {
+			return fmt.Errorf("read fields of event %d: %w", id, err)
+		}
+	}
+	it.cur = ev
+	return nil
+}
+
+func (it *iterator) closePart() {
+	if it.rows != nil {
+		it.rows.Close()
+		it.rows = nil
+	}
+	if it.db != nil {
+		it.db.Close()
+		it.db = nil
+	}
+}
+
+func (it *iterator) At() schema.Event { return it.cur }
+func (it *iterator) Err() error       { return it.err }
+func (it *iterator) Close() error {
+	it.closePart()
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package schema owns what every zlog component must agree on: the Event,
+// topic rules, the ZeroMQ wire format, the log-file line format and the
+// SQLite index schema. README.md in this directory documents all of them
+// precisely enough to write a publisher in another language.
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Event is one log record as it travels from a publisher to the collector
+// and is stored in the files and the index.
+type Event struct {
+	Time    time.Time         `json:"time"` // nanosecond precision; zero means "stamp on receipt"
+	Service string            `json:"service"`
+	Level   Level             `json:"level"`
+	Host    string            `json:"host"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"` // structured key/value pairs; may be nil
+
+	// Publisher and Seq identify the event within its stream (publisher id +
+	// topic) for delivery tracking. Seq 0 means "unsequenced".
+	Publisher string `json:"publisher,omitempty"`
+	Seq       uint64 `json:"seq,omitempty"`
+}
+
+// Topic is the ZeroMQ topic the event is published under: "<service>.<level>".
+func (e *Event) Topic() string { return e.Service + "." + e.Level.String() }
+
+// Limits on event parts. They are part of the wire contract: the collector
+// rejects (and counts) anything beyond them.
+const (
+	MaxServiceLen   = 63
+	MaxHostLen      = 255
+	MaxPublisherLen = 64
+	MaxFieldKeyLen  = 64
+	MaxFields       = 256
+)
+
+// Sentinel errors; wrapped with detail, test with errors.Is.
+var (
+	ErrBadTopic    = errors.New("invalid topic")
+	ErrBadService  = errors.New("invalid service name")
+	ErrBadLevel    = errors.New("invalid level")
+	ErrBadUTF8     = errors.New("invalid UTF-8")
+	ErrBadField    = errors.New("invalid field")
+	ErrTooLarge    = errors.New("event too large")
+	ErrFrameCount  = errors.New("wrong frame count")
+	ErrBadVersion  = errors.New("unknown wire version")
+	ErrBadEnvelope = errors.New("malformed envelope")
+)
+
+// ValidateService checks a service name: 1-63 characters of [a-z0-9_-],
+// starting with a letter or digit. The name is used as a file name and as the
+// first part of a topic, so dots, slashes and upper case are not allowed.
+func ValidateService(s string) error {
+	if len(s) == 0 || len(s) > MaxServiceLen {
+		return fmt.Errorf("%w %q: length must be 1-%d", ErrBadService, s, MaxServiceLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return fmt.Errorf("%w %q: character %q at %d (allowed: a-z 0-9 _ -, starting with a-z or 0-9)", ErrBadService, s, c, i)
+		}
+	}
+	return nil
+}
+
+// SanitizeService maps an arbitrary name (a syslog tag, a container name)
+// onto a valid service name, or "unknown" when nothing usable remains.
+func SanitizeService(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if b.Len() >= MaxServiceLen {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0:
+			b.WriteByte('-')
+		}
+	}
+	out := strings.TrimRight(b.String(), "-_")
+	if out == "" {
+		return "unknown"
+	}
+	return out
+}
+
+// ParseTopic splits and validates "<service>.<level>".
+func ParseTopic(topic string) (service string, level Level, err error) {
+	i := strings.LastIndexByte(topic, '.')
+	if i < 0 {
+		return "", 0, fmt.Errorf("%w %q: want <service>.<level>", ErrBadTopic, truncate(topic, 80))
+	}
+	service = topic[:i]
+	if err := ValidateService(service); err != nil {
+		return "", 0, fmt.Errorf("%w %q: %w", ErrBadTopic, truncate(topic, 80), err)
+	}
+	lvl, ok := levelByName[topic[i+1:]]
+	if !ok {
+		return "", 0, fmt.Errorf("%w %q: level must be one of %s", ErrBadTopic, truncate(topic, 80), strings.Join(levelNames[1:], ", "))
+	}
+	return service, lvl, nil
+}
+
+// Validate checks everything the collector checks before storing an event.
+func (e *Event) Validate() error {
+	if err := ValidateService(e.Service); err != nil {
+		return err
+	}
+	if e.Level < LevelTrace || e.Level > LevelFatal {
+		return fmt.Errorf("%w: %d", ErrBadLevel, e.Level)
+	}
+	if len(e.Host) > MaxHostLen {
+		return fmt.Errorf("%w: host longer than %d bytes", ErrBadEnvelope, MaxHostLen)
+	}
+	if len(e.Publisher) > MaxPublisherLen {
+		return fmt.Errorf("%w: publisher id longer than %d bytes", ErrBadEnvelope, MaxPublisherLen)
+	}
+	if !utf8.ValidString(e.Host) || !utf8.ValidString(e.Publisher) {
+		return fmt.Errorf("%w in host or publisher id", ErrBadUTF8)
+	}
+	if !utf8.ValidString(e.Message) {
+		return fmt.Errorf("%w in message", ErrBadUTF8)
+	}
+	if len(e.Fields) > MaxFields {
+		return fmt.Errorf("%w: %d fields, at most %d", ErrBadField, len(e.Fields), MaxFields)
+	}
+	for k, v := range e.Fields {
+		if err := validateFieldKey(k); err != nil {
+			return err
+		}
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%w in value of field %q", ErrBadUTF8, k)
+		}
+	}
+	return nil
+}
+
+// validateFieldKey allows 1-64 characters of [A-Za-z0-9_.-]; keys appear
+// unquoted in log lines, so spaces and '=' are excluded.
+func validateFieldKey(k string) error {
+	if len(k) == 0 || len(k) > MaxFieldKeyLen {
+		return fmt.Errorf("%w: key %q must be 1-%d bytes", ErrBadField, truncate(k, 80), MaxFieldKeyLen)
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return fmt.Errorf("%w: key %q has character %q (allowed: A-Z a-z 0-9 _ . -)", ErrBadField, truncate(k, 80), c)
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,122 @@
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The index is a directory of SQLite files, one per UTC day of event time
+// ("partitions"): <data>/index/2026-11-24.db. Retention deletes whole files;
+// a query opens only the days its time range touches.
+//
+// Inside a partition, events.id is the event time in Unix nanoseconds, plus a
+// small bump when two events share a timestamp. Row order is therefore time
+// order, and the FTS rowid (= events.id) can be limited to a time window, so a
+// word + time-range query never walks the word's matches outside the window.
+
+// PartitionExt is the file name suffix of index partitions.
+const PartitionExt = ".db"
+
+const partitionLayout = "2006-01-02"
+
+// PartitionFile names the partition holding day (any time within it).
+func PartitionFile(indexDir string, day time.Time) string {
+	return filepath.Join(indexDir, DayOf(day).Format(partitionLayout)+PartitionExt)
+}
+
+// Partition is one day file of the index.
+type Partition struct {
+	Day  time.Time // UTC midnight
+	Path string
+}
+
+// ListPartitions returns the partitions in indexDir, oldest first. Files that
+// do not look like partitions are ignored.
+func ListPartitions(indexDir string) ([]Partition, error) {
+	matches, err := filepath.Glob(filepath.Join(indexDir, "????-??-??"+PartitionExt))
+	if err != nil {
+		return nil, fmt.Errorf("list partitions in %q: %w", indexDir, err)
+	}
+	var parts []Partition
+	for _, m := range matches {
+		day, err := time.Parse(partitionLayout, strings.TrimSuffix(filepath.Base(m), PartitionExt))
+		if err != nil {
+			continue
+		}
+		parts = append(parts, Partition{Day: day, Path: m})
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].Day.Before(parts[j].Day) })
+	return parts, nil
+}
+
+// migrations[i] takes a partition from user_version i to i+1. Append only:
+// never edit a migration that has shipped.
+var migrations = []string{
+	// 1: events, their label dictionary, and the full-text index.
+	`
+CREATE TABLE series (
+	id        INTEGER PRIMARY KEY,
+	service   TEXT    NOT NULL,
+	level     INTEGER NOT NULL,
+	host      TEXT    NOT NULL,
+	publisher TEXT    NOT NULL,
+	UNIQUE (service, level, host, publisher)
+);
+CREATE TABLE events (
+	id      INTEGER PRIMARY KEY,        -- time in ns + bump: row order is time order
+	series  INTEGER NOT NULL,           -- series.id
+	bump    INTEGER NOT NULL DEFAULT 0, -- id - time; 0 unless timestamps collided
+	seq     INTEGER,                    -- per-stream sequence number, NULL if none
+	message TEXT    NOT NULL,
+	fields  TEXT                        -- JSON object of strings, NULL if none
+);
+CREATE INDEX events_series ON events(series); -- (series, id): label filters within a time range
+CREATE VIRTUAL TABLE events_fts USING fts5(
+	message, fields,
+	content='', columnsize=0, detail=full,
+	tokenize='unicode61 remove_diacritics 2'
+);
+`,
+}
+
+// SchemaVersion is the user_version of a fully migrated partition.
+var SchemaVersion = len(migrations)
+
+// ErrNewerSchema means the file was written by a newer zlog.
+var ErrNewerSchema = errors.New("index schema is newer than this binary")
+
+// Migrate brings a partition to SchemaVersion, one transaction per step.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > SchemaVersion {
+		return fmt.Errorf("%w: file has version %d, this binary knows up to %d", ErrNewerSchema, v, SchemaVersion)
+	}
+	for ; v < SchemaVersion; v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		// PRAGMA takes no bound parameters; v+1 is our own integer.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package schema
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// goldenEvents are encoded to testdata/wire/<name>.hex: one frame per line,
+// hex-encoded. The files are the reference for publishers in other languages.
+var goldenEvents = map[string]Event{
+	"minimal": {Service: "downcase", Level: LevelInfo, Message: "lower case of X is x"},
+	"full": {
+		Time: time.Date(2026, 11, 24, 23, 1, 40, 123456789, time.UTC), Service: "downcase",
+		Level: LevelInfo, Host: "web-1", Message: "lower case of X is x",
+		Fields: map[string]string{"param": "X", "answer": "x"}, Publisher: "p-1a2b", Seq: 42,
+	},
+	"unicode": {
+		Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Service: "api-gw_2", Level: LevelError,
+		Host: "höst", Message: "ÀÉÎ → àéî\nsecond line", Fields: map[string]string{"user.id": "ünï"},
+	},
+}
+
+func frameFile(frames [][]byte) string {
+	var b strings.Builder
+	for _, f := range frames {
+		b.WriteString(hex.EncodeToString(f))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func readFrames(t *testing.T, path string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]byte
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		f, err := hex.DecodeString(strings.TrimSpace(line))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		frames = append(frames, f)
+	}
+	return frames
+}
+
+func TestWireGolden(t *testing.T) {
+	for name, ev := range goldenEvents {
+		t.Run(name, func(t *testing.T) {
+			frames, err := Encode(nil, &ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", "wire", name+".hex")
+			if *update {
+				if err := os.WriteFile(path, []byte(frameFile(frames)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := readFrames(t, path)
+			if !reflect.DeepEqual(frames, want) {
+				t.Fatalf("encoding changed:\ngot\n%swant\n%s", frameFile(frames), frameFile(want))
+			}
+			got, err := Decode(want, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.Fields) == 0 {
+				ev.Fields = nil
+			}
+			if !got.Time.Equal(ev.Time) {
+				t.Fatalf("time: got %v want %v", got.Time, ev.Time)
+			}
+			got.Time = ev.Time
+			if !reflect.DeepEqual(got, ev) {
+				t.Fatalf("decode mismatch:\ngot  %+v\nwant %+v", got, ev)
+			}
+		})
+	}
+}
+
+// TestWireMalformed decodes the bad vectors in testdata/wire/bad; the file
+// name says which error is expected.
+func TestWireMalformed(t *testing.T) {
+	good := readFrames(t, filepath.Join("testdata", "wire", "full.hex"))
+	clone := func() [][]byte {
+		out := make([][]byte, len(good))
+		for i := range good {
+			out[i] = append([]byte(nil), good[i]...)
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		frames func() [][]byte
+		want   error
+	}{
+		{"two frames", func() [][]byte { return clone()[:2] }, ErrFrameCount},
+		{"five frames", func() [][]byte { return append(clone(), []byte("x")) }, ErrFrameCount},
+		{"topic without level", func() [][]byte { f := clone(); f[0] = []byte("downcase"); return f }, ErrBadTopic},
+		{"topic unknown level", func() [][]byte { f := clone(); f[0] = []byte("downcase.loud"); return f }, ErrBadTopic},
+		{"topic upper case", func() [][]byte { f := clone(); f[0] = []byte("Downcase.info"); return f }, ErrBadTopic},
+		{"no magic", func() [][]byte { f := clone(); f[1][0] = 'X'; return f }, ErrBadEnvelope},
+		{"version 2", func() [][]byte { f := clone(); f[1][3] = 2; return f }, ErrBadVersion},
+		{"short envelope", func() [][]byte { f := clone(); f[1] = f[1][:10]; return f }, ErrBadEnvelope},
+		{"host past end", func() [][]byte { f := clone(); f[1] = f[1][:len(f[1])-1]; return f }, ErrBadEnvelope},
+		{"trailing envelope", func() [][]byte { f := clone(); f[1] = append(f[1], 0); return f }, ErrBadEnvelope},
+		{"message not utf8", func() [][]byte { f := clone(); f[2] = []byte{0xff, 0xfe}; return f }, ErrBadUTF8},
+		{"field truncated", func() [][]byte { f := clone(); f[3] = f[3][:len(f[3])-1]; return f }, ErrBadField},
+		{"field key bad", func() [][]byte { f := clone(); f[3] = []byte{0, 1, ' ', 0, 0, 0, 0}; return f }, ErrBadField},
+		{"field value not utf8", func() [][]byte { f := clone(); f[3] = []byte{0, 1, 'k', 0, 0, 0, 1, 0xff}; return f }, ErrBadUTF8},
+		{"too large", func() [][]byte { f := clone(); f[2] = make([]byte, DefaultMaxEvent); return f }, ErrTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(c.frames(), 0)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestTopic(t *testing.T) {
+	cases := []struct {
+		topic   string
+		service string
+		level   Level
+		ok      bool
+	}{
+		{"downcase.info", "downcase", LevelInfo, true},
+		{"a.fatal", "a", LevelFatal, true},
+		{"api-gw_2.warn", "api-gw_2", LevelWarn, true},
+		{"0day.debug", "0day", LevelDebug, true},
+		{"downcase.warning", "", 0, false}, // aliases are input-only
+		{"down.case.info", "", 0, false},
+		{".info", "", 0, false},
+		{"-x.info", "", 0, false},
+		{"Downcase.info", "", 0, false},
+		{"down case.info", "", 0, false},
+		{strings.Repeat("a", 63) + ".info", strings.Repeat("a", 63), LevelInfo, true},
+		{strings.Repeat("a", 64) + ".info", "", 0, false},
+		{"downcase.", "", 0, false},
+		{"", "", 0, false},
+	}
+	for _, c := range cases {
+		svc, lvl, err := ParseTopic(c.topic)
+		if (err == nil) != c.ok || svc != c.service || lvl != c.level {
+			t.Errorf("ParseTopic(%q) = %q, %v, %v; want %q, %v, ok=%v", c.topic, svc, lvl, err, c.service, c.level, c.ok)
+		}
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	cases := map[string]Level{"info": LevelInfo, "WARNING": LevelWarn, "err": LevelError, "crit": LevelFatal, " debug ": LevelDebug, "notice": LevelInfo}
+	for in, want := range cases {
+		if got, err := ParseLevel(in); err != nil || got != want {
+			t.Errorf("ParseLevel(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseLevel("loud"); !errors.Is(err, ErrBadLevel) {
+		t.Errorf("ParseLevel(loud) = %v, want ErrBadLevel", err)
+	}
+}
+
+func TestSanitizeService(t *testing.T) {
+	cases := map[string]string{"CRON": "cron", "my app[123]": "my-app-123", "///": "unknown", "nginx": "nginx", "Äpp": "pp"}
+	for in, want := range cases {
+		got := SanitizeService(in)
+		if got != want {
+			t.Errorf("SanitizeService(%q) = %q, want %q", in, got, want)
+		}
+		if err := ValidateService(got); err != nil {
+			t.Errorf("SanitizeService(%q) = %q is not valid: %v", in, got, err)
+		}
+	}
+}
+
+func TestAppendLineGolden(t *testing.T) {
+	var b strings.Builder
+	for _, name := range []string{"full", "minimal", "unicode"} {
+		ev := goldenEvents[name]
+		b.Write(AppendLine(nil, &ev))
+	}
+	path := filepath.Join("testdata", "lines.golden")
+	if *update {
+		os.WriteFile(path, []byte(b.String()), 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Fatalf("line format changed:\ngot\n%s\nwant\n%s", b.String(), want)
+	}
+	if n := strings.Count(b.String(), "\n"); n != 3 {
+		t.Fatalf("want one line per event, got %d lines", n)
+	}
+}
