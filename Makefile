@@ -1,5 +1,6 @@
 # One set of build tags and flags everywhere: changing them recompiles
 # go-sqlite3 (about a minute on 2 cores).
+SHELL    := /bin/bash
 GO       ?= go
 TAGS     := sqlite_fts5
 GOFLAGS  := -tags=$(TAGS)
@@ -31,14 +32,12 @@ build: deps
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(addprefix ./,$(BINARIES))
 
-# go test's own summary lines (ok/FAIL per package) plus one total line.
+# Prints go test's per-package summary (ok/FAIL lines), every test's result,
+# the full log of any failure, and a closing "N passed, N failed" line.
 test: deps
-	@set -o pipefail; $(GO) test -count=1 -timeout 15m -v ./... 2>&1 | tee .test.log | \
-		grep -E '^(=== RUN|    --- |--- |ok |FAIL|PASS|panic:|\s+\S+_test\.go:)' | grep -v '^=== RUN' ; \
-	status=$$?; status=$${PIPESTATUS[0]}; \
-	passed=$$(grep -c -- '^--- PASS' .test.log); failed=$$(grep -c -- '^--- FAIL' .test.log); skipped=$$(grep -c -- '^--- SKIP' .test.log); \
-	grep -E '^(ok|FAIL|\?)\s' .test.log; \
-	echo "$$passed passed, $$failed failed, $$skipped skipped"; \
+	@$(GO) test -count=1 -timeout 20m -v ./... > .test.log 2>&1; status=$$?; \
+	if [ $$status -ne 0 ]; then cat .test.log; else grep -E -- '^(--- |ok |FAIL|\?)' .test.log; fi; \
+	echo "$$(grep -c -- '--- PASS' .test.log) passed, $$(grep -c -- '--- FAIL' .test.log) failed, $$(grep -c -- '--- SKIP' .test.log) skipped"; \
 	exit $$status
 
 run: build

@@ -98,7 +98,10 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	var write func(*bufio.Writer, *schema.Event) error
 	switch *output {
 	case "text":
-		write = func(w *bufio.Writer, ev *schema.Event) error { _, err := w.Write(schema.AppendLine(nil, ev)); return err }
+		write = func(w *bufio.Writer, ev *schema.Event) error {
+			_, err := w.Write(schema.AppendLine(nil, ev))
+			return err
+		}
 	case "raw":
 		write = func(w *bufio.Writer, ev *schema.Event) error { _, err := fmt.Fprintln(w, ev.Message); return err }
 	case "json":

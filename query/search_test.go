@@ -1,0 +1,160 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zlog/zlog/collector/index"
+	"github.com/zlog/zlog/schema"
+)
+
+// writeIndex stores evs through the collector's real index writer, in the
+// given batches, and returns the index directory.
+func writeIndex(t *testing.T, batches ...[]schema.Event) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "index")
+	w, err := index.New(index.Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range batches {
+		if err := w.Write(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func collect(t *testing.T, s *Searcher, q Query) []schema.Event {
+	t.Helper()
+	it, err := s.Search(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var out []schema.Event
+	for it.Next() {
+		out = append(out, it.At())
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestSearchRoundTrip(t *testing.T) {
+	day1 := time.Date(2026, 11, 23, 23, 59, 59, 0, time.UTC)
+	day2 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	ev := func(at time.Time, svc string, lvl schema.Level, host, msg string) schema.Event {
+		return schema.Event{Time: at, Service: svc, Level: lvl, Host: host, Message: msg, Publisher: "p1"}
+	}
+	b1 := []schema.Event{
+		ev(day2, "api", schema.LevelError, "h1", "upstream timeout after 30s item:123"),
+		ev(day2.Add(time.Second), "api", schema.LevelInfo, "h2", "request served in 12ms"),
+		ev(day1, "db", schema.LevelWarn, "h1", "slow query took 2s"),
+		ev(day2.Add(2*time.Second), "downcase", schema.LevelInfo, "h1", "lower case of Hello is hello"),
+	}
+	b1[3].Fields = map[string]string{"param": "Hello", "answer": "hello"}
+	// Late and colliding events in a second batch: same timestamps as stored rows.
+	var b2 []schema.Event
+	for i := 0; i < 300; i++ {
+		b2 = append(b2, ev(day2, "api", schema.LevelDebug, "h3", fmt.Sprintf("burst %d at the same nanosecond", i)))
+	}
+	b2 = append(b2, ev(day2.Add(-time.Hour), "api", schema.LevelError, "h2", "late timeout from an hour ago"))
+	s, err := NewSearcher(writeIndex(t, b1, b2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := Query{Since: day1.Add(-time.Hour), Until: day2.Add(time.Hour)}
+
+	count := func(q Query) int64 {
+		t.Helper()
+		n, err := s.Count(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := int64(len(collect(t, s, q))); got != n && q.Limit == 0 {
+			t.Fatalf("Count = %d but Search returned %d for %+v", n, got, q)
+		}
+		return n
+	}
+	with := func(f func(*Query)) Query { q := all; f(&q); return q }
+
+	if n := count(all); n != 305 {
+		t.Fatalf("all events: got %d, want 305", n)
+	}
+	// Same-nanosecond events keep their exact time.
+	for _, e := range collect(t, s, with(func(q *Query) { q.Words = []string{"burst"} })) {
+		if !e.Time.Equal(day2) {
+			t.Fatalf("burst event time %v, want %v", e.Time, day2)
+		}
+	}
+	checks := []struct {
+		name string
+		q    Query
+		want int64
+	}{
+		{"word", with(func(q *Query) { q.Words = []string{"timeout"} }), 2},
+		{"word in field value", with(func(q *Query) { q.Words = []string{"hello"} }), 1},
+		{"two words", with(func(q *Query) { q.Words = []string{"timeout", "upstream"} }), 1},
+		{"phrase in order", with(func(q *Query) { q.Words = []string{"upstream timeout"} }), 1},
+		{"phrase out of order", with(func(q *Query) { q.Words = []string{"timeout upstream"} }), 0},
+		{"punctuated word", with(func(q *Query) { q.Words = []string{"item:123"} }), 1},
+		{"substring only", with(func(q *Query) { q.Words = []string{":"} }), 1},
+		{"service", with(func(q *Query) { q.Services = []string{"db"} }), 1},
+		{"two services", with(func(q *Query) { q.Services = []string{"db", "downcase"} }), 2},
+		{"host", with(func(q *Query) { q.Host = "h2" }), 2},
+		{"min level", with(func(q *Query) { q.MinLevel = schema.LevelWarn }), 3},
+		{"topic prefix service", with(func(q *Query) { q.TopicPrefix = "api" }), 303},
+		{"topic prefix level", with(func(q *Query) { q.TopicPrefix = "api.e" }), 2},
+		{"time window", with(func(q *Query) { q.Since = day2.Add(-time.Minute); q.Until = day2 }), 301},
+		{"word + window + level", with(func(q *Query) {
+			q.Words = []string{"timeout"}
+			q.Since = day2.Add(-time.Minute)
+			q.MinLevel = schema.LevelError
+		}), 1},
+		{"raw fts", with(func(q *Query) { q.FTS = "time*" }), 2},
+	}
+	for _, c := range checks {
+		if got := count(c.q); got != c.want {
+			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
+		}
+	}
+
+	// Order and limit across partitions.
+	newest := collect(t, s, with(func(q *Query) { q.Limit = 2 }))
+	if len(newest) != 2 || newest[0].Service != "downcase" || !newest[1].Time.Equal(day2.Add(time.Second)) {
+		t.Fatalf("newest two: %+v", newest)
+	}
+	oldest := collect(t, s, with(func(q *Query) { q.Limit = 2; q.OldestFirst = true }))
+	if len(oldest) != 2 || oldest[0].Service != "db" || oldest[1].Message != "late timeout from an hour ago" {
+		t.Fatalf("oldest two: %+v", oldest)
+	}
+	if f := collect(t, s, with(func(q *Query) { q.Services = []string{"downcase"} }))[0].Fields; f["param"] != "Hello" {
+		t.Fatalf("fields not returned: %v", f)
+	}
+
+	if _, err := s.Count(context.Background(), with(func(q *Query) { q.FTS = "AND AND" })); !errors.Is(err, ErrBadQuery) {
+		t.Fatalf("bad fts: got %v, want ErrBadQuery", err)
+	}
+	if _, err := s.Count(context.Background(), with(func(q *Query) { q.Services = []string{"Bad Name"} })); !errors.Is(err, ErrBadQuery) {
+		t.Fatalf("bad service: got %v, want ErrBadQuery", err)
+	}
+	if _, err := s.Count(context.Background(), with(func(q *Query) { q.Until = day1.Add(-48 * time.Hour) })); !errors.Is(err, ErrBadQuery) {
+		t.Fatalf("until before since: got %v, want ErrBadQuery", err)
+	}
+}
+
+func TestNoIndex(t *testing.T) {
+	if _, err := NewSearcher(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, ErrNoIndex) {
+		t.Fatalf("got %v, want ErrNoIndex", err)
+	}
+}

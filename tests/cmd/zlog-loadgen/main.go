@@ -1,0 +1,87 @@
+// Command zlog-loadgen publishes a deterministic workload to a collector
+// through the publisher library, for end-to-end tests and benchmarks.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/zlog/zlog/agent/publisher"
+	"github.com/zlog/zlog/tests/workload"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("zlog-loadgen", flag.ContinueOnError)
+	var po publisher.Options
+	var wo workload.Options
+	fs.StringVar(&po.Endpoint, "collector", "tcp://127.0.0.1:4444", "collector XSUB endpoint")
+	fs.StringVar(&po.Publisher, "publisher-id", "", "publisher id")
+	fs.IntVar(&po.QueueSize, "queue-size", 10000, "publisher queue size")
+	fs.IntVar(&wo.Count, "count", 1000, "events in the whole stream (all parts)")
+	fs.IntVar(&wo.Partition, "part", 0, "which part of the stream this process sends (0-based)")
+	fs.IntVar(&wo.Parts, "parts", 1, "number of processes sharing the stream")
+	fs.Uint64Var(&wo.Seed, "seed", 1, "random seed")
+	fs.DurationVar(&wo.Window, "window", 24*time.Hour, "timestamps spread over this window, ending now")
+	rate := fs.Int("rate", 0, "events per second for this process; 0 = as fast as possible")
+	service := fs.String("service", "", "send every event as this service with message \"event <i>\" (tests)")
+	stamp := fs.Bool("now", false, "stamp events with the send time instead of the workload's")
+	timeout := fs.Duration("close-timeout", 30*time.Second, "how long Close may take to deliver the queue")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	wo.Start = time.Now().Add(-wo.Window)
+	pub, err := publisher.New(po, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "zlog-loadgen:", err)
+		return 1
+	}
+	gen := workload.New(wo)
+	ctx := context.Background()
+	start := time.Now()
+	sent := 0
+	for !gen.Done() {
+		ev, i := gen.Next()
+		if *service != "" {
+			ev.Service, ev.Message = *service, "event "+strconv.Itoa(i)
+		}
+		if *stamp {
+			ev.Time = time.Now()
+		}
+		if err := pub.Publish(ctx, ev); err != nil {
+			fmt.Fprintln(os.Stderr, "zlog-loadgen: publish:", err)
+			return 1
+		}
+		sent++
+		if *rate > 0 && sent%100 == 0 {
+			if ahead := time.Duration(float64(sent)/float64(*rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
+				time.Sleep(ahead)
+			}
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	closeErr := pub.Close(cctx)
+	elapsed := time.Since(start)
+	st := pub.Stats()
+	json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"published": sent, "sent": st.Sent, "dropped": st.Dropped, "seconds": elapsed.Seconds(),
+		"events_per_second": float64(sent) / elapsed.Seconds(),
+	})
+	if closeErr != nil {
+		fmt.Fprintln(os.Stderr, "zlog-loadgen:", closeErr)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,124 @@
+// Package workload generates deterministic, realistic log events for tests
+// and benchmarks: 20 services, 50 hosts, levels info 70% / debug 10% /
+// warn 15% / error 5%, messages of about 95 bytes from templates with ids,
+// and the rare token needle<K> in every 100,000th event.
+package workload
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// Options shape a stream. Zero values take the defaults shown.
+type Options struct {
+	Seed        uint64
+	Services    int           // 20
+	Hosts       int           // 50
+	Start       time.Time     // first timestamp; now minus Window
+	Window      time.Duration // timestamps spread evenly over this; 24h
+	Count       int           // events the timestamps are spread for; 1,000,000
+	NeedleEvery int           // 100000
+	// Partition, Parts: generate only events i with i%Parts == Partition,
+	// so several publishers share one deterministic stream.
+	Partition, Parts int
+}
+
+// Generator is not safe for concurrent use.
+type Generator struct {
+	o   Options
+	rng *rand.Rand
+	i   int
+}
+
+// New returns a generator positioned at its first event.
+func New(o Options) *Generator {
+	if o.Services <= 0 {
+		o.Services = 20
+	}
+	if o.Hosts <= 0 {
+		o.Hosts = 50
+	}
+	if o.Window <= 0 {
+		o.Window = 24 * time.Hour
+	}
+	if o.Count <= 0 {
+		o.Count = 1_000_000
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Now().Add(-o.Window)
+	}
+	if o.NeedleEvery <= 0 {
+		o.NeedleEvery = 100000
+	}
+	if o.Parts <= 0 {
+		o.Parts = 1
+	}
+	return &Generator{o: o, rng: rand.New(rand.NewPCG(o.Seed, uint64(o.Partition))), i: o.Partition}
+}
+
+var serviceNames = []string{"api", "auth", "billing", "cart", "catalog", "checkout", "db", "email", "gateway", "inventory",
+	"search", "payments", "profile", "queue", "ratings", "recs", "shipping", "storage", "users", "web"}
+
+var templates = []string{
+	"request %s handled in %dms status=%d path=/v1/items/%d user=u%d",
+	"upstream timeout after %dms calling inventory for order %s retry=%d of %d id=%d",
+	"cache miss for key item:%d shard=%d took %dms; loading from primary %s",
+	"user u%d logged in from 10.%d.%d.%d via password session=%s",
+	"payment %s authorised amount=%d.%02d EUR card=****%04d merchant=m%d",
+	"slow query %dms: SELECT * FROM orders WHERE id=%d AND tenant=%d (%s)",
+	"connection refused by db-%d:5432 after %d attempts; pool size=%d req=%s",
+	"queue depth %d above threshold %d on topic orders.%d consumer=%s",
+}
+
+// Next returns the next event and its index in the whole stream.
+func (g *Generator) Next() (schema.Event, int) {
+	i := g.i
+	g.i += g.o.Parts
+	r := g.rng
+	t := g.o.Start.Add(time.Duration(int64(g.o.Window) / int64(g.o.Count) * int64(i)))
+	var lvl schema.Level
+	switch p := r.IntN(100); {
+	case p < 70:
+		lvl = schema.LevelInfo
+	case p < 80:
+		lvl = schema.LevelDebug
+	case p < 95:
+		lvl = schema.LevelWarn
+	default:
+		lvl = schema.LevelError
+	}
+	id := strconv.FormatUint(r.Uint64()&0xffffffffff, 16)
+	var msg string
+	switch k := r.IntN(len(templates)); k {
+	case 0:
+		msg = fmt.Sprintf(templates[k], id, r.IntN(900), 200+r.IntN(4)*100, r.IntN(99999), r.IntN(99999))
+	case 1:
+		msg = fmt.Sprintf(templates[k], r.IntN(30000), id, r.IntN(5), 5, r.IntN(999999))
+	case 2:
+		msg = fmt.Sprintf(templates[k], r.IntN(999999), r.IntN(64), r.IntN(90), id)
+	case 3:
+		msg = fmt.Sprintf(templates[k], r.IntN(99999), r.IntN(255), r.IntN(255), r.IntN(255), id)
+	case 4:
+		msg = fmt.Sprintf(templates[k], id, r.IntN(999), r.IntN(100), r.IntN(10000), r.IntN(999))
+	case 5:
+		msg = fmt.Sprintf(templates[k], r.IntN(9000), r.IntN(999999), r.IntN(999), id)
+	case 6:
+		msg = fmt.Sprintf(templates[k], r.IntN(9), r.IntN(9), r.IntN(99), id)
+	default:
+		msg = fmt.Sprintf(templates[k], r.IntN(99999), 1000, r.IntN(99), id)
+	}
+	if i%g.o.NeedleEvery == 0 {
+		msg += " needle" + strconv.Itoa(i/g.o.NeedleEvery)
+	}
+	return schema.Event{
+		Time: t, Service: serviceNames[r.IntN(min(g.o.Services, len(serviceNames)))], Level: lvl,
+		Host: "host-" + strconv.Itoa(r.IntN(g.o.Hosts)), Message: msg,
+	}, i
+}
+
+// Done reports whether the stream's Count events have all been generated.
+func (g *Generator) Done() bool { return g.i >= g.o.Count }
