@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,9 +88,7 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		sqlText, args := plan.sql(true, 0)
-		var n int64
-		err = db.QueryRowContext(ctx, sqlText, args...).Scan(&n)
+		n, err := plan.count(ctx, db)
 		db.Close()
 		if err != nil {
 			return 0, plan.wrapErr(p.Path, err)
@@ -102,13 +101,15 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 type plan struct {
 	q     Query
 	terms Terms
-	lo    int64 // events.id lower bound (ns)
-	hi    int64 // events.id upper bound (ns), with slack for bumps
+	lo    int64 // Since in ns: lowest event time and lowest id
+	hi    int64 // Until in ns: highest event time; ids reach up to hi+idSlack
 	parts []schema.Partition
 }
 
-// idSlack covers ids bumped past their event time by timestamp collisions.
-const idSlack = int64(time.Second)
+// idSlack bounds how far a bump can move an id past its event time: a
+// million events with one timestamp. Ids in [hi, hi+idSlack] and [lo,
+// lo+idSlack] are checked against the exact time.
+const idSlack = int64(time.Millisecond)
 
 func (s *Searcher) plan(q Query) (*plan, error) {
 	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
@@ -122,15 +123,12 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 			return nil, fmt.Errorf("%w: --service: %w", ErrBadQuery, err)
 		}
 	}
-	p := &plan{q: q, terms: BuildTerms(q.Words, q.FTS), lo: math.MinInt64, hi: math.MaxInt64}
+	p := &plan{q: q, terms: BuildTerms(q.Words, q.FTS), lo: math.MinInt64, hi: math.MaxInt64 - idSlack}
 	if !q.Since.IsZero() {
 		p.lo = q.Since.UnixNano()
 	}
 	if !q.Until.IsZero() {
-		p.hi = q.Until.UnixNano()
-		if p.hi < math.MaxInt64-idSlack {
-			p.hi += idSlack
-		}
+		p.hi = min(q.Until.UnixNano(), math.MaxInt64-idSlack)
 	}
 	all, err := schema.ListPartitions(s.dir)
 	if err != nil {
@@ -154,20 +152,115 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 	return p, nil
 }
 
-// sql builds the statement from constant fragments; every user-supplied
-// value is a bound parameter.
-func (p *plan) sql(count bool, limit int) (string, []any) {
+// match builds the partition's FTS5 expression: the words, restricted to the
+// message and fields columns, ANDed with the label filters as labels-column
+// tokens. ok is false when no event in the partition can match (a topic
+// prefix no stored service has).
+func (p *plan) match(ctx context.Context, db *sql.DB) (expr string, ok bool, err error) {
+	var parts []string
+	if p.terms.Match != "" {
+		parts = append(parts, "{message fields}: ("+p.terms.Match+")")
+	}
+	label := func(tokens []string) {
+		parts = append(parts, "labels: ("+strings.Join(tokens, " OR ")+")")
+	}
+	levels := schema.Levels()
+	if p.q.MinLevel > schema.LevelTrace {
+		levels = levels[p.q.MinLevel-schema.LevelTrace:]
+	}
+	services := p.q.Services
+	if tp := p.q.TopicPrefix; tp != "" {
+		if svc, lvlPrefix, hasDot := cutLast(tp, "."); hasDot {
+			if len(services) > 0 && !slices.Contains(services, svc) {
+				return "", false, nil
+			}
+			services = []string{svc}
+			levels = slices.DeleteFunc(slices.Clone(levels), func(l schema.Level) bool { return !strings.HasPrefix(l.String(), lvlPrefix) })
+		} else {
+			matched, err := servicesWithPrefix(ctx, db, tp)
+			if err != nil {
+				return "", false, err
+			}
+			if len(services) > 0 {
+				matched = slices.DeleteFunc(matched, func(s string) bool { return !slices.Contains(services, s) })
+			}
+			services = matched
+		}
+		if len(services) == 0 {
+			return "", false, nil
+		}
+	}
+	if len(levels) == 0 {
+		return "", false, nil
+	}
+	if len(levels) < len(schema.Levels()) {
+		var tokens []string
+		for _, l := range levels {
+			tokens = append(tokens, schema.LevelToken(l))
+		}
+		label(tokens)
+	}
+	if len(services) > 0 {
+		var tokens []string
+		for _, s := range services {
+			tokens = append(tokens, schema.ServiceToken(s))
+		}
+		label(tokens)
+	}
+	if p.q.Host != "" {
+		label([]string{schema.HostToken(p.q.Host)})
+	}
+	return strings.Join(parts, " AND "), true, nil
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func servicesWithPrefix(ctx context.Context, db *sql.DB, prefix string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT DISTINCT service FROM series WHERE substr(service, 1, length(?)) = ?", prefix, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// query builds the statement from constant fragments; every user-supplied
+// value is a bound parameter. With a MATCH expression the FTS doclist drives
+// (CROSS JOIN fixes that order), walking ids within the window in the
+// requested order; without one, the events table's id range does.
+func (p *plan) query(match string, count bool, limit int) (string, []any) {
 	var b strings.Builder
 	var args []any
-	if count {
+	idCol := "e.id"
+	switch {
+	case count && match != "" && len(p.terms.Substrings) == 0:
+		// Counting needs no row lookups: walk the doclist over the id window,
+		// then correct the two edges, where a bumped id and its exact time
+		// fall on different sides.
+		const edge = "(SELECT count(*) FROM events_fts f CROSS JOIN events e ON e.id = f.rowid WHERE f.rowid BETWEEN ? AND ? AND events_fts MATCH ? AND "
+		b.WriteString("SELECT (SELECT count(*) FROM events_fts f WHERE f.rowid BETWEEN ? AND ? AND events_fts MATCH ?) + " +
+			edge + "e.id - e.bump <= ?) - " + edge + "e.id - e.bump < ?)")
+		return b.String(), []any{p.lo, p.hi, match, p.hi + 1, p.hi + idSlack, match, p.hi, p.lo, p.lo + idSlack, match, p.lo}
+	case count:
 		b.WriteString("SELECT count(*) ")
-	} else {
+	default:
 		b.WriteString("SELECT e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher ")
 	}
-	idCol := "e.id"
-	if p.terms.Match != "" {
-		// CROSS JOIN fixes the order: walk the FTS doclist within the id
-		// window, newest first, and look each hit up.
+	if match != "" {
 		b.WriteString("FROM events_fts f CROSS JOIN events e ON e.id = f.rowid ")
 		idCol = "f.rowid"
 	} else {
@@ -176,27 +269,15 @@ func (p *plan) sql(count bool, limit int) (string, []any) {
 	if !count {
 		b.WriteString("JOIN series s ON s.id = e.series ")
 	}
-	b.WriteString("WHERE " + idCol + " BETWEEN ? AND ? ")
-	args = append(args, p.lo, p.hi)
-	if p.terms.Match != "" {
+	b.WriteString("WHERE " + idCol + " BETWEEN ? AND ? AND e.id - e.bump BETWEEN ? AND ? ")
+	args = append(args, p.lo, p.hi+idSlack, p.lo, p.hi)
+	if match != "" {
 		b.WriteString("AND events_fts MATCH ? ")
-		args = append(args, p.terms.Match)
-	}
-	if !p.q.Since.IsZero() {
-		b.WriteString("AND e.id - e.bump >= ? ")
-		args = append(args, p.q.Since.UnixNano())
-	}
-	if !p.q.Until.IsZero() {
-		b.WriteString("AND e.id - e.bump <= ? ")
-		args = append(args, p.q.Until.UnixNano())
+		args = append(args, match)
 	}
 	for _, sub := range p.terms.Substrings {
 		b.WriteString("AND (instr(e.message, ?) > 0 OR EXISTS (SELECT 1 FROM json_each(e.fields) WHERE instr(value, ?) > 0)) ")
 		args = append(args, sub, sub)
-	}
-	if cond, cargs := p.seriesCond(); cond != "" {
-		b.WriteString("AND e.series IN (SELECT id FROM series WHERE " + cond + ") ")
-		args = append(args, cargs...)
 	}
 	if !count {
 		if p.q.OldestFirst {
@@ -212,31 +293,15 @@ func (p *plan) sql(count bool, limit int) (string, []any) {
 	return b.String(), args
 }
 
-// topicExpr renders a series row's topic in SQL, for --topic prefixes.
-const topicExpr = `service || '.' || CASE level WHEN 1 THEN 'trace' WHEN 2 THEN 'debug' WHEN 3 THEN 'info' WHEN 4 THEN 'warn' WHEN 5 THEN 'error' ELSE 'fatal' END`
-
-func (p *plan) seriesCond() (string, []any) {
-	var conds []string
-	var args []any
-	if len(p.q.Services) > 0 {
-		conds = append(conds, "service IN ("+strings.Repeat("?,", len(p.q.Services)-1)+"?)")
-		for _, s := range p.q.Services {
-			args = append(args, s)
-		}
+func (p *plan) count(ctx context.Context, db *sql.DB) (int64, error) {
+	match, ok, err := p.match(ctx, db)
+	if err != nil || !ok {
+		return 0, err
 	}
-	if p.q.Host != "" {
-		conds = append(conds, "host = ?")
-		args = append(args, p.q.Host)
-	}
-	if p.q.MinLevel > schema.LevelTrace {
-		conds = append(conds, "level >= ?")
-		args = append(args, int(p.q.MinLevel))
-	}
-	if p.q.TopicPrefix != "" {
-		conds = append(conds, "substr("+topicExpr+", 1, length(?)) = ?")
-		args = append(args, p.q.TopicPrefix, p.q.TopicPrefix)
-	}
-	return strings.Join(conds, " AND "), args
+	sqlText, args := p.query(match, true, 0)
+	var n int64
+	err = db.QueryRowContext(ctx, sqlText, args...).Scan(&n)
+	return n, err
 }
 
 func (p *plan) wrapErr(path string, err error) error {
@@ -293,6 +358,9 @@ func (it *iterator) Next() bool {
 				return false
 			}
 			it.next++
+			if it.rows == nil {
+				continue
+			}
 		}
 		if it.rows.Next() {
 			if err := it.scan(); err != nil {
@@ -319,7 +387,16 @@ func (it *iterator) openPart(p schema.Partition) bool {
 		it.err = err
 		return false
 	}
-	sqlText, args := it.plan.sql(false, it.remaining)
+	match, ok, err := it.plan.match(it.ctx, db)
+	if err != nil || !ok {
+		db.Close()
+		if err != nil {
+			it.err = it.plan.wrapErr(p.Path, err)
+			return false
+		}
+		return true // nothing can match here; Next moves on
+	}
+	sqlText, args := it.plan.query(match, false, it.remaining)
 	rows, err := db.QueryContext(it.ctx, sqlText, args...)
 	if err != nil {
 		db.Close()

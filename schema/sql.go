@@ -19,6 +19,26 @@ import (
 // small bump when two events share a timestamp. Row order is therefore time
 // order, and the FTS rowid (= events.id) can be limited to a time window, so a
 // word + time-range query never walks the word's matches outside the window.
+//
+// Label filters (level, service, host) also go through FTS: the labels column
+// holds one token per label (LabelTokens), so "errors in the last hour" is a
+// doclist walk bounded by the same rowid window. A secondary B-tree index on
+// the labels cost a third of the ingest rate (ids arrive in time order but
+// land all over an index keyed by label first) and 18 bytes per event.
+
+// LabelsSQL computes an event's labels column from its series row (alias s);
+// LevelToken, ServiceToken and HostToken build the same tokens for queries.
+// Hex keeps any service or host name a single unicode61 token.
+const LabelsSQL = `'l' || s.level || ' s' || hex(s.service) || ' h' || hex(s.host)`
+
+// LevelToken is the labels-column token of a level.
+func LevelToken(l Level) string { return fmt.Sprintf("l%d", l) }
+
+// ServiceToken is the labels-column token of a service.
+func ServiceToken(service string) string { return fmt.Sprintf("s%X", service) }
+
+// HostToken is the labels-column token of a host.
+func HostToken(host string) string { return fmt.Sprintf("h%X", host) }
 
 // PartitionExt is the file name suffix of index partitions.
 const PartitionExt = ".db"
@@ -76,9 +96,8 @@ CREATE TABLE events (
 	message TEXT    NOT NULL,
 	fields  TEXT                        -- JSON object of strings, NULL if none
 );
-CREATE INDEX events_series ON events(series); -- (series, id): label filters within a time range
 CREATE VIRTUAL TABLE events_fts USING fts5(
-	message, fields,
+	message, fields, labels,
 	content='', columnsize=0, detail=full,
 	tokenize='unicode61 remove_diacritics 2'
 );

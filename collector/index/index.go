@@ -2,7 +2,8 @@
 // UTC day of event time (see schema/sql.go for the layout and why).
 //
 // Each Write is one transaction per partition touched: the rows go in with
-// multi-row INSERTs, then one INSERT … SELECT feeds the FTS5 table. One
+// multi-row INSERTs in time order, then one INSERT … SELECT feeds the FTS5
+// table, labels included. One
 // statement matters: FTS5 flushes its pending terms to a new segment at every
 // statement savepoint, so a per-row insert (or trigger) builds thousands of
 // tiny segments and runs about four times slower.
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -260,66 +262,75 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (err error) 
 			tx.Rollback()
 		}
 	}()
+	// Time order keeps inserts at the right edge of the B-trees (full pages,
+	// no splits) and makes most ids free by construction.
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
 	startMax := p.maxID
-	var late []int64 // ids at or below startMax: not covered by the FTS range insert
-	pending := make([]row, 0, insertChunk)
-
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		if err := insertRows(ctx, tx, pending); err != nil {
-			return err
-		}
-		pending = pending[:0]
-		return nil
-	}
-
-	for _, ev := range evs {
+	rows := make([]row, len(evs))
+	split := len(evs) // evs[:split] are late: at or before what is stored
+	for i, ev := range evs {
 		sid, err := p.seriesID(ctx, tx, ev)
 		if err != nil {
 			return err
 		}
-		r := row{series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: p.encodeFields(ev.Fields)}
-		base := ev.Time.UnixNano()
-		if base > p.maxID {
-			// The common case: events arrive in time order.
-			r.id = base
-			p.maxID = base
-			pending = append(pending, r)
-			if len(pending) == insertChunk {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			continue
+		rows[i] = row{id: ev.Time.UnixNano(), series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: encodeFields(ev.Fields)}
+		if split == len(evs) && rows[i].id > startMax {
+			split = i
 		}
-		// A late or same-timestamp event: find a free id at or after its time.
-		if err := flush(); err != nil {
-			return err
-		}
-		id, err := insertLate(ctx, tx, base, r)
+	}
+
+	// Late events may collide with stored ids; insert them in bulk and
+	// resolve the rare collision one by one.
+	var lateIDs []int64 // ids <= startMax, which the range feed below misses
+	maxLate := startMax
+	for chunk := rows[:split]; len(chunk) > 0; {
+		n := min(len(chunk), insertChunk)
+		inserted, err := insertReturning(ctx, tx, chunk[:n])
 		if err != nil {
 			return err
 		}
-		if id > p.maxID {
-			p.maxID = id
+		for _, r := range chunk[:n] {
+			id := r.id
+			if !inserted[id] {
+				if id, err = insertLate(ctx, tx, r.id, r); err != nil {
+					return err
+				}
+			}
+			if id <= startMax {
+				lateIDs = append(lateIDs, id)
+			}
+			maxLate = max(maxLate, id)
 		}
-		if id <= startMax {
-			late = append(late, id)
+		chunk = chunk[n:]
+	}
+
+	// In-order events: ids above everything stored, bumped past each other
+	// when timestamps repeat.
+	last := maxLate
+	for i := split; i < len(rows); i++ {
+		r := &rows[i]
+		base := r.id
+		r.id = max(base, last+1)
+		r.bump = r.id - base
+		last = r.id
+	}
+	for chunk := rows[split:]; len(chunk) > 0; {
+		n := min(len(chunk), insertChunk)
+		if err := insertRows(ctx, tx, chunk[:n]); err != nil {
+			return err
 		}
+		chunk = chunk[n:]
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx,
-		"INSERT INTO events_fts(rowid, message, fields) SELECT id, message, fields FROM events WHERE id > ?", startMax); err != nil {
+	p.maxID = last
+
+	const feed = "INSERT INTO events_fts(rowid, message, fields, labels) SELECT e.id, e.message, e.fields, " + schema.LabelsSQL +
+		" FROM events e JOIN series s ON s.id = e.series WHERE "
+	if _, err := tx.ExecContext(ctx, feed+"e.id > ?", startMax); err != nil {
 		return fmt.Errorf("feed full-text index: %w", err)
 	}
-	if len(late) > 0 {
-		ids, _ := json.Marshal(late)
-		if _, err := tx.ExecContext(ctx,
-			"INSERT INTO events_fts(rowid, message, fields) SELECT id, message, fields FROM events WHERE id IN (SELECT value FROM json_each(?))", string(ids)); err != nil {
+	if len(lateIDs) > 0 {
+		ids, _ := json.Marshal(lateIDs)
+		if _, err := tx.ExecContext(ctx, feed+"e.id IN (SELECT value FROM json_each(?))", string(ids)); err != nil {
 			return fmt.Errorf("feed full-text index (late events): %w", err)
 		}
 	}
@@ -336,7 +347,7 @@ func nullSeq(seq uint64) any {
 	return int64(seq)
 }
 
-func (p *partition) encodeFields(f map[string]string) any {
+func encodeFields(f map[string]string) any {
 	if len(f) == 0 {
 		return nil
 	}
@@ -365,9 +376,11 @@ func (p *partition) seriesID(ctx context.Context, tx *sql.Tx, ev *schema.Event) 
 	return id, nil
 }
 
-var insertSQL = func() []string {
-	// insertSQL[n] inserts n rows; built once from constants only.
-	out := make([]string, insertChunk+1)
+// insertSQL[n] and insertReturningSQL[n] insert n rows; built once from
+// constants only.
+var insertSQL, insertReturningSQL = func() ([]string, []string) {
+	plain := make([]string, insertChunk+1)
+	returning := make([]string, insertChunk+1)
 	for n := 1; n <= insertChunk; n++ {
 		var b strings.Builder
 		b.WriteString("INSERT INTO events(id, series, bump, seq, message, fields) VALUES ")
@@ -377,20 +390,47 @@ var insertSQL = func() []string {
 			}
 			b.WriteString("(?,?,?,?,?,?)")
 		}
-		out[n] = b.String()
+		plain[n] = b.String()
+		returning[n] = plain[n] + " ON CONFLICT(id) DO NOTHING RETURNING id"
 	}
-	return out
+	return plain, returning
 }()
 
-func insertRows(ctx context.Context, tx *sql.Tx, rows []row) error {
+func rowArgs(rows []row) []any {
 	args := make([]any, 0, len(rows)*6)
 	for _, r := range rows {
 		args = append(args, r.id, r.series, r.bump, r.seq, r.message, r.fields)
 	}
-	if _, err := tx.ExecContext(ctx, insertSQL[len(rows)], args...); err != nil {
+	return args
+}
+
+func insertRows(ctx context.Context, tx *sql.Tx, rows []row) error {
+	if _, err := tx.ExecContext(ctx, insertSQL[len(rows)], rowArgs(rows)...); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
 	return nil
+}
+
+// insertReturning inserts rows whose ids may already be taken and reports
+// which ids went in.
+func insertReturning(ctx context.Context, tx *sql.Tx, rows []row) (map[int64]bool, error) {
+	res, err := tx.QueryContext(ctx, insertReturningSQL[len(rows)], rowArgs(rows)...)
+	if err != nil {
+		return nil, fmt.Errorf("insert late events: %w", err)
+	}
+	defer res.Close()
+	inserted := make(map[int64]bool, len(rows))
+	for res.Next() {
+		var id int64
+		if err := res.Scan(&id); err != nil {
+			return nil, fmt.Errorf("insert late events: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("insert late events: %w", err)
+	}
+	return inserted, nil
 }
 
 // insertLate inserts r at the first free id at or after base.
