@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"sync"
 	"time"
@@ -41,7 +42,7 @@ type Options struct {
 	MaxEventBytes   int           // schema.DefaultMaxEvent
 	CommitInterval  time.Duration // longest an event waits before its index commit; 100ms
 	CommitEvents    int           // commit early once this many events wait; 20000
-	QueueBatches    int           // batches buffered per sink; 64
+	QueueBatches    int           // batches buffered per sink; 16
 	ShutdownTimeout time.Duration // how long a failing sink may keep retrying at shutdown; 10s
 
 	LogMaxSizeMB  int // 100
@@ -64,7 +65,7 @@ func (o *Options) setDefaults() {
 		o.CommitEvents = 20000
 	}
 	if o.QueueBatches <= 0 {
-		o.QueueBatches = 64
+		o.QueueBatches = 16
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
@@ -213,6 +214,9 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	// Profiles for `go tool pprof`; the listener is loopback-only by default.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -279,6 +279,7 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 	var frames [][]byte
 	var pending bool
 	sinceCheck := 0
+	backoff := 50 * time.Microsecond
 	idle := time.NewTicker(50 * time.Millisecond)
 	defer idle.Stop()
 	closing := p.closing
@@ -334,7 +335,10 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 					return
 				}
 				p.metrics.backpressure.Inc()
-				waitWritable(sock, 20*time.Millisecond)
+				// libzmq reports a NODROP XPUB as always writable, so
+				// polling for POLLOUT would spin; back off instead.
+				time.Sleep(backoff)
+				backoff = min(backoff*2, 10*time.Millisecond)
 				continue
 			}
 			p.logger.Warn("send failed; event dropped", "err", err)
@@ -342,6 +346,7 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 			p.metrics.droppedSend.Inc()
 		} else {
 			p.sent.Add(1)
+			backoff = 50 * time.Microsecond
 		}
 		pending = false
 	}
@@ -405,10 +410,4 @@ func sendFrames(sock *zmq.Socket, frames [][]byte) (int, error) {
 		total += n
 	}
 	return total, nil
-}
-
-func waitWritable(sock *zmq.Socket, d time.Duration) {
-	poller := zmq.NewPoller()
-	poller.Add(sock, zmq.POLLOUT)
-	poller.Poll(d)
 }

@@ -31,7 +31,7 @@ type Options struct {
 	XSubAddr      string // agents connect here; "tcp://*:4444"
 	XPubAddr      string // subscribers connect here; "tcp://*:4445"
 	MaxEventBytes int    // larger events are counted and dropped; schema.DefaultMaxEvent
-	RecvHWM       int    // messages buffered per publisher connection; 50000
+	RecvHWM       int    // messages buffered per publisher connection; 10000
 	SendHWM       int    // messages buffered per subscriber before ZeroMQ drops; 10000
 	BatchSize     int    // most events handed to the consumer at once; 1024
 }
@@ -47,7 +47,7 @@ func (o *Options) setDefaults() {
 		o.MaxEventBytes = schema.DefaultMaxEvent
 	}
 	if o.RecvHWM <= 0 {
-		o.RecvHWM = 50000
+		o.RecvHWM = 10000
 	}
 	if o.SendHWM <= 0 {
 		o.SendHWM = 10000

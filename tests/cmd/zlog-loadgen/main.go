@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zlog/zlog/agent/publisher"
+	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/tests/workload"
 )
 
@@ -47,15 +48,21 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "zlog-loadgen:", err)
 		return 1
 	}
+	// Generate before the clock starts, so the measurement is of zlog and
+	// not of fmt.Sprintf.
 	gen := workload.New(wo)
-	ctx := context.Background()
-	start := time.Now()
-	sent := 0
+	var evs []schema.Event
 	for !gen.Done() {
 		ev, i := gen.Next()
 		if *service != "" {
 			ev.Service, ev.Message = *service, "event "+strconv.Itoa(i)
 		}
+		evs = append(evs, ev)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	sent := 0
+	for _, ev := range evs {
 		if *stamp {
 			ev.Time = time.Now()
 		}
