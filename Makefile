@@ -12,7 +12,7 @@ BINARIES := collector/cmd/zlog-collector agent/cmd/zlog-downcase query/cmd/logq
 # System packages the build and the tests need (Debian names).
 APT_PKGS := libzmq3-dev pkg-config python3-zmq curl util-linux
 
-.PHONY: all deps build test run bench fuzz clean
+.PHONY: all deps bench-deps build test run bench clean
 
 all: build
 
@@ -39,6 +39,22 @@ test: deps
 	if [ $$status -ne 0 ]; then cat .test.log; else grep -E -- '^(--- |ok |FAIL|\?)' .test.log; fi; \
 	echo "$$(grep -c -- '--- PASS' .test.log) passed, $$(grep -c -- '--- FAIL' .test.log) failed, $$(grep -c -- '--- SKIP' .test.log) skipped"; \
 	exit $$status
+
+bench-deps: deps
+	@missing=""; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v rg >/dev/null || missing="$$missing ripgrep"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Timed benchmarks against rsyslog, syslog-ng, rg, grep and plain net/http;
+# writes tests/bench/results.md and tests/bench/ratios.svg. About 15 minutes.
+# ZLOG_BENCH_RUNS (default 3) and ZLOG_BENCH_LARGE (default 10000000) scale it.
+bench: bench-deps
+	ZLOG_BENCH=1 $(GO) test -count=1 -timeout 45m -v -run TestBench ./tests/bench/
 
 run: build
 	@mkdir -p $(DATA)

@@ -332,6 +332,13 @@ func TestLogqExitCodesAndErrors(t *testing.T) {
 			t.Errorf("logq %q: exit %d stderr %q; want exit %d and %q", c.args, r.Code, r.Stderr, c.code, c.inStderr)
 		}
 	}
+	// --count agrees with the listing and keeps grep's exit codes.
+	if r := harness.Logq(t, binDir, "search", d, "--count", "--service", "codes", "--limit", "3"); r.Code != 0 || r.Stdout != "10\n" {
+		t.Errorf("--count: exit %d, %q", r.Code, r.Stdout)
+	}
+	if r := harness.Logq(t, binDir, "search", d, "--count", "-o", "json", "nosuchword"); r.Code != 1 || r.Stdout != "{\"count\":0}\n" {
+		t.Errorf("--count no match: exit %d, %q", r.Code, r.Stdout)
+	}
 	// Words that are FTS5 syntax are searched literally: never a syntax error.
 	for _, w := range []string{"item:123", "a-b", `"`, "*", "NOT", "OR", "AND", "NEAR(", "^", "event OR", `"event`} {
 		r := harness.Logq(t, binDir, "search", d, w)
@@ -341,7 +348,7 @@ func TestLogqExitCodesAndErrors(t *testing.T) {
 	}
 	// --help goes to stdout with exit 0 and documents every flag.
 	r := harness.Logq(t, binDir, "search", "--help")
-	for _, flag := range []string{"-since", "-until", "-service", "-topic", "-host", "-level", "-limit", "-order", "-output", "-data", "-fts"} {
+	for _, flag := range []string{"-since", "-until", "-service", "-topic", "-host", "-level", "-limit", "-order", "-output", "-data", "-fts", "-count"} {
 		if r.Code != 0 || !strings.Contains(r.Stdout, flag) {
 			t.Errorf("search --help: exit %d, missing %s", r.Code, flag)
 		}

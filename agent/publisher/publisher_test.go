@@ -14,7 +14,9 @@ import (
 	"github.com/zlog/zlog/schema"
 )
 
-func freeEndpoint(t *testing.T) string {
+func freeEndpoint(t *testing.T) string { return freeEndpointB(t) }
+
+func freeEndpointB(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

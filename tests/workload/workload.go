@@ -111,6 +111,7 @@ func (g *Generator) Next() (schema.Event, int) {
 	default:
 		msg = fmt.Sprintf(templates[k], r.IntN(99999), 1000, r.IntN(99), id)
 	}
+	msg += " req=" + id
 	if i%g.o.NeedleEvery == 0 {
 		msg += " needle" + strconv.Itoa(i/g.o.NeedleEvery)
 	}
@@ -122,3 +123,42 @@ func (g *Generator) Next() (schema.Event, int) {
 
 // Done reports whether the stream's Count events have all been generated.
 func (g *Generator) Done() bool { return g.i >= g.o.Count }
+
+// syslogSeverity maps levels to RFC 5424 severities.
+var syslogSeverity = map[schema.Level]int{
+	schema.LevelTrace: 7, schema.LevelDebug: 7, schema.LevelInfo: 6,
+	schema.LevelWarn: 4, schema.LevelError: 3, schema.LevelFatal: 2,
+}
+
+// RFC5424 renders ev as an RFC 5424 syslog line (facility user), LF-framed.
+func RFC5424(b []byte, ev *schema.Event) []byte {
+	b = append(b, '<')
+	b = strconv.AppendInt(b, int64(8+syslogSeverity[ev.Level]), 10)
+	b = append(b, ">1 "...)
+	b = ev.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	b = append(b, ' ')
+	b = append(b, ev.Host...)
+	b = append(b, ' ')
+	b = append(b, ev.Service...)
+	b = append(b, " - - - "...)
+	b = append(b, ev.Message...)
+	return append(b, '\n')
+}
+
+// JSONLine renders ev as one JSON object per line, the shape log libraries write.
+func JSONLine(b []byte, ev *schema.Event) []byte {
+	b = append(b, `{"ts":"`...)
+	b = ev.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"`...)
+	b = append(b, ev.Level.String()...)
+	b = append(b, `","service":"`...)
+	b = append(b, ev.Service...)
+	b = append(b, `","host":"`...)
+	b = append(b, ev.Host...)
+	b = append(b, `","msg":`...)
+	b = strconv.AppendQuote(b, ev.Message)
+	return append(b, "}\n"...)
+}
+
+// PlainLine renders ev in zlog's log-file line format (schema.AppendLine).
+func PlainLine(b []byte, ev *schema.Event) []byte { return schema.AppendLine(b, ev) }

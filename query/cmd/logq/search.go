@@ -59,6 +59,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	output := fs.String("output", "text", "text (log-file lines), json (one object per line) or raw (message only)")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
 	fts := fs.String("fts", "", "raw SQLite FTS5 expression, ANDed with the words (e.g. 'time* NOT ok')")
+	countOnly := fs.Bool("count", false, "print only the number of matching events (--limit does not apply)")
 
 	words, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -116,6 +117,21 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *countOnly {
+		n, err := searcher.Count(ctx, q)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if *output == "json" {
+			fmt.Fprintf(stdout, "{\"count\":%d}\n", n)
+		} else {
+			fmt.Fprintln(stdout, n)
+		}
+		if n == 0 {
+			return exitNoMatch
+		}
+		return exitMatch
+	}
 	it, err := searcher.Search(ctx, q)
 	if err != nil {
 		return fail("%v", err)

@@ -36,6 +36,7 @@ func run(args []string) int {
 	service := fs.String("service", "", "send every event as this service with message \"event <i>\" (tests)")
 	stamp := fs.Bool("now", false, "stamp events with the send time instead of the workload's")
 	timeout := fs.Duration("close-timeout", 30*time.Second, "how long Close may take to deliver the queue")
+	pregen := fs.Bool("pregenerate", true, "generate all events before sending (keeps generation out of the measurement)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -51,18 +52,34 @@ func run(args []string) int {
 	// Generate before the clock starts, so the measurement is of zlog and
 	// not of fmt.Sprintf.
 	gen := workload.New(wo)
-	var evs []schema.Event
-	for !gen.Done() {
+	next := func() (schema.Event, bool) {
+		if gen.Done() {
+			return schema.Event{}, false
+		}
 		ev, i := gen.Next()
 		if *service != "" {
 			ev.Service, ev.Message = *service, "event "+strconv.Itoa(i)
 		}
-		evs = append(evs, ev)
+		return ev, true
+	}
+	if *pregen {
+		var evs []schema.Event
+		for ev, ok := next(); ok; ev, ok = next() {
+			evs = append(evs, ev)
+		}
+		next = func() (schema.Event, bool) {
+			if len(evs) == 0 {
+				return schema.Event{}, false
+			}
+			ev := evs[0]
+			evs = evs[1:]
+			return ev, true
+		}
 	}
 	ctx := context.Background()
 	start := time.Now()
 	sent := 0
-	for _, ev := range evs {
+	for ev, ok := next(); ok; ev, ok = next() {
 		if *stamp {
 			ev.Time = time.Now()
 		}
@@ -83,7 +100,7 @@ func run(args []string) int {
 	elapsed := time.Since(start)
 	st := pub.Stats()
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"published": sent, "sent": st.Sent, "dropped": st.Dropped, "seconds": elapsed.Seconds(),
+		"published": sent, "sent": st.Sent, "start_unix_nano": start.UnixNano(), "dropped": st.Dropped, "seconds": elapsed.Seconds(),
 		"events_per_second": float64(sent) / elapsed.Seconds(),
 	})
 	if closeErr != nil {
