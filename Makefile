@@ -3,14 +3,18 @@
 SHELL    := /bin/bash
 GO       ?= go
 TAGS     := sqlite_fts5
-GOFLAGS  := -tags=$(TAGS)
+GOFLAGS  := -tags=$(TAGS) -buildvcs=false
 export GOFLAGS
 BIN      := $(CURDIR)/bin
 DATA     ?= $(CURDIR)/data
 BINARIES := collector/cmd/zlog-collector agent/cmd/zlog-downcase query/cmd/logq
 
-# System packages the build and the tests need (Debian names).
-APT_PKGS := libzmq3-dev pkg-config python3-zmq curl util-linux
+# Installs the Debian packages a recipe collected in $$missing, if any.
+APT_INSTALL = if [ -n "$$missing" ]; then \
+	echo "installing:$$missing"; \
+	SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 .PHONY: all deps bench-deps build test run bench clean
 
@@ -22,11 +26,7 @@ deps:
 	/usr/bin/python3 -c 'import zmq' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v logger >/dev/null || missing="$$missing util-linux"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(APT_INSTALL)
 
 build: deps
 	@mkdir -p $(BIN)
@@ -44,11 +44,7 @@ bench-deps: deps
 	@missing=""; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v rg >/dev/null || missing="$$missing ripgrep"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	$(APT_INSTALL)
 
 # Timed benchmarks against rsyslog, syslog-ng, rg, grep and plain net/http;
 # writes tests/bench/results.md and tests/bench/ratios.svg. About 15 minutes.

@@ -48,7 +48,7 @@ func Build(dir string) error {
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = ModuleRoot()
-	cmd.Env = append(os.Environ(), "GOFLAGS=-tags="+BuildTags)
+	cmd.Env = append(os.Environ(), "GOFLAGS=-tags="+BuildTags+" -buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
