@@ -116,8 +116,13 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	}
 	reg.MustRegister(c.queueDepth, c.abandoned, c.retries)
 
-	var err error
-	if c.index, err = index.New(index.Options{Dir: filepath.Join(opts.DataDir, "index")}, logger, reg); err != nil {
+	indexDir := filepath.Join(opts.DataDir, "index")
+	// What the index holds durably is where every stream's sequence resumes.
+	hwms, err := index.LoadHWMs(context.Background(), indexDir)
+	if err != nil {
+		return nil, err
+	}
+	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge}, logger, reg); err != nil {
 		return nil, err
 	}
 	if c.files, err = logfile.New(logfile.Options{
@@ -127,7 +132,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		return nil, err
 	}
 	if c.proxy, err = proxy.New(proxy.Options{
-		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes,
+		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, StreamHWMs: hwms,
 	}, logger, reg); err != nil {
 		c.index.Close()
 		return nil, err
@@ -169,21 +174,20 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 	}()
 
+	// Files first, then the index: an event is acknowledged after its index
+	// commit, and by then its line is in the file too.
 	var sinks errgroup.Group
-	sinks.Go(func() error { return c.runFiles(giveUp, filesIn) })
+	sinks.Go(func() error { defer close(indexIn); return c.runFiles(giveUp, filesIn, indexIn) })
 	sinks.Go(func() error { return c.runIndex(giveUp, indexIn) })
 
 	var front errgroup.Group
 	httpSrv := c.startHTTP(&front)
 	front.Go(func() error {
 		defer close(filesIn)
-		defer close(indexIn)
 		return c.proxy.Run(ctx, func(batch []schema.Event) error {
 			c.queueDepth.WithLabelValues("files").Set(float64(len(filesIn)))
 			c.queueDepth.WithLabelValues("index").Set(float64(len(indexIn)))
-			// Both sinks get the same slice; neither modifies it.
 			filesIn <- batch
-			indexIn <- batch
 			return nil
 		})
 	})
@@ -227,11 +231,26 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	return srv
 }
 
-func (c *Collector) runFiles(giveUp context.Context, in <-chan []schema.Event) error {
+func (c *Collector) runFiles(giveUp context.Context, in <-chan []schema.Event, out chan<- []schema.Event) error {
 	for batch := range in {
 		c.retry(giveUp, "files", func() int { return len(batch) }, func() error { return c.files.Write(batch) })
+		out <- batch
 	}
 	return nil
+}
+
+// acknowledge tells each publisher what one index commit made durable.
+func (c *Collector) acknowledge(hwms map[schema.Stream]uint64) {
+	byPublisher := make(map[string]map[string]uint64)
+	for s, hwm := range hwms {
+		if byPublisher[s.Publisher] == nil {
+			byPublisher[s.Publisher] = make(map[string]uint64)
+		}
+		byPublisher[s.Publisher][s.Topic] = hwm
+	}
+	for pub, topics := range byPublisher {
+		c.proxy.Ack(schema.Ack{Publisher: pub, HWM: topics})
+	}
 }
 
 // runIndex groups incoming batches into one commit per CommitInterval (or

@@ -102,6 +102,16 @@ CREATE VIRTUAL TABLE events_fts USING fts5(
 	tokenize='unicode61 remove_diacritics 2'
 );
 `,
+	// 2: per-stream high-water marks, written in the same transaction as the
+	// events they cover, so "stored" and "acknowledged" cannot disagree.
+	`
+CREATE TABLE streams (
+	publisher TEXT    NOT NULL,
+	topic     TEXT    NOT NULL,
+	hwm       INTEGER NOT NULL, -- highest sequence number stored in this partition
+	PRIMARY KEY (publisher, topic)
+) WITHOUT ROWID;
+`,
 }
 
 // SchemaVersion is the user_version of a fully migrated partition.

@@ -208,3 +208,35 @@ func TestAppendLineGolden(t *testing.T) {
 		t.Fatalf("want one line per event, got %d lines", n)
 	}
 }
+
+func TestAckGolden(t *testing.T) {
+	a := Ack{Publisher: "p-1a2b", HWM: map[string]uint64{"downcase.info": 42, "api.error": 7}}
+	frame, err := EncodeAck(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "wire", "ack.hex")
+	if *update {
+		os.WriteFile(path, []byte(frameFile([][]byte{frame})), 0o644)
+	}
+	want := readFrames(t, path)
+	if len(want) != 1 || !reflect.DeepEqual(frame, want[0]) {
+		t.Fatalf("ack encoding changed:\ngot  %x\nwant %x", frame, want)
+	}
+	got, err := DecodeAck(frame)
+	if err != nil || !reflect.DeepEqual(got, a) {
+		t.Fatalf("DecodeAck = %+v, %v", got, err)
+	}
+	if !IsAck(frame) || IsAck([]byte{1}) || IsAck([]byte{0, 'x'}) {
+		t.Fatal("IsAck confuses acks and subscriptions")
+	}
+	for name, bad := range map[string][]byte{
+		"truncated hwm":   frame[:len(frame)-1],
+		"version":         append([]byte("ZLA\x02"), frame[4:]...),
+		"publisher short": []byte("ZLA\x01\x09ab"),
+	} {
+		if _, err := DecodeAck(bad); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+}

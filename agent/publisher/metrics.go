@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	droppedFull, droppedSend, droppedClose prometheus.Counter
-	backpressure                           prometheus.Counter
+	backpressure, acked, goBacks           prometheus.Counter
 }
 
 func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
@@ -20,11 +20,23 @@ func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 			Name: "zlog_publisher_backpressure_waits_total",
 			Help: "Times the socket's high-water mark was reached and the sender waited.",
 		}),
+		acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_publisher_acked_total", Help: "Events the collector acknowledged as stored.",
+		}),
+		goBacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_publisher_go_backs_total", Help: "Times all unacknowledged events were resent (reconnect or ack timeout).",
+		}),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(dropped, m.backpressure,
+	reg.MustRegister(dropped, m.backpressure, m.acked, m.goBacks,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zlog_publisher_resent_total", Help: "Events sent again after a reconnect or an ack timeout.",
+		}, func() float64 { return float64(p.resent.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "zlog_publisher_unacked", Help: "Events sent and not yet acknowledged (kept for resending).",
+		}, func() float64 { return float64(p.unacked.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "zlog_publisher_queued_total", Help: "Events accepted by Publish.",
 		}, func() float64 { return float64(p.queued.Load()) }),

@@ -1,5 +1,12 @@
 // Package publisher sends zlog events to a collector over ZeroMQ.
 //
+// Every event gets a sequence number in its stream (publisher id + topic)
+// and stays in memory until the collector acknowledges it as stored; after a
+// reconnect, or when acks stop advancing, everything unacknowledged is sent
+// again in order (go-back-N) and the collector drops what it already has. So
+// while the publisher runs, the collector's index gets every event exactly
+// once through collector crashes, restarts and dropped connections.
+//
 // A Publisher owns one XPUB socket connected to the collector's XSUB
 // endpoint, and one goroutine that moves events from a bounded in-memory
 // queue onto that socket. Using XPUB rather than PUB lets the publisher see
@@ -49,6 +56,14 @@ type Options struct {
 	SendHWM   int        // ZeroMQ send high-water mark, in messages; 10000
 	MaxEvent  int        // largest encoded event accepted, bytes; schema.DefaultMaxEvent
 
+	// MaxUnacked bounds the events sent but not yet acknowledged by the
+	// collector, kept for resending; when reached, sending pauses and the
+	// queue fills. 100000.
+	MaxUnacked int
+	// AckTimeout: with events unacknowledged and no ack progress for this
+	// long, resend them all (go-back-N). 3s.
+	AckTimeout time.Duration
+
 	// Registerer, when set, receives the publisher's metrics.
 	Registerer prometheus.Registerer
 }
@@ -77,6 +92,12 @@ func (o *Options) setDefaults() {
 	if o.MaxEvent <= 0 {
 		o.MaxEvent = schema.DefaultMaxEvent
 	}
+	if o.MaxUnacked <= 0 {
+		o.MaxUnacked = 100000
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 3 * time.Second
+	}
 }
 
 // Errors returned by Publish and Close.
@@ -89,10 +110,13 @@ var (
 // Stats are cumulative counts since New.
 type Stats struct {
 	Queued   uint64 // accepted by Publish
-	Sent     uint64 // handed to the ZeroMQ socket
+	Sent     uint64 // handed to the ZeroMQ socket (first sends)
+	Acked    uint64 // acknowledged by the collector as stored
+	Resent   uint64 // sent again after a reconnect or an ack timeout
 	Dropped  uint64 // refused (queue full) or abandoned at Close
 	Rejected uint64 // invalid events refused by Publish
 	Depth    int    // events waiting in the queue now
+	Unacked  int    // events sent and not yet acknowledged
 }
 
 // Publisher is safe for concurrent use by many goroutines.
@@ -108,9 +132,10 @@ type Publisher struct {
 	done    chan struct{} // closed when the sender goroutine has exited
 	linger  atomic.Int64  // ns the socket may linger at close; -1 forever
 
-	queued, sent, dropped, rejected atomic.Uint64
-	closeErr                        error
-	metrics                         *metrics
+	queued, sent, acked, resent, dropped, rejected atomic.Uint64
+	unacked                                        atomic.Int64
+	closeErr                                       error
+	metrics                                        *metrics
 }
 
 // New connects to the collector and starts the sender goroutine.
@@ -151,6 +176,9 @@ func (p *Publisher) connect() (*zmq.Context, *zmq.Socket, error) {
 	}
 	for _, set := range []error{
 		sock.SetXpubNodrop(true),
+		// Every subscribe and unsubscribe, so a replacement connection is
+		// seen even when it arrives before the old one is reaped.
+		sock.SetXpubVerboser(1),
 		sock.SetSndhwm(p.opts.SendHWM),
 		sock.SetReconnectIvl(100 * time.Millisecond),
 		sock.SetReconnectIvlMax(2 * time.Second),
@@ -216,9 +244,10 @@ func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
 	}
 }
 
-// Close stops accepting events and delivers what is queued to the collector
-// connection, waiting as long as ctx allows. Events still queued when ctx
-// ends are counted as dropped and reported in the returned error.
+// Close stops accepting events and waits, as long as ctx allows, until the
+// collector has acknowledged everything queued and sent. Events still
+// unacknowledged when ctx ends are counted as dropped and reported in the
+// returned error.
 func (p *Publisher) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -247,153 +276,9 @@ func (p *Publisher) Close(ctx context.Context) error {
 // Stats returns the counters so far.
 func (p *Publisher) Stats() Stats {
 	return Stats{
-		Queued: p.queued.Load(), Sent: p.sent.Load(), Dropped: p.dropped.Load(),
-		Rejected: p.rejected.Load(), Depth: len(p.queue),
+		Queued: p.queued.Load(), Sent: p.sent.Load(), Acked: p.acked.Load(), Resent: p.resent.Load(),
+		Dropped: p.dropped.Load(), Rejected: p.rejected.Load(), Depth: len(p.queue), Unacked: int(p.unacked.Load()),
 	}
-}
-
-// run owns the socket. It sends only while the collector is subscribed and
-// keeps the current event when the socket pushes back.
-func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
-	defer close(p.done)
-	poller := zmq.NewPoller()
-	poller.Add(sock, zmq.POLLIN)
-
-	subscribed := false
-	readSubscriptions := func() {
-		for {
-			msg, err := sock.RecvBytes(zmq.DONTWAIT)
-			if err != nil {
-				return
-			}
-			if len(msg) > 0 {
-				was := subscribed
-				subscribed = msg[0] == 1
-				if was != subscribed {
-					p.logger.Debug("collector subscription changed", "subscribed", subscribed)
-				}
-			}
-		}
-	}
-
-	var frames [][]byte
-	var pending bool
-	sinceCheck := 0
-	backoff := 50 * time.Microsecond
-	idle := time.NewTicker(50 * time.Millisecond)
-	defer idle.Stop()
-	closing := p.closing
-
-	for {
-		if !pending {
-			select {
-			case ev := <-p.queue:
-				frames = p.encode(frames, &ev)
-				pending = frames != nil
-			default:
-				if closing == nil { // closing and queue empty: done
-					p.finish(zctx, sock, nil)
-					return
-				}
-				select {
-				case ev := <-p.queue:
-					frames = p.encode(frames, &ev)
-					pending = frames != nil
-				case <-closing:
-					closing = nil
-				case <-p.abort:
-					p.finish(zctx, sock, nil)
-					return
-				case <-idle.C:
-					readSubscriptions()
-				}
-				continue
-			}
-		}
-		if !pending {
-			continue
-		}
-		// A subscription change is rare; looking for one costs a cgo call,
-		// so look before every 64th send and whenever unsubscribed.
-		if !subscribed || sinceCheck >= 64 {
-			readSubscriptions()
-			sinceCheck = 0
-		}
-		sinceCheck++
-		if !subscribed {
-			if p.aborted() {
-				p.finish(zctx, sock, frames)
-				return
-			}
-			poller.Poll(20 * time.Millisecond)
-			continue
-		}
-		if _, err := sendFrames(sock, frames); err != nil {
-			if zmq.AsErrno(err) == zmq.Errno(11) { // EAGAIN: high-water mark reached
-				if p.aborted() {
-					p.finish(zctx, sock, frames)
-					return
-				}
-				p.metrics.backpressure.Inc()
-				// libzmq reports a NODROP XPUB as always writable, so
-				// polling for POLLOUT would spin; back off instead.
-				time.Sleep(backoff)
-				backoff = min(backoff*2, 10*time.Millisecond)
-				continue
-			}
-			p.logger.Warn("send failed; event dropped", "err", err)
-			p.dropped.Add(1)
-			p.metrics.droppedSend.Inc()
-		} else {
-			p.sent.Add(1)
-			backoff = 50 * time.Microsecond
-		}
-		pending = false
-	}
-}
-
-func (p *Publisher) aborted() bool {
-	select {
-	case <-p.abort:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *Publisher) encode(dst [][]byte, ev *schema.Event) [][]byte {
-	frames, err := schema.Encode(dst, ev)
-	if err != nil { // Publish validated; only a bug gets here
-		p.logger.Error("encode failed; event dropped", "err", err)
-		p.dropped.Add(1)
-		p.metrics.droppedSend.Inc()
-		return nil
-	}
-	return frames
-}
-
-// finish counts what could not be delivered, lets the socket flush what it
-// holds for as long as Close allows, and releases ZeroMQ.
-func (p *Publisher) finish(zctx *zmq.Context, sock *zmq.Socket, pending [][]byte) {
-	lost := uint64(len(p.queue))
-	for len(p.queue) > 0 {
-		<-p.queue
-	}
-	if pending != nil {
-		lost++
-	}
-	if lost > 0 {
-		p.dropped.Add(lost)
-		p.metrics.droppedClose.Add(float64(lost))
-		p.closeErr = fmt.Errorf("close: %d queued events not delivered", lost)
-	}
-	linger := time.Duration(p.linger.Load())
-	if p.aborted() {
-		linger = 0
-	}
-	sock.SetLinger(linger)
-	sock.Close()
-	zctx.Term() // blocks until queued messages are written or linger ends
 }
 
 func sendFrames(sock *zmq.Socket, frames [][]byte) (int, error) {

@@ -34,14 +34,45 @@ func fakeCollector(t *testing.T, endpoint string) *zmq.Socket {
 		t.Fatal(err)
 	}
 	sock.SetLinger(0)
-	if err := sock.Bind(endpoint); err != nil {
-		t.Fatal(err)
+	// A socket closed a moment ago may still hold the port: libzmq closes
+	// listeners asynchronously.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := sock.Bind(endpoint)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := sock.SendBytes([]byte{1}, 0); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sock.Close() })
 	return sock
+}
+
+// ack acknowledges evs the way the collector does.
+func ack(t *testing.T, sock *zmq.Socket, evs []schema.Event) {
+	t.Helper()
+	byPub := map[string]map[string]uint64{}
+	for _, ev := range evs {
+		if byPub[ev.Publisher] == nil {
+			byPub[ev.Publisher] = map[string]uint64{}
+		}
+		byPub[ev.Publisher][ev.Topic()] = max(byPub[ev.Publisher][ev.Topic()], ev.Seq)
+	}
+	for pub, hwm := range byPub {
+		frame, err := schema.EncodeAck(schema.Ack{Publisher: pub, HWM: hwm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sock.SendBytes(frame, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func receive(t *testing.T, sock *zmq.Socket, n int) []schema.Event {
@@ -82,16 +113,17 @@ func TestPublishBeforeCollectorStarts(t *testing.T) {
 	col := fakeCollector(t, endpoint)
 	got := receive(t, col, n)
 	for i, ev := range got {
-		if ev.Message != fmt.Sprint("event ", i) || ev.Publisher != "t1" || ev.Host != "h" || ev.Time.IsZero() {
+		if ev.Message != fmt.Sprint("event ", i) || ev.Publisher != "t1" || ev.Host != "h" || ev.Time.IsZero() || ev.Seq != uint64(i+1) {
 			t.Fatalf("event %d: %+v", i, ev)
 		}
 	}
+	ack(t, col, got)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s := p.Stats(); s.Sent != n || s.Dropped != 0 {
+	if s := p.Stats(); s.Sent != n || s.Acked != n || s.Dropped != 0 || s.Unacked != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -113,13 +145,17 @@ func TestCloseDeliversOrReports(t *testing.T) {
 	got := make(chan int)
 	go func() {
 		col.SetRcvtimeo(5 * time.Second)
-		n := 0
-		for ; n < 2000; n++ {
-			if _, err := col.RecvMessageBytes(0); err != nil {
+		var evs []schema.Event
+		for len(evs) < 2000 {
+			frames, err := col.RecvMessageBytes(0)
+			if err != nil {
 				break
 			}
+			ev, _ := schema.Decode(frames, 0)
+			evs = append(evs, ev)
 		}
-		got <- n
+		ack(t, col, evs)
+		got <- len(evs)
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -144,6 +180,19 @@ func TestCloseDeliversOrReports(t *testing.T) {
 	defer cancel2()
 	if err := lonely.Close(ctx2); err == nil {
 		t.Fatal("Close with no collector reported success")
+	}
+	// Received but never acknowledged is not delivered either.
+	endpoint3 := freeEndpoint(t)
+	mute := fakeCollector(t, endpoint3)
+	unacked, _ := New(Options{Endpoint: endpoint3}, nil)
+	for i := 0; i < 10; i++ {
+		unacked.Publish(context.Background(), schema.Event{Service: "mute", Level: schema.LevelInfo})
+	}
+	receive(t, mute, 10)
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel3()
+	if err := unacked.Close(ctx3); err == nil || unacked.Stats().Dropped != 10 {
+		t.Fatalf("Close without acks: %v, %+v", err, unacked.Stats())
 	}
 	if s := lonely.Stats(); s.Dropped != 10 {
 		t.Fatalf("dropped %d, want 10", s.Dropped)
@@ -208,5 +257,61 @@ func TestInvalidEventsRejected(t *testing.T) {
 	}
 	if p.Stats().Rejected != uint64(len(bad)) {
 		t.Fatalf("rejected %d", p.Stats().Rejected)
+	}
+}
+
+// Without acks the publisher resends everything unacknowledged, in order,
+// after AckTimeout; once acked it stops.
+func TestResendAfterAckTimeout(t *testing.T) {
+	endpoint := freeEndpoint(t)
+	col := fakeCollector(t, endpoint)
+	p, err := New(Options{Endpoint: endpoint, AckTimeout: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		p.Publish(context.Background(), schema.Event{Service: "resend", Level: schema.LevelInfo, Message: fmt.Sprint(i)})
+	}
+	first := receive(t, col, 50)
+	again := receive(t, col, 50) // nobody acked: the same 50 again
+	for i := range first {
+		if again[i].Seq != first[i].Seq || again[i].Message != first[i].Message {
+			t.Fatalf("resend %d: %+v vs %+v", i, again[i], first[i])
+		}
+	}
+	ack(t, col, again)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Acked != 50 || s.Resent < 50 || s.Unacked != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A new connection after a lost one triggers a resend of what was unacknowledged.
+func TestResendAfterReconnect(t *testing.T) {
+	endpoint := freeEndpoint(t)
+	col := fakeCollector(t, endpoint)
+	p, err := New(Options{Endpoint: endpoint, AckTimeout: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		p.Publish(context.Background(), schema.Event{Service: "reconnect", Level: schema.LevelWarn, Message: fmt.Sprint(i)})
+	}
+	receive(t, col, 20)
+	col.Close() // the collector goes away with nothing acknowledged
+	col2 := fakeCollector(t, endpoint)
+	got := receive(t, col2, 20)
+	if got[0].Seq != 1 || got[19].Seq != 20 {
+		t.Fatalf("resent %d..%d, want 1..20", got[0].Seq, got[19].Seq)
+	}
+	ack(t, col2, got)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

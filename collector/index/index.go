@@ -32,6 +32,10 @@ type Options struct {
 	Dir       string        // <data>/index
 	IdleClose time.Duration // close partitions not written for this long; 10m
 	CacheKiB  int           // SQLite page cache per open partition; 16384
+
+	// Committed, when set, is called after each partition commit with the
+	// highest sequence number of each stream in that commit.
+	Committed func(map[schema.Stream]uint64)
 }
 
 // Writer is not safe for concurrent use; the collector calls it from one goroutine.
@@ -85,6 +89,10 @@ func (w *Writer) Write(ctx context.Context, batch []schema.Event) error {
 		}
 		byDay[d] = append(byDay[d], &batch[i])
 	}
+	// Oldest day first: a stream's sequence numbers rise with time, so if a
+	// crash falls between two partition commits, the durable high-water mark
+	// (the maximum over partitions) never covers events that were not stored.
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
 	var failed []schema.Event
 	var firstErr error
 	for _, d := range order {
@@ -125,7 +133,8 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 		return err
 	}
 	start := time.Now()
-	if err := p.write(ctx, evs); err != nil {
+	hwms, err := p.write(ctx, evs)
+	if err != nil {
 		// The in-memory state (series ids, max id) may be ahead of what was
 		// rolled back; reopen from disk next time.
 		p.close()
@@ -134,7 +143,48 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 	}
 	p.lastWrite = time.Now()
 	w.commitSecs.Observe(time.Since(start).Seconds())
+	if w.opts.Committed != nil && len(hwms) > 0 {
+		w.opts.Committed(hwms)
+	}
 	return nil
+}
+
+// LoadHWMs reads every partition's stream high-water marks and returns the
+// highest per stream: what the collector has durably stored.
+func LoadHWMs(ctx context.Context, dir string) (map[schema.Stream]uint64, error) {
+	parts, err := schema.ListPartitions(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[schema.Stream]uint64)
+	for _, part := range parts {
+		p, err := openPartition(ctx, part.Path, 1024)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := p.conn.QueryContext(ctx, "SELECT publisher, topic, hwm FROM streams")
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
+		}
+		for rows.Next() {
+			var s schema.Stream
+			var hwm int64
+			if err := rows.Scan(&s.Publisher, &s.Topic, &hwm); err != nil {
+				rows.Close()
+				p.close()
+				return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
+			}
+			out[s] = max(out[s], uint64(hwm))
+		}
+		err = rows.Err()
+		rows.Close()
+		p.close()
+		if err != nil {
+			return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
+		}
+	}
+	return out, nil
 }
 
 func (w *Writer) partition(ctx context.Context, day int64) (*partition, error) {
@@ -252,10 +302,10 @@ type row struct {
 	fields           any
 }
 
-func (p *partition) write(ctx context.Context, evs []*schema.Event) (err error) {
+func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[schema.Stream]uint64, err error) {
 	tx, err := p.conn.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -271,7 +321,14 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (err error) 
 	for i, ev := range evs {
 		sid, err := p.seriesID(ctx, tx, ev)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if ev.Seq > 0 {
+			if hwms == nil {
+				hwms = make(map[schema.Stream]uint64)
+			}
+			k := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
+			hwms[k] = max(hwms[k], ev.Seq)
 		}
 		rows[i] = row{id: ev.Time.UnixNano(), series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: encodeFields(ev.Fields)}
 		if split == len(evs) && rows[i].id > startMax {
@@ -287,13 +344,13 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (err error) 
 		n := min(len(chunk), insertChunk)
 		inserted, err := insertReturning(ctx, tx, chunk[:n])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, r := range chunk[:n] {
 			id := r.id
 			if !inserted[id] {
 				if id, err = insertLate(ctx, tx, r.id, r); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			if id <= startMax {
@@ -317,7 +374,7 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (err error) 
 	for chunk := rows[split:]; len(chunk) > 0; {
 		n := min(len(chunk), insertChunk)
 		if err := insertRows(ctx, tx, chunk[:n]); err != nil {
-			return err
+			return nil, err
 		}
 		chunk = chunk[n:]
 	}
@@ -326,18 +383,24 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (err error) 
 	const feed = "INSERT INTO events_fts(rowid, message, fields, labels) SELECT e.id, e.message, e.fields, " + schema.LabelsSQL +
 		" FROM events e JOIN series s ON s.id = e.series WHERE "
 	if _, err := tx.ExecContext(ctx, feed+"e.id > ?", startMax); err != nil {
-		return fmt.Errorf("feed full-text index: %w", err)
+		return nil, fmt.Errorf("feed full-text index: %w", err)
 	}
 	if len(lateIDs) > 0 {
 		ids, _ := json.Marshal(lateIDs)
 		if _, err := tx.ExecContext(ctx, feed+"e.id IN (SELECT value FROM json_each(?))", string(ids)); err != nil {
-			return fmt.Errorf("feed full-text index (late events): %w", err)
+			return nil, fmt.Errorf("feed full-text index (late events): %w", err)
+		}
+	}
+	for s, hwm := range hwms {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO streams(publisher, topic, hwm) VALUES (?, ?, ?)
+			ON CONFLICT(publisher, topic) DO UPDATE SET hwm = max(hwm, excluded.hwm)`, s.Publisher, s.Topic, int64(hwm)); err != nil {
+			return nil, fmt.Errorf("record high-water mark: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return hwms, nil
 }
 
 func nullSeq(seq uint64) any {

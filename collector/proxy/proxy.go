@@ -34,6 +34,9 @@ type Options struct {
 	RecvHWM       int    // messages buffered per publisher connection; 10000
 	SendHWM       int    // messages buffered per subscriber before ZeroMQ drops; 10000
 	BatchSize     int    // most events handed to the consumer at once; 1024
+
+	// StreamHWMs are the durable high-water marks the sequencer starts from.
+	StreamHWMs map[schema.Stream]uint64
 }
 
 func (o *Options) setDefaults() {
@@ -67,7 +70,15 @@ type Proxy struct {
 
 	XSubEndpoint, XPubEndpoint string // resolved, e.g. with the port chosen for "*"
 
+	seq     *sequencer
+	acks    chan schema.Ack          // acks waiting to be sent upstream
+	durable map[schema.Stream]uint64 // what acks have said is stored; answers resends
+
 	received    prometheus.Counter
+	sequencing  *prometheus.CounterVec
+	verdicts    map[verdict]prometheus.Counter
+	acksSent    prometheus.Counter
+	acksDropped prometheus.Counter
 	malformed   *prometheus.CounterVec
 	forwardErrs prometheus.Counter
 	subscribers prometheus.Counter
@@ -78,10 +89,23 @@ type Proxy struct {
 func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
 	opts.setDefaults()
 	p := &Proxy{
-		opts:   opts,
-		logger: logger.With("component", "proxy"),
+		opts:    opts,
+		logger:  logger.With("component", "proxy"),
+		seq:     newSequencer(opts.StreamHWMs),
+		acks:    make(chan schema.Ack, 1024),
+		durable: make(map[schema.Stream]uint64, len(opts.StreamHWMs)),
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zlog_collector_received_total", Help: "Valid events received on the XSUB socket.",
+		}),
+		sequencing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zlog_collector_sequence_total",
+			Help: "Sequenced events by verdict: accepted, duplicate (a resend, dropped), out_of_order (after a gap, dropped until the publisher resends), resync (first event of an unknown stream), unsequenced.",
+		}, []string{"verdict"}),
+		acksSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_collector_acks_sent_total", Help: "Acknowledgements sent to publishers.",
+		}),
+		acksDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_collector_acks_dropped_total", Help: "Acknowledgements not sent because the queue was full (a later ack covers them).",
 		}),
 		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zlog_collector_malformed_total", Help: "Messages dropped as malformed, by reason.",
@@ -94,11 +118,18 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		}),
 	}
 	p.rejections = &rejectionLog{logger: p.logger, every: 10 * time.Second}
+	for k, v := range opts.StreamHWMs {
+		p.durable[k] = v
+	}
 	for _, r := range malformedReasons {
 		p.malformed.WithLabelValues(r.label)
 	}
+	p.verdicts = make(map[verdict]prometheus.Counter, len(verdictLabels))
+	for v, label := range verdictLabels {
+		p.verdicts[v] = p.sequencing.WithLabelValues(label)
+	}
 	if reg != nil {
-		reg.MustRegister(p.received, p.malformed, p.forwardErrs, p.subscribers)
+		reg.MustRegister(p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
 	}
 
 	var err error
@@ -166,7 +197,8 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	poller.Add(p.xsub, zmq.POLLIN)
 	poller.Add(p.xpub, zmq.POLLIN)
 	for ctx.Err() == nil {
-		polled, err := poller.PollAll(100 * time.Millisecond)
+		p.sendAcks()
+		polled, err := poller.PollAll(20 * time.Millisecond)
 		if err != nil {
 			if zmq.AsErrno(err) == zmq.Errno(4) { // EINTR
 				continue
@@ -195,8 +227,65 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 			return err
 		}
 	}
+	p.sendAcks()
 	p.rejections.flush()
 	return nil
+}
+
+var verdictLabels = map[verdict]string{accept: "accepted", duplicate: "duplicate", outOfOrder: "out_of_order", resync: "resync", unsequenced: "unsequenced"}
+
+// Ack queues an acknowledgement for the proxy to send upstream. It never
+// blocks: when the queue is full the ack is dropped and counted, and the
+// next one (cumulative) covers it.
+func (p *Proxy) Ack(a schema.Ack) {
+	select {
+	case p.acks <- a:
+	default:
+		p.acksDropped.Inc()
+	}
+}
+
+// sendAcks sends queued acks on the XSUB socket, which delivers them to every
+// connected publisher, and remembers what they said for answering resends.
+func (p *Proxy) sendAcks() {
+	for {
+		select {
+		case a := <-p.acks:
+			for topic, hwm := range a.HWM {
+				k := schema.Stream{Publisher: a.Publisher, Topic: topic}
+				p.durable[k] = max(p.durable[k], hwm)
+			}
+			p.sendAck(a)
+		default:
+			return
+		}
+	}
+}
+
+func (p *Proxy) sendAck(a schema.Ack) {
+	if a.Publisher == "" {
+		return // nobody to address
+	}
+	frame, err := schema.EncodeAck(a)
+	if err != nil {
+		p.logger.Warn("cannot encode ack", "err", err)
+		return
+	}
+	if _, err := p.xsub.SendBytes(frame, zmq.DONTWAIT); err != nil {
+		p.acksDropped.Inc()
+		return
+	}
+	p.acksSent.Inc()
+}
+
+// reack answers resends of stored events: a publisher whose acks were lost
+// (a collector restart) would otherwise resend them forever.
+func (p *Proxy) reack(streams map[schema.Stream]bool) {
+	for s := range streams {
+		if hwm, ok := p.durable[s]; ok {
+			p.sendAck(schema.Ack{Publisher: s.Publisher, HWM: map[string]uint64{s.Topic: hwm}})
+		}
+	}
 }
 
 func (p *Proxy) readSubscriptions() {
@@ -215,6 +304,12 @@ func (p *Proxy) readSubscriptions() {
 // readBatch reads up to BatchSize messages without blocking.
 func (p *Proxy) readBatch() []schema.Event {
 	var batch []schema.Event
+	var dups map[schema.Stream]bool
+	defer func() {
+		if dups != nil {
+			p.reack(dups)
+		}
+	}()
 	for len(batch) < p.opts.BatchSize {
 		frames, err := p.xsub.RecvMessageBytes(zmq.DONTWAIT)
 		if err != nil {
@@ -235,10 +330,22 @@ func (p *Proxy) readBatch() []schema.Event {
 				continue // cannot happen: Decode validated the topic parts
 			}
 		}
+		p.received.Inc()
+		v := p.seq.admit(&ev)
+		p.verdicts[v].Inc()
+		if v == duplicate {
+			if dups == nil {
+				dups = make(map[schema.Stream]bool)
+			}
+			dups[schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}] = true
+			continue
+		}
+		if v == outOfOrder {
+			continue
+		}
 		if err := p.forward(frames); err != nil {
 			p.forwardErrs.Inc()
 		}
-		p.received.Inc()
 		batch = append(batch, ev)
 	}
 	return batch

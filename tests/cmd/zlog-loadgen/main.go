@@ -100,7 +100,8 @@ func run(args []string) int {
 	elapsed := time.Since(start)
 	st := pub.Stats()
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"published": sent, "sent": st.Sent, "start_unix_nano": start.UnixNano(), "dropped": st.Dropped, "seconds": elapsed.Seconds(),
+		"published": sent, "sent": st.Sent, "acked": st.Acked, "resent": st.Resent, "dropped": st.Dropped,
+		"start_unix_nano": start.UnixNano(), "seconds": elapsed.Seconds(),
 		"events_per_second": float64(sent) / elapsed.Seconds(),
 	})
 	if closeErr != nil {
