@@ -115,6 +115,11 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		}, []string{"sink"}),
 	}
 	reg.MustRegister(c.queueDepth, c.abandoned, c.retries)
+	for _, sink := range []string{"files", "index"} { // visible as 0 from the start
+		c.queueDepth.WithLabelValues(sink)
+		c.abandoned.WithLabelValues(sink)
+		c.retries.WithLabelValues(sink)
+	}
 
 	indexDir := filepath.Join(opts.DataDir, "index")
 	// What the index holds durably is where every stream's sequence resumes.

@@ -3,11 +3,16 @@ package tests
 import (
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -143,5 +148,138 @@ func TestStuckSubscriber(t *testing.T) {
 	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(status)
 	if kb, _ := strconv.Atoi(string(m[1])); kb > 200*1024 {
 		t.Fatalf("collector peak RSS %d MiB with a stuck subscriber, bound is 200 MiB", kb/1024)
+	}
+}
+
+// cutProxy forwards TCP between publishers and the collector until cut.
+type cutProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	p := &cutProxy{t: t, target: target}
+	p.listen("127.0.0.1:0")
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cutProxy) listen(addr string) {
+	var ln net.Listener
+	var err error
+	for i := 0; i < 100; i++ { // the port was ours a moment ago
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// cut closes the listener and every connection: the network is gone.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// (d) The network between publisher and collector is cut for 10 s.
+func TestNetworkCutTenSeconds(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	proxy := newCutProxy(t, strings.TrimPrefix(col.XSub, "tcp://"))
+	const n = 100000
+	gen := startLoad(t, work, "tcp://"+proxy.addr, "netcut", n, 20000)
+	harness.Eventually(t, time.Minute, "collector receiving", func() (bool, string) {
+		got := col.Metric(t, "zlog_collector_received_total")
+		return got >= 10000, fmt.Sprint(got)
+	})
+	addr := proxy.addr
+	proxy.cut()
+	time.Sleep(10 * time.Second) // the fault itself: 10 s without a network
+	proxy.listen(addr)
+	if resent := waitLoadgenOK(t, gen); resent == 0 {
+		t.Fatal("the cut connection lost nothing in flight: the test did not exercise recovery")
+	}
+	checkExactlyOnce(t, data, "netcut", n)
+}
+
+// (e) The collector's data directory runs out of space: it reports the
+// error, stops taking in (publishers keep their events), and stores
+// everything exactly once when space returns.
+func TestDiskFull(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	os.MkdirAll(data, 0o750)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", data).CombinedOutput(); err != nil {
+		t.Skipf("needs root to mount a small tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", data).Run() })
+	col := harness.StartCollector(t, binDir, work, data)
+	const n = 60000
+	gen := startLoad(t, work, col.XSub, "diskfull", n, 0)
+	// SQLite says "database or disk is full", the log files "no space left on device".
+	col.WaitLine(t, regexp.MustCompile(`sink write failed.*(no space left on device|disk is full)`), time.Minute)
+	retries := col.Metric(t, `zlog_collector_sink_retries_total{sink="files"}`) + col.Metric(t, `zlog_collector_sink_retries_total{sink="index"}`)
+	if retries == 0 {
+		t.Fatal("disk full but no sink retries counted")
+	}
+	t.Logf("sink retries while full: files %v, index %v", col.Metric(t, `zlog_collector_sink_retries_total{sink="files"}`), col.Metric(t, `zlog_collector_sink_retries_total{sink="index"}`))
+	if !gen.Running() {
+		t.Fatalf("publisher finished although the disk is full: %s", gen.Output())
+	}
+	if out, err := exec.Command("mount", "-o", "remount,size=256m", data).CombinedOutput(); err != nil {
+		t.Fatalf("grow tmpfs: %v %s", err, out)
+	}
+	waitLoadgenOK(t, gen)
+	checkExactlyOnce(t, data, "diskfull", n)
+	// Files are at least once, but never hold a torn line.
+	re := regexp.MustCompile(`^\S+Z \S+\s+diskfull \S+: event \d+$`)
+	lines := readLogLines(t, filepath.Join(data, "logs"), "diskfull")
+	for _, l := range lines {
+		if !re.MatchString(l) {
+			t.Fatalf("torn line in the log file: %q", l)
+		}
+	}
+	if len(lines) < n {
+		t.Fatalf("log files hold %d lines, want at least %d", len(lines), n)
+	}
+	if !col.Running() {
+		t.Fatal("collector exited")
 	}
 }

@@ -117,13 +117,38 @@ func (s *Sink) writeService(service string, data []byte) error {
 				n = firstLineEnd(data)
 			}
 		}
+		before, statErr := os.Stat(f.w.Filename)
 		if _, err := f.w.Write(data[:n]); err != nil {
+			if statErr == nil {
+				unwrite(f.w.Filename, before)
+			}
+			// lumberjack opens files it creates at rotation without O_APPEND;
+			// closing makes the retry reopen at the (truncated) end.
+			f.w.Close()
 			return fmt.Errorf("write %q: %w", f.w.Filename, err)
 		}
 		s.bytes.Add(float64(n))
 		data = data[n:]
 	}
 	return nil
+}
+
+// unwrite removes what a failed Write left (a disk that filled mid-write
+// leaves part of a line), so the retry does not append after a torn line.
+// If lumberjack rotated inside the Write, the new file holds only the
+// partial chunk.
+func unwrite(path string, before os.FileInfo) {
+	after, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	size := before.Size()
+	if !os.SameFile(before, after) {
+		size = 0
+	}
+	if after.Size() > size {
+		os.Truncate(path, size)
+	}
 }
 
 func lastLineEnd(b []byte) int {
