@@ -16,7 +16,7 @@ APT_INSTALL = if [ -n "$$missing" ]; then \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-.PHONY: all deps bench-deps build test run bench clean
+.PHONY: all deps bench-deps build test run bench fuzz clean
 
 all: build
 
@@ -51,6 +51,13 @@ bench-deps: deps
 # ZLOG_BENCH_RUNS (default 3) and ZLOG_BENCH_LARGE (default 10000000) scale it.
 bench: bench-deps
 	ZLOG_BENCH=1 $(GO) test -count=1 -timeout 45m -v -run TestBench ./tests/bench/
+
+# Coverage-guided fuzzing of the decoders, FUZZTIME each (seeds: the golden
+# vectors in schema/testdata). Findings land in schema/testdata/fuzz/.
+FUZZTIME ?= 30s
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schema/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAck$$' -fuzztime $(FUZZTIME) ./schema/
 
 run: build
 	@mkdir -p $(DATA)

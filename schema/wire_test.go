@@ -38,7 +38,7 @@ func frameFile(frames [][]byte) string {
 	return b.String()
 }
 
-func readFrames(t *testing.T, path string) [][]byte {
+func readFrames(t testing.TB, path string) [][]byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
