@@ -283,3 +283,34 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal("collector exited")
 	}
 }
+
+// (c) The publisher is SIGKILLed mid-stream and started again with its
+// spool: it resends what was not acknowledged, carries on after the last
+// event it had taken, and the index holds every event once.
+func TestPublisherKilledRestartsFromSpool(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	spoolDir := filepath.Join(work, "spool")
+	col := harness.StartCollector(t, binDir, work, data)
+	const n = 100000
+	args := []string{"--collector", col.XSub, "--count", strconv.Itoa(n), "--rate", "20000", "--service", "spooled",
+		"--now", "--spool", spoolDir, "--close-timeout", "120s"}
+	first := harness.Start(t, work, "loadgen-1", filepath.Join(binDir, "zlog-loadgen"), args...)
+	harness.Eventually(t, time.Minute, "collector receiving", func() (bool, string) {
+		got := col.Metric(t, "zlog_collector_received_total")
+		return got >= 30000, fmt.Sprint(got)
+	})
+	first.Signal(t, syscall.SIGKILL, 10*time.Second)
+	stored := col.Metric(t, "zlog_collector_indexed_total")
+	if stored >= n {
+		t.Fatalf("publisher finished before it was killed (%v stored)", stored)
+	}
+	second := harness.Start(t, work, "loadgen-2", filepath.Join(binDir, "zlog-loadgen"), args...)
+	if resent := waitLoadgenOK(t, second); resent == 0 {
+		t.Fatal("the restarted publisher resent nothing from its spool")
+	}
+	if !strings.Contains(second.Output(), "resending unacknowledged events from the last run") {
+		t.Fatalf("no spool recovery logged:\n%s", second.Output())
+	}
+	checkExactlyOnce(t, data, "spooled", n)
+}

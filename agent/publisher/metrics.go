@@ -4,18 +4,20 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	droppedFull, droppedSend, droppedClose prometheus.Counter
+	droppedSpool                           prometheus.Counter
 	backpressure, acked, goBacks           prometheus.Counter
 }
 
 func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zlog_publisher_dropped_total",
-		Help: "Events not delivered, by reason: queue_full (Publish refused), send (socket error), close (still queued when Close gave up).",
+		Help: "Events not delivered, by reason: queue_full (Publish refused; with a spool, the spool was full), send (socket error), close (unacknowledged when Close gave up, without a spool), spool_error (the spool could not be written).",
 	}, []string{"reason"})
 	m := &metrics{
 		droppedFull:  dropped.WithLabelValues("queue_full"),
 		droppedSend:  dropped.WithLabelValues("send"),
 		droppedClose: dropped.WithLabelValues("close"),
+		droppedSpool: dropped.WithLabelValues("spool_error"),
 		backpressure: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zlog_publisher_backpressure_waits_total",
 			Help: "Times the socket's high-water mark was reached and the sender waited.",
@@ -37,6 +39,23 @@ func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "zlog_publisher_unacked", Help: "Events sent and not yet acknowledged (kept for resending).",
 		}, func() float64 { return float64(p.unacked.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "zlog_publisher_spool_bytes", Help: "Bytes in the on-disk spool (0 without one).",
+		}, func() float64 {
+			if p.spool == nil {
+				return 0
+			}
+			b, _ := p.spool.Stats()
+			return float64(b)
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zlog_publisher_spool_corrupt_records_total", Help: "Torn or corrupt spool records skipped at start-up.",
+		}, func() float64 {
+			if p.spool == nil {
+				return 0
+			}
+			return float64(p.spool.Corrupt)
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "zlog_publisher_queued_total", Help: "Events accepted by Publish.",
 		}, func() float64 { return float64(p.queued.Load()) }),

@@ -35,6 +35,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zlog/zlog/agent/spool"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -63,6 +64,12 @@ type Options struct {
 	// AckTimeout: with events unacknowledged and no ack progress for this
 	// long, resend them all (go-back-N). 3s.
 	AckTimeout time.Duration
+
+	// Spool, when set, keeps every event on disk from Publish until the
+	// collector acknowledges it, so a killed publisher resends them when it
+	// starts again with the same spool. The spool also keeps the publisher
+	// id. Spool.Dir empty means no spool.
+	Spool spool.Options
 
 	// Registerer, when set, receives the publisher's metrics.
 	Registerer prometheus.Registerer
@@ -132,6 +139,12 @@ type Publisher struct {
 	done    chan struct{} // closed when the sender goroutine has exited
 	linger  atomic.Int64  // ns the socket may linger at close; -1 forever
 
+	spool     *spool.Spool
+	recovered []spool.Record // unacknowledged events found in the spool at start
+	spoolMu   sync.Mutex     // orders spool appends with the handoff to the sender
+	handoff   []spool.Record // spooled events waiting for the sender
+	wake      chan struct{}
+
 	queued, sent, acked, resent, dropped, rejected atomic.Uint64
 	unacked                                        atomic.Int64
 	closeErr                                       error
@@ -140,17 +153,41 @@ type Publisher struct {
 
 // New connects to the collector and starts the sender goroutine.
 func New(opts Options, logger *slog.Logger) (*Publisher, error) {
+	explicitID := opts.Publisher
 	opts.setDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	var sp *spool.Spool
+	var recovered []spool.Record
+	if opts.Spool.Dir != "" {
+		var err error
+		sp, recovered, err = spool.Open(opts.Spool, func() string { return opts.Publisher })
+		if err != nil {
+			return nil, err
+		}
+		if explicitID != "" && explicitID != sp.PublisherID() {
+			sp.Close()
+			return nil, fmt.Errorf("spool %q belongs to publisher %q, not %q", opts.Spool.Dir, sp.PublisherID(), explicitID)
+		}
+		opts.Publisher = sp.PublisherID()
+		if sp.Corrupt > 0 {
+			logger.Warn("spool: skipped torn or corrupt records", "dir", opts.Spool.Dir, "records", sp.Corrupt)
+		}
+		if len(recovered) > 0 {
+			logger.Info("spool: resending unacknowledged events from the last run", "events", len(recovered))
+		}
+	}
 	p := &Publisher{
-		opts:    opts,
-		logger:  logger.With("component", "publisher", "publisher", opts.Publisher),
-		queue:   make(chan schema.Event, opts.QueueSize),
-		closing: make(chan struct{}),
-		abort:   make(chan struct{}),
-		done:    make(chan struct{}),
+		spool:     sp,
+		recovered: recovered,
+		wake:      make(chan struct{}, 1),
+		opts:      opts,
+		logger:    logger.With("component", "publisher", "publisher", opts.Publisher),
+		queue:     make(chan schema.Event, opts.QueueSize),
+		closing:   make(chan struct{}),
+		abort:     make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	p.metrics = newMetrics(p, opts.Registerer)
 	zctx, sock, err := p.connect()
@@ -222,6 +259,9 @@ func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
 	if p.closed {
 		return ErrClosed
 	}
+	if p.spool != nil {
+		return p.publishSpooled(ctx, ev)
+	}
 	select {
 	case p.queue <- ev:
 		p.queued.Add(1)
@@ -242,6 +282,65 @@ func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
 		p.metrics.droppedFull.Inc()
 		return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
 	}
+}
+
+// publishSpooled numbers ev, writes it to the spool and hands it to the
+// sender, all in one order. A full spool blocks until acks free space or ctx
+// ends (WhenFull=Block), or refuses at once (WhenFull=Drop); with
+// Spool.DropOldest it never fills, deleting (and counting) its oldest events.
+func (p *Publisher) publishSpooled(ctx context.Context, ev schema.Event) error {
+	topic := ev.Topic()
+	for wait := time.Millisecond; ; wait = min(wait*2, 50*time.Millisecond) {
+		p.spoolMu.Lock()
+		rec, err := p.spool.AppendNext(topic, func(seq uint64) ([][]byte, error) {
+			ev.Seq = seq
+			return schema.Encode(nil, &ev)
+		})
+		if err == nil {
+			p.handoff = append(p.handoff, rec)
+			p.spoolMu.Unlock()
+			p.queued.Add(1)
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		p.spoolMu.Unlock()
+		if !errors.Is(err, spool.ErrFull) {
+			p.dropped.Add(1)
+			p.metrics.droppedSpool.Inc()
+			return fmt.Errorf("spool: %w", err)
+		}
+		if p.opts.WhenFull == Drop {
+			p.dropped.Add(1)
+			p.metrics.droppedFull.Inc()
+			return fmt.Errorf("%w: %w", ErrQueueFull, err)
+		}
+		select {
+		case <-ctx.Done():
+			p.dropped.Add(1)
+			p.metrics.droppedFull.Inc()
+			return fmt.Errorf("%w: %w: %w", ErrQueueFull, err, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// takeHandoff returns the spooled events waiting for the sender.
+func (p *Publisher) takeHandoff() []spool.Record {
+	p.spoolMu.Lock()
+	defer p.spoolMu.Unlock()
+	out := p.handoff
+	p.handoff = nil
+	return out
+}
+
+// handoffLen counts spooled events still waiting for the sender.
+func (p *Publisher) handoffLen() int {
+	p.spoolMu.Lock()
+	defer p.spoolMu.Unlock()
+	return len(p.handoff)
 }
 
 // Close stops accepting events and waits, as long as ctx allows, until the
@@ -295,4 +394,13 @@ func sendFrames(sock *zmq.Socket, frames [][]byte) (int, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// LastSeq is the last sequence number given to topic's events; with a spool
+// it survives restarts, so a producer can tell where it left off.
+func (p *Publisher) LastSeq(topic string) uint64 {
+	if p.spool != nil {
+		return p.spool.LastSeq(topic)
+	}
+	return 0
 }

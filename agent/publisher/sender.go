@@ -6,6 +6,7 @@ import (
 
 	zmq "github.com/pebbe/zmq4"
 
+	"github.com/zlog/zlog/agent/spool"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -40,6 +41,12 @@ type sender struct {
 func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 	defer close(p.done)
 	s := &sender{p: p, sock: sock, streams: make(map[string]*stream), backoff: 50 * time.Microsecond}
+	// Events a killed predecessor left unacknowledged go out first, in order.
+	for _, r := range p.recovered {
+		s.resend = append(s.resend, s.adopt(r))
+	}
+	p.recovered = nil
+	var spooled []spool.Record // taken from the handoff, not yet sent
 	poller := zmq.NewPoller()
 	poller.Add(sock, zmq.POLLIN)
 	idle := time.NewTicker(20 * time.Millisecond)
@@ -68,7 +75,16 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 			}
 			continue
 		}
-		if next == nil && s.unacked < p.opts.MaxUnacked {
+		if next == nil && p.spool != nil {
+			// With a spool, the spool bounds what is held, not MaxUnacked.
+			if len(spooled) == 0 {
+				spooled = p.takeHandoff()
+			}
+			if len(spooled) > 0 {
+				next = s.adopt(spooled[0])
+				spooled = spooled[1:]
+			}
+		} else if next == nil && s.unacked < p.opts.MaxUnacked {
 			select {
 			case ev := <-p.queue:
 				next = s.assign(&ev)
@@ -76,7 +92,7 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 			}
 		}
 		if next == nil {
-			if closing == nil && len(p.queue) == 0 && s.unacked == 0 {
+			if closing == nil && len(p.queue) == 0 && s.unacked == 0 && len(spooled) == 0 && p.handoffLen() == 0 {
 				s.finish(zctx, nil)
 				return
 			}
@@ -90,6 +106,7 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 				next = s.assign(&ev)
 			case <-closing:
 				closing = nil
+			case <-p.wake:
 			case <-p.abort:
 			case <-idle.C:
 				poller.Poll(time.Millisecond)
@@ -133,6 +150,23 @@ func (s *sender) assign(ev *schema.Event) [][]byte {
 	s.unacked++
 	s.p.unacked.Store(int64(s.unacked))
 	return frames
+}
+
+// adopt takes an event the spool already numbered and keeps it for resending.
+func (s *sender) adopt(r spool.Record) [][]byte {
+	st := s.streams[r.Topic]
+	if st == nil {
+		st = &stream{}
+		s.streams[r.Topic] = st
+	}
+	st.last = max(st.last, r.Seq)
+	if s.unacked == 0 {
+		s.progress = time.Now()
+	}
+	st.unacked = append(st.unacked, sentEvent{seq: r.Seq, frames: r.Frames})
+	s.unacked++
+	s.p.unacked.Store(int64(s.unacked))
+	return r.Frames
 }
 
 // send tries once; false means the socket pushed back and the caller retries.
@@ -203,6 +237,9 @@ func (s *sender) trim(a schema.Ack) {
 			n += i
 		}
 	}
+	if s.p.spool != nil {
+		s.p.spool.Ack(a.HWM)
+	}
 	if n > 0 {
 		s.unacked -= n
 		s.p.unacked.Store(int64(s.unacked))
@@ -238,10 +275,20 @@ func (s *sender) finish(zctx *zmq.Context, next [][]byte) {
 	if next != nil && s.unacked == 0 {
 		lost++
 	}
-	if lost > 0 {
+	switch {
+	case lost > 0 && p.spool != nil:
+		// Not lost: the next start with this spool resends them.
+		kept := int(lost) + len(p.takeHandoff())
+		p.closeErr = fmt.Errorf("close: %d events not acknowledged yet; kept in the spool for the next start", kept)
+	case lost > 0:
 		p.dropped.Add(lost)
 		p.metrics.droppedClose.Add(float64(lost))
 		p.closeErr = fmt.Errorf("close: %d events not acknowledged by the collector", lost)
+	}
+	if p.spool != nil {
+		if err := p.spool.Close(); err != nil && p.closeErr == nil {
+			p.closeErr = fmt.Errorf("close spool: %w", err)
+		}
 	}
 	linger := time.Duration(p.linger.Load())
 	if p.aborted() {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zlog/zlog/agent/downcase"
 	"github.com/zlog/zlog/agent/publisher"
+	"github.com/zlog/zlog/agent/spool"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -37,6 +38,10 @@ func run(args []string) int {
 	fs.StringVar(&po.Publisher, "publisher-id", "", "publisher id (default: <host>-<random>)")
 	fs.IntVar(&po.QueueSize, "queue-size", 10000, "events held in memory while the collector is slow or away")
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", time.Second, "longest a request waits for room in a full queue before its event is dropped (counted)")
+	fs.StringVar(&po.Spool.Dir, "spool", "", "directory for an on-disk spool of unacknowledged events (survives restarts; default: memory only)")
+	spoolMax := fs.Int64("spool-max-bytes", 256<<20, "spool size limit")
+	spoolFsync := fs.String("spool-fsync", "interval", "when spooled events reach the disk: interval (1 s), always, never")
+	fs.BoolVar(&po.Spool.DropOldest, "spool-drop-oldest", false, "when the spool is full, delete its oldest events (counted) instead of making requests wait")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -45,11 +50,17 @@ func run(args []string) int {
 		return 2
 	}
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(*logLevel)); err != nil || fs.NArg() > 0 {
+	var err error
+	if err = lv.UnmarshalText([]byte(*logLevel)); err != nil || fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "zlog-downcase: bad -log-level %q or extra arguments %q\n", *logLevel, fs.Args())
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	po.Spool.MaxBytes = *spoolMax
+	if po.Spool.Fsync, err = spool.ParseFsync(*spoolFsync); err != nil {
+		fmt.Fprintf(os.Stderr, "zlog-downcase: flag -spool-fsync: %v\n", err)
+		return 2
+	}
 
 	reg := prometheus.NewRegistry()
 	po.Registerer = reg

@@ -37,6 +37,7 @@ func run(args []string) int {
 	stamp := fs.Bool("now", false, "stamp events with the send time instead of the workload's")
 	timeout := fs.Duration("close-timeout", 30*time.Second, "how long Close may take to deliver the queue")
 	pregen := fs.Bool("pregenerate", true, "generate all events before sending (keeps generation out of the measurement)")
+	fs.StringVar(&po.Spool.Dir, "spool", "", "spool directory; with --service, a restart resumes after the last event spooled")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -52,15 +53,26 @@ func run(args []string) int {
 	// Generate before the clock starts, so the measurement is of zlog and
 	// not of fmt.Sprintf.
 	gen := workload.New(wo)
+	// With --service every event is "<service>.info", numbered i+1 in that
+	// stream, so a restart with a spool knows which events it already took.
+	skip := 0
+	if *service != "" {
+		skip = int(pub.LastSeq(*service + ".info"))
+	}
 	next := func() (schema.Event, bool) {
-		if gen.Done() {
-			return schema.Event{}, false
+		for {
+			if gen.Done() {
+				return schema.Event{}, false
+			}
+			ev, i := gen.Next()
+			if *service != "" {
+				ev.Service, ev.Level, ev.Message = *service, schema.LevelInfo, "event "+strconv.Itoa(i)
+				if i < skip {
+					continue
+				}
+			}
+			return ev, true
 		}
-		ev, i := gen.Next()
-		if *service != "" {
-			ev.Service, ev.Message = *service, "event "+strconv.Itoa(i)
-		}
-		return ev, true
 	}
 	if *pregen {
 		var evs []schema.Event

@@ -1,0 +1,484 @@
+// Package spool keeps a publisher's unacknowledged events on disk, so a
+// publisher that is killed resends them when it starts again.
+//
+// The spool is a directory of segment files, seg-<n>.log, written in order.
+// Each record is
+//
+//	uint32 length | uint32 CRC-32C of the payload | payload
+//
+// and the payload's first byte says what it is: 1, an event (its encoded
+// frames, each as uint32 length + bytes, plus its topic and sequence number);
+// 2, a checkpoint of every topic's last sequence number, written first in each
+// new segment so trimming old segments never loses where numbering stands.
+// The publisher id is kept in the file "publisher-id".
+//
+// Durability: Append writes with write(2) before it returns, so records
+// survive the process being killed. FsyncAlways also fsyncs every record
+// (survives power loss, slow); FsyncInterval (the default) fsyncs at most
+// once per interval; FsyncNever leaves it to the kernel.
+//
+// Recovery: a record whose length runs past the end of its segment (a torn
+// write) or whose checksum fails ends that segment: the rest of it is counted
+// as corrupt and skipped, never a crash loop.
+package spool
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FsyncPolicy says when appended records are forced to stable storage.
+type FsyncPolicy int
+
+const (
+	FsyncInterval FsyncPolicy = iota // at most once per Options.FsyncEvery
+	FsyncAlways                      // after every record
+	FsyncNever                       // leave it to the kernel
+)
+
+// ParseFsync reads "interval", "always" or "never".
+func ParseFsync(s string) (FsyncPolicy, error) {
+	switch s {
+	case "interval", "":
+		return FsyncInterval, nil
+	case "always":
+		return FsyncAlways, nil
+	case "never":
+		return FsyncNever, nil
+	}
+	return 0, fmt.Errorf("spool fsync policy %q: want interval, always or never", s)
+}
+
+// Options configure a spool. Zero values take the defaults shown.
+type Options struct {
+	Dir          string
+	SegmentBytes int64         // start a new segment beyond this; 8 MiB
+	MaxBytes     int64         // total size limit; 256 MiB
+	DropOldest   bool          // when full: delete the oldest segment (counted) instead of refusing
+	Fsync        FsyncPolicy   // FsyncInterval
+	FsyncEvery   time.Duration // 1s
+}
+
+// ErrFull is returned by Append when the spool is at MaxBytes and
+// DropOldest is off: the caller blocks its source until acks free space.
+var ErrFull = errors.New("spool full")
+
+// Record is one spooled event.
+type Record struct {
+	Topic  string
+	Seq    uint64
+	Frames [][]byte
+}
+
+type segment struct {
+	path   string
+	size   int64
+	events int
+	maxSeq map[string]uint64
+}
+
+// Spool is safe for concurrent use.
+type Spool struct {
+	opts      Options
+	mu        sync.Mutex
+	segs      []*segment // oldest first; the last is the one being written
+	active    *os.File
+	total     int64
+	lastSeq   map[string]uint64
+	acked     map[string]uint64
+	nextNum   uint64
+	lastSync  time.Time
+	publisher string
+
+	// Counters since Open.
+	Corrupt     int // records skipped as torn or corrupt during recovery
+	DroppedFull int // events deleted by DropOldest
+}
+
+const (
+	kindEvent      = 1
+	kindCheckpoint = 2
+	headerLen      = 8
+	maxRecord      = 64 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Open opens or creates the spool in opts.Dir and returns the events it
+// holds (oldest first), which the caller must treat as unacknowledged.
+// newID is called to create a publisher id when the spool has none.
+func Open(opts Options, newID func() string) (*Spool, []Record, error) {
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = 8 << 20
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 256 << 20
+	}
+	if opts.FsyncEvery <= 0 {
+		opts.FsyncEvery = time.Second
+	}
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("create spool %q: %w", opts.Dir, err)
+	}
+	s := &Spool{opts: opts, lastSeq: map[string]uint64{}, acked: map[string]uint64{}}
+	if err := s.loadPublisherID(newID); err != nil {
+		return nil, nil, err
+	}
+	names, err := filepath.Glob(filepath.Join(opts.Dir, "seg-*.log"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list spool %q: %w", opts.Dir, err)
+	}
+	sort.Strings(names) // fixed-width numbers: name order is write order
+	var recs []Record
+	for _, name := range names {
+		seg, evs, err := s.recover(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.segs = append(s.segs, seg)
+		s.total += seg.size
+		recs = append(recs, evs...)
+		var n uint64
+		fmt.Sscanf(filepath.Base(name), "seg-%020d.log", &n)
+		s.nextNum = max(s.nextNum, n+1)
+	}
+	if err := s.rotate(); err != nil {
+		return nil, nil, err
+	}
+	return s, recs, nil
+}
+
+func (s *Spool) loadPublisherID(newID func() string) error {
+	path := filepath.Join(s.opts.Dir, "publisher-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		s.publisher = strings.TrimSpace(string(b))
+		return nil
+	}
+	s.publisher = newID()
+	if err := writeFileAtomic(path, []byte(s.publisher+"\n")); err != nil {
+		return fmt.Errorf("save publisher id: %w", err)
+	}
+	return nil
+}
+
+// PublisherID is the id stored in the spool, stable across restarts.
+func (s *Spool) PublisherID() string { return s.publisher }
+
+// LastSeq is the last sequence number handed out for topic.
+func (s *Spool) LastSeq(topic string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSeq[topic]
+}
+
+// recover reads one segment, keeping what verifies and counting the rest.
+func (s *Spool) recover(path string) (*segment, []Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open spool segment %q: %w", path, err)
+	}
+	defer f.Close()
+	seg := &segment{path: path, maxSeq: map[string]uint64{}}
+	var recs []Record
+	r := bufio.NewReaderSize(f, 1<<20)
+	var hdr [headerLen]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if err != io.EOF {
+				s.Corrupt++ // a torn header
+			}
+			break
+		}
+		n := binary.BigEndian.Uint32(hdr[:4])
+		if n == 0 || n > maxRecord {
+			s.Corrupt++
+			break
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			s.Corrupt++ // a torn record
+			break
+		}
+		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
+			s.Corrupt++
+			break
+		}
+		rec, kind, err := decodePayload(payload)
+		if err != nil {
+			s.Corrupt++
+			break
+		}
+		seg.size += int64(headerLen + n)
+		switch kind {
+		case kindCheckpoint:
+			for t, seq := range rec.checkpoint {
+				s.lastSeq[t] = max(s.lastSeq[t], seq)
+			}
+		case kindEvent:
+			s.lastSeq[rec.Topic] = max(s.lastSeq[rec.Topic], rec.Seq)
+			seg.maxSeq[rec.Topic] = max(seg.maxSeq[rec.Topic], rec.Seq)
+			seg.events++
+			recs = append(recs, rec.Record)
+		}
+	}
+	// Cut what did not verify so new records follow good ones.
+	if st, err := os.Stat(path); err == nil && st.Size() > seg.size {
+		if err := os.Truncate(path, seg.size); err != nil {
+			return nil, nil, fmt.Errorf("truncate corrupt tail of %q: %w", path, err)
+		}
+	}
+	return seg, recs, nil
+}
+
+type decoded struct {
+	Record
+	checkpoint map[string]uint64
+}
+
+func decodePayload(p []byte) (decoded, byte, error) {
+	var d decoded
+	switch p[0] {
+	case kindCheckpoint:
+		if err := json.Unmarshal(p[1:], &d.checkpoint); err != nil {
+			return d, 0, err
+		}
+		return d, kindCheckpoint, nil
+	case kindEvent:
+		b := p[1:]
+		if len(b) < 9 {
+			return d, 0, errors.New("short event record")
+		}
+		d.Seq = binary.BigEndian.Uint64(b)
+		tl := int(b[8])
+		b = b[9:]
+		if len(b) < tl {
+			return d, 0, errors.New("topic runs past the record")
+		}
+		d.Topic = string(b[:tl])
+		b = b[tl:]
+		for len(b) > 0 {
+			if len(b) < 4 {
+				return d, 0, errors.New("frame length runs past the record")
+			}
+			fl := int(binary.BigEndian.Uint32(b))
+			b = b[4:]
+			if fl > len(b) {
+				return d, 0, errors.New("frame runs past the record")
+			}
+			d.Frames = append(d.Frames, b[:fl])
+			b = b[fl:]
+		}
+		return d, kindEvent, nil
+	}
+	return d, 0, fmt.Errorf("unknown record kind %d", p[0])
+}
+
+// NextSeq hands out topic's next sequence number, for callers that then
+// Append it themselves.
+func (s *Spool) NextSeq(topic string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastSeq[topic]++
+	return s.lastSeq[topic]
+}
+
+// AppendNext numbers an event with topic's next sequence number, builds its
+// frames with that number and writes the record. The number is used up only
+// when the write succeeds, so a full spool never leaves a gap in a stream.
+func (s *Spool) AppendNext(topic string, build func(seq uint64) ([][]byte, error)) (Record, error) {
+	s.mu.Lock()
+	seq := s.lastSeq[topic] + 1
+	s.mu.Unlock()
+	frames, err := build(seq)
+	if err != nil {
+		return Record{}, err
+	}
+	r := Record{Topic: topic, Seq: seq, Frames: frames}
+	if err := s.Append(r); err != nil {
+		return Record{}, err
+	}
+	s.mu.Lock()
+	s.lastSeq[topic] = max(s.lastSeq[topic], seq)
+	s.mu.Unlock()
+	return r, nil
+}
+
+// Append writes one event record.
+func (s *Spool) Append(r Record) error {
+	payload := []byte{kindEvent}
+	payload = binary.BigEndian.AppendUint64(payload, r.Seq)
+	payload = append(payload, byte(len(r.Topic)))
+	payload = append(payload, r.Topic...)
+	for _, f := range r.Frames {
+		payload = binary.BigEndian.AppendUint32(payload, uint32(len(f)))
+		payload = append(payload, f...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	size := int64(headerLen + len(payload))
+	for s.total+size > s.opts.MaxBytes {
+		if !s.opts.DropOldest || len(s.segs) < 2 {
+			return ErrFull
+		}
+		s.DroppedFull += s.segs[0].events
+		s.removeOldest()
+	}
+	if s.segs[len(s.segs)-1].size+size > s.opts.SegmentBytes && s.segs[len(s.segs)-1].events > 0 {
+		if err := s.rotate(); err != nil {
+			return err
+		}
+	}
+	if err := s.write(payload); err != nil {
+		return err
+	}
+	seg := s.segs[len(s.segs)-1]
+	seg.events++
+	seg.maxSeq[r.Topic] = max(seg.maxSeq[r.Topic], r.Seq)
+	return nil
+}
+
+func (s *Spool) write(payload []byte) error {
+	buf := make([]byte, headerLen, headerLen+len(payload))
+	binary.BigEndian.PutUint32(buf, uint32(len(payload)))
+	binary.BigEndian.PutUint32(buf[4:], crc32.Checksum(payload, castagnoli))
+	buf = append(buf, payload...)
+	if _, err := s.active.Write(buf); err != nil {
+		return fmt.Errorf("spool write: %w", err)
+	}
+	seg := s.segs[len(s.segs)-1]
+	seg.size += int64(len(buf))
+	s.total += int64(len(buf))
+	switch s.opts.Fsync {
+	case FsyncAlways:
+		return s.active.Sync()
+	case FsyncInterval:
+		if time.Since(s.lastSync) >= s.opts.FsyncEvery {
+			s.lastSync = time.Now()
+			return s.active.Sync()
+		}
+	}
+	return nil
+}
+
+// rotate starts a new segment that opens with a checkpoint of every topic's
+// last sequence number.
+func (s *Spool) rotate() error {
+	if s.active != nil {
+		s.active.Sync()
+		s.active.Close()
+	}
+	path := filepath.Join(s.opts.Dir, fmt.Sprintf("seg-%020d.log", s.nextNum))
+	s.nextNum++
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("create spool segment: %w", err)
+	}
+	s.active = f
+	s.segs = append(s.segs, &segment{path: path, maxSeq: map[string]uint64{}})
+	cp, _ := json.Marshal(s.lastSeq)
+	if err := s.write(append([]byte{kindCheckpoint}, cp...)); err != nil {
+		return err
+	}
+	return syncDir(s.opts.Dir)
+}
+
+// Ack records what the collector stored and deletes segments that hold
+// nothing else. The segment being written is kept.
+func (s *Spool) Ack(hwm map[string]uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, seq := range hwm {
+		s.acked[t] = max(s.acked[t], seq)
+	}
+	for len(s.segs) > 1 && s.covered(s.segs[0]) {
+		s.removeOldest()
+	}
+}
+
+func (s *Spool) covered(seg *segment) bool {
+	for t, seq := range seg.maxSeq {
+		if s.acked[t] < seq {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Spool) removeOldest() {
+	seg := s.segs[0]
+	os.Remove(seg.path)
+	s.total -= seg.size
+	s.segs = s.segs[1:]
+}
+
+// DroppedOldest counts events deleted because the spool was full.
+func (s *Spool) DroppedOldest() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.DroppedFull
+}
+
+// Stats reports the spool's size.
+func (s *Spool) Stats() (bytes int64, segments int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total, len(s.segs)
+}
+
+// Close syncs and closes the active segment.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.active == nil {
+		return nil
+	}
+	err := s.active.Sync()
+	if cerr := s.active.Close(); err == nil {
+		err = cerr
+	}
+	s.active = nil
+	return err
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
