@@ -52,12 +52,14 @@ bench-deps: deps
 bench: bench-deps
 	ZLOG_BENCH=1 $(GO) test -count=1 -timeout 45m -v -run TestBench ./tests/bench/
 
-# Coverage-guided fuzzing of the decoders, FUZZTIME each (seeds: the golden
-# vectors in schema/testdata). Findings land in schema/testdata/fuzz/.
+# Coverage-guided fuzzing of the wire and ack decoders and spool recovery,
+# FUZZTIME each. Seed corpora: testdata/fuzz/ beside each package (plus the
+# golden vectors); findings land there too.
 FUZZTIME ?= 30s
 fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schema/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAck$$' -fuzztime $(FUZZTIME) ./schema/
+	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./agent/spool/
 
 run: build
 	@mkdir -p $(DATA)
