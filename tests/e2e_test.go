@@ -280,8 +280,10 @@ func TestShutdownFlushesRestartsExactlyOnce(t *testing.T) {
 	harness.Eventually(t, 10*time.Second, "loadgen exits 0", func() (bool, string) {
 		return !gen.Running() && gen.Cmd.ProcessState.ExitCode() == 0, gen.Output()
 	})
-	if dup := col2.Metric(t, `zlog_collector_sequence_total{verdict="duplicate"}`); dup != n {
-		t.Fatalf("resends dropped as duplicates: %v, want %d", dup, n)
+	// Once the first duplicates are answered with an ack of all 15,000, the
+	// publisher stops resending, so up to n arrive.
+	if dup := col2.Metric(t, `zlog_collector_sequence_total{verdict="duplicate"}`); dup < 1 || dup > n {
+		t.Fatalf("resends dropped as duplicates: %v, want 1..%d", dup, n)
 	}
 	evs, _ = logqJSON(t, data, "--service", "flush", "--since", "5m", "--limit", "0")
 	if len(evs) != n {

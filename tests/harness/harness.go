@@ -79,17 +79,19 @@ type Proc struct {
 	Cmd     *exec.Cmd
 	LogPath string
 
-	mu    sync.Mutex
-	lines []string
-	added chan struct{}
-	done  chan struct{}
-	err   error
+	mu      sync.Mutex
+	lines   []string
+	added   chan struct{}
+	done    chan struct{} // the process exited
+	drained chan struct{} // and all its output has been read
+	err     error
 }
 
 // Start runs bin with args; output is captured line by line.
 func Start(t testing.TB, workDir, name, bin string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{Name: name, LogPath: filepath.Join(workDir, name+".log"), added: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &Proc{Name: name, LogPath: filepath.Join(workDir, name+".log"), added: make(chan struct{}, 1),
+		done: make(chan struct{}), drained: make(chan struct{})}
 	logFile, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +118,7 @@ func Start(t testing.TB, workDir, name, bin string, args ...string) *Proc {
 			}
 		}
 		logFile.Close()
+		close(p.drained)
 	}()
 	go func() {
 		p.err = p.Cmd.Wait()
@@ -151,7 +154,7 @@ func (p *Proc) WaitLine(t testing.TB, re *regexp.Regexp, timeout time.Duration) 
 		select {
 		case <-p.added:
 		case <-p.done:
-			time.Sleep(50 * time.Millisecond) // let the reader drain the pipe
+			<-p.drained
 			p.mu.Lock()
 			rest := p.lines[seen:]
 			p.mu.Unlock()
