@@ -31,7 +31,7 @@ const BuildTags = "sqlite_fts5"
 // Binaries built by Build, relative to the module root.
 var Binaries = []string{
 	"collector/cmd/zlog-collector", "agent/cmd/zlog-downcase", "query/cmd/logq",
-	"tests/cmd/zlog-loadgen", "tests/cmd/zlog-tcpsend", "tests/cmd/zlog-plainhttp",
+	"agent/cmd/zlog-agent", "tests/cmd/zlog-loadgen", "tests/cmd/zlog-tcpsend", "tests/cmd/zlog-plainhttp",
 }
 
 // ModuleRoot finds the directory holding go.mod above this source file.

@@ -1,0 +1,55 @@
+package parse
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zlog/zlog/schema"
+)
+
+func TestLine(t *testing.T) {
+	p, small := New(Options{}), New(Options{MaxLineBytes: 64})
+	ts := time.Date(2026, 11, 24, 10, 0, 0, 500000000, time.UTC)
+	cases := []struct {
+		name string
+		in   string
+		want Result
+	}{
+		{"json", `{"ts":"2026-11-24T10:00:00.5Z","level":"error","msg":"db down","user":"u1","n":3}`,
+			Result{Time: ts, Level: schema.LevelError, Message: "db down", Fields: map[string]string{"user": "u1", "n": "3"}, Format: JSON}},
+		{"json unix ms and aliases", `{"@timestamp":1795557600500,"severity":"WARNING","message":"slow"}`,
+			Result{Time: time.UnixMilli(1795557600500), Level: schema.LevelWarn, Message: "slow", Format: JSON}},
+		{"json odd keys", `{"msg":"x","a b":"1"}`,
+			Result{Level: schema.LevelInfo, Message: "x", Fields: map[string]string{"a_b": "1"}, Format: JSON}},
+		{"not json after all", `{broken`, Result{Level: schema.LevelInfo, Message: "{broken", Format: Plain}},
+		{"logfmt", `time=2026-11-24T10:00:00.5Z level=warn msg="disk 90% full" path=/var dev=sda`,
+			Result{Time: ts, Level: schema.LevelWarn, Message: "disk 90% full", Fields: map[string]string{"path": "/var", "dev": "sda"}, Format: Logfmt}},
+		{"logfmt escapes", `lvl=debug msg="say \"hi\"" ok`,
+			Result{Level: schema.LevelDebug, Message: `say "hi"`, Fields: map[string]string{"ok": "true"}, Format: Logfmt}},
+		{"one pair is plain", `retry=3 after failure`, Result{Level: schema.LevelInfo, Message: "retry=3 after failure", Format: Plain}},
+		{"plain level word", `ERROR connection refused`, Result{Level: schema.LevelError, Message: "ERROR connection refused", Format: Plain}},
+		{"plain bracketed", `[warn] low memory`, Result{Level: schema.LevelWarn, Message: "[warn] low memory", Format: Plain}},
+		{"plain letter", `E: boom`, Result{Level: schema.LevelError, Message: "E: boom", Format: Plain}},
+		{"plain no level", `Everything fine`, Result{Level: schema.LevelInfo, Message: "Everything fine", Format: Plain}},
+		{"crlf", "INFO x\r", Result{Level: schema.LevelInfo, Message: "INFO x", Format: Plain}},
+		{"invalid utf8", "bad \xff byte", Result{Level: schema.LevelInfo, Message: "bad \uFFFD byte", Format: Plain, InvalidUTF8: true}},
+		{"truncated", strings.Repeat("é", 40), Result{Level: schema.LevelInfo, Message: strings.Repeat("é", 32), Format: Plain,
+			Truncated: true, Fields: map[string]string{"truncated": "80"}}},
+	}
+	for _, c := range cases {
+		parser := p
+		if c.name == "truncated" {
+			parser = small
+		}
+		got := parser.Line([]byte(c.in))
+		if !got.Time.Equal(c.want.Time) {
+			t.Errorf("%s: time %v, want %v", c.name, got.Time, c.want.Time)
+		}
+		got.Time, c.want.Time = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
+		}
+	}
+}
