@@ -131,3 +131,43 @@ func TestAgentSyslogWithLogger(t *testing.T) {
 		t.Fatalf("agent exit %d:\n%s", code, agent.Output())
 	}
 }
+
+// Multiline: a Java stack trace arrives as one event, with the java preset
+// and with a start pattern for timestamped lines.
+func TestAgentMultilineStackTrace(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	trace := "Exception in thread \"main\" java.lang.IllegalStateException: boom\n" +
+		"\tat com.example.Foo.bar(Foo.java:10)\n" +
+		"\tat com.example.Main.main(Main.java:3)\n" +
+		"Caused by: java.io.IOException: disk full\n" +
+		"\tat com.example.Disk.write(Disk.java:7)\n" +
+		"\t... 2 more"
+	now := time.Now().UTC().Format("2006-01-02 15:04:05")
+	cases := []struct {
+		service, spec, input string
+		want                 []string // message prefixes, in order
+	}{
+		{"javapreset", "java", "INFO starting\n" + trace + "\nINFO next\n",
+			[]string{"INFO starting", trace, "INFO next"}},
+		{"javaregex", `^\d{4}-\d{2}-\d{2} `, now + " ERROR request failed\n" + trace + "\n" + now + " INFO recovered\n",
+			[]string{now + " ERROR request failed\n" + trace, now + " INFO recovered"}},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(filepath.Join(binDir, "zlog-agent"), "--service", c.service, "--collector", col.XSub, "--multiline", c.spec)
+		cmd.Stdin = strings.NewReader(c.input)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", c.service, err, out)
+		}
+		evs, _ := logqJSON(t, data, "--service", c.service, "--since", "5m", "--limit", "0", "--order", "oldest")
+		if len(evs) != len(c.want) {
+			t.Fatalf("%s: %d events, want %d: %+v", c.service, len(evs), len(c.want), evs)
+		}
+		for i, ev := range evs {
+			if ev.Message != c.want[i] {
+				t.Errorf("%s event %d:\n got %q\nwant %q", c.service, i, ev.Message, c.want[i])
+			}
+		}
+	}
+}

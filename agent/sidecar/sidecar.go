@@ -35,6 +35,12 @@ type Options struct {
 	Stdin        io.Reader // read lines from it when set
 	Syslog       []string  // tcp://ADDR and udp://ADDR listeners
 	MaxLineBytes int       // longer lines and syslog frames are cut (lines) or skipped (frames); 64 KiB
+
+	// MultilineStart, when set, joins lines that do not start an event onto
+	// the event before them (stack traces); MultilineTimeout flushes an event
+	// whose next line has not come; 1s.
+	MultilineStart   parse.StartFunc
+	MultilineTimeout time.Duration
 }
 
 // Agent runs the sources.
@@ -58,6 +64,9 @@ func New(opts Options, logger *slog.Logger, pub Publisher) (*Agent, error) {
 	}
 	if opts.MaxLineBytes <= 0 {
 		opts.MaxLineBytes = 64 << 10
+	}
+	if opts.MultilineTimeout <= 0 {
+		opts.MultilineTimeout = time.Second
 	}
 	a := &Agent{opts: opts, logger: logger.With("component", "agent"), pub: pub,
 		parser: parse.New(parse.Options{MaxLineBytes: opts.MaxLineBytes})}
@@ -113,8 +122,57 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // readLines publishes each line of r; lines over the limit are cut (the
-// event says so) and the rest of the line is skipped.
+// event says so) and the rest of the line is skipped. With a multiline
+// start pattern, continuation lines are joined first.
 func (a *Agent) readLines(ctx context.Context, r io.Reader) error {
+	if a.opts.MultilineStart == nil {
+		return a.scanLines(ctx, r, func(line []byte, total int) { a.publishLine(ctx, line, total) })
+	}
+	type line struct {
+		b     []byte
+		total int
+	}
+	lines := make(chan line, 1024)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- a.scanLines(ctx, r, func(b []byte, total int) { lines <- line{append([]byte(nil), b...), total} })
+		close(lines)
+	}()
+	var event []byte
+	total := 0
+	flush := func() {
+		if len(event) > 0 || total > 0 {
+			a.publishLine(ctx, event, total)
+		}
+		event, total = event[:0], 0
+	}
+	timer := time.NewTimer(a.opts.MultilineTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				flush()
+				return <-errc
+			}
+			if a.opts.MultilineStart(l.b) || total == 0 {
+				flush()
+			} else {
+				event = append(event, '\n')
+				total++
+			}
+			event = append(event, l.b...)
+			total += l.total
+			timer.Reset(a.opts.MultilineTimeout)
+		case <-timer.C:
+			flush() // no continuation came: the event is complete
+		}
+	}
+}
+
+// scanLines calls emit for each line of r (without its newline) with the
+// line's full length, keeping at most MaxLineBytes+1 bytes of it.
+func (a *Agent) scanLines(ctx context.Context, r io.Reader, emit func(line []byte, total int)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var line []byte
 	total := 0 // the line's true length, however much of it is kept
@@ -136,7 +194,7 @@ func (a *Agent) readLines(ctx context.Context, r io.Reader) error {
 			}
 		}
 		if total > 0 {
-			a.publishLine(ctx, line, total)
+			emit(line, total)
 		}
 		line, total = line[:0], 0
 		if err == io.EOF {

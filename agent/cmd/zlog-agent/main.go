@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
 	"github.com/zlog/zlog/agent/spool"
@@ -48,6 +49,8 @@ func run(args []string) int {
 	fs.StringVar(&po.Spool.Dir, "spool", "", "directory for an on-disk spool of unacknowledged events (default: memory only)")
 	spoolFsync := fs.String("spool-fsync", "interval", "when spooled events reach the disk: interval (1 s), always, never")
 	fs.IntVar(&o.MaxLineBytes, "max-line-bytes", 64<<10, "longer lines are cut (marked truncated=<length>); longer syslog frames are skipped")
+	multiline := fs.String("multiline", "", "join continuation lines into one event: \"java\" (stack traces, Go panics, Python tracebacks' indented lines) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
+	fs.DurationVar(&o.MultilineTimeout, "multiline-timeout", time.Second, "with --multiline, send an event once no continuation line has come for this long")
 	httpAddr := fs.String("http", "", "address for /metrics and /healthz, e.g. 127.0.0.1:4447 (default: off)")
 	closeTimeout := fs.Duration("close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -65,6 +68,10 @@ func run(args []string) int {
 	}
 	if po.Spool.Fsync, err = spool.ParseFsync(*spoolFsync); err != nil {
 		fmt.Fprintf(os.Stderr, "zlog-agent: flag -spool-fsync: %v\n", err)
+		return 2
+	}
+	if o.MultilineStart, err = parse.MultilineStart(*multiline); err != nil {
+		fmt.Fprintf(os.Stderr, "zlog-agent: flag -multiline: %v\n", err)
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
