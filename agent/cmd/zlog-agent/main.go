@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
-	"github.com/zlog/zlog/agent/spool"
 )
 
 type listFlag []string
@@ -44,10 +44,7 @@ func run(args []string) int {
 	fs.StringVar(&o.Service, "service", "stdin", "service of stdin lines, and of syslog messages without a tag")
 	readStdin := fs.Bool("stdin", false, "read stdin even when --syslog is given")
 	fs.Var(&syslogs, "syslog", "receive syslog (RFC 5424/3164) on tcp://ADDR or udp://ADDR (repeatable)")
-	fs.StringVar(&po.Endpoint, "collector", "tcp://127.0.0.1:4444", "collector XSUB endpoint")
-	fs.StringVar(&po.Host, "host", "", "host of events without one (default: this machine's hostname)")
-	fs.StringVar(&po.Spool.Dir, "spool", "", "directory for an on-disk spool of unacknowledged events (default: memory only)")
-	spoolFsync := fs.String("spool-fsync", "interval", "when spooled events reach the disk: interval (1 s), always, never")
+	checkPub := pubflags.Register(fs, &po)
 	fs.IntVar(&o.MaxLineBytes, "max-line-bytes", 64<<10, "longer lines are cut (marked truncated=<length>); longer syslog frames are skipped")
 	multiline := fs.String("multiline", "", "join continuation lines into one event: \"java\" (stack traces, Go panics, Python tracebacks' indented lines) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
 	fs.DurationVar(&o.MultilineTimeout, "multiline-timeout", time.Second, "with --multiline, send an event once no continuation line has come for this long")
@@ -66,8 +63,8 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "zlog-agent: bad -log-level %q or extra arguments %q\n", *logLevel, fs.Args())
 		return 2
 	}
-	if po.Spool.Fsync, err = spool.ParseFsync(*spoolFsync); err != nil {
-		fmt.Fprintf(os.Stderr, "zlog-agent: flag -spool-fsync: %v\n", err)
+	if err = checkPub(); err != nil {
+		fmt.Fprintf(os.Stderr, "zlog-agent: %v\n", err)
 		return 2
 	}
 	if o.MultilineStart, err = parse.MultilineStart(*multiline); err != nil {

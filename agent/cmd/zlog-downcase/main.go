@@ -16,9 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
 	"github.com/zlog/zlog/agent/downcase"
 	"github.com/zlog/zlog/agent/publisher"
-	"github.com/zlog/zlog/agent/spool"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -33,15 +33,8 @@ func run(args []string) int {
 	var po publisher.Options
 	fs.StringVar(&o.Addr, "listen", ":5000", "HTTP listen address (also serves /metrics and /healthz)")
 	fs.IntVar(&o.MaxParamBytes, "max-param-bytes", 4096, "longest param accepted; longer gets 414")
-	fs.StringVar(&po.Endpoint, "collector", "tcp://127.0.0.1:4444", "collector XSUB endpoint")
-	fs.StringVar(&po.Host, "host", "", "host name stamped on events (default: this machine's hostname)")
-	fs.StringVar(&po.Publisher, "publisher-id", "", "publisher id (default: <host>-<random>)")
-	fs.IntVar(&po.QueueSize, "queue-size", 10000, "events held in memory while the collector is slow or away")
+	checkPub := pubflags.Register(fs, &po)
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", time.Second, "longest a request waits for room in a full queue before its event is dropped (counted)")
-	fs.StringVar(&po.Spool.Dir, "spool", "", "directory for an on-disk spool of unacknowledged events (survives restarts; default: memory only)")
-	spoolMax := fs.Int64("spool-max-bytes", 256<<20, "spool size limit")
-	spoolFsync := fs.String("spool-fsync", "interval", "when spooled events reach the disk: interval (1 s), always, never")
-	fs.BoolVar(&po.Spool.DropOldest, "spool-drop-oldest", false, "when the spool is full, delete its oldest events (counted) instead of making requests wait")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -56,9 +49,8 @@ func run(args []string) int {
 		return 2
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
-	po.Spool.MaxBytes = *spoolMax
-	if po.Spool.Fsync, err = spool.ParseFsync(*spoolFsync); err != nil {
-		fmt.Fprintf(os.Stderr, "zlog-downcase: flag -spool-fsync: %v\n", err)
+	if err = checkPub(); err != nil {
+		fmt.Fprintf(os.Stderr, "zlog-downcase: %v\n", err)
 		return 2
 	}
 

@@ -1,0 +1,31 @@
+// Package pubflags declares the publisher flags that zlog-downcase and
+// zlog-agent share, so both spell and document them the same way.
+package pubflags
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/zlog/zlog/agent/publisher"
+	"github.com/zlog/zlog/agent/spool"
+)
+
+// Register adds the flags to fs; call the returned function after
+// fs.Parse to check them and fill in po.
+func Register(fs *flag.FlagSet, po *publisher.Options) func() error {
+	fs.StringVar(&po.Endpoint, "collector", "tcp://127.0.0.1:4444", "collector XSUB endpoint")
+	fs.StringVar(&po.Host, "host", "", "host name stamped on events without one (default: this machine's hostname)")
+	fs.StringVar(&po.Publisher, "publisher-id", "", "publisher id (default: <host>-<random>, kept in the spool when there is one)")
+	fs.IntVar(&po.QueueSize, "queue-size", 10000, "events held in memory while the collector is slow or away (without a spool)")
+	fs.StringVar(&po.Spool.Dir, "spool", "", "directory for an on-disk spool of unacknowledged events (survives restarts; default: memory only)")
+	fs.Int64Var(&po.Spool.MaxBytes, "spool-max-bytes", 256<<20, "spool size limit")
+	fsync := fs.String("spool-fsync", "interval", "when spooled events reach the disk: interval (1 s), always, never")
+	fs.BoolVar(&po.Spool.DropOldest, "spool-drop-oldest", false, "when the spool is full, delete its oldest events (counted) instead of making the source wait")
+	return func() error {
+		var err error
+		if po.Spool.Fsync, err = spool.ParseFsync(*fsync); err != nil {
+			return fmt.Errorf("flag -spool-fsync: %w", err)
+		}
+		return nil
+	}
+}
