@@ -158,9 +158,6 @@ func (c *Collector) Endpoints() (xsub, xpub, http string) {
 	return c.proxy.XSubEndpoint, c.proxy.XPubEndpoint, http
 }
 
-// Registry exposes the collector's metrics.
-func (c *Collector) Registry() *prometheus.Registry { return c.reg }
-
 // Run serves until ctx ends, then stops intake, flushes both sinks and
 // returns. Shutdown runs in reverse order of start-up.
 func (c *Collector) Run(ctx context.Context) error {

@@ -81,9 +81,6 @@ func AppendLogfmtValue(b []byte, v string) []byte {
 	return append(b, v...)
 }
 
-// FormatLine is AppendLine for callers that want a string.
-func FormatLine(ev *Event) string { return string(AppendLine(nil, ev)) }
-
 // DayOf returns the UTC day (midnight) that holds t; index partitions are days.
 func DayOf(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()

@@ -49,6 +49,14 @@ func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 			return float64(b)
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zlog_publisher_spool_dropped_oldest_total", Help: "Events deleted from a full spool (--spool-drop-oldest) before they were acknowledged.",
+		}, func() float64 {
+			if p.spool == nil {
+				return 0
+			}
+			return float64(p.spool.DroppedOldest())
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "zlog_publisher_spool_corrupt_records_total", Help: "Torn or corrupt spool records skipped at start-up.",
 		}, func() float64 {
 			if p.spool == nil {

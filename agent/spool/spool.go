@@ -101,9 +101,9 @@ type Spool struct {
 	lastSync  time.Time
 	publisher string
 
-	// Counters since Open.
-	Corrupt     int // records skipped as torn or corrupt during recovery
-	DroppedFull int // events deleted by DropOldest
+	// Corrupt counts records skipped as torn or corrupt by Open.
+	Corrupt     int
+	droppedFull int // events deleted by DropOldest
 }
 
 const (
@@ -331,7 +331,7 @@ func (s *Spool) Append(r Record) error {
 		if !s.opts.DropOldest || len(s.segs) < 2 {
 			return ErrFull
 		}
-		s.DroppedFull += s.segs[0].events
+		s.droppedFull += s.segs[0].events
 		s.removeOldest()
 	}
 	if s.segs[len(s.segs)-1].size+size > s.opts.SegmentBytes && s.segs[len(s.segs)-1].events > 0 {
@@ -426,7 +426,7 @@ func (s *Spool) removeOldest() {
 func (s *Spool) DroppedOldest() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.DroppedFull
+	return s.droppedFull
 }
 
 // Stats reports the spool's size.

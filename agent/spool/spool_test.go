@@ -122,8 +122,8 @@ func TestFullPolicies(t *testing.T) {
 
 	d, _, _ := Open(Options{Dir: t.TempDir(), SegmentBytes: 512, MaxBytes: 2048, DropOldest: true, Fsync: FsyncNever}, id)
 	fill(t, d, "a.info", 100)
-	if bytes, _ := d.Stats(); bytes > 2048 || d.DroppedFull == 0 {
-		t.Fatalf("drop-oldest spool: %d bytes, dropped %d", bytes, d.DroppedFull)
+	if bytes, _ := d.Stats(); bytes > 2048 || d.DroppedOldest() == 0 {
+		t.Fatalf("drop-oldest spool: %d bytes, dropped %d", bytes, d.DroppedOldest())
 	}
 	d.Close()
 }

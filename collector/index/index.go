@@ -220,8 +220,8 @@ func (w *Writer) Close() error {
 	return first
 }
 
-// DSN returns the go-sqlite3 data source name zlog uses for a partition.
-func DSN(path string, cacheKiB int) string {
+// dsn is the go-sqlite3 data source name of a partition.
+func dsn(path string, cacheKiB int) string {
 	return fmt.Sprintf("file:%s?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_txlock=immediate&_cache_size=-%d", path, cacheKiB)
 }
 
@@ -245,7 +245,7 @@ const insertChunk = 128 // rows per INSERT statement (6 parameters each)
 
 func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, error) {
 	_, statErr := os.Stat(path)
-	db, err := sql.Open("sqlite3", DSN(path, cacheKiB))
+	db, err := sql.Open("sqlite3", dsn(path, cacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open index %q: %w", path, err)
 	}

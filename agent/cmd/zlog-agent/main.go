@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -50,20 +49,14 @@ func run(args []string) int {
 	fs.DurationVar(&o.MultilineTimeout, "multiline-timeout", time.Second, "with --multiline, send an event once no continuation line has come for this long")
 	httpAddr := fs.String("http", "", "address for /metrics and /healthz, e.g. 127.0.0.1:4447 (default: off)")
 	closeTimeout := fs.Duration("close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	var lv slog.Level
-	var err error
-	if err = lv.UnmarshalText([]byte(*logLevel)); err != nil || fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "zlog-agent: bad -log-level %q or extra arguments %q\n", *logLevel, fs.Args())
-		return 2
-	}
-	if err = checkPub(); err != nil {
+	logger, err := checkPub()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "zlog-agent: %v\n", err)
 		return 2
 	}
@@ -71,7 +64,6 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "zlog-agent: flag -multiline: %v\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
 	o.Syslog = syslogs
 	if len(syslogs) == 0 || *readStdin {
 		o.Stdin = os.Stdin

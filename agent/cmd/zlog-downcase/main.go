@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,21 +34,14 @@ func run(args []string) int {
 	fs.IntVar(&o.MaxParamBytes, "max-param-bytes", 4096, "longest param accepted; longer gets 414")
 	checkPub := pubflags.Register(fs, &po)
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", time.Second, "longest a request waits for room in a full queue before its event is dropped (counted)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	var lv slog.Level
-	var err error
-	if err = lv.UnmarshalText([]byte(*logLevel)); err != nil || fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "zlog-downcase: bad -log-level %q or extra arguments %q\n", *logLevel, fs.Args())
-		return 2
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
-	if err = checkPub(); err != nil {
+	logger, err := checkPub()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "zlog-downcase: %v\n", err)
 		return 2
 	}

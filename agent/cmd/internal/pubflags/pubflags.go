@@ -1,18 +1,21 @@
-// Package pubflags declares the publisher flags that zlog-downcase and
-// zlog-agent share, so both spell and document them the same way.
+// Package pubflags declares the flags that zlog-downcase and zlog-agent
+// share (publisher, spool, log level), so both spell and document them the
+// same way.
 package pubflags
 
 import (
 	"flag"
 	"fmt"
+	"log/slog"
+	"os"
 
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/spool"
 )
 
 // Register adds the flags to fs; call the returned function after
-// fs.Parse to check them and fill in po.
-func Register(fs *flag.FlagSet, po *publisher.Options) func() error {
+// fs.Parse to check them, fill in po, and get the logger.
+func Register(fs *flag.FlagSet, po *publisher.Options) func() (*slog.Logger, error) {
 	fs.StringVar(&po.Endpoint, "collector", "tcp://127.0.0.1:4444", "collector XSUB endpoint")
 	fs.StringVar(&po.Host, "host", "", "host name stamped on events without one (default: this machine's hostname)")
 	fs.StringVar(&po.Publisher, "publisher-id", "", "publisher id (default: <host>-<random>, kept in the spool when there is one)")
@@ -21,11 +24,19 @@ func Register(fs *flag.FlagSet, po *publisher.Options) func() error {
 	fs.Int64Var(&po.Spool.MaxBytes, "spool-max-bytes", 256<<20, "spool size limit")
 	fsync := fs.String("spool-fsync", "interval", "when spooled events reach the disk: interval (1 s), always, never")
 	fs.BoolVar(&po.Spool.DropOldest, "spool-drop-oldest", false, "when the spool is full, delete its oldest events (counted) instead of making the source wait")
-	return func() error {
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	return func() (*slog.Logger, error) {
+		if fs.NArg() > 0 {
+			return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		}
+		var lv slog.Level
+		if err := lv.UnmarshalText([]byte(*logLevel)); err != nil {
+			return nil, fmt.Errorf("flag -log-level: %w", err)
+		}
 		var err error
 		if po.Spool.Fsync, err = spool.ParseFsync(*fsync); err != nil {
-			return fmt.Errorf("flag -spool-fsync: %w", err)
+			return nil, fmt.Errorf("flag -spool-fsync: %w", err)
 		}
-		return nil
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
 	}
 }
