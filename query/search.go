@@ -85,6 +85,9 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 	var total int64
 	for _, p := range plan.parts {
 		db, err := openReadOnly(p.Path)
+		if errors.Is(err, errNotReady) {
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -312,6 +315,10 @@ func (p *plan) wrapErr(path string, err error) error {
 	return fmt.Errorf("search %q: %w", path, err)
 }
 
+// errNotReady marks a partition the collector has created but not yet given
+// its tables (user_version 0): it holds no events yet.
+var errNotReady = errors.New("partition not initialised yet")
+
 func openReadOnly(path string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
@@ -322,6 +329,10 @@ func openReadOnly(path string) (*sql.DB, error) {
 	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open index %q: %w", path, err)
+	}
+	if v == 0 {
+		db.Close()
+		return nil, errNotReady
 	}
 	if v > schema.SchemaVersion {
 		db.Close()
@@ -383,6 +394,9 @@ func (it *iterator) Next() bool {
 
 func (it *iterator) openPart(p schema.Partition) bool {
 	db, err := openReadOnly(p.Path)
+	if errors.Is(err, errNotReady) {
+		return true // nothing here yet; Next moves on
+	}
 	if err != nil {
 		it.err = err
 		return false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -156,5 +157,23 @@ func TestSearchRoundTrip(t *testing.T) {
 func TestNoIndex(t *testing.T) {
 	if _, err := NewSearcher(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, ErrNoIndex) {
 		t.Fatalf("got %v, want ErrNoIndex", err)
+	}
+}
+
+// A partition file the collector has created but not yet migrated holds no
+// events; searching must not fail on it.
+func TestUninitialisedPartitionIsEmpty(t *testing.T) {
+	dir := writeIndex(t, []schema.Event{{Time: time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC), Service: "a", Level: schema.LevelInfo, Message: "hello"}})
+	fresh := schema.PartitionFile(dir, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
+	if err := os.WriteFile(fresh, nil, 0o640); err != nil { // SQLite reads an empty file as version 0
+		t.Fatal(err)
+	}
+	s, _ := NewSearcher(dir)
+	q := Query{Since: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
+	if n, err := s.Count(context.Background(), q); err != nil || n != 1 {
+		t.Fatalf("Count = %d, %v; want 1", n, err)
+	}
+	if evs := collect(t, s, q); len(evs) != 1 {
+		t.Fatalf("Search returned %d events, want 1", len(evs))
 	}
 }
