@@ -130,7 +130,7 @@ type Stats struct {
 type Publisher struct {
 	opts   Options
 	logger *slog.Logger
-	queue  chan schema.Event
+	queue  chan queuedEvent
 
 	mu      sync.RWMutex // guards closed against Publish racing Close
 	closed  bool
@@ -142,7 +142,7 @@ type Publisher struct {
 	spool     *spool.Spool
 	recovered []spool.Record // unacknowledged events found in the spool at start
 	spoolMu   sync.Mutex     // orders spool appends with the handoff to the sender
-	handoff   []spool.Record // spooled events waiting for the sender
+	handoff   []spooledEvent // spooled events waiting for the sender
 	wake      chan struct{}
 
 	queued, sent, acked, resent, dropped, rejected atomic.Uint64
@@ -184,7 +184,7 @@ func New(opts Options, logger *slog.Logger) (*Publisher, error) {
 		wake:      make(chan struct{}, 1),
 		opts:      opts,
 		logger:    logger.With("component", "publisher", "publisher", opts.Publisher),
-		queue:     make(chan schema.Event, opts.QueueSize),
+		queue:     make(chan queuedEvent, opts.QueueSize),
 		closing:   make(chan struct{}),
 		abort:     make(chan struct{}),
 		done:      make(chan struct{}),
@@ -235,9 +235,39 @@ func (p *Publisher) connect() (*zmq.Context, *zmq.Socket, error) {
 	return zctx, sock, nil
 }
 
+// Mark ties an event to where its producer stands in a source, for
+// producers that must resume exactly once after a crash (the agent's file
+// tailer).
+type Mark struct {
+	// Key names the source (a file's identity) and Cursor is the position
+	// after this event. With a spool they are written in the same record as
+	// the event, and Cursors returns the last of each key at the next start.
+	Key    string
+	Cursor []byte
+	// Acked, when set, is called once the collector has stored the event.
+	// It runs on the publisher's goroutine: keep it short.
+	Acked func()
+}
+
+type queuedEvent struct {
+	ev    schema.Event
+	acked func()
+}
+
+type spooledEvent struct {
+	rec   spool.Record
+	acked func()
+}
+
 // Publish validates ev, fills in Time, Host and Publisher when empty, and
 // queues it. It does not wait for delivery.
 func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
+	return p.PublishMarked(ctx, ev, Mark{})
+}
+
+// PublishMarked is Publish for an event that carries its producer's
+// position (see Mark).
+func (p *Publisher) PublishMarked(ctx context.Context, ev schema.Event, m Mark) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
@@ -260,10 +290,11 @@ func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
 		return ErrClosed
 	}
 	if p.spool != nil {
-		return p.publishSpooled(ctx, ev)
+		return p.publishSpooled(ctx, ev, m)
 	}
+	qe := queuedEvent{ev: ev, acked: m.Acked}
 	select {
-	case p.queue <- ev:
+	case p.queue <- qe:
 		p.queued.Add(1)
 		return nil
 	default:
@@ -274,7 +305,7 @@ func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
 		return ErrQueueFull
 	}
 	select {
-	case p.queue <- ev:
+	case p.queue <- qe:
 		p.queued.Add(1)
 		return nil
 	case <-ctx.Done():
@@ -288,16 +319,16 @@ func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
 // sender, all in one order. A full spool blocks until acks free space or ctx
 // ends (WhenFull=Block), or refuses at once (WhenFull=Drop); with
 // Spool.DropOldest it never fills, deleting (and counting) its oldest events.
-func (p *Publisher) publishSpooled(ctx context.Context, ev schema.Event) error {
+func (p *Publisher) publishSpooled(ctx context.Context, ev schema.Event, m Mark) error {
 	topic := ev.Topic()
 	for wait := time.Millisecond; ; wait = min(wait*2, 50*time.Millisecond) {
 		p.spoolMu.Lock()
-		rec, err := p.spool.AppendNext(topic, func(seq uint64) ([][]byte, error) {
+		rec, err := p.spool.AppendNext(spool.Record{Topic: topic, Key: m.Key, Cursor: m.Cursor}, func(seq uint64) ([][]byte, error) {
 			ev.Seq = seq
 			return schema.Encode(nil, &ev)
 		})
 		if err == nil {
-			p.handoff = append(p.handoff, rec)
+			p.handoff = append(p.handoff, spooledEvent{rec: rec, acked: m.Acked})
 			p.spoolMu.Unlock()
 			p.queued.Add(1)
 			select {
@@ -328,7 +359,7 @@ func (p *Publisher) publishSpooled(ctx context.Context, ev schema.Event) error {
 }
 
 // takeHandoff returns the spooled events waiting for the sender.
-func (p *Publisher) takeHandoff() []spool.Record {
+func (p *Publisher) takeHandoff() []spooledEvent {
 	p.spoolMu.Lock()
 	defer p.spoolMu.Unlock()
 	out := p.handoff
@@ -395,6 +426,25 @@ func sendFrames(sock *zmq.Socket, frames [][]byte) (int, error) {
 	}
 	return total, nil
 }
+
+// Cursors returns, with a spool, the last cursor of every Mark key that the
+// spool holds, including those written by a previous run; nil without one.
+func (p *Publisher) Cursors() map[string][]byte {
+	if p.spool == nil {
+		return nil
+	}
+	return p.spool.Cursors()
+}
+
+// ForgetCursor tells the spool that a Mark key's source is finished.
+func (p *Publisher) ForgetCursor(key string) {
+	if p.spool != nil {
+		p.spool.ForgetCursor(key)
+	}
+}
+
+// Spooled reports whether events are kept on disk until acknowledged.
+func (p *Publisher) Spooled() bool { return p.spool != nil }
 
 // LastSeq is the last sequence number given to topic's events; with a spool
 // it survives restarts, so a producer can tell where it left off.

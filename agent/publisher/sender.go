@@ -6,7 +6,6 @@ import (
 
 	zmq "github.com/pebbe/zmq4"
 
-	"github.com/zlog/zlog/agent/spool"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -14,6 +13,7 @@ import (
 type sentEvent struct {
 	seq    uint64
 	frames [][]byte
+	acked  func()
 }
 
 // stream is one topic's sequence and its unacknowledged events, oldest first.
@@ -43,10 +43,10 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 	s := &sender{p: p, sock: sock, streams: make(map[string]*stream), backoff: 50 * time.Microsecond}
 	// Events a killed predecessor left unacknowledged go out first, in order.
 	for _, r := range p.recovered {
-		s.resend = append(s.resend, s.adopt(r))
+		s.resend = append(s.resend, s.adopt(spooledEvent{rec: r}))
 	}
 	p.recovered = nil
-	var spooled []spool.Record // taken from the handoff, not yet sent
+	var spooled []spooledEvent // taken from the handoff, not yet sent
 	poller := zmq.NewPoller()
 	poller.Add(sock, zmq.POLLIN)
 	idle := time.NewTicker(20 * time.Millisecond)
@@ -86,8 +86,8 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 			}
 		} else if next == nil && s.unacked < p.opts.MaxUnacked {
 			select {
-			case ev := <-p.queue:
-				next = s.assign(&ev)
+			case qe := <-p.queue:
+				next = s.assign(&qe)
 			default:
 			}
 		}
@@ -97,13 +97,13 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 				return
 			}
 			// Nothing to send now: wait for an event, an ack, or a tick.
-			var queue <-chan schema.Event
+			var queue <-chan queuedEvent
 			if s.unacked < p.opts.MaxUnacked {
 				queue = p.queue
 			}
 			select {
-			case ev := <-queue:
-				next = s.assign(&ev)
+			case qe := <-queue:
+				next = s.assign(&qe)
 			case <-closing:
 				closing = nil
 			case <-p.wake:
@@ -126,7 +126,8 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
 }
 
 // assign numbers ev in its stream, encodes it and keeps it for resending.
-func (s *sender) assign(ev *schema.Event) [][]byte {
+func (s *sender) assign(qe *queuedEvent) [][]byte {
+	ev := &qe.ev
 	topic := ev.Topic()
 	st := s.streams[topic]
 	if st == nil {
@@ -146,14 +147,15 @@ func (s *sender) assign(ev *schema.Event) [][]byte {
 	if s.unacked == 0 {
 		s.progress = time.Now()
 	}
-	st.unacked = append(st.unacked, sentEvent{seq: ev.Seq, frames: frames})
+	st.unacked = append(st.unacked, sentEvent{seq: ev.Seq, frames: frames, acked: qe.acked})
 	s.unacked++
 	s.p.unacked.Store(int64(s.unacked))
 	return frames
 }
 
 // adopt takes an event the spool already numbered and keeps it for resending.
-func (s *sender) adopt(r spool.Record) [][]byte {
+func (s *sender) adopt(se spooledEvent) [][]byte {
+	r := se.rec
 	st := s.streams[r.Topic]
 	if st == nil {
 		st = &stream{}
@@ -163,7 +165,7 @@ func (s *sender) adopt(r spool.Record) [][]byte {
 	if s.unacked == 0 {
 		s.progress = time.Now()
 	}
-	st.unacked = append(st.unacked, sentEvent{seq: r.Seq, frames: r.Frames})
+	st.unacked = append(st.unacked, sentEvent{seq: r.Seq, frames: r.Frames, acked: se.acked})
 	s.unacked++
 	s.p.unacked.Store(int64(s.unacked))
 	return r.Frames
@@ -230,6 +232,9 @@ func (s *sender) trim(a schema.Ack) {
 		}
 		i := 0
 		for i < len(st.unacked) && st.unacked[i].seq <= hwm {
+			if f := st.unacked[i].acked; f != nil {
+				f()
+			}
 			i++
 		}
 		if i > 0 {

@@ -6,11 +6,18 @@
 //
 //	uint32 length | uint32 CRC-32C of the payload | payload
 //
-// and the payload's first byte says what it is: 1, an event (its encoded
-// frames, each as uint32 length + bytes, plus its topic and sequence number);
-// 2, a checkpoint of every topic's last sequence number, written first in each
-// new segment so trimming old segments never loses where numbering stands.
+// and the payload's first byte says what it is: 3, an event (its sequence
+// number, topic, the producer's cursor and its encoded frames); 4, a
+// checkpoint of every topic's last sequence number and every cursor key's
+// last cursor, written first in each new segment, so trimming old segments
+// never loses where numbering or reading stands. Kinds 1 and 2 are the same
+// without cursors, as written before cursors existed; they are still read.
 // The publisher id is kept in the file "publisher-id".
+//
+// A cursor is the producer's resume point (the agent's file, offset) stored
+// in the same write as the event it leads to, so after a crash the producer
+// resumes exactly after the last event the spool holds: nothing it read is
+// lost, and nothing is read twice.
 //
 // Durability: Append writes with write(2) before it returns, so records
 // survive the process being killed. FsyncAlways also fsyncs every record
@@ -79,6 +86,10 @@ type Record struct {
 	Topic  string
 	Seq    uint64
 	Frames [][]byte
+	// Key and Cursor, when Key is set: after this event, the producer's
+	// position in its source Key is Cursor (opaque to the spool).
+	Key    string
+	Cursor []byte
 }
 
 type segment struct {
@@ -96,6 +107,7 @@ type Spool struct {
 	active    *os.File
 	total     int64
 	lastSeq   map[string]uint64
+	cursors   map[string][]byte
 	acked     map[string]uint64
 	nextNum   uint64
 	lastSync  time.Time
@@ -107,10 +119,12 @@ type Spool struct {
 }
 
 const (
-	kindEvent      = 1
-	kindCheckpoint = 2
-	headerLen      = 8
-	maxRecord      = 64 << 20
+	kindEventV1      = 1
+	kindCheckpointV1 = 2
+	kindEvent        = 3
+	kindCheckpoint   = 4
+	headerLen        = 8
+	maxRecord        = 64 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -131,7 +145,7 @@ func Open(opts Options, newID func() string) (*Spool, []Record, error) {
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("create spool %q: %w", opts.Dir, err)
 	}
-	s := &Spool{opts: opts, lastSeq: map[string]uint64{}, acked: map[string]uint64{}}
+	s := &Spool{opts: opts, lastSeq: map[string]uint64{}, cursors: map[string][]byte{}, acked: map[string]uint64{}}
 	if err := s.loadPublisherID(newID); err != nil {
 		return nil, nil, err
 	}
@@ -222,10 +236,16 @@ func (s *Spool) recover(path string) (*segment, []Record, error) {
 		seg.size += int64(headerLen + n)
 		switch kind {
 		case kindCheckpoint:
-			for t, seq := range rec.checkpoint {
+			for t, seq := range rec.checkpoint.Seq {
 				s.lastSeq[t] = max(s.lastSeq[t], seq)
 			}
+			for k, c := range rec.checkpoint.Cursors {
+				s.cursors[k] = c
+			}
 		case kindEvent:
+			if rec.Key != "" {
+				s.cursors[rec.Key] = rec.Cursor
+			}
 			s.lastSeq[rec.Topic] = max(s.lastSeq[rec.Topic], rec.Seq)
 			seg.maxSeq[rec.Topic] = max(seg.maxSeq[rec.Topic], rec.Seq)
 			seg.events++
@@ -241,20 +261,32 @@ func (s *Spool) recover(path string) (*segment, []Record, error) {
 	return seg, recs, nil
 }
 
-type decoded struct {
-	Record
-	checkpoint map[string]uint64
+type checkpoint struct {
+	Seq     map[string]uint64 `json:"seq"`
+	Cursors map[string][]byte `json:"cursors,omitempty"`
 }
 
+type decoded struct {
+	Record
+	checkpoint checkpoint
+}
+
+// decodePayload returns the record and its kind, with the older kinds
+// reported as their current equivalents.
 func decodePayload(p []byte) (decoded, byte, error) {
 	var d decoded
 	switch p[0] {
+	case kindCheckpointV1:
+		if err := json.Unmarshal(p[1:], &d.checkpoint.Seq); err != nil {
+			return d, 0, err
+		}
+		return d, kindCheckpoint, nil
 	case kindCheckpoint:
 		if err := json.Unmarshal(p[1:], &d.checkpoint); err != nil {
 			return d, 0, err
 		}
 		return d, kindCheckpoint, nil
-	case kindEvent:
+	case kindEventV1, kindEvent:
 		b := p[1:]
 		if len(b) < 9 {
 			return d, 0, errors.New("short event record")
@@ -267,6 +299,19 @@ func decodePayload(p []byte) (decoded, byte, error) {
 		}
 		d.Topic = string(b[:tl])
 		b = b[tl:]
+		if p[0] == kindEvent {
+			if len(b) < 1 || len(b) < 1+int(b[0]) {
+				return d, 0, errors.New("cursor key runs past the record")
+			}
+			d.Key = string(b[1 : 1+int(b[0])])
+			b = b[1+int(b[0]):]
+			if len(b) < 4 || uint64(len(b)-4) < uint64(binary.BigEndian.Uint32(b)) {
+				return d, 0, errors.New("cursor runs past the record")
+			}
+			cl := int(binary.BigEndian.Uint32(b))
+			d.Cursor = b[4 : 4+cl]
+			b = b[4+cl:]
+		}
 		for len(b) > 0 {
 			if len(b) < 4 {
 				return d, 0, errors.New("frame length runs past the record")
@@ -293,33 +338,61 @@ func (s *Spool) NextSeq(topic string) uint64 {
 	return s.lastSeq[topic]
 }
 
-// AppendNext numbers an event with topic's next sequence number, builds its
+// AppendNext numbers r with its topic's next sequence number, builds its
 // frames with that number and writes the record. The number is used up only
 // when the write succeeds, so a full spool never leaves a gap in a stream.
-func (s *Spool) AppendNext(topic string, build func(seq uint64) ([][]byte, error)) (Record, error) {
+// Callers serialise AppendNext calls for a topic.
+func (s *Spool) AppendNext(r Record, build func(seq uint64) ([][]byte, error)) (Record, error) {
 	s.mu.Lock()
-	seq := s.lastSeq[topic] + 1
+	seq := s.lastSeq[r.Topic] + 1
 	s.mu.Unlock()
 	frames, err := build(seq)
 	if err != nil {
 		return Record{}, err
 	}
-	r := Record{Topic: topic, Seq: seq, Frames: frames}
+	r.Seq, r.Frames = seq, frames
 	if err := s.Append(r); err != nil {
 		return Record{}, err
 	}
 	s.mu.Lock()
-	s.lastSeq[topic] = max(s.lastSeq[topic], seq)
+	s.lastSeq[r.Topic] = max(s.lastSeq[r.Topic], seq)
 	s.mu.Unlock()
 	return r, nil
 }
 
+// Cursors returns every cursor key's last cursor: those recovered at Open
+// and those appended since.
+func (s *Spool) Cursors() map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]byte, len(s.cursors))
+	for k, c := range s.cursors {
+		out[k] = c
+	}
+	return out
+}
+
+// ForgetCursor drops a key whose source is gone, so later checkpoints stop
+// carrying it.
+func (s *Spool) ForgetCursor(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cursors, key)
+}
+
 // Append writes one event record.
 func (s *Spool) Append(r Record) error {
+	if len(r.Topic) > 255 || len(r.Key) > 255 {
+		return errors.New("spool: topic or cursor key longer than 255 bytes")
+	}
 	payload := []byte{kindEvent}
 	payload = binary.BigEndian.AppendUint64(payload, r.Seq)
 	payload = append(payload, byte(len(r.Topic)))
 	payload = append(payload, r.Topic...)
+	payload = append(payload, byte(len(r.Key)))
+	payload = append(payload, r.Key...)
+	payload = binary.BigEndian.AppendUint32(payload, uint32(len(r.Cursor)))
+	payload = append(payload, r.Cursor...)
 	for _, f := range r.Frames {
 		payload = binary.BigEndian.AppendUint32(payload, uint32(len(f)))
 		payload = append(payload, f...)
@@ -345,6 +418,9 @@ func (s *Spool) Append(r Record) error {
 	seg := s.segs[len(s.segs)-1]
 	seg.events++
 	seg.maxSeq[r.Topic] = max(seg.maxSeq[r.Topic], r.Seq)
+	if r.Key != "" {
+		s.cursors[r.Key] = append([]byte(nil), r.Cursor...)
+	}
 	return nil
 }
 
@@ -386,7 +462,7 @@ func (s *Spool) rotate() error {
 	}
 	s.active = f
 	s.segs = append(s.segs, &segment{path: path, maxSeq: map[string]uint64{}})
-	cp, _ := json.Marshal(s.lastSeq)
+	cp, _ := json.Marshal(checkpoint{Seq: s.lastSeq, Cursors: s.cursors})
 	if err := s.write(append([]byte{kindCheckpoint}, cp...)); err != nil {
 		return err
 	}
