@@ -7,7 +7,7 @@ GOFLAGS  := -tags=$(TAGS) -buildvcs=false
 export GOFLAGS
 BIN      := $(CURDIR)/bin
 DATA     ?= $(CURDIR)/data
-BINARIES := collector/cmd/zlog-collector agent/cmd/zlog-downcase query/cmd/logq
+BINARIES := collector/cmd/zlog-collector agent/cmd/zlog-downcase agent/cmd/zlog-agent query/cmd/logq
 
 # Installs the Debian packages a recipe collected in $$missing, if any.
 APT_INSTALL = if [ -n "$$missing" ]; then \

@@ -43,6 +43,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zlog/zlog/agent/internal/atomicfile"
 )
 
 // FsyncPolicy says when appended records are forced to stable storage.
@@ -180,7 +182,7 @@ func (s *Spool) loadPublisherID(newID func() string) error {
 		return nil
 	}
 	s.publisher = newID()
-	if err := writeFileAtomic(path, []byte(s.publisher+"\n")); err != nil {
+	if err := atomicfile.Write(path, []byte(s.publisher+"\n"), 0o640); err != nil {
 		return fmt.Errorf("save publisher id: %w", err)
 	}
 	return nil
@@ -466,7 +468,7 @@ func (s *Spool) rotate() error {
 	if err := s.write(append([]byte{kindCheckpoint}, cp...)); err != nil {
 		return err
 	}
-	return syncDir(s.opts.Dir)
+	return atomicfile.SyncDir(s.opts.Dir)
 }
 
 // Ack records what the collector stored and deletes segments that hold
@@ -525,36 +527,4 @@ func (s *Spool) Close() error {
 	}
 	s.active = nil
 	return err
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

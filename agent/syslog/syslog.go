@@ -338,3 +338,11 @@ func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
 		return line, tooLong, err
 	}
 }
+
+// Close releases the listener of a server that will not Run.
+func (s *Server) Close() error {
+	if s.tcp != nil {
+		return s.tcp.Close()
+	}
+	return s.udp.Close()
+}

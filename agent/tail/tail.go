@@ -86,6 +86,12 @@ type Options struct {
 	// RenamedLinger: a file renamed or removed away from its path is read
 	// until it has not grown for this long, then closed. 2s.
 	RenamedLinger time.Duration
+	// AfterPass, when set, runs on the tailer's goroutine after each pass
+	// over the files, at least every PollInterval (for flush timeouts).
+	AfterPass func(ctx context.Context) error
+	// Opened, when set, is told where reading of a newly opened file starts,
+	// so that a file with no new lines yet still has a position to store.
+	Opened func(Position)
 }
 
 // Stats are cumulative counts.
@@ -195,6 +201,11 @@ func (t *Tailer) Run(ctx context.Context, emit func(Line) error, finished func(k
 	for {
 		if err := t.pass(ctx, emit, finished); err != nil {
 			return err
+		}
+		if t.opts.AfterPass != nil && ctx.Err() == nil {
+			if err := t.opts.AfterPass(ctx); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -350,6 +361,9 @@ func (t *Tailer) track(ctx context.Context, path string, emit func(Line) error) 
 	t.byPath[path] = f
 	t.Stats.Files.Add(1)
 	t.logger.Info("following file", "path", path, "offset", start)
+	if t.opts.Opened != nil {
+		t.opts.Opened(f.pos)
+	}
 	return key, nil
 }
 

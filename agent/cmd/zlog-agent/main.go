@@ -1,5 +1,6 @@
-// Command zlog-agent is the sidecar: it reads stdin and receives syslog,
-// parses each line (JSON, logfmt or plain) and publishes it to the collector.
+// Command zlog-agent is the sidecar: it follows files, reads stdin and
+// receives syslog, parses each line (JSON, logfmt or plain) and publishes
+// it to the collector as <service>.<level>.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -34,18 +36,25 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	fs := flag.NewFlagSet("zlog-agent", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: zlog-agent [flags]\n\n  app | zlog-agent --service web\n  zlog-agent --syslog tcp://0.0.0.0:5514 --syslog udp://0.0.0.0:5514\n\nReads stdin (when no other source is given, or with --stdin) and syslog,\nand publishes each line to the collector as <service>.<level>.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: zlog-agent [flags]\n\n  app | zlog-agent --service web\n  zlog-agent --service web --file '/var/log/web/*.log' --spool /var/lib/zlog-agent\n  zlog-agent --syslog tcp://0.0.0.0:5514 --syslog udp://0.0.0.0:5514\n  zlog-agent --config agent.yaml\n\nFollows files, receives syslog and reads stdin (when no other source is\ngiven, or with --stdin), and publishes each line to the collector as\n<service>.<level>.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var o sidecar.Options
 	var po publisher.Options
-	var syslogs listFlag
-	fs.StringVar(&o.Service, "service", "stdin", "service of stdin lines, and of syslog messages without a tag")
-	readStdin := fs.Bool("stdin", false, "read stdin even when --syslog is given")
+	var files, syslogs listFlag
+	configPath := fs.String("config", "", "YAML file with several sources (see README); flags given here win over its settings")
+	checkConfig := fs.Bool("check-config", false, "check the flags and --config file, print the sources, and exit")
+	service := fs.String("service", "", "service of --file and stdin lines (stdin: \"stdin\"), and of syslog messages without a tag (\"syslog\")")
+	fs.Var(&files, "file", "follow files matching this glob (repeatable); needs --service")
+	readStdin := fs.Bool("stdin", false, "read stdin even when --file or --syslog is given")
 	fs.Var(&syslogs, "syslog", "receive syslog (RFC 5424/3164) on tcp://ADDR or udp://ADDR (repeatable)")
+	parser := fs.String("parser", "auto", "how to read --file and stdin lines: auto, json, logfmt, plain")
+	fs.BoolVar(&o.FromBeginning, "from-beginning", false, "on the first start, read files that already exist from their start (default: from their end)")
+	fs.StringVar(&o.Positions, "positions", "", "file of acknowledged read positions (default: positions.json in --spool)")
+	fs.DurationVar(&o.PollInterval, "poll-interval", 250*time.Millisecond, "check followed files this often even without a file event")
 	checkPub := pubflags.Register(fs, &po)
 	fs.IntVar(&o.MaxLineBytes, "max-line-bytes", 64<<10, "longer lines are cut (marked truncated=<length>); longer syslog frames are skipped")
-	multiline := fs.String("multiline", "", "join continuation lines into one event: \"java\" (stack traces, Go panics, Python tracebacks' indented lines) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
+	multiline := fs.String("multiline", "", "join continuation lines of --file and stdin into one event: \"java\" (stack traces, Go panics, Python tracebacks' indented lines) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
 	fs.DurationVar(&o.MultilineTimeout, "multiline-timeout", time.Second, "with --multiline, send an event once no continuation line has come for this long")
 	httpAddr := fs.String("http", "", "address for /metrics and /healthz, e.g. 127.0.0.1:4447 (default: off)")
 	closeTimeout := fs.Duration("close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything")
@@ -55,18 +64,32 @@ func run(args []string) int {
 		}
 		return 2
 	}
+	fail := func(err error) int { fmt.Fprintf(os.Stderr, "zlog-agent: %v\n", err); return 2 }
 	logger, err := checkPub()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "zlog-agent: %v\n", err)
-		return 2
+		return fail(err)
 	}
-	if o.MultilineStart, err = parse.MultilineStart(*multiline); err != nil {
-		fmt.Fprintf(os.Stderr, "zlog-agent: flag -multiline: %v\n", err)
-		return 2
+	start, err := parse.MultilineStart(*multiline)
+	if err != nil {
+		return fail(fmt.Errorf("flag -multiline: %w", err))
 	}
-	o.Syslog = syslogs
-	if len(syslogs) == 0 || *readStdin {
-		o.Stdin = os.Stdin
+	if *configPath != "" {
+		if err := applyConfig(fs, *configPath, &o, &po); err != nil {
+			return fail(err)
+		}
+	}
+	if err := flagSources(&o, *service, files, syslogs, *readStdin || (len(files) == 0 && len(syslogs) == 0 && *configPath == ""), sidecar.ParserFormat(*parser), start); err != nil {
+		return fail(err)
+	}
+	if o.Positions == "" && po.Spool.Dir != "" {
+		o.Positions = filepath.Join(po.Spool.Dir, "positions.json")
+	}
+	if err := o.Check(); err != nil {
+		return fail(err)
+	}
+	if *checkConfig {
+		fmt.Print(o.Describe())
+		return 0
 	}
 	reg := prometheus.NewRegistry()
 	po.Registerer = reg
@@ -79,8 +102,7 @@ func run(args []string) int {
 	agent, err := sidecar.New(o, logger, pub)
 	if err != nil {
 		pub.Close(context.Background())
-		fmt.Fprintf(os.Stderr, "zlog-agent: %v\n", err)
-		return 2
+		return fail(err)
 	}
 	reg.MustRegister(agent.Collectors()...)
 	if *httpAddr != "" {
@@ -97,7 +119,7 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger.Info("agent ready", "syslog", strings.Join(agent.Listening(), ","), "stdin", o.Stdin != nil, "collector", po.Endpoint, "publisher", pub.ID())
+	logger.Info("agent ready", "syslog", strings.Join(agent.Listening(), ","), "sources", len(o.Sources), "collector", po.Endpoint, "publisher", pub.ID())
 	code := 0
 	if err := agent.Run(ctx); err != nil {
 		logger.Error("agent stopped with error", "err", err)
@@ -109,8 +131,10 @@ func run(args []string) int {
 		logger.Error("not everything was acknowledged", "err", err, "stats", fmt.Sprintf("%+v", pub.Stats()))
 		code = 1
 	}
-	frames, invalid, tooLong := agent.SyslogStats()
-	logger.Info("agent stopped", "lines", agent.Lines.Load(), "truncated", agent.Truncated.Load(), "invalid_utf8", agent.InvalidUTF8.Load(),
-		"syslog_messages", frames, "syslog_invalid", invalid, "syslog_too_long", tooLong, "stats", fmt.Sprintf("%+v", pub.Stats()))
+	if err := agent.Close(); err != nil {
+		logger.Error("save positions", "err", err)
+		code = 1
+	}
+	logger.Info("agent stopped", agent.Summary()...)
 	return code
 }
