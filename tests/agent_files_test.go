@@ -156,3 +156,90 @@ func TestAgentFileRotationAndKillsExactlyOnce(t *testing.T) {
 	}
 	checkExactlyOnce(t, data, "rotated", n)
 }
+
+// Files through a YAML config with two sources: JSON and logfmt lines keep
+// their fields and levels, a Java stack trace arrives as one event, binary
+// garbage is repaired and counted, a 10 MB line is cut and marked, and a
+// file that cannot be opened is counted and skipped while the rest goes on.
+func TestAgentFilesFromConfig(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	logs := filepath.Join(work, "logs")
+	os.MkdirAll(logs, 0o755)
+	col := harness.StartCollector(t, binDir, work, data)
+	if os.Geteuid() == 0 { // root opens anything; a symlink loop it cannot
+		os.Symlink("api-broken.log", filepath.Join(logs, "api-broken.log"))
+	} else {
+		os.WriteFile(filepath.Join(logs, "api-secret.log"), []byte("secret\n"), 0o000)
+	}
+	config := filepath.Join(work, "agent.yaml")
+	os.WriteFile(config, []byte(fmt.Sprintf(`collector: %s
+spool: %s
+sources:
+  - service: api
+    paths: [%s/api*.log]
+  - service: worker
+    paths: [%s/worker.log]
+    multiline: java
+`, col.XSub, filepath.Join(work, "spool"), logs, logs)), 0o644)
+	check := harness.Run(t, 10*time.Second, filepath.Join(binDir, "zlog-agent"), "--config", config, "--check-config")
+	if check.Code != 0 || !strings.Contains(check.Stdout, "source service=worker files="+logs+"/worker.log parser=auto multiline=true") {
+		t.Fatalf("--check-config: exit %d\n%s%s", check.Code, check.Stdout, check.Stderr)
+	}
+	agent := harness.Start(t, work, "agent", filepath.Join(binDir, "zlog-agent"), "--config", config, "--http", "127.0.0.1:0")
+	agent.WaitLine(t, agentReady, 15*time.Second)
+	metrics := "http://" + agent.WaitLine(t, regexp.MustCompile(`msg=metrics http=(\S+)`), 5*time.Second)[1] + "/metrics"
+
+	// Files created after the agent started are read from their start.
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	os.WriteFile(filepath.Join(logs, "api.log"), []byte(
+		`{"ts":"`+ts+`","level":"error","msg":"payment failed","order":"o-17"}`+"\n"+
+			`level=warn msg="disk almost full" mount=/var`+"\n"+
+			"garbage \xff\xfe\x00 bytes\n"+
+			"huge "+strings.Repeat("x", 10<<20)+"\n"+
+			"INFO after the huge line\n"), 0o644)
+	trace := "ERROR job failed\n" +
+		"java.lang.IllegalStateException: boom\n" +
+		"\tat com.example.Job.run(Job.java:10)\n" +
+		"Caused by: java.io.IOException: disk full\n" +
+		"\t... 2 more"
+	os.WriteFile(filepath.Join(logs, "worker.log"), []byte("INFO job started\n"+trace+"\nINFO next job\n"), 0o644)
+
+	harness.Eventually(t, 15*time.Second, "file events indexed", func() (bool, string) {
+		a, _ := logqJSON(t, data, "--service", "api", "--since", "5m", "--limit", "0")
+		w, _ := logqJSON(t, data, "--service", "worker", "--since", "5m", "--limit", "0")
+		return len(a) == 5 && len(w) == 3, fmt.Sprintf("api %d/5, worker %d/3", len(a), len(w))
+	})
+	api, _ := logqJSON(t, data, "--service", "api", "--since", "5m", "--limit", "0", "--order", "oldest")
+	if e := api[0]; e.Level.String() != "error" || e.Fields["order"] != "o-17" || e.Message != "payment failed" {
+		t.Errorf("JSON line: %+v", e)
+	}
+	if e := api[1]; e.Level.String() != "warn" || e.Fields["mount"] != "/var" {
+		t.Errorf("logfmt line: %+v", e)
+	}
+	if e := api[2]; !strings.Contains(e.Message, "\uFFFD") {
+		t.Errorf("garbage line not repaired: %+v", e)
+	}
+	if e := api[3]; e.Fields["truncated"] != fmt.Sprint(len("huge ")+10<<20) || len(e.Message) > 70<<10 {
+		t.Errorf("huge line: truncated=%q, %d bytes kept", e.Fields["truncated"], len(e.Message))
+	}
+	worker, _ := logqJSON(t, data, "--service", "worker", "--since", "5m", "--limit", "0", "--order", "oldest")
+	if worker[1].Message != trace || worker[1].Level.String() != "error" {
+		t.Errorf("stack trace event:\n got %q (%s)\nwant %q", worker[1].Message, worker[1].Level, trace)
+	}
+	for name, min := range map[string]float64{"zlog_agent_file_open_errors_total": 1, "zlog_agent_invalid_utf8_total": 1, "zlog_agent_truncated_total": 1} {
+		if v := harness.ScrapeMetric(t, metrics, name); v < min {
+			t.Errorf("%s = %v, want >= %v", name, v, min)
+		}
+	}
+	if !strings.Contains(agent.Output(), "cannot open file; skipping it until it can be opened") {
+		t.Errorf("no clear message about the unreadable file:\n%s", agent.Output())
+	}
+	if code := agent.Signal(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("agent exit %d:\n%s", code, agent.Output())
+	}
+	positions, err := os.ReadFile(filepath.Join(work, "spool", "positions.json"))
+	if err != nil || !strings.Contains(string(positions), "worker.log") {
+		t.Errorf("positions.json after a clean stop: %v\n%s", err, positions)
+	}
+}

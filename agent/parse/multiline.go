@@ -6,14 +6,19 @@ import (
 	"strings"
 )
 
+// exceptionHeader matches the line a logger prints after its message when
+// it logs an exception: the qualified class name, optionally ": message".
+var exceptionHeader = regexp.MustCompile(`^([a-zA-Z_$][\w$]*\.)+[\w$]*(Exception|Error|Throwable)(:|$)`)
+
 // StartFunc reports whether a line begins a new event; lines for which it
 // is false are continuations of the event before them.
 type StartFunc func(line []byte) bool
 
 // MultilineStart returns the start test for a preset name or a regular
 // expression: "" (every line is an event), "java" (stack-trace lines, which
-// start with whitespace, "Caused by:", "Suppressed:" or "...", continue an
-// event; this also joins Go panics' indented frames and Python tracebacks'
+// start with whitespace, "Caused by:", "Suppressed:" or "...", and an
+// exception's qualified class name such as "java.io.IOException: x",
+// continue an event; this also joins Go panics' indented frames and Python tracebacks'
 // indented lines), or any other value as a regexp that matches start lines.
 func MultilineStart(spec string) (StartFunc, error) {
 	switch spec {
@@ -28,7 +33,8 @@ func MultilineStart(spec string) (StartFunc, error) {
 				return false
 			}
 			s := string(line)
-			return !strings.HasPrefix(s, "Caused by:") && !strings.HasPrefix(s, "Suppressed:") && !strings.HasPrefix(s, "...")
+			return !strings.HasPrefix(s, "Caused by:") && !strings.HasPrefix(s, "Suppressed:") && !strings.HasPrefix(s, "...") &&
+				!exceptionHeader.MatchString(s)
 		}, nil
 	}
 	re, err := regexp.Compile(spec)

@@ -53,3 +53,31 @@ func TestLine(t *testing.T) {
 		}
 	}
 }
+
+func TestJavaPresetStartLines(t *testing.T) {
+	start, err := MultilineStart("java")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line, want := range map[string]bool{
+		"ERROR job failed":                       true,
+		`Exception in thread "main" java.lang.X`: true,
+		"2026-11-25 10:00:00 INFO ok":            true,
+		"java.lang.IllegalStateException: boom":  false,
+		"com.example.app.PaymentError":           false,
+		"org.acme.Throwable":                     false,
+		"\tat com.example.Job.run(Job.java:10)":  false,
+		"    at x":                               false,
+		"Caused by: java.io.IOException: full":   false,
+		"Suppressed: java.io.IOException":        false,
+		"... 2 more":                             false,
+		"":                                       false,
+		"goroutine 1 [running]:":                 true,
+		"Traceback (most recent call last):":     true,
+		"  File \"x.py\", line 1, in <module>":   false,
+	} {
+		if got := start([]byte(line)); got != want {
+			t.Errorf("start(%q) = %v, want %v", line, got, want)
+		}
+	}
+}

@@ -306,7 +306,13 @@ func (t *Tailer) scan(ctx context.Context, emit func(Line) error, finished func(
 // track looks at one matched path and returns the identity of its file.
 func (t *Tailer) track(ctx context.Context, path string, emit func(Line) error) (string, error) {
 	st, err := os.Stat(path)
-	if err != nil || !st.Mode().IsRegular() {
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) { // a symlink loop, a path it may not search
+			t.openFailed(path, err)
+		}
+		return "", nil
+	}
+	if !st.Mode().IsRegular() {
 		return "", nil
 	}
 	dev, ino := devIno(st)
@@ -370,11 +376,7 @@ func (t *Tailer) track(ctx context.Context, path string, emit func(Line) error) 
 func (t *Tailer) openFile(path string) (*file, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		t.Stats.OpenErrors.Add(1)
-		if !t.reported[path] {
-			t.reported[path] = true
-			t.logger.Warn("cannot open file; skipping it until it can be opened", "path", path, "err", err)
-		}
+		t.openFailed(path, err)
 		return nil, err
 	}
 	delete(t.reported, path)
@@ -563,6 +565,15 @@ func (t *Tailer) flushPartial(f *file, emit func(Line) error) error {
 	err := emit(Line{Text: f.partial, Total: f.partTotal, Pos: f.pos})
 	f.partial, f.partTotal = f.partial[:0], 0
 	return err
+}
+
+// openFailed counts every failed attempt and logs the first for a path.
+func (t *Tailer) openFailed(path string, err error) {
+	t.Stats.OpenErrors.Add(1)
+	if !t.reported[path] {
+		t.reported[path] = true
+		t.logger.Warn("cannot open file; skipping it until it can be opened", "path", path, "err", err)
+	}
 }
 
 func (t *Tailer) readError(f *file, err error) {

@@ -267,12 +267,17 @@ func TestLongLineIsCutAndMeasured(t *testing.T) {
 	}
 }
 
+// A file that cannot be opened (no permission; for root, which may read
+// anything, a symlink loop) is counted and skipped; the others are read.
 func TestUnreadableFileIsCountedAndSkipped(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads every file")
-	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "secret.log"), []byte("x\n"), 0o000)
+	if os.Geteuid() == 0 {
+		if err := os.Symlink("loop.log", filepath.Join(dir, "loop.log")); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		os.WriteFile(filepath.Join(dir, "secret.log"), []byte("x\n"), 0o000)
+	}
 	appendLines(t, filepath.Join(dir, "ok.log"), 0, 3)
 	r := start(t, Options{Globs: []string{filepath.Join(dir, "*.log")}, FromBeginning: true, FirstStart: true})
 	r.waitLines(3)

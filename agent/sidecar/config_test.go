@@ -1,0 +1,52 @@
+package sidecar
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfigGood(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("testdata", "config", "good.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs := c.AgentSources(nil)
+	if len(srcs) != 4 || c.Collector != "tcp://collector:4444" || c.MultilineTimeoutOrZero().String() != "2s" {
+		t.Fatalf("config = %+v", c)
+	}
+	if srcs[0].Parser != "json" || srcs[1].Multiline == nil || len(srcs[2].Syslog) != 2 || srcs[1].Files[0] != "/var/log/worker.log" {
+		t.Errorf("sources = %+v", srcs)
+	}
+	if err := (Options{Sources: srcs[:3], Positions: "p.json"}).Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// Every invalid file is rejected with its name, the line and the key.
+func TestLoadConfigErrorsNameLineAndKey(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{"unknown-key.yaml", "line 3: field path not found in a source"},
+		{"bad-service.yaml", "line 4: sources[1].service: "},
+		{"bad-parser.yaml", `line 4: sources[0].parser: "xml": want auto, json, logfmt or plain`},
+		{"bad-listen.yaml", `line 3: sources[0].listen: "0.0.0.0:5514": want tcp://HOST:PORT or udp://HOST:PORT`},
+		{"bad-multiline.yaml", "line 4: sources[0].multiline: "},
+		{"reads-nothing.yaml", `line 2: sources[0]: source "web" reads nothing`},
+		{"no-sources.yaml", "line 1: sources: no sources"},
+		{"bad-timeout.yaml", `line 1: multiline_timeout: "soon" is not a positive duration`},
+		{"two-stdin.yaml", "line 5: sources[1].stdin: only one source can read stdin"},
+		{"not-a-list.yaml", "line 2: cannot unmarshal"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "config", c.file)
+			_, err := LoadConfig(path)
+			if err == nil || !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %q\nwant it to name %q and contain %q", err, path, c.want)
+			}
+		})
+	}
+}
