@@ -28,6 +28,7 @@ import (
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/tests/harness"
+	"github.com/zlog/zlog/tests/workload"
 )
 
 type env struct {
@@ -64,6 +65,7 @@ func TestBench(t *testing.T) {
 	t.Run("freshness", e.freshness)
 	t.Run("search", func(t *testing.T) { e.search(t, 1_000_000); e.search(t, large) })
 	t.Run("downcase", e.downcase)
+	t.Run("agent-tail", e.agentTail)
 	t.Run("peers", e.peers)
 
 	out := filepath.Join(harness.ModuleRoot(), "tests", "bench")
@@ -407,6 +409,58 @@ func (e *env) downcase(t *testing.T) {
 	e.report.add("Downcase (wrk, 50 connections, 10 s)", "plain net/http handler p99 latency", "ms", pp, "", nil)
 	e.report.add("Downcase (wrk, 50 connections, 10 s)", "zlog-downcase / plain handler", "×", []float64{ratio}, ">= 0.7", func(v float64) bool { return v >= 0.7 })
 	e.report.ratio("downcase / plain net/http, requests/s", ratio)
+}
+
+// agentTail: zlog-agent follows one file of 500k JSON lines (from the
+// start, with its spool, so exactly once) into a collector; lines/s until
+// all are indexed, and the agent's CPU time per 100k lines.
+func (e *env) agentTail(t *testing.T) {
+	const lines = 500_000
+	path := filepath.Join(e.dir("agent-tail-input"), "app.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := workload.New(workload.Options{Count: lines, Seed: 3})
+	var buf []byte
+	for !gen.Done() {
+		ev, _ := gen.Next()
+		buf = append(workload.JSONLine(buf[:0], &ev), '\n')
+		f.Write(buf)
+	}
+	f.Close()
+	var rate, cpu []float64
+	for run := 0; run < e.runs; run++ {
+		work := e.dir(fmt.Sprintf("agent-tail-%d", run))
+		col := harness.StartCollector(t, e.bin, work, filepath.Join(work, "data"))
+		start := time.Now()
+		agent := harness.Start(t, work, "agent", filepath.Join(e.bin, "zlog-agent"), "--collector", col.XSub, "--service", "tailbench",
+			"--file", path, "--from-beginning", "--spool", filepath.Join(work, "spool"))
+		done := waitIndexed(t, col, lines, 5*time.Minute)
+		secs := done.Sub(start).Seconds()
+		cpuSecs := procCPUSeconds(t, agent.Cmd.Process.Pid)
+		agent.Signal(t, syscall.SIGTERM, time.Minute)
+		col.Signal(t, syscall.SIGTERM, time.Minute)
+		rate = append(rate, lines/secs)
+		cpu = append(cpu, cpuSecs/(lines/100_000))
+		t.Logf("agent tail run %d: %.0f lines/s, %.2f CPU s per 100k lines", run, lines/secs, cpuSecs/(lines/100_000))
+	}
+	e.report.add("Agent sidecar", "zlog-agent following a file of 500k JSON lines, spooled → collector indexed", "lines/s", rate, "", nil)
+	e.report.add("Agent sidecar", "zlog-agent CPU (user+system) per 100k lines", "CPU s", cpu, "", nil)
+}
+
+// procCPUSeconds is a live process's user+system CPU time.
+func procCPUSeconds(t testing.TB, pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th of the whole line, in clock ticks (100 per second on Linux).
+	rest := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(rest[11], 64)
+	st, _ := strconv.ParseFloat(rest[12], 64)
+	return (ut + st) / 100
 }
 
 // peers: rsyslog (imtcp → omfile) and syslog-ng (network → file) ingesting the
