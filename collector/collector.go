@@ -45,6 +45,13 @@ type Options struct {
 	QueueBatches    int           // batches buffered per sink; 16
 	ShutdownTimeout time.Duration // how long a failing sink may keep retrying at shutdown; 10s
 
+	// Retention: index partitions (UTC days) that ended more than Retain ago
+	// are removed (0 keeps everything), then the oldest while the index is
+	// over MaxIndexBytes (0: no limit); checked every RetentionEvery (1m).
+	Retain         time.Duration
+	MaxIndexBytes  int64
+	RetentionEvery time.Duration
+
 	LogMaxSizeMB  int // 100
 	LogMaxBackups int // 10
 	LogMaxAgeDays int // 0 = keep by count only
@@ -127,7 +134,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge}, logger, reg); err != nil {
+	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge, Retain: opts.Retain, MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, logger, reg); err != nil {
 		return nil, err
 	}
 	if c.files, err = logfile.New(logfile.Options{
@@ -293,6 +300,8 @@ func (c *Collector) runIndex(giveUp context.Context, in <-chan []schema.Event) e
 		case <-ticker.C:
 			if len(pending) > 0 && time.Since(oldest) >= c.opts.CommitInterval/2 {
 				commit()
+			} else if len(pending) == 0 {
+				c.index.Maintain()
 			}
 		}
 	}

@@ -107,6 +107,9 @@ type plan struct {
 	lo    int64 // Since in ns: lowest event time and lowest id
 	hi    int64 // Until in ns: highest event time; ids reach up to hi+idSlack
 	parts []schema.Partition
+
+	grouped              bool  // stats: group by series and time bucket
+	bucketBase, bucketNs int64 // bucket = (time - bucketBase) / bucketNs
 }
 
 // idSlack bounds how far a bump can move an id past its event time: a
@@ -260,6 +263,10 @@ func (p *plan) query(match string, count bool, limit int) (string, []any) {
 		return b.String(), []any{p.lo, p.hi, match, p.hi + 1, p.hi + idSlack, match, p.hi, p.lo, p.lo + idSlack, match, p.lo}
 	case count:
 		b.WriteString("SELECT count(*) ")
+	case p.grouped:
+		// Stats: count and newest time per series and time bucket.
+		b.WriteString("SELECT e.series, (e.id - e.bump - ?) / ?, count(*), max(e.id - e.bump) ")
+		args = append(args, p.bucketBase, p.bucketNs)
 	default:
 		b.WriteString("SELECT e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher ")
 	}
@@ -269,7 +276,7 @@ func (p *plan) query(match string, count bool, limit int) (string, []any) {
 	} else {
 		b.WriteString("FROM events e ")
 	}
-	if !count {
+	if !count && !p.grouped {
 		b.WriteString("JOIN series s ON s.id = e.series ")
 	}
 	b.WriteString("WHERE " + idCol + " BETWEEN ? AND ? AND e.id - e.bump BETWEEN ? AND ? ")
@@ -281,6 +288,10 @@ func (p *plan) query(match string, count bool, limit int) (string, []any) {
 	for _, sub := range p.terms.Substrings {
 		b.WriteString("AND (instr(e.message, ?) > 0 OR EXISTS (SELECT 1 FROM json_each(e.fields) WHERE instr(value, ?) > 0)) ")
 		args = append(args, sub, sub)
+	}
+	if p.grouped {
+		b.WriteString("GROUP BY 1, 2")
+		return b.String(), args
 	}
 	if !count {
 		if p.q.OldestFirst {
@@ -458,4 +469,14 @@ func (it *iterator) Err() error       { return it.err }
 func (it *iterator) Close() error {
 	it.closePart()
 	return nil
+}
+
+// RetainedFrom is the oldest time the index answers for, once the
+// collector's retention has removed a partition; ok is false before that.
+func (s *Searcher) RetainedFrom() (time.Time, bool) {
+	r, ok, err := schema.ReadRetention(s.dir)
+	if err != nil || !ok {
+		return time.Time{}, false
+	}
+	return r.Oldest, true
 }

@@ -36,6 +36,14 @@ type Options struct {
 	// Committed, when set, is called after each partition commit with the
 	// highest sequence number of each stream in that commit.
 	Committed func(map[schema.Stream]uint64)
+
+	// Retention, checked at New and then at most every RetentionEvery as
+	// batches are written: partitions whose day ended more than Retain ago
+	// are removed (0 keeps them), then the oldest while the index is over
+	// MaxBytes (0: no limit). RetentionEvery defaults to 1m.
+	Retain         time.Duration
+	MaxBytes       int64
+	RetentionEvery time.Duration
 }
 
 // Writer is not safe for concurrent use; the collector calls it from one goroutine.
@@ -43,6 +51,9 @@ type Writer struct {
 	opts   Options
 	logger *slog.Logger
 	parts  map[int64]*partition // by UTC day, unix seconds
+
+	lastRetention time.Time
+	removed       prometheus.Counter
 
 	stored     prometheus.Counter
 	commitSecs prometheus.Histogram
@@ -68,10 +79,19 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer,
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_index_errors_total", Help: "Failed index transactions (the batch is retried)."}),
+		removed: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_removed_partitions_total",
+			Help: "Index partitions (one UTC day each) removed by --retain or --max-index-bytes."}),
+	}
+	if opts.RetentionEvery <= 0 {
+		w.opts.RetentionEvery = time.Minute
 	}
 	if reg != nil {
-		reg.MustRegister(w.stored, w.commitSecs, w.errs)
+		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed)
 	}
+	if err := w.enforceRetention(time.Now()); err != nil {
+		return nil, err
+	}
+	w.lastRetention = time.Now()
 	return w, nil
 }
 
@@ -109,11 +129,24 @@ func (w *Writer) Write(ctx context.Context, batch []schema.Event) error {
 		}
 		w.stored.Add(float64(len(evs)))
 	}
-	w.closeIdle()
+	w.Maintain()
 	if firstErr != nil {
 		return &WriteError{Failed: failed, Err: firstErr}
 	}
 	return nil
+}
+
+// Maintain closes idle partitions and applies retention when due. Write
+// calls it; an idle collector calls it on its ticks, so retention applies
+// whether or not events arrive.
+func (w *Writer) Maintain() {
+	w.closeIdle()
+	if time.Since(w.lastRetention) >= w.opts.RetentionEvery {
+		w.lastRetention = time.Now()
+		if err := w.enforceRetention(w.lastRetention); err != nil {
+			w.logger.Warn("retention failed; will retry", "err", err)
+		}
+	}
 }
 
 // WriteError reports the events of a batch that were not committed.

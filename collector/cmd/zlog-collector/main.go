@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zlog/zlog/collector"
+	"github.com/zlog/zlog/query"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -38,7 +39,9 @@ func run(args []string) int {
 	fs.DurationVar(&o.CommitInterval, "commit-interval", 100*time.Millisecond, "longest an event waits for its index commit")
 	fs.IntVar(&o.LogMaxSizeMB, "log-max-size", 100, "rotate a service log file when it would exceed this many megabytes")
 	fs.IntVar(&o.LogMaxBackups, "log-max-backups", 10, "rotated files kept per service (0 keeps all)")
-	fs.IntVar(&o.LogMaxAgeDays, "log-max-age", 0, "delete rotated files older than this many days (0 keeps them)")
+	fs.IntVar(&o.LogMaxAgeDays, "log-max-age", -1, "delete rotated files older than this many days (0 keeps them; default: --retain in whole days)")
+	retain := fs.String("retain", "7d", "remove index partitions (whole UTC days) once they end longer ago than this, e.g. 36h, 7d, 4w; 0 keeps everything")
+	fs.Int64Var(&o.MaxIndexBytes, "max-index-bytes", 0, "also remove the oldest index partitions while the index is larger than this (the newest day is kept); 0: no limit")
 	fs.BoolVar(&o.LogCompress, "log-compress", false, "gzip rotated log files")
 	logLevel := fs.String("log-level", "info", "collector's own log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "collector's own log format: text or json")
@@ -48,9 +51,17 @@ func run(args []string) int {
 		}
 		return 2
 	}
+	var err error
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "zlog-collector: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if o.Retain, err = query.ParseDuration(*retain); err != nil || o.Retain < 0 {
+		fmt.Fprintf(os.Stderr, "zlog-collector: flag -retain: %q is not a duration like 36h, 7d or 0\n", *retain)
+		return 2
+	}
+	if o.LogMaxAgeDays < 0 { // not given: rotated files live as long as the index keeps their events
+		o.LogMaxAgeDays = int((o.Retain + 24*time.Hour - 1) / (24 * time.Hour))
 	}
 	logger, err := newLogger(*logLevel, *logFormat)
 	if err != nil {

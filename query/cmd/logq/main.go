@@ -14,6 +14,9 @@ const usage = `Usage: logq <command> [flags] [words...]
 
 Commands:
   search   find events by words, time, service, topic, host and level
+  stats    count events per service, level, host or topic, with charts
+  topics   list topics with their counts and when each was last seen
+  tail     follow live events from the collector, filtered at the source
   help     show this help
 
 Run "logq <command> --help" for a command's flags.
@@ -35,6 +38,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "search":
 		return runSearch(args[1:], stdout, stderr)
+	case "stats":
+		return runStats(args[1:], stdout, stderr)
+	case "topics":
+		return runTopics(args[1:], stdout, stderr)
+	case "tail":
+		return runTail(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return exitMatch

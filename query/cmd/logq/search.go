@@ -46,19 +46,12 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("logq search", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq search --help" for usage`) }
-	dataDir := fs.String("data", defaultData(), "data directory ($ZLOG_DATA sets the default)")
-	since := fs.String("since", "1h", "oldest event time to include")
-	until := fs.String("until", "now", "newest event time to include")
-	var services listFlag
-	fs.Var(&services, "service", "only this service (repeatable)")
-	topic := fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
-	host := fs.String("host", "", "only this host")
-	level := fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
+	filter := addFilterFlags(fs, "1h")
+	dataDir := filter.data
 	limit := fs.Int("limit", 100, "most events to print; 0 prints all")
 	order := fs.String("order", "newest", "newest (first) or oldest (first)")
 	output := fs.String("output", "text", "text (log-file lines), json (one object per line) or raw (message only)")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
-	fts := fs.String("fts", "", "raw SQLite FTS5 expression, ANDed with the words (e.g. 'time* NOT ok')")
 	countOnly := fs.Bool("count", false, "print only the number of matching events (--limit does not apply)")
 
 	words, err := parseInterleaved(fs, args)
@@ -76,19 +69,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 
-	now := time.Now()
-	q := query.Query{Words: words, FTS: *fts, Services: services, TopicPrefix: *topic, Host: *host, Limit: *limit}
-	if q.Since, err = query.ParseTime(*since, now, time.Local); err != nil {
-		return fail("flag --since: %v", err)
+	q, err := filter.query(words, time.Now())
+	if err != nil {
+		return fail("%v", err)
 	}
-	if q.Until, err = query.ParseTime(*until, now, time.Local); err != nil {
-		return fail("flag --until: %v", err)
-	}
-	if *level != "" {
-		if q.MinLevel, err = schema.ParseLevel(*level); err != nil {
-			return fail("flag --level: %v", err)
-		}
-	}
+	q.Limit = *limit
 	switch *order {
 	case "newest":
 	case "oldest":
@@ -96,25 +81,16 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	default:
 		return fail("flag --order: %q is not newest or oldest", *order)
 	}
-	var write func(*bufio.Writer, *schema.Event) error
-	switch *output {
-	case "text":
-		write = func(w *bufio.Writer, ev *schema.Event) error {
-			_, err := w.Write(schema.AppendLine(nil, ev))
-			return err
-		}
-	case "raw":
-		write = func(w *bufio.Writer, ev *schema.Event) error { _, err := fmt.Fprintln(w, ev.Message); return err }
-	case "json":
-		write = func(w *bufio.Writer, ev *schema.Event) error { return json.NewEncoder(w).Encode(ev) }
-	default:
-		return fail("flag --output: %q is not text, json or raw", *output)
+	write, err := eventWriter(*output)
+	if err != nil {
+		return fail("%v", err)
 	}
 
 	searcher, err := query.NewSearcher(filepath.Join(*dataDir, "index"))
 	if err != nil {
 		return fail("%v", err)
 	}
+	noteRetention(stderr, searcher, q.Since)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *countOnly {
@@ -184,4 +160,20 @@ func defaultData() string {
 		return d
 	}
 	return "./data"
+}
+
+// eventWriter returns the writer for an --output value.
+func eventWriter(output string) (func(*bufio.Writer, *schema.Event) error, error) {
+	switch output {
+	case "text":
+		return func(w *bufio.Writer, ev *schema.Event) error {
+			_, err := w.Write(schema.AppendLine(nil, ev))
+			return err
+		}, nil
+	case "raw":
+		return func(w *bufio.Writer, ev *schema.Event) error { _, err := fmt.Fprintln(w, ev.Message); return err }, nil
+	case "json":
+		return func(w *bufio.Writer, ev *schema.Event) error { return json.NewEncoder(w).Encode(ev) }, nil
+	}
+	return nil, fmt.Errorf("flag --output: %q is not text, json or raw", output)
 }

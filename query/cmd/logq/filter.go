@@ -1,0 +1,47 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/schema"
+)
+
+// filterFlags are the selection flags search, stats and topics share.
+type filterFlags struct {
+	data, since, until, topic, host, level, fts *string
+	services                                    listFlag
+}
+
+func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
+	f := &filterFlags{}
+	f.data = fs.String("data", defaultData(), "data directory ($ZLOG_DATA sets the default)")
+	f.since = fs.String("since", defaultSince, "oldest event time to include")
+	f.until = fs.String("until", "now", "newest event time to include")
+	fs.Var(&f.services, "service", "only this service (repeatable)")
+	f.topic = fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
+	f.host = fs.String("host", "", "only this host")
+	f.level = fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
+	f.fts = fs.String("fts", "", "raw SQLite FTS5 expression, ANDed with the words (e.g. 'time* NOT ok')")
+	return f
+}
+
+// query builds the query; errors name the flag.
+func (f *filterFlags) query(words []string, now time.Time) (query.Query, error) {
+	q := query.Query{Words: words, FTS: *f.fts, Services: f.services, TopicPrefix: *f.topic, Host: *f.host}
+	var err error
+	if q.Since, err = query.ParseTime(*f.since, now, time.Local); err != nil {
+		return q, fmt.Errorf("flag --since: %w", err)
+	}
+	if q.Until, err = query.ParseTime(*f.until, now, time.Local); err != nil {
+		return q, fmt.Errorf("flag --until: %w", err)
+	}
+	if *f.level != "" {
+		if q.MinLevel, err = schema.ParseLevel(*f.level); err != nil {
+			return q, fmt.Errorf("flag --level: %w", err)
+		}
+	}
+	return q, nil
+}
