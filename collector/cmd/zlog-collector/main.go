@@ -41,6 +41,7 @@ func run(args []string) int {
 	fs.IntVar(&o.LogMaxBackups, "log-max-backups", 10, "rotated files kept per service (0 keeps all)")
 	fs.IntVar(&o.LogMaxAgeDays, "log-max-age", -1, "delete rotated files older than this many days (0 keeps them; default: --retain in whole days)")
 	retain := fs.String("retain", "7d", "remove index partitions (whole UTC days) once they end longer ago than this, e.g. 36h, 7d, 4w; 0 keeps everything")
+	fs.DurationVar(&o.RetentionEvery, "retention-interval", time.Minute, "how often --retain and --max-index-bytes are checked")
 	fs.Int64Var(&o.MaxIndexBytes, "max-index-bytes", 0, "also remove the oldest index partitions while the index is larger than this (the newest day is kept); 0: no limit")
 	fs.BoolVar(&o.LogCompress, "log-compress", false, "gzip rotated log files")
 	logLevel := fs.String("log-level", "info", "collector's own log level: debug, info, warn, error")
