@@ -54,20 +54,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(output, "o", "text", "shorthand for --output")
 	countOnly := fs.Bool("count", false, "print only the number of matching events (--limit does not apply)")
 
-	words, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, searchUsage)
-			fs.PrintDefaults()
-			return exitMatch
-		}
-		return exitError
+	words, code, done := parseCommand(fs, args, stdout, searchUsage)
+	if done {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "logq: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(stderr)
 
 	q, err := filter.query(words, time.Now())
 	if err != nil {
@@ -133,6 +124,30 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		return exitNoMatch
 	}
 	return exitMatch
+}
+
+// parseCommand parses a subcommand's flags and words. With --help it prints
+// usage and the flags to stdout; done says the command ends with code.
+func parseCommand(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) (words []string, code int, done bool) {
+	words, err := parseInterleaved(fs, args)
+	if err == nil {
+		return words, 0, false
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, usage)
+		fs.PrintDefaults()
+		return nil, exitMatch, true
+	}
+	return nil, exitError, true
+}
+
+// failer prints "logq: <message>" and returns the error exit code.
+func failer(stderr io.Writer) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "logq: "+format+"\n", a...)
+		return exitError
+	}
 }
 
 // parseInterleaved lets flags follow positional words, as users type them:

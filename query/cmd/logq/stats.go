@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,20 +62,11 @@ func runTopics(args []string, stdout, stderr io.Writer) int {
 
 func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usage string, filter *filterFlags,
 	by *string, every *time.Duration, output, chart *string, topics bool) int {
-	words, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, usage)
-			fs.PrintDefaults()
-			return exitMatch
-		}
-		return exitError
+	words, code, done := parseCommand(fs, args, stdout, usage)
+	if done {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "logq: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(stderr)
 	if topics && len(words) > 0 {
 		return fail("topics takes no words (got %q)", words[0])
 	}

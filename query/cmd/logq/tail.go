@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,20 +46,12 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	output := fs.String("output", "text", "text, json or raw")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
 	limit := fs.Int("limit", 0, "exit after this many events (0: until interrupted)")
-	words, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, tailUsage)
-			fs.PrintDefaults()
-			return exitMatch
-		}
-		return exitError
+	words, code, done := parseCommand(fs, args, stdout, tailUsage)
+	if done {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "logq: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(stderr)
+	var err error
 	minLevel := schema.LevelTrace
 	if *level != "" {
 		if minLevel, err = schema.ParseLevel(*level); err != nil {
