@@ -418,7 +418,6 @@ func (t *Tailer) drain(ctx context.Context, path string, pos Position, emit func
 		t.readError(f, err)
 		return nil
 	}
-	f.renamed = true
 	if err := t.read(ctx, f, emit); err != nil {
 		return err
 	}
