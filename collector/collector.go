@@ -30,6 +30,8 @@ import (
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/logfile"
 	"github.com/zlog/zlog/collector/proxy"
+	"github.com/zlog/zlog/query/api"
+	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -38,7 +40,8 @@ type Options struct {
 	DataDir         string        // <data>/logs and <data>/index; "./data"
 	XSubAddr        string        // "tcp://*:4444"
 	XPubAddr        string        // "tcp://*:4445"
-	HTTPAddr        string        // /metrics and /healthz; "127.0.0.1:4446"; "" or "off" disables
+	HTTPAddr        string        // /metrics, /healthz and the query API; "127.0.0.1:4446"; "" or "off" disables
+	APIToken        string        // bearer token the query API requires; "" requires none
 	MaxEventBytes   int           // schema.DefaultMaxEvent
 	CommitInterval  time.Duration // longest an event waits before its index commit; 100ms
 	CommitEvents    int           // commit early once this many events wait; 20000
@@ -224,13 +227,20 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/api/", api.NewHandler(api.Options{
+		IndexDir: filepath.Join(c.opts.DataDir, "index"), Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()}, Token: c.opts.APIToken,
+	}, c.logger))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	// Profiles for `go tool pprof`; the listener is loopback-only by default.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Follow and tail stream until their client leaves; shutdown ends them
+	// by cancelling the context every request derives from.
+	base, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(cancel)
 	g.Go(func() error {
 		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

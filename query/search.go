@@ -6,7 +6,6 @@ package query
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -432,25 +431,9 @@ func (it *iterator) openPart(p schema.Partition) bool {
 	return true
 }
 
-func (it *iterator) scan() error {
-	var id, bump int64
-	var seq sql.NullInt64
-	var fields sql.NullString
-	var lvl int
-	ev := schema.Event{}
-	if err := it.rows.Scan(&id, &bump, &seq, &ev.Message, &fields, &ev.Service, &lvl, &ev.Host, &ev.Publisher); err != nil {
-		return fmt.Errorf("read event: %w", err)
-	}
-	ev.Time = time.Unix(0, id-bump).UTC()
-	ev.Level = schema.Level(lvl)
-	ev.Seq = uint64(seq.Int64)
-	if fields.Valid {
-		if err := json.Unmarshal([]byte(fields.String), &ev.Fields); err != nil {
-			return fmt.Errorf("read fields of event %d: %w", id, err)
-		}
-	}
-	it.cur = ev
-	return nil
+func (it *iterator) scan() (err error) {
+	it.cur, err = scanEvent(it.rows)
+	return err
 }
 
 func (it *iterator) closePart() {

@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -30,6 +31,21 @@ import (
 // LevelToken, ServiceToken and HostToken build the same tokens for queries.
 // Hex keeps any service or host name a single unicode61 token.
 const LabelsSQL = `'l' || s.level || ' s' || hex(s.service) || ' h' || hex(s.host)`
+
+// FieldsColumn is the events.fields value for an event's fields: a JSON
+// object with sorted keys, or nil (NULL) when there are none. Whatever
+// matches events outside the index (logq's live filter) feeds FTS5 this same
+// text, so both see the same tokens.
+func FieldsColumn(f map[string]string) any {
+	if len(f) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(f) // sorted keys
+	if err != nil {
+		return nil // map[string]string of valid UTF-8 always marshals
+	}
+	return string(b)
+}
 
 // LevelToken is the labels-column token of a level.
 func LevelToken(l Level) string { return fmt.Sprintf("l%d", l) }

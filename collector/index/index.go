@@ -363,7 +363,7 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 			k := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
 			hwms[k] = max(hwms[k], ev.Seq)
 		}
-		rows[i] = row{id: ev.Time.UnixNano(), series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: encodeFields(ev.Fields)}
+		rows[i] = row{id: ev.Time.UnixNano(), series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: schema.FieldsColumn(ev.Fields)}
 		if split == len(evs) && rows[i].id > startMax {
 			split = i
 		}
@@ -443,16 +443,6 @@ func nullSeq(seq uint64) any {
 	return int64(seq)
 }
 
-func encodeFields(f map[string]string) any {
-	if len(f) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(f) // sorted keys
-	if err != nil {
-		return nil // map[string]string of valid UTF-8 always marshals
-	}
-	return string(b)
-}
 
 func (p *partition) seriesID(ctx context.Context, tx *sql.Tx, ev *schema.Event) (int64, error) {
 	k := seriesKey{ev.Service, ev.Level, ev.Host, ev.Publisher}

@@ -69,6 +69,7 @@ type Proxy struct {
 	xpub   *zmq.Socket
 
 	XSubEndpoint, XPubEndpoint string // resolved, e.g. with the port chosen for "*"
+	LiveEndpoint               string // in-process endpoint of the XPUB, for the query API
 
 	seq     *sequencer
 	acks    chan schema.Ack          // acks waiting to be sent upstream
@@ -165,6 +166,11 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 	}
 	p.XSubEndpoint, _ = p.xsub.GetLastEndpoint()
 	p.XPubEndpoint, _ = p.xpub.GetLastEndpoint()
+	// The query API follows live events in-process, on the same XPUB.
+	p.LiveEndpoint = fmt.Sprintf("inproc://zlog-live-%p", p)
+	if err := p.xpub.Bind(p.LiveEndpoint); err != nil {
+		return fail(fmt.Errorf("bind %q: %w", p.LiveEndpoint, err))
+	}
 	// Subscribe to every topic: XSUB sends subscriptions upstream, and
 	// publishers only send what someone subscribed to.
 	if _, err := p.xsub.SendBytes([]byte{1}, 0); err != nil {
@@ -287,6 +293,11 @@ func (p *Proxy) reack(streams map[schema.Stream]bool) {
 		}
 	}
 }
+
+// ZMQContext is the context of the proxy's sockets, for subscribers on
+// LiveEndpoint. Close them before the proxy's Run returns: it terminates
+// the context, which waits for them.
+func (p *Proxy) ZMQContext() *zmq.Context { return p.zctx }
 
 func (p *Proxy) readSubscriptions() {
 	for {

@@ -11,13 +11,14 @@ import (
 
 // filterFlags are the selection flags search, stats and topics share.
 type filterFlags struct {
-	data, since, until, topic, host, level, fts *string
-	services                                    listFlag
+	src                                   *sourceFlags
+	since, until, topic, host, level, fts *string
+	services                              listFlag
 }
 
 func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
 	f := &filterFlags{}
-	f.data = fs.String("data", defaultData(), "data directory ($ZLOG_DATA sets the default)")
+	f.src = addSourceFlags(fs)
 	f.since = fs.String("since", defaultSince, "oldest event time to include")
 	f.until = fs.String("until", "now", "newest event time to include")
 	fs.Var(&f.services, "service", "only this service (repeatable)")

@@ -10,11 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
+		"strings"
+	"syscall"
 	"time"
 
-	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -47,12 +46,13 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq search --help" for usage`) }
 	filter := addFilterFlags(fs, "1h")
-	dataDir := filter.data
-	limit := fs.Int("limit", 100, "most events to print; 0 prints all")
+	limit := fs.Int("limit", 100, "most events to print; 0 prints all (with --follow: the newest this many, then live)")
 	order := fs.String("order", "newest", "newest (first) or oldest (first)")
 	output := fs.String("output", "text", "text (log-file lines), json (one object per line) or raw (message only)")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
 	countOnly := fs.Bool("count", false, "print only the number of matching events (--limit does not apply)")
+	follow := fs.Bool("follow", false, "after the matches in the index, keep printing new ones live, oldest first, until interrupted")
+	fs.BoolVar(follow, "f", false, "shorthand for --follow")
 
 	words, code, done := parseCommand(fs, args, stdout, searchUsage)
 	if done {
@@ -76,16 +76,24 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-
-	searcher, err := query.NewSearcher(filepath.Join(*dataDir, "index"))
+	if *follow {
+		if *countOnly {
+			return fail("flags --follow and --count cannot be used together")
+		}
+		if flagGiven(fs, "until") {
+			return fail("flags --follow and --until cannot be used together: following has no end")
+		}
+		q.Until = time.Time{}
+	}
+	be, err := filter.src.backend()
 	if err != nil {
 		return fail("%v", err)
 	}
-	noteRetention(stderr, searcher, q.Since)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	noteRetention(ctx, stderr, be, q.Since)
 	if *countOnly {
-		n, err := searcher.Count(ctx, q)
+		n, err := be.Count(ctx, q)
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -99,12 +107,24 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitMatch
 	}
-	it, err := searcher.Search(ctx, q)
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	if *follow {
+		err := be.Follow(ctx, q, func(ev *schema.Event) error {
+			if err := write(out, ev); err != nil {
+				return err
+			}
+			return out.Flush()
+		}, func(msg string) { fmt.Fprintf(stderr, "logq: %s\n", msg) })
+		if err != nil && ctx.Err() == nil {
+			return fail("%v", err)
+		}
+		return exitMatch
+	}
+	it, err := be.Search(ctx, q)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer it.Close()
-	out := bufio.NewWriterSize(stdout, 64<<10)
 	n := 0
 	for it.Next() {
 		ev := it.At()
@@ -124,6 +144,13 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		return exitNoMatch
 	}
 	return exitMatch
+}
+
+// flagGiven reports whether the command line set the flag.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // parseCommand parses a subcommand's flags and words. With --help it prints

@@ -8,8 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
+		"strings"
 	"time"
 
 	"github.com/zlog/zlog/query"
@@ -85,14 +84,14 @@ func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usa
 	if err != nil {
 		return fail("%v", err)
 	}
-	searcher, err := query.NewSearcher(filepath.Join(*filter.data, "index"))
+	be, err := filter.src.backend()
 	if err != nil {
 		return fail("%v", err)
 	}
-	noteRetention(stderr, searcher, q.Since)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	st, err := searcher.Stats(ctx, q, groupBy, *every)
+	noteRetention(ctx, stderr, be, q.Since)
+	st, err := be.Stats(ctx, q, groupBy, *every)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -191,8 +190,8 @@ func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars) {
 
 // noteRetention tells the user when the window reaches back before what
 // the collector's retention has kept: those events cannot be answered for.
-func noteRetention(w io.Writer, s *query.Searcher, since time.Time) {
-	if oldest, ok := s.RetainedFrom(); ok && since.Before(oldest) {
+func noteRetention(ctx context.Context, w io.Writer, be backend, since time.Time) {
+	if oldest, ok, err := be.RetainedFrom(ctx); err == nil && ok && since.Before(oldest) {
 		fmt.Fprintf(w, "logq: note: retention removed events before %s; the index cannot answer for earlier times\n", oldest.Format(time.RFC3339))
 	}
 }

@@ -1,0 +1,257 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/live"
+	"github.com/zlog/zlog/schema"
+)
+
+// Client asks a collector's query API.
+type Client struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client for base (http://host:port). token, when not
+// empty, is sent as a bearer token.
+func NewClient(base, token string) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: collector address %q is not like http://host:4446", query.ErrBadQuery, base)
+	}
+	// No overall timeout: follow and tail stream for as long as they run.
+	return &Client{base: u, token: token, http: &http.Client{}}, nil
+}
+
+// maxLine bounds one NDJSON line: an event is at most MaxEvent bytes on the
+// wire, and JSON escaping can grow it by up to six times.
+const maxLine = 8 * schema.DefaultMaxEvent
+
+func (c *Client) get(ctx context.Context, path string, params url.Values) (*http.Response, error) {
+	u := c.base.JoinPath(path)
+	u.RawQuery = params.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("collector %s: %w", c.base.Redacted(), err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	var body errorBody
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(raw, &body) != nil || body.Error == "" {
+		body.Error = strings.TrimSpace(string(raw))
+	}
+	msg := strings.TrimPrefix(body.Error, query.ErrBadQuery.Error()+": ")
+	switch resp.StatusCode {
+	case http.StatusBadRequest:
+		return nil, &rejectedError{fmt.Errorf("%w: %s", query.ErrBadQuery, msg)}
+	case http.StatusNotFound:
+		return nil, &rejectedError{fmt.Errorf("%w: %s", query.ErrNoIndex, msg)}
+	}
+	return nil, &rejectedError{fmt.Errorf("collector %s answered %s: %s", c.base.Redacted(), resp.Status, msg)}
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, params url.Values, v any) error {
+	resp, err := c.get(ctx, path, params)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("collector %s: read answer: %w", c.base.Redacted(), err)
+	}
+	return nil
+}
+
+// Count is query.Searcher.Count over the API.
+func (c *Client) Count(ctx context.Context, q query.Query) (int64, error) {
+	var body struct {
+		Count int64 `json:"count"`
+	}
+	v := EncodeQuery(q)
+	v.Del(pLimit)
+	v.Del(pOrder)
+	err := c.getJSON(ctx, "api/v1/count", v, &body)
+	return body.Count, err
+}
+
+// Stats is query.Searcher.Stats over the API.
+func (c *Client) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {
+	v := EncodeQuery(q)
+	v.Del(pLimit)
+	v.Del(pOrder)
+	v.Set(pBy, string(by))
+	if every > 0 {
+		v.Set(pEvery, every.String())
+	}
+	var st query.Stats
+	if err := c.getJSON(ctx, "api/v1/stats", v, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// RetainedFrom is query.Searcher.RetainedFrom over the API.
+func (c *Client) RetainedFrom(ctx context.Context) (time.Time, bool, error) {
+	var body struct {
+		RetainedFrom *time.Time `json:"retained_from"`
+	}
+	if err := c.getJSON(ctx, "api/v1/retention", nil, &body); err != nil || body.RetainedFrom == nil {
+		return time.Time{}, false, err
+	}
+	return *body.RetainedFrom, true, nil
+}
+
+// Search is query.Searcher.Search over the API.
+func (c *Client) Search(ctx context.Context, q query.Query) (query.Iterator, error) {
+	resp, err := c.get(ctx, "api/v1/search", EncodeQuery(q))
+	if err != nil {
+		return nil, err
+	}
+	return &lineIterator{body: resp.Body, lines: newLineScanner(resp.Body)}, nil
+}
+
+// line is one NDJSON line: an event, a notice or an error.
+type line struct {
+	schema.Event
+	Notice string `json:"notice"`
+	Error  string `json:"error"`
+}
+
+func newLineScanner(r io.Reader) *bufio.Scanner {
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 64<<10), maxLine)
+	return s
+}
+
+func decodeLine(b []byte) (line, error) {
+	var l line
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("read answer: %w", err)
+	}
+	if l.Error != "" {
+		return l, errors.New(l.Error)
+	}
+	return l, nil
+}
+
+type lineIterator struct {
+	body  io.ReadCloser
+	lines *bufio.Scanner
+	cur   schema.Event
+	err   error
+}
+
+func (it *lineIterator) Next() bool {
+	for it.err == nil && it.lines.Scan() {
+		if len(it.lines.Bytes()) == 0 {
+			continue
+		}
+		l, err := decodeLine(it.lines.Bytes())
+		if err != nil {
+			it.err = err
+			return false
+		}
+		it.cur = l.Event
+		return true
+	}
+	if it.err == nil {
+		it.err = it.lines.Err()
+	}
+	return false
+}
+
+func (it *lineIterator) At() schema.Event { return it.cur }
+func (it *lineIterator) Err() error       { return it.err }
+func (it *lineIterator) Close() error     { return it.body.Close() }
+
+// stream reads a follow or tail answer until ctx ends or emit stops it.
+func (c *Client) stream(ctx context.Context, path string, v url.Values, emit func(*schema.Event) error, notice func(string)) error {
+	resp, err := c.get(ctx, path, v)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	lines := newLineScanner(resp.Body)
+	for lines.Scan() {
+		if len(lines.Bytes()) == 0 {
+			continue
+		}
+		l, err := decodeLine(lines.Bytes())
+		if err != nil {
+			return err
+		}
+		if l.Notice != "" {
+			if notice != nil {
+				notice(l.Notice)
+			}
+			continue
+		}
+		if err := emit(&l.Event); err != nil {
+			if errors.Is(err, live.ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := lines.Err(); err != nil {
+		return fmt.Errorf("collector %s: %w", c.base.Redacted(), err)
+	}
+	return fmt.Errorf("collector %s closed the stream", c.base.Redacted())
+}
+
+// Follow is live.Follow over the API.
+func (c *Client) Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error {
+	v := EncodeQuery(q)
+	v.Del(pUntil)
+	v.Del(pOrder)
+	return c.stream(ctx, "api/v1/follow", v, emit, notice)
+}
+
+// Tail is live.Tail over the API. Like live.Tail it reconnects when the
+// collector goes away; a rejected request (bad filter, token) ends it.
+func (c *Client) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error) error {
+	v := EncodeQuery(query.Query{Words: f.Words, Services: f.Services, TopicPrefix: f.Topic, Host: f.Host, MinLevel: f.MinLevel})
+	for {
+		err := c.stream(ctx, "api/v1/tail", v, emit, nil)
+		var rejected *rejectedError
+		if err == nil || errors.As(err, &rejected) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// rejectedError is an answer other than 200: retrying cannot help.
+type rejectedError struct{ err error }
+
+func (e *rejectedError) Error() string { return e.err.Error() }
+func (e *rejectedError) Unwrap() error { return e.err }

@@ -1,0 +1,262 @@
+package api
+
+import (
+	"bufio"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/live"
+	"github.com/zlog/zlog/schema"
+)
+
+// Options configure the API handler.
+type Options struct {
+	IndexDir     string // <data>/index
+	Live live.Options // the collector's XPUB, for follow and tail (prefixes are set per request)
+	// Token, when set, is required as "Authorization: Bearer <token>".
+	Token string
+}
+
+// Handler serves /api/v1/{search,count,stats,follow,tail,retention}.
+type Handler struct {
+	opts   Options
+	logger *slog.Logger
+	mux    *http.ServeMux
+}
+
+// NewHandler returns the API handler.
+func NewHandler(opts Options, logger *slog.Logger) *Handler {
+	h := &Handler{opts: opts, logger: logger, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /api/v1/search", h.search)
+	h.mux.HandleFunc("GET /api/v1/count", h.count)
+	h.mux.HandleFunc("GET /api/v1/stats", h.stats)
+	h.mux.HandleFunc("GET /api/v1/follow", h.follow)
+	h.mux.HandleFunc("GET /api/v1/tail", h.tail)
+	h.mux.HandleFunc("GET /api/v1/retention", h.retention)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Token != "" {
+		want := "Bearer " + h.opts.Token
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="zlog"`)
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token"))
+			return
+		}
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// errorBody is the body of every error answer, and the last line of a
+// stream that failed part way.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(errorBody{Error: err.Error()})
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, query.ErrBadQuery):
+		return http.StatusBadRequest
+	case errors.Is(err, query.ErrNoIndex):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// request decodes the query and opens the searcher; on error it has
+// answered already.
+func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []string) (query.Query, *query.Searcher, bool) {
+	now := time.Now()
+	q, err := decodeQuery(r.URL.Query(), allowed, now)
+	if err == nil {
+		if !r.URL.Query().Has(pSince) {
+			q.Since = now.Add(-time.Hour)
+		}
+		if !r.URL.Query().Has(pUntil) && slices.Contains(allowed, pUntil) {
+			q.Until = now
+		}
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return q, nil, false
+	}
+	s, err := query.NewSearcher(h.opts.IndexDir)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return q, nil, false
+	}
+	return q, s, true
+}
+
+func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
+	q, s, ok := h.request(w, r, searchParams)
+	if !ok {
+		return
+	}
+	it, err := s.Search(r.Context(), q)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	defer it.Close()
+	// The first row decides the status: a bad FTS expression fails there.
+	more := it.Next()
+	if err := it.Err(); err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	out := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(out)
+	for ; more; more = it.Next() {
+		ev := it.At()
+		if enc.Encode(&ev) != nil {
+			return // the client went away
+		}
+	}
+	if err := it.Err(); err != nil {
+		enc.Encode(errorBody{Error: err.Error()})
+	}
+	out.Flush()
+}
+
+func (h *Handler) count(w http.ResponseWriter, r *http.Request) {
+	q, s, ok := h.request(w, r, queryParams)
+	if !ok {
+		return
+	}
+	n, err := s.Count(r.Context(), q)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, struct {
+		Count int64 `json:"count"`
+	}{n})
+}
+
+func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
+	q, s, ok := h.request(w, r, statsParams)
+	if !ok {
+		return
+	}
+	v := r.URL.Query()
+	by := query.ByService
+	if b := v.Get(pBy); b != "" {
+		var err error
+		if by, err = query.ParseGroupBy(b); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
+	var every time.Duration
+	if e := v.Get(pEvery); e != "" {
+		var err error
+		if every, err = query.ParseDuration(e); err != nil || every < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("%w: parameter every: %q is not a duration", query.ErrBadQuery, e))
+			return
+		}
+	}
+	st, err := s.Stats(r.Context(), q, by, every)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, st)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// notice is a stream line that is not an event.
+type notice struct {
+	Notice string `json:"notice"`
+}
+
+// streamer writes NDJSON lines and flushes each, for follow and tail.
+func streamer(w http.ResponseWriter) (emit func(any) error) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	return func(v any) error {
+		if err := enc.Encode(v); err != nil {
+			return live.ErrStop // the client went away
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	}
+}
+
+func (h *Handler) follow(w http.ResponseWriter, r *http.Request) {
+	q, s, ok := h.request(w, r, searchParams)
+	if !ok {
+		return
+	}
+	if r.URL.Query().Has(pUntil) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: parameter until cannot be used with follow", query.ErrBadQuery))
+		return
+	}
+	q.Until = time.Time{}
+	// Check the query before the status line goes out.
+	if err := s.Check(q); err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	emit := streamer(w)
+	err := live.Follow(r.Context(), s, q, h.opts.Live,
+		func(ev *schema.Event) error { return emit(ev) },
+		func(msg string) { emit(notice{Notice: msg}) })
+	if err != nil && r.Context().Err() == nil {
+		h.logger.Warn("follow ended", "err", err)
+		emit(errorBody{Error: err.Error()})
+	}
+}
+
+func (h *Handler) tail(w http.ResponseWriter, r *http.Request) {
+	q, err := decodeQuery(r.URL.Query(), tailParams, time.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	f := live.Filter{Services: q.Services, Topic: q.TopicPrefix, Host: q.Host, MinLevel: q.MinLevel, Words: q.Words}
+	emit := streamer(w)
+	if err := live.Tail(r.Context(), h.opts.Live, f, func(ev *schema.Event) error { return emit(ev) }); err != nil && r.Context().Err() == nil {
+		emit(errorBody{Error: err.Error()})
+	}
+}
+
+func (h *Handler) retention(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.Query()) > 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: retention takes no parameters", query.ErrBadQuery))
+		return
+	}
+	var body struct {
+		RetainedFrom *time.Time `json:"retained_from"`
+	}
+	if s, err := query.NewSearcher(h.opts.IndexDir); err == nil {
+		if t, ok := s.RetainedFrom(); ok {
+			body.RetainedFrom = &t
+		}
+	}
+	writeJSON(w, body)
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/api"
+	"github.com/zlog/zlog/query/live"
+	"github.com/zlog/zlog/schema"
+)
+
+// backend answers logq's commands: from the index and XPUB on this host
+// (the default), or from a collector's query API with --collector.
+type backend interface {
+	Search(ctx context.Context, q query.Query) (query.Iterator, error)
+	Count(ctx context.Context, q query.Query) (int64, error)
+	Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error)
+	RetainedFrom(ctx context.Context) (time.Time, bool, error)
+	Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error
+	Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error) error
+}
+
+// sourceFlags choose the backend.
+type sourceFlags struct {
+	data, xpub, collector, tokenFile *string
+}
+
+func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
+	return &sourceFlags{
+		data:      fs.String("data", defaultData(), "data directory of a collector on this host ($ZLOG_DATA sets the default)"),
+		xpub:      fs.String("xpub", "tcp://127.0.0.1:4445", "collector XPUB endpoint, for live events on this host"),
+		collector: fs.String("collector", os.Getenv("ZLOG_COLLECTOR"), "ask a collector's query API instead, e.g. http://host:4446 ($ZLOG_COLLECTOR)"),
+		tokenFile: fs.String("token-file", os.Getenv("ZLOG_TOKEN_FILE"), "file holding the query API's bearer token ($ZLOG_TOKEN_FILE)"),
+	}
+}
+
+func (s *sourceFlags) backend() (backend, error) {
+	if *s.collector == "" {
+		return &localBackend{indexDir: filepath.Join(*s.data, "index"), xpub: *s.xpub}, nil
+	}
+	var token string
+	if *s.tokenFile != "" {
+		b, err := os.ReadFile(*s.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("flag --token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	c, err := api.NewClient(*s.collector, token)
+	if err != nil {
+		return nil, fmt.Errorf("flag --collector: %w", err)
+	}
+	return c, nil
+}
+
+// localBackend reads the index under --data and the XPUB at --xpub.
+type localBackend struct {
+	indexDir, xpub string
+}
+
+func (l *localBackend) searcher() (*query.Searcher, error) { return query.NewSearcher(l.indexDir) }
+
+func (l *localBackend) Search(ctx context.Context, q query.Query) (query.Iterator, error) {
+	s, err := l.searcher()
+	if err != nil {
+		return nil, err
+	}
+	return s.Search(ctx, q)
+}
+
+func (l *localBackend) Count(ctx context.Context, q query.Query) (int64, error) {
+	s, err := l.searcher()
+	if err != nil {
+		return 0, err
+	}
+	return s.Count(ctx, q)
+}
+
+func (l *localBackend) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {
+	s, err := l.searcher()
+	if err != nil {
+		return nil, err
+	}
+	return s.Stats(ctx, q, by, every)
+}
+
+func (l *localBackend) RetainedFrom(context.Context) (time.Time, bool, error) {
+	s, err := l.searcher()
+	if err != nil {
+		return time.Time{}, false, nil // the command itself reports the missing index
+	}
+	t, ok := s.RetainedFrom()
+	return t, ok, nil
+}
+
+func (l *localBackend) Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error {
+	s, err := l.searcher()
+	if err != nil {
+		return err
+	}
+	return live.Follow(ctx, s, q, live.Options{Endpoint: l.xpub}, emit, notice)
+}
+
+func (l *localBackend) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error) error {
+	return live.Tail(ctx, live.Options{Endpoint: l.xpub}, f, emit)
+}

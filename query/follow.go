@@ -1,0 +1,501 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// LiveSource yields the events the collector forwards, in its forwarding
+// order (so per stream in sequence order). Recv waits at most wait; ok is
+// false when nothing arrived in that time.
+type LiveSource interface {
+	Recv(wait time.Duration) (ev schema.Event, ok bool, err error)
+}
+
+// FollowOptions tune Follow; zero values take the defaults.
+type FollowOptions struct {
+	// FillWait bounds how long a gap in a stream's live sequence numbers
+	// waits for the collector to commit the missing events (5s).
+	FillWait time.Duration
+	// Gap is told about sequence numbers that were neither live nor in
+	// the index after FillWait (a collector that lost them, or retention).
+	Gap func(stream schema.Stream, from, to uint64)
+}
+
+// Follow prints the index's matches for q (oldest first; with q.Limit, the
+// newest Limit of them) and then the live matches, with no event missing or
+// repeated at the seam. The caller subscribes live before calling, so the
+// live queue already holds what arrives while the index is read.
+//
+// The seam works per stream (publisher + topic), whose sequence numbers the
+// collector stores and forwards in order:
+//   - before the index is read, each stream's committed high-water mark H
+//     is taken; the search sees everything up to H, and whatever above H it
+//     also happens to see is remembered;
+//   - a live event at or below what is covered is skipped; one past a gap
+//     (events forwarded before the subscription took effect, or dropped by a
+//     full subscriber queue) first has the gap filled from the index, once
+//     the collector has committed it;
+//   - streams that go quiet right after the switch are settled by
+//     re-reading the marks a few times and filling from the index what no
+//     live event covered.
+//
+// Unsequenced events (seq 0) cannot be matched up and are printed as they
+// come. Live events are matched with the index's own tokenizer (an in-memory
+// FTS5 table), so live and stored events match the same words.
+func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit func(*schema.Event) error, opts FollowOptions) error {
+	if opts.FillWait <= 0 {
+		opts.FillWait = 5 * time.Second
+	}
+	if !q.Until.IsZero() {
+		return fmt.Errorf("%w: --until cannot be used with --follow", ErrBadQuery)
+	}
+	p, err := s.plan(q)
+	if err != nil {
+		return err
+	}
+	m, err := newLiveMatcher(p)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	f := &follower{s: s, p: p, m: m, emit: emit, opts: opts,
+		cover: make(map[schema.Stream]uint64), extra: make(map[schema.Stream]map[uint64]bool), seen: make(map[schema.Stream]bool)}
+
+	if f.cover, err = s.streamMarks(ctx); err != nil {
+		return err
+	}
+	if err := f.indexPhase(ctx, q); err != nil {
+		return err
+	}
+	// Settle soon after the switch, when a quiet stream's last events are
+	// most likely uncovered, then every 5s for streams that stay quiet.
+	steps := []time.Duration{250 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
+	next := time.Now().Add(steps[0])
+	for ctx.Err() == nil {
+		wait := time.Until(next)
+		if wait <= 0 {
+			if err := f.settle(ctx); err != nil {
+				return err
+			}
+			if len(steps) > 1 {
+				steps = steps[1:]
+			}
+			next = time.Now().Add(steps[0])
+			continue
+		}
+		ev, ok, err := live.Recv(min(wait, 200*time.Millisecond))
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := f.live(ctx, &ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Check reports what is wrong with q (a bad full-text expression, say)
+// without reading the index.
+func (s *Searcher) Check(q Query) error {
+	p, err := s.plan(q)
+	if err != nil {
+		return err
+	}
+	m, err := newLiveMatcher(p)
+	if err != nil {
+		return err
+	}
+	m.close()
+	return nil
+}
+
+type follower struct {
+	s     *Searcher
+	p     *plan
+	m     *liveMatcher
+	emit  func(*schema.Event) error
+	opts  FollowOptions
+	cover map[schema.Stream]uint64          // every seq up to here is printed or does not match
+	extra map[schema.Stream]map[uint64]bool // printed seqs above cover
+	seen  map[schema.Stream]bool            // streams with a live event since the last settle
+}
+
+func streamOf(ev *schema.Event) schema.Stream {
+	return schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
+}
+
+func (f *follower) indexPhase(ctx context.Context, q Query) error {
+	q.OldestFirst = q.Limit == 0
+	it, err := f.s.Search(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var newest []schema.Event
+	for it.Next() {
+		ev := it.At()
+		if q.OldestFirst {
+			if err := f.printIndexed(&ev); err != nil {
+				return err
+			}
+			continue
+		}
+		newest = append(newest, ev)
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for i := len(newest) - 1; i >= 0; i-- {
+		if err := f.printIndexed(&newest[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printIndexed emits an event of the first index search, noting those above
+// the marks taken before it, which live events will repeat.
+func (f *follower) printIndexed(ev *schema.Event) error {
+	if st := streamOf(ev); ev.Seq > f.cover[st] {
+		if f.extra[st] == nil {
+			f.extra[st] = make(map[uint64]bool)
+		}
+		f.extra[st][ev.Seq] = true
+	}
+	return f.emit(ev)
+}
+
+// print emits a matching event unless the seam already printed it.
+func (f *follower) print(ev *schema.Event) error {
+	if ev.Seq != 0 {
+		st := streamOf(ev)
+		if ev.Seq <= f.cover[st] || f.extra[st][ev.Seq] {
+			return nil
+		}
+		if f.extra[st] == nil {
+			f.extra[st] = make(map[uint64]bool)
+		}
+		f.extra[st][ev.Seq] = true
+	}
+	return f.emit(ev)
+}
+
+// advance marks a stream covered up to seq and forgets what that makes moot.
+func (f *follower) advance(st schema.Stream, seq uint64) {
+	if seq <= f.cover[st] {
+		return
+	}
+	f.cover[st] = seq
+	for k := range f.extra[st] {
+		if k <= seq {
+			delete(f.extra[st], k)
+		}
+	}
+}
+
+func (f *follower) live(ctx context.Context, ev *schema.Event) error {
+	if ev.Seq == 0 {
+		if ok, err := f.m.matches(ev); err != nil || !ok {
+			return err
+		}
+		return f.emit(ev)
+	}
+	st := streamOf(ev)
+	f.seen[st] = true
+	covered := f.cover[st]
+	if ev.Seq <= covered {
+		return nil
+	}
+	if ev.Seq > covered+1 {
+		if err := f.fill(ctx, st, covered, ev.Seq-1, true); err != nil {
+			return err
+		}
+	}
+	ok, err := f.m.matches(ev)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := f.print(ev); err != nil {
+			return err
+		}
+	}
+	f.advance(st, ev.Seq)
+	return nil
+}
+
+// settle fills, from the index, streams that moved on since the last look
+// without a live event: what they committed was forwarded before the
+// subscription took effect.
+func (f *follower) settle(ctx context.Context) error {
+	marks, err := f.s.streamMarks(ctx)
+	if err != nil {
+		return err
+	}
+	for st, hwm := range marks {
+		if hwm > f.cover[st] && !f.seen[st] {
+			if err := f.fill(ctx, st, f.cover[st], hwm, false); err != nil {
+				return err
+			}
+		}
+	}
+	clear(f.seen)
+	return nil
+}
+
+// fill prints the matching events of st with from < seq <= to from the
+// index. With wait it first waits (up to FillWait) for the collector to
+// commit them.
+func (f *follower) fill(ctx context.Context, st schema.Stream, from, to uint64, wait bool) error {
+	deadline := time.Now().Add(f.opts.FillWait)
+	for wait {
+		marks, err := f.s.streamMarks(ctx)
+		if err != nil {
+			return err
+		}
+		if marks[st] >= to || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	evs, err := f.s.streamEvents(ctx, st, from, to)
+	if err != nil {
+		return err
+	}
+	found := make(map[uint64]bool, len(evs))
+	for i := range evs {
+		found[evs[i].Seq] = true
+		ok, err := f.m.matches(&evs[i])
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := f.print(&evs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if f.opts.Gap != nil && uint64(len(found)) < to-from {
+		lo := from + 1
+		for lo <= to && found[lo] {
+			lo++
+		}
+		hi := to
+		for hi > lo && found[hi] {
+			hi--
+		}
+		f.opts.Gap(st, lo, hi)
+	}
+	f.advance(st, to)
+	return nil
+}
+
+// streamMarks is each stream's highest committed sequence number, over all
+// partitions (a stream's newest events may be in any of them).
+func (s *Searcher) streamMarks(ctx context.Context) (map[schema.Stream]uint64, error) {
+	parts, err := schema.ListPartitions(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	marks := make(map[schema.Stream]uint64)
+	for _, part := range parts {
+		if err := eachRow(ctx, part.Path, "SELECT publisher, topic, hwm FROM streams", nil, func(rows *sql.Rows) error {
+			var st schema.Stream
+			var hwm int64
+			if err := rows.Scan(&st.Publisher, &st.Topic, &hwm); err != nil {
+				return err
+			}
+			marks[st] = max(marks[st], uint64(hwm))
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return marks, nil
+}
+
+// streamEvents reads the events of st with from < seq <= to, in sequence
+// order. They are recent, so the scan walks ids newest first and stops when
+// it has them all.
+func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to uint64) ([]schema.Event, error) {
+	service, levelName, ok := cutLast(st.Topic, ".")
+	level, err := schema.ParseLevel(levelName)
+	if !ok || err != nil {
+		return nil, nil // not a topic the collector stores
+	}
+	parts, err := schema.ListPartitions(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	const stmt = "SELECT e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher " +
+		"FROM events e JOIN series s ON s.id = e.series " +
+		"WHERE e.series IN (SELECT id FROM series WHERE publisher = ? AND service = ? AND level = ?) AND e.seq > ? AND e.seq <= ? " +
+		"ORDER BY e.id DESC LIMIT ?"
+	var out []schema.Event
+	want := int64(to - from)
+	for i := len(parts) - 1; i >= 0 && int64(len(out)) < want; i-- {
+		args := []any{st.Publisher, service, int(level), int64(from), int64(to), want - int64(len(out))}
+		if err := eachRow(ctx, parts[i].Path, stmt, args, func(rows *sql.Rows) error {
+			ev, err := scanEvent(rows)
+			if err == nil {
+				out = append(out, ev)
+			}
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, func(a, b schema.Event) int { return int(int64(a.Seq) - int64(b.Seq)) })
+	return out, nil
+}
+
+// eachRow runs stmt on one partition (skipping one not initialised yet).
+func eachRow(ctx context.Context, path, stmt string, args []any, each func(*sql.Rows) error) error {
+	db, err := openReadOnly(path)
+	if errors.Is(err, errNotReady) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return fmt.Errorf("read %q: %w", path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return fmt.Errorf("read %q: %w", path, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %q: %w", path, err)
+	}
+	return nil
+}
+
+// liveMatcher decides whether an event outside the index matches a plan the
+// way the index would: labels and time in Go, words through FTS5 with the
+// index's tokenizer on a one-row in-memory table.
+type liveMatcher struct {
+	p      *plan
+	db     *sql.DB
+	levels map[schema.Level]bool
+}
+
+func newLiveMatcher(p *plan) (*liveMatcher, error) {
+	m := &liveMatcher{p: p, levels: make(map[schema.Level]bool)}
+	for _, l := range schema.Levels() {
+		m.levels[l] = l >= p.q.MinLevel
+	}
+	if p.terms.Match == "" {
+		return m, nil
+	}
+	db, err := sql.Open("sqlite3", "file:live?mode=memory")
+	if err != nil {
+		return nil, fmt.Errorf("live matcher: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("CREATE VIRTUAL TABLE live USING fts5(message, fields, tokenize='unicode61 remove_diacritics 2')"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("live matcher: %w", err)
+	}
+	// Check the expression once, so a bad --fts fails before anything prints.
+	if _, err := db.Exec("SELECT 1 FROM live WHERE live MATCH ?", "{message fields}: ("+p.terms.Match+")"); err != nil {
+		db.Close()
+		return nil, p.wrapErr("live matcher", err)
+	}
+	m.db = db
+	return m, nil
+}
+
+func (m *liveMatcher) close() {
+	if m.db != nil {
+		m.db.Close()
+	}
+}
+
+func (m *liveMatcher) matches(ev *schema.Event) (bool, error) {
+	q := m.p.q
+	t := ev.Time.UnixNano()
+	switch {
+	case t < m.p.lo || t > m.p.hi,
+		!m.levels[ev.Level],
+		len(q.Services) > 0 && !slices.Contains(q.Services, ev.Service),
+		q.TopicPrefix != "" && !strings.HasPrefix(ev.Topic(), q.TopicPrefix),
+		q.Host != "" && ev.Host != q.Host:
+		return false, nil
+	}
+	for _, sub := range m.p.terms.Substrings {
+		if !containsSubstring(ev, sub) {
+			return false, nil
+		}
+	}
+	if m.db == nil {
+		return true, nil
+	}
+	tx, err := m.db.Begin()
+	if err != nil {
+		return false, fmt.Errorf("live matcher: %w", err)
+	}
+	defer tx.Rollback() // the row never needs to stay
+	if _, err := tx.Exec("INSERT INTO live(rowid, message, fields) VALUES (1, ?, ?)", ev.Message, schema.FieldsColumn(ev.Fields)); err != nil {
+		return false, fmt.Errorf("live matcher: %w", err)
+	}
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM live WHERE live MATCH ?", "{message fields}: ("+m.p.terms.Match+")").Scan(&n); err != nil {
+		return false, fmt.Errorf("live matcher: %w", err)
+	}
+	return n > 0, nil
+}
+
+// containsSubstring is the index's substring filter: in the message or in
+// any field value.
+func containsSubstring(ev *schema.Event, sub string) bool {
+	if strings.Contains(ev.Message, sub) {
+		return true
+	}
+	for _, v := range ev.Fields {
+		if strings.Contains(v, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// scanEvent reads the columns of an event row (see plan.query).
+func scanEvent(rows *sql.Rows) (schema.Event, error) {
+	var id, bump int64
+	var seq sql.NullInt64
+	var fields sql.NullString
+	var lvl int
+	ev := schema.Event{}
+	if err := rows.Scan(&id, &bump, &seq, &ev.Message, &fields, &ev.Service, &lvl, &ev.Host, &ev.Publisher); err != nil {
+		return ev, fmt.Errorf("read event: %w", err)
+	}
+	ev.Time = time.Unix(0, id-bump).UTC()
+	ev.Level = schema.Level(lvl)
+	ev.Seq = uint64(seq.Int64)
+	if fields.Valid {
+		if err := json.Unmarshal([]byte(fields.String), &ev.Fields); err != nil {
+			return ev, fmt.Errorf("read fields of event %d: %w", id, err)
+		}
+	}
+	return ev, nil
+}
