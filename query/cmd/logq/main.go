@@ -13,12 +13,15 @@ import (
 const usage = `Usage: logq <command> [flags] [words...]
 
 Commands:
-  search   find events by words, time, service, topic, host and level
-  stats    count events per service, level, host or topic, with charts
-  topics   list topics with their counts and when each was last seen
-  tail     follow live events from the collector, filtered at the source
-  help     show this help
+  search      find events by words, time, service, topic, host and level
+  stats       count events per service, level, host or topic, with charts
+  topics      list topics with their counts and when each was last seen
+  tail        follow live events from the collector, filtered at the source
+  completion  print a bash, zsh or fish completion script
+  help        show this help
 
+Every command reads the index on this host (--data) or, with --collector
+http://host:4446, asks a collector's query API; -o json prints JSON.
 Run "logq <command> --help" for a command's flags.
 `
 
@@ -44,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTopics(args[1:], stdout, stderr)
 	case "tail":
 		return runTail(args[1:], stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return exitMatch
