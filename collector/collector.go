@@ -33,15 +33,22 @@ import (
 	"github.com/zlog/zlog/query/api"
 	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/keys"
 )
 
 // Options configure the collector. Zero values take the defaults shown.
 type Options struct {
-	DataDir         string        // <data>/logs and <data>/index; "./data"
-	XSubAddr        string        // "tcp://*:4444"
-	XPubAddr        string        // "tcp://*:4445"
-	HTTPAddr        string        // /metrics, /healthz and the query API; "127.0.0.1:4446"; "" or "off" disables
-	APIToken        string        // bearer token the query API requires; "" requires none
+	DataDir  string // <data>/logs and <data>/index; "./data"
+	XSubAddr string // "tcp://*:4444"
+	XPubAddr string // "tcp://*:4445"
+	HTTPAddr string // /metrics, /healthz and the query API; "127.0.0.1:4446"; "" or "off" disables
+	APIToken string // bearer token the query API and /metrics require; "" requires none
+
+	// CURVE: with CurveSecretKey (a .key file) and AuthorizedKeys (a file
+	// or a directory of .pub files) set, ZeroMQ traffic is encrypted and
+	// only listed keys may publish or subscribe. Both empty: plaintext.
+	CurveSecretKey  string
+	AuthorizedKeys  string
 	MaxEventBytes   int           // schema.DefaultMaxEvent
 	CommitInterval  time.Duration // longest an event waits before its index commit; 100ms
 	CommitEvents    int           // commit early once this many events wait; 20000
@@ -146,8 +153,18 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	}, logger, reg); err != nil {
 		return nil, err
 	}
+	curve, err := loadCurve(opts)
+	if err != nil {
+		c.index.Close()
+		return nil, err
+	}
+	if curve == nil {
+		logger.Warn("CURVE is off: anyone who reaches the ZeroMQ ports can publish events and read them all; see --curve-secret-key and --authorized-keys")
+	} else {
+		logger.Info("CURVE is on", "publishers", len(curve.Allow.Keys(keys.Publish)), "subscribers", len(curve.Allow.Keys(keys.Subscribe)), "authorized_keys", opts.AuthorizedKeys)
+	}
 	if c.proxy, err = proxy.New(proxy.Options{
-		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, StreamHWMs: hwms,
+		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, StreamHWMs: hwms, Curve: curve,
 	}, logger, reg); err != nil {
 		c.index.Close()
 		return nil, err
@@ -158,6 +175,42 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		}
 	}
 	return c, nil
+}
+
+func loadCurve(opts Options) (*proxy.Curve, error) {
+	if opts.CurveSecretKey == "" && opts.AuthorizedKeys == "" {
+		return nil, nil
+	}
+	if opts.CurveSecretKey == "" || opts.AuthorizedKeys == "" {
+		return nil, errors.New("CURVE needs both --curve-secret-key and --authorized-keys")
+	}
+	pair, err := keys.ReadSecret(opts.CurveSecretKey)
+	if err != nil {
+		return nil, err
+	}
+	allow, err := keys.LoadAllowlist(opts.AuthorizedKeys)
+	if err != nil {
+		return nil, err
+	}
+	return &proxy.Curve{Secret: pair.Secret, Allow: allow}, nil
+}
+
+// ReloadKeys reads the authorized keys again (on SIGHUP). A key that was
+// removed stops working at once, open connections included. On error the
+// previous list stays in force.
+func (c *Collector) ReloadKeys() error {
+	if c.opts.AuthorizedKeys == "" {
+		return errors.New("CURVE is off: there are no authorized keys to reload")
+	}
+	allow, err := keys.LoadAllowlist(c.opts.AuthorizedKeys)
+	if err != nil {
+		return fmt.Errorf("reload (the previous keys stay in force): %w", err)
+	}
+	if err := c.proxy.SetAllowlist(allow); err != nil {
+		return err
+	}
+	c.logger.Info("authorized keys reloaded", "publishers", len(allow.Keys(keys.Publish)), "subscribers", len(allow.Keys(keys.Subscribe)))
+	return nil
 }
 
 // Endpoints reports the resolved addresses (useful when ports were "*" or 0).
@@ -225,21 +278,25 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	if c.listener == nil {
 		return nil
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
-	mux.Handle("/api/", api.NewHandler(api.Options{
-		IndexDir: filepath.Join(c.opts.DataDir, "index"), Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()}, Token: c.opts.APIToken,
+	// Everything but the health check needs the token when one is set:
+	// the API reads every event, and metrics and profiles say much.
+	private := http.NewServeMux()
+	private.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
+	private.Handle("/api/", api.NewHandler(api.Options{
+		IndexDir: filepath.Join(c.opts.DataDir, "index"), Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
 	}, c.logger))
+	// Profiles for `go tool pprof`; the listener is loopback-only by default.
+	private.HandleFunc("/debug/pprof/", pprof.Index)
+	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	// Profiles for `go tool pprof`; the listener is loopback-only by default.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.Handle("/", api.RequireToken(c.opts.APIToken, private))
 	// Follow and tail stream until their client leaves; shutdown ends them
 	// by cancelling the context every request derives from.
 	base, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return base }}
 	srv.RegisterOnShutdown(cancel)
 	g.Go(func() error {
 		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

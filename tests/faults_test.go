@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -159,6 +160,47 @@ type cutProxy struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
+	tap    *bytes.Buffer // when set, every byte in either direction
+}
+
+// newTapProxy is a cutProxy that also records all traffic, as a capture of
+// the wire would.
+func newTapProxy(t *testing.T, target string) *cutProxy {
+	p := &cutProxy{t: t, target: target, tap: &bytes.Buffer{}}
+	p.listen("127.0.0.1:0")
+	t.Cleanup(p.cut)
+	return p
+}
+
+// captured returns a copy of the traffic recorded so far.
+func (p *cutProxy) captured() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return bytes.Clone(p.tap.Bytes())
+}
+
+// pipe copies src to dst, recording into the tap.
+func (p *cutProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	if p.tap == nil {
+		io.Copy(dst, src)
+		return
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			p.tap.Write(buf[:n])
+			p.mu.Unlock()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -197,8 +239,8 @@ func (p *cutProxy) listen(addr string) {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
+			go p.pipe(up, c)
+			go p.pipe(c, up)
 		}
 	}()
 }

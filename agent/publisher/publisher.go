@@ -37,6 +37,7 @@ import (
 
 	"github.com/zlog/zlog/agent/spool"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/keys"
 )
 
 // FullPolicy says what Publish does when the queue is full.
@@ -70,6 +71,10 @@ type Options struct {
 	// starts again with the same spool. The spool also keeps the publisher
 	// id. Spool.Dir empty means no spool.
 	Spool spool.Options
+
+	// Curve, when set, encrypts the connection and authenticates this
+	// publisher to the collector with its key; nil is plaintext.
+	Curve *keys.Client
 
 	// Registerer, when set, receives the publisher's metrics.
 	Registerer prometheus.Registerer
@@ -220,6 +225,7 @@ func (p *Publisher) connect() (*zmq.Context, *zmq.Socket, error) {
 		sock.SetReconnectIvl(100 * time.Millisecond),
 		sock.SetReconnectIvlMax(2 * time.Second),
 		sock.SetLinger(0),
+		p.opts.Curve.Apply(sock),
 	} {
 		if set != nil {
 			sock.Close()

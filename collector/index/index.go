@@ -277,7 +277,13 @@ type partition struct {
 const insertChunk = 128 // rows per INSERT statement (6 parameters each)
 
 func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, error) {
-	_, statErr := os.Stat(path)
+	// SQLite gives the -wal and -shm files the mode of the database file,
+	// so the file is made 0640 before SQLite first opens it.
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640); err != nil {
+		return nil, fmt.Errorf("create index %q: %w", path, err)
+	} else {
+		f.Close()
+	}
 	db, err := sql.Open("sqlite3", dsn(path, cacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open index %q: %w", path, err)
@@ -290,9 +296,6 @@ func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, 
 	}
 	if err := schema.Migrate(ctx, db); err != nil {
 		return fail(err)
-	}
-	if os.IsNotExist(statErr) {
-		os.Chmod(path, 0o640)
 	}
 	if p.conn, err = db.Conn(ctx); err != nil {
 		return fail(err)
@@ -442,7 +445,6 @@ func nullSeq(seq uint64) any {
 	}
 	return int64(seq)
 }
-
 
 func (p *partition) seriesID(ctx context.Context, tx *sql.Tx, ev *schema.Event) (int64, error) {
 	k := seriesKey{ev.Service, ev.Level, ev.Host, ev.Publisher}

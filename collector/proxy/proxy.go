@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/keys"
 )
 
 // Options configure the proxy. Zero values take the defaults shown.
@@ -37,6 +38,17 @@ type Options struct {
 
 	// StreamHWMs are the durable high-water marks the sequencer starts from.
 	StreamHWMs map[schema.Stream]uint64
+
+	// Curve, when set, makes both sockets CURVE servers: traffic is
+	// encrypted and only keys the allowlist gives the socket's role may
+	// connect. Nil means plaintext, open to anyone who reaches the ports.
+	Curve *Curve
+}
+
+// Curve is the collector's CURVE identity and its allowlist.
+type Curve struct {
+	Secret string // the collector's secret key, Z85
+	Allow  keys.Allowlist
 }
 
 func (o *Options) setDefaults() {
@@ -84,16 +96,24 @@ type Proxy struct {
 	forwardErrs prometheus.Counter
 	subscribers prometheus.Counter
 	rejections  *rejectionLog
+
+	zap          *zapHandler   // nil without CURVE
+	rebind       chan struct{} // SetAllowlist asks Run to drop all connections
+	authRejected *prometheus.CounterVec
 }
 
 // New binds both sockets, so address errors surface before Run.
 func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
 	opts.setDefaults()
 	p := &Proxy{
-		opts:    opts,
-		logger:  logger.With("component", "proxy"),
-		seq:     newSequencer(opts.StreamHWMs),
-		acks:    make(chan schema.Ack, 1024),
+		opts:   opts,
+		logger: logger.With("component", "proxy"),
+		seq:    newSequencer(opts.StreamHWMs),
+		acks:   make(chan schema.Ack, 1024),
+		rebind: make(chan struct{}, 1),
+		authRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zlog_collector_auth_rejected_total", Help: "Connections refused by CURVE authentication, by role (publish on the XSUB, subscribe on the XPUB).",
+		}, []string{"role"}),
 		durable: make(map[schema.Stream]uint64, len(opts.StreamHWMs)),
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zlog_collector_received_total", Help: "Valid events received on the XSUB socket.",
@@ -130,7 +150,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		p.verdicts[v] = p.sequencing.WithLabelValues(label)
 	}
 	if reg != nil {
-		reg.MustRegister(p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
+		reg.MustRegister(p.authRejected, p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
 	}
 
 	var err error
@@ -156,6 +176,19 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 	} {
 		if err != nil {
 			return fail(fmt.Errorf("configure sockets: %w", err))
+		}
+	}
+	if c := opts.Curve; c != nil {
+		p.authRejected.WithLabelValues("publish") // visible as 0 from the start
+		p.authRejected.WithLabelValues("subscribe")
+		if p.zap, err = newZAPHandler(p.zctx, c.Allow, logger, p.authRejected); err != nil {
+			return fail(err)
+		}
+		if err := p.xsub.ServerAuthCurve(domainPublish, c.Secret); err != nil {
+			return fail(fmt.Errorf("xsub CURVE: %w", err))
+		}
+		if err := p.xpub.ServerAuthCurve(domainSubscribe, c.Secret); err != nil {
+			return fail(fmt.Errorf("xpub CURVE: %w", err))
 		}
 	}
 	if err := p.xsub.Bind(opts.XSubAddr); err != nil {
@@ -185,9 +218,56 @@ func (p *Proxy) close() {
 			s.Close()
 		}
 	}
+	if p.zap != nil {
+		p.zap.close()
+	}
 	if p.zctx != nil {
 		p.zctx.Term()
 	}
+}
+
+// SetAllowlist replaces the CURVE allowlist (on SIGHUP). New handshakes
+// follow it at once; when a key lost a role, the proxy also drops every
+// connection (by rebinding its endpoints) so that key's open connections
+// end too. Allowed clients reconnect within a second by themselves and
+// publishers resend what was not acknowledged, so nothing is lost.
+func (p *Proxy) SetAllowlist(allow keys.Allowlist) error {
+	if p.zap == nil {
+		return errors.New("CURVE is off: there is no allowlist to reload")
+	}
+	if p.zap.setAllowlist(allow) {
+		select {
+		case p.rebind <- struct{}{}:
+		default: // one is pending already
+		}
+	}
+	return nil
+}
+
+// rebindAll drops all connections of both sockets by unbinding and binding
+// their TCP endpoints again; the in-process endpoint stays.
+func (p *Proxy) rebindAll() {
+	for _, s := range []struct {
+		sock     *zmq.Socket
+		endpoint string
+	}{{p.xsub, p.XSubEndpoint}, {p.xpub, p.XPubEndpoint}} {
+		if err := s.sock.Unbind(s.endpoint); err != nil {
+			p.logger.Error("drop connections: unbind", "endpoint", s.endpoint, "err", err)
+			continue
+		}
+		// The listener closes on libzmq's I/O thread after Unbind returns,
+		// so the port may still be busy for a moment.
+		var err error
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
+			if err = s.sock.Bind(s.endpoint); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			p.logger.Error("drop connections: bind again", "endpoint", s.endpoint, "err", err)
+		}
+	}
+	p.logger.Info("authorized keys changed: dropped all connections; authorized clients reconnect")
 }
 
 // Consumer receives each batch of valid events. It may block; while it does,
@@ -203,6 +283,11 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	poller.Add(p.xsub, zmq.POLLIN)
 	poller.Add(p.xpub, zmq.POLLIN)
 	for ctx.Err() == nil {
+		select {
+		case <-p.rebind:
+			p.rebindAll()
+		default:
+		}
 		p.sendAcks()
 		polled, err := poller.PollAll(20 * time.Millisecond)
 		if err != nil {

@@ -35,7 +35,7 @@ const (
 )
 
 var (
-	queryParams = []string{pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLevel}
+	queryParams  = []string{pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLevel}
 	searchParams = append(slices.Clone(queryParams), pLimit, pOrder)
 	statsParams  = append(slices.Clone(queryParams), pBy, pEvery)
 	tailParams   = []string{pWord, pService, pTopic, pHost, pLevel}

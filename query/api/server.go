@@ -18,10 +18,8 @@ import (
 
 // Options configure the API handler.
 type Options struct {
-	IndexDir     string // <data>/index
-	Live live.Options // the collector's XPUB, for follow and tail (prefixes are set per request)
-	// Token, when set, is required as "Authorization: Bearer <token>".
-	Token string
+	IndexDir string       // <data>/index
+	Live     live.Options // the collector's XPUB, for follow and tail (prefixes are set per request)
 }
 
 // Handler serves /api/v1/{search,count,stats,follow,tail,retention}.
@@ -43,16 +41,23 @@ func NewHandler(opts Options, logger *slog.Logger) *Handler {
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.opts.Token != "" {
-		want := "Bearer " + h.opts.Token
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// RequireToken lets through only requests carrying "Authorization: Bearer
+// <token>"; an empty token lets everything through.
+func RequireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="zlog"`)
-			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token"))
+			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong bearer token (logq: --token-file)"))
 			return
 		}
-	}
-	h.mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // errorBody is the body of every error answer, and the last line of a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/keys"
 )
 
 // Options for a subscription.
@@ -24,6 +25,9 @@ type Options struct {
 	// Context is the ZeroMQ context to use; nil means the default one. An
 	// inproc endpoint needs the context of the socket bound to it.
 	Context *zmq.Context
+	// Curve, when set, encrypts the subscription and authenticates it to
+	// the collector; nil is plaintext.
+	Curve *keys.Client
 	// QueueEvents is how many events ZeroMQ holds for a slow reader before
 	// it drops (the collector's side holds as many again); 100000.
 	QueueEvents int
@@ -61,6 +65,7 @@ func Subscribe(o Options) (*Subscriber, error) {
 		sock.SetHeartbeatIvl(2 * time.Second),
 		sock.SetHeartbeatTimeout(6 * time.Second),
 		sock.SetLinger(0),
+		o.Curve.Apply(sock),
 	} {
 		if set != nil {
 			sock.Close()

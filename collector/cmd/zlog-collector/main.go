@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,9 +22,12 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "keygen" {
+		return runKeygen(args[1:])
+	}
 	fs := flag.NewFlagSet("zlog-collector", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: zlog-collector [flags]\n\nReceives zlog events on an XSUB socket, republishes them on an XPUB socket,\nand stores them under --data in logs/<service>.log and index/<day>.db.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: zlog-collector [flags]\n       zlog-collector keygen [--force] NAME\n\nReceives zlog events on an XSUB socket, republishes them on an XPUB socket,\nand stores them under --data in logs/<service>.log and index/<day>.db.\nSIGHUP reloads --authorized-keys.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var o collector.Options
@@ -44,6 +48,9 @@ func run(args []string) int {
 	fs.DurationVar(&o.RetentionEvery, "retention-interval", time.Minute, "how often --retain and --max-index-bytes are checked")
 	fs.Int64Var(&o.MaxIndexBytes, "max-index-bytes", 0, "also remove the oldest index partitions while the index is larger than this (the newest day is kept); 0: no limit")
 	fs.BoolVar(&o.LogCompress, "log-compress", false, "gzip rotated log files")
+	fs.StringVar(&o.CurveSecretKey, "curve-secret-key", "", "the collector's CURVE secret key file (from keygen); with --authorized-keys, encrypts ZeroMQ traffic and admits only listed keys")
+	fs.StringVar(&o.AuthorizedKeys, "authorized-keys", "", "file of allowed client public keys (\"KEY [publish|subscribe]\" per line) or a directory of .pub files; SIGHUP reloads it")
+	tokenFile := fs.String("http-token-file", "", "file holding a bearer token that the query API, /metrics and /debug/pprof require (/healthz stays open)")
 	logLevel := fs.String("log-level", "info", "collector's own log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "collector's own log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +71,13 @@ func run(args []string) int {
 	if o.LogMaxAgeDays < 0 { // not given: rotated files live as long as the index keeps their events
 		o.LogMaxAgeDays = int((o.Retain + 24*time.Hour - 1) / (24 * time.Hour))
 	}
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if o.APIToken = strings.TrimSpace(string(b)); err != nil || o.APIToken == "" {
+			fmt.Fprintf(os.Stderr, "zlog-collector: flag -http-token-file: %q holds no token (%v)\n", *tokenFile, err)
+			return 2
+		}
+	}
 	logger, err := newLogger(*logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "zlog-collector: %v\n", err)
@@ -77,6 +91,16 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := c.ReloadKeys(); err != nil {
+				logger.Error("SIGHUP", "err", err)
+			}
+		}
+	}()
 	go func() {
 		<-c.Ready()
 		xsub, xpub, httpAddr := c.Endpoints()

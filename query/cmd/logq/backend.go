@@ -13,6 +13,7 @@ import (
 	"github.com/zlog/zlog/query/api"
 	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/keys"
 )
 
 // backend answers logq's commands: from the index and XPUB on this host
@@ -28,7 +29,7 @@ type backend interface {
 
 // sourceFlags choose the backend.
 type sourceFlags struct {
-	data, xpub, collector, tokenFile *string
+	data, xpub, collector, tokenFile, serverKey, secretKey *string
 }
 
 func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
@@ -37,12 +38,18 @@ func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
 		xpub:      fs.String("xpub", "tcp://127.0.0.1:4445", "collector XPUB endpoint, for live events on this host"),
 		collector: fs.String("collector", os.Getenv("ZLOG_COLLECTOR"), "ask a collector's query API instead, e.g. http://host:4446 ($ZLOG_COLLECTOR)"),
 		tokenFile: fs.String("token-file", os.Getenv("ZLOG_TOKEN_FILE"), "file holding the query API's bearer token ($ZLOG_TOKEN_FILE)"),
+		serverKey: fs.String("curve-server-key", os.Getenv("ZLOG_CURVE_SERVER_KEY"), "the collector's CURVE public key file, for live events from a CURVE collector ($ZLOG_CURVE_SERVER_KEY)"),
+		secretKey: fs.String("curve-secret-key", os.Getenv("ZLOG_CURVE_SECRET_KEY"), "logq's CURVE secret key file; its .pub must be in the collector's --authorized-keys ($ZLOG_CURVE_SECRET_KEY)"),
 	}
 }
 
 func (s *sourceFlags) backend() (backend, error) {
 	if *s.collector == "" {
-		return &localBackend{indexDir: filepath.Join(*s.data, "index"), xpub: *s.xpub}, nil
+		curve, err := keys.LoadClient(*s.serverKey, *s.secretKey)
+		if err != nil {
+			return nil, fmt.Errorf("flag --curve-secret-key: %w", err)
+		}
+		return &localBackend{indexDir: filepath.Join(*s.data, "index"), live: live.Options{Endpoint: *s.xpub, Curve: curve}}, nil
 	}
 	var token string
 	if *s.tokenFile != "" {
@@ -61,7 +68,8 @@ func (s *sourceFlags) backend() (backend, error) {
 
 // localBackend reads the index under --data and the XPUB at --xpub.
 type localBackend struct {
-	indexDir, xpub string
+	indexDir string
+	live     live.Options
 }
 
 func (l *localBackend) searcher() (*query.Searcher, error) { return query.NewSearcher(l.indexDir) }
@@ -104,9 +112,9 @@ func (l *localBackend) Follow(ctx context.Context, q query.Query, emit func(*sch
 	if err != nil {
 		return err
 	}
-	return live.Follow(ctx, s, q, live.Options{Endpoint: l.xpub}, emit, notice)
+	return live.Follow(ctx, s, q, l.live, emit, notice)
 }
 
 func (l *localBackend) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error) error {
-	return live.Tail(ctx, live.Options{Endpoint: l.xpub}, f, emit)
+	return live.Tail(ctx, l.live, f, emit)
 }

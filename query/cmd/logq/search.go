@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-		"strings"
+	"strings"
 	"syscall"
 	"time"
 

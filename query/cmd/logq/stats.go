@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-		"strings"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/query"

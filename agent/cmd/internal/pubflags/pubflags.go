@@ -11,6 +11,7 @@ import (
 
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/spool"
+	"github.com/zlog/zlog/schema/keys"
 )
 
 // Register adds the flags to fs; call the returned function after
@@ -24,6 +25,8 @@ func Register(fs *flag.FlagSet, po *publisher.Options) func() (*slog.Logger, err
 	fs.Int64Var(&po.Spool.MaxBytes, "spool-max-bytes", 256<<20, "spool size limit")
 	fsync := fs.String("spool-fsync", "interval", "when spooled events reach the disk: interval (1 s), always, never")
 	fs.BoolVar(&po.Spool.DropOldest, "spool-drop-oldest", false, "when the spool is full, delete its oldest events (counted) instead of making the source wait")
+	serverKey := fs.String("curve-server-key", "", "the collector's CURVE public key file (.pub); with --curve-secret-key, encrypts and authenticates the connection")
+	secretKey := fs.String("curve-secret-key", "", "this publisher's CURVE secret key file (.key, mode 0600; its .pub must be in the collector's --authorized-keys)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	return func() (*slog.Logger, error) {
 		if fs.NArg() > 0 {
@@ -34,6 +37,9 @@ func Register(fs *flag.FlagSet, po *publisher.Options) func() (*slog.Logger, err
 			return nil, fmt.Errorf("flag -log-level: %w", err)
 		}
 		var err error
+		if po.Curve, err = keys.LoadClient(*serverKey, *secretKey); err != nil {
+			return nil, fmt.Errorf("flag -curve-secret-key: %w", err)
+		}
 		if po.Spool.Fsync, err = spool.ParseFsync(*fsync); err != nil {
 			return nil, fmt.Errorf("flag -spool-fsync: %w", err)
 		}

@@ -1,0 +1,51 @@
+package api
+
+import (
+	"errors"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/schema"
+)
+
+// A query survives the trip through URL parameters unchanged.
+func TestQueryRoundTrip(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 123, time.UTC)
+	q := query.Query{Words: []string{"timeout", `"a b"`, "item:1"}, FTS: "x* NOT y", Since: now.Add(-time.Hour), Until: now,
+		Services: []string{"api", "web"}, TopicPrefix: "api.w", Host: "h-1", MinLevel: schema.LevelWarn, Limit: 7, OldestFirst: true}
+	got, err := decodeQuery(EncodeQuery(q), searchParams, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Since, got.Until = got.Since.UTC(), got.Until.UTC()
+	if !reflect.DeepEqual(got, q) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, q)
+	}
+}
+
+func TestDecodeQueryErrors(t *testing.T) {
+	for _, tc := range []struct{ params, allowed, want string }{
+		{"colour=red", "search", `unknown parameter "colour"`},
+		{"by=level", "search", `unknown parameter "by"`},
+		{"since=yesterday-ish", "search", "parameter since: invalid time"},
+		{"until=2026-13-01", "search", "parameter until"},
+		{"level=loud", "search", "parameter level"},
+		{"service=Bad%20Name", "search", "parameter service"},
+		{"limit=-3", "search", "parameter limit"},
+		{"limit=ten", "search", "parameter limit"},
+		{"order=random", "search", "parameter order"},
+		{"host=a&host=b", "search", `parameter "host" given 2 times`},
+		{"limit=5", "tail", `unknown parameter "limit"`},
+	} {
+		v, _ := url.ParseQuery(tc.params)
+		allowed := map[string][]string{"search": searchParams, "tail": tailParams}[tc.allowed]
+		_, err := decodeQuery(v, allowed, time.Now())
+		if !errors.Is(err, query.ErrBadQuery) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want ErrBadQuery and %q", tc.params, err, tc.want)
+		}
+	}
+}
