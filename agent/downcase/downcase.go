@@ -5,13 +5,16 @@ package downcase
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -32,6 +35,10 @@ type Options struct {
 	MaxParamBytes  int           // longer params get 414; 4096
 	PublishTimeout time.Duration // longest a request waits for room in the publish queue; 1s
 	Service        string        // "downcase"; access events go to "<service>-access"
+	// AccessLog, when set, also receives each access event as a JSON line
+	// (ts, level, msg and the fields), as an app's own log file would, for
+	// a zlog-agent sidecar to tail. Writes are serialised, one per line.
+	AccessLog io.Writer
 }
 
 // Server serves the downcase API and /metrics, /healthz.
@@ -42,6 +49,10 @@ type Server struct {
 	listener net.Listener
 	srv      *http.Server
 	pubErrs  prometheus.Counter
+
+	logMu     sync.Mutex
+	logErrs   prometheus.Counter
+	lastLogEr time.Time
 }
 
 // New listens on opts.Addr; reg may be nil.
@@ -64,12 +75,15 @@ func New(opts Options, logger *slog.Logger, pub Publisher, reg *prometheus.Regis
 	s := &Server{opts: opts, logger: logger.With("component", "downcase"), pub: pub,
 		pubErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zlog_downcase_publish_errors_total", Help: "Events the service could not queue for publishing (see zlog_publisher_dropped_total).",
+		}),
+		logErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_downcase_access_log_errors_total", Help: "Access log lines that could not be written to --access-log.",
 		})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /downcase/", s.downcase)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	if reg != nil {
-		reg.MustRegister(s.pubErrs)
+		reg.MustRegister(s.pubErrs, s.logErrs)
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	}
 	ln, err := net.Listen("tcp", opts.Addr)
@@ -155,6 +169,31 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// writeAccessLog appends ev to the access log file as one JSON line.
+func (s *Server) writeAccessLog(ev *schema.Event) {
+	if s.opts.AccessLog == nil {
+		return
+	}
+	line := make(map[string]string, len(ev.Fields)+3)
+	for k, v := range ev.Fields {
+		line[k] = v
+	}
+	line["ts"], line["level"], line["msg"] = ev.Time.UTC().Format(time.RFC3339Nano), ev.Level.String(), ev.Message
+	b, err := json.Marshal(line)
+	if err != nil {
+		return // a map of valid UTF-8 strings always marshals
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if _, err := s.opts.AccessLog.Write(append(b, '\n')); err != nil {
+		s.logErrs.Inc()
+		if time.Since(s.lastLogEr) > 10*time.Second {
+			s.lastLogEr = time.Now()
+			s.logger.Error("write access log", "err", err)
+		}
+	}
+}
+
 // accessLog publishes one access event per request on "<service>-access".
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -180,13 +219,15 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		uri = strings.ToValidUTF8(uri, "\uFFFD")
 		dur := time.Since(start)
-		s.publish(r.Context(), schema.Event{
+		ev := schema.Event{
 			Time: start, Service: s.opts.Service + "-access", Level: lvl,
 			Message: r.Method + " " + uri + " " + strconv.Itoa(sw.status),
 			Fields: map[string]string{
 				"method": r.Method, "status": strconv.Itoa(sw.status), "bytes": strconv.Itoa(sw.bytes),
 				"duration_us": strconv.FormatInt(dur.Microseconds(), 10), "remote": r.RemoteAddr,
 			},
-		})
+		}
+		s.writeAccessLog(&ev)
+		s.publish(r.Context(), ev)
 	})
 }

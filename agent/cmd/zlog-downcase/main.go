@@ -32,6 +32,7 @@ func run(args []string) int {
 	var po publisher.Options
 	fs.StringVar(&o.Addr, "listen", ":5000", "HTTP listen address (also serves /metrics and /healthz)")
 	fs.IntVar(&o.MaxParamBytes, "max-param-bytes", 4096, "longest param accepted; longer gets 414")
+	accessLog := fs.String("access-log", "", "also append each access event as a JSON line to this file (for a zlog-agent sidecar to tail)")
 	checkPub := pubflags.Register(fs, &po)
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", time.Second, "longest a request waits for room in a full queue before its event is dropped (counted)")
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +47,15 @@ func run(args []string) int {
 		return 2
 	}
 
+	if *accessLog != "" {
+		f, err := os.OpenFile(*accessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			logger.Error("open access log", "err", err)
+			return 1
+		}
+		defer f.Close()
+		o.AccessLog = f
+	}
 	reg := prometheus.NewRegistry()
 	po.Registerer = reg
 	pub, err := publisher.New(po, logger)

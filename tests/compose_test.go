@@ -1,0 +1,142 @@
+//go:build compose
+
+package tests
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zlog/zlog/tests/harness"
+)
+
+// compose runs docker-compose (Compose v1, as Debian ships it) or
+// `docker compose` on the reference deployment under a project of its own.
+type compose struct {
+	t       *testing.T
+	project string
+	env     []string
+}
+
+func (c *compose) run(args ...string) (string, error) {
+	base := []string{"-p", c.project, "-f", filepath.Join(harness.ModuleRoot(), "docker", "compose.yaml")}
+	var cmd *exec.Cmd
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		cmd = exec.Command("docker-compose", append(base, args...)...)
+	} else {
+		cmd = exec.Command("docker", append(append([]string{"compose"}, base...), args...)...)
+	}
+	cmd.Env = append(os.Environ(), c.env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (c *compose) must(args ...string) string {
+	c.t.Helper()
+	out, err := c.run(args...)
+	if err != nil {
+		c.t.Fatalf("compose %q: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// The reference deployment, built by make docker and run for real: requests
+// to downcase arrive by both paths (direct publish, and the sidecar tailing
+// the app's access log), the collector is stopped for 10 s while requests
+// go on and nothing is lost, and every container stops cleanly as non-root.
+func TestCompose(t *testing.T) {
+	ports := map[string]int{}
+	c := &compose{t: t, project: fmt.Sprintf("zlogtest%d", os.Getpid())}
+	for _, name := range []string{"ZLOG_XSUB_PORT", "ZLOG_XPUB_PORT", "ZLOG_HTTP_PORT", "ZLOG_DOWNCASE_PORT"} {
+		ports[name] = freePort(t)
+		c.env = append(c.env, name+"="+strconv.Itoa(ports[name]))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := c.run("logs", "--no-color", "--tail", "60")
+			t.Logf("compose logs:\n%s", out)
+		}
+		c.run("down", "-v", "--remove-orphans")
+	})
+	c.must("up", "-d", "--no-build")
+	downcase := fmt.Sprintf("http://127.0.0.1:%d/downcase/?param=", ports["ZLOG_DOWNCASE_PORT"])
+	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports["ZLOG_HTTP_PORT"])
+
+	// curl, as a user would; params are unique so counts are exact.
+	request := func(param string) error {
+		out, err := exec.Command("curl", "-sf", "--max-time", "10", downcase+param).CombinedOutput()
+		if err == nil && !strings.Contains(string(out), "lower case of "+param+" is "+strings.ToLower(param)) {
+			return fmt.Errorf("downcase answered %q", out)
+		}
+		return err
+	}
+	harness.Eventually(t, time.Minute, "downcase answering", func() (bool, string) {
+		err := request("Warmup")
+		return err == nil, fmt.Sprint(err)
+	})
+	count := func(service, prefix string) int {
+		res := harness.Logq(t, binDir, "search", "--collector", apiURL, "--service", service, "--since", "1h", "--count", "--fts", prefix)
+		n, _ := strconv.Atoi(strings.TrimSpace(res.Stdout))
+		return n
+	}
+	// Every path holds exactly want events carrying the word.
+	expect := func(word string, want int) {
+		t.Helper()
+		harness.Eventually(t, 2*time.Minute, fmt.Sprintf("%d %q events by every path", want, word), func() (bool, string) {
+			direct, access, sidecar := count("downcase", word), count("downcase-access", word), count("downcase-file", word)
+			return direct == want && access == want && sidecar == want,
+				fmt.Sprintf("direct %d, access %d, sidecar %d", direct, access, sidecar)
+		})
+	}
+
+	const before = 200
+	for i := 0; i < before; i++ {
+		if err := request(fmt.Sprintf("Before%d", i)); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	expect("before*", before)
+	// logq inside the collector's container works too.
+	if out := c.must("exec", "-T", "collector", "logq", "search", "--since", "1h", "--count", "--service", "downcase", "--fts", "before*"); strings.TrimSpace(out) != strconv.Itoa(before) {
+		t.Errorf("logq via compose exec: %q, want %d", out, before)
+	}
+
+	// The collector goes away for 10 s; the app keeps serving.
+	c.must("stop", "collector")
+	stoppedAt := time.Now()
+	const during = 100
+	for i := 0; i < during; i++ {
+		if err := request(fmt.Sprintf("During%d", i)); err != nil {
+			t.Fatalf("request during the outage %d: %v", i, err)
+		}
+	}
+	time.Sleep(10*time.Second - time.Since(stoppedAt)) // the fault itself: 10 s without a collector
+	c.must("start", "collector")
+	expect("during*", during)
+	expect("before*", before)
+
+	// Clean stops, as the non-root user.
+	c.must("stop")
+	for _, svc := range []string{"collector", "downcase", "downcase-agent"} {
+		id := strings.TrimSpace(c.must("ps", "-q", svc))
+		out, err := exec.Command("docker", "inspect", "-f", "{{.State.ExitCode}} {{.Config.User}}", id).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "0 10001:10001" {
+			t.Errorf("%s: exit code and user %q (%v), want 0 and 10001:10001", svc, out, err)
+		}
+	}
+}
