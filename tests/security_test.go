@@ -111,7 +111,11 @@ func TestCurveAllowlist(t *testing.T) {
 	harness.Eventually(t, 10*time.Second, "refusals counted", func() (bool, string) {
 		p := col.Metric(t, `zlog_collector_auth_rejected_total{role="publish"}`)
 		s := col.Metric(t, `zlog_collector_auth_rejected_total{role="subscribe"}`)
-		return p >= 1 && s >= 1, fmt.Sprintf("publish %v, subscribe %v", p, s)
+		// The plaintext publisher and subscriber fail before any key is
+		// checked, at the handshake.
+		hp := col.Metric(t, `zlog_collector_handshake_failed_total{role="publish"}`)
+		hs := col.Metric(t, `zlog_collector_handshake_failed_total{role="subscribe"}`)
+		return p >= 1 && s >= 1 && hp >= 1 && hs >= 1, fmt.Sprintf("by key: publish %v, subscribe %v; at the handshake: publish %v, subscribe %v", p, s, hp, hs)
 	})
 
 	// SIGHUP after removing pub-revoked and sub-revoked from the directory.

@@ -97,6 +97,9 @@ type Proxy struct {
 	subscribers prometheus.Counter
 	rejections  *rejectionLog
 
+	monitors     []monitor // handshake failures of xsub, xpub
+	handshakes   *prometheus.CounterVec
+	handshakeLog *rejectionLog
 	zap          *zapHandler   // nil without CURVE
 	rebind       chan struct{} // SetAllowlist asks Run to drop all connections
 	authRejected *prometheus.CounterVec
@@ -111,6 +114,9 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		seq:    newSequencer(opts.StreamHWMs),
 		acks:   make(chan schema.Ack, 1024),
 		rebind: make(chan struct{}, 1),
+		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zlog_collector_handshake_failed_total", Help: "Connections that failed the ZeroMQ handshake (e.g. a plaintext client of a CURVE collector, or not ZeroMQ at all), by role; refusals by key are in zlog_collector_auth_rejected_total.",
+		}, []string{"role"}),
 		authRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zlog_collector_auth_rejected_total", Help: "Connections refused by CURVE authentication, by role (publish on the XSUB, subscribe on the XPUB).",
 		}, []string{"role"}),
@@ -138,7 +144,8 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 			Name: "zlog_collector_subscriptions_total", Help: "Subscribe messages seen on the XPUB socket.",
 		}),
 	}
-	p.rejections = &rejectionLog{logger: p.logger, every: 10 * time.Second}
+	p.rejections = &rejectionLog{what: "dropped malformed messages", logger: p.logger, every: 10 * time.Second}
+	p.handshakeLog = &rejectionLog{what: "refused connections at the handshake", logger: p.logger, every: 10 * time.Second}
 	for k, v := range opts.StreamHWMs {
 		p.durable[k] = v
 	}
@@ -150,7 +157,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		p.verdicts[v] = p.sequencing.WithLabelValues(label)
 	}
 	if reg != nil {
-		reg.MustRegister(p.authRejected, p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
+		reg.MustRegister(p.handshakes, p.authRejected, p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
 	}
 
 	var err error
@@ -177,6 +184,16 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		if err != nil {
 			return fail(fmt.Errorf("configure sockets: %w", err))
 		}
+	}
+	for _, m := range []struct {
+		sock *zmq.Socket
+		role string
+	}{{p.xsub, "publish"}, {p.xpub, "subscribe"}} {
+		mon, err := p.monitor(m.sock, m.role)
+		if err != nil {
+			return fail(err)
+		}
+		p.monitors = append(p.monitors, mon)
 	}
 	if c := opts.Curve; c != nil {
 		p.authRejected.WithLabelValues("publish") // visible as 0 from the start
@@ -217,6 +234,9 @@ func (p *Proxy) close() {
 		if s != nil {
 			s.Close()
 		}
+	}
+	for _, m := range p.monitors {
+		m.sock.Close()
 	}
 	if p.zap != nil {
 		p.zap.close()
@@ -282,6 +302,9 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	poller := zmq.NewPoller()
 	poller.Add(p.xsub, zmq.POLLIN)
 	poller.Add(p.xpub, zmq.POLLIN)
+	for _, m := range p.monitors {
+		poller.Add(m.sock, zmq.POLLIN)
+	}
 	for ctx.Err() == nil {
 		select {
 		case <-p.rebind:
@@ -298,6 +321,11 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 		}
 		if polled[1].Events&zmq.POLLIN != 0 {
 			p.readSubscriptions()
+		}
+		for i, m := range p.monitors {
+			if polled[2+i].Events&zmq.POLLIN != 0 {
+				p.readMonitor(m)
+			}
 		}
 		if polled[0].Events&zmq.POLLIN != 0 {
 			if batch := p.readBatch(); len(batch) > 0 {
@@ -320,7 +348,44 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	}
 	p.sendAcks()
 	p.rejections.flush()
+	p.handshakeLog.flush()
 	return nil
+}
+
+// monitor receives a socket's handshake failures, so that clients refused
+// before any key is checked (plaintext against CURVE) are counted too.
+type monitor struct {
+	sock *zmq.Socket
+	role string
+}
+
+func (p *Proxy) monitor(s *zmq.Socket, role string) (monitor, error) {
+	addr := fmt.Sprintf("inproc://zlog-monitor-%s-%p", role, p)
+	if err := s.Monitor(addr, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL|zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL); err != nil {
+		return monitor{}, fmt.Errorf("monitor %s socket: %w", role, err)
+	}
+	m, err := p.zctx.NewSocket(zmq.PAIR)
+	if err == nil {
+		if err = m.Connect(addr); err != nil {
+			m.Close()
+		}
+	}
+	if err != nil {
+		return monitor{}, fmt.Errorf("monitor %s socket: %w", role, err)
+	}
+	p.handshakes.WithLabelValues(role) // visible as 0 from the start
+	return monitor{sock: m, role: role}, nil
+}
+
+func (p *Proxy) readMonitor(m monitor) {
+	for {
+		ev, addr, value, err := m.sock.RecvEvent(zmq.DONTWAIT)
+		if err != nil {
+			return
+		}
+		p.handshakes.WithLabelValues(m.role).Inc()
+		p.handshakeLog.note(m.role, fmt.Errorf("%s handshake failed with %s (%v, code %d): a plaintext client of a CURVE collector, a CURVE client of a plaintext one, or not ZeroMQ", m.role, addr, ev, value))
+	}
 }
 
 var verdictLabels = map[verdict]string{accept: "accepted", duplicate: "duplicate", outOfOrder: "out_of_order", resync: "resync", unsequenced: "unsequenced"}
@@ -485,6 +550,7 @@ func malformedReason(err error) string {
 // rejectionLog logs the first rejection at once and then at most one summary
 // per interval, so a flood of bad input cannot flood the collector's log.
 type rejectionLog struct {
+	what    string // the log message, e.g. "dropped malformed messages"
 	logger  *slog.Logger
 	every   time.Duration
 	mu      sync.Mutex
@@ -499,7 +565,7 @@ func (r *rejectionLog) note(reason string, err error) {
 	r.pending++
 	r.lastErr = err
 	if time.Since(r.last) >= r.every {
-		r.logger.Warn("dropped malformed messages", "count", r.pending, "last_reason", reason, "last_error", err.Error())
+		r.logger.Warn(r.what, "count", r.pending, "last_reason", reason, "last_error", err.Error())
 		r.pending, r.last = 0, time.Now()
 	}
 }
@@ -508,7 +574,7 @@ func (r *rejectionLog) flush() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pending > 0 {
-		r.logger.Warn("dropped malformed messages", "count", r.pending, "last_error", r.lastErr.Error())
+		r.logger.Warn(r.what, "count", r.pending, "last_error", r.lastErr.Error())
 		r.pending = 0
 	}
 }
