@@ -165,6 +165,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	}
 	if c.proxy, err = proxy.New(proxy.Options{
 		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, StreamHWMs: hwms, Curve: curve,
+		ForgetIdleStreams: forgetAfter(opts.Retain),
 	}, logger, reg); err != nil {
 		c.index.Close()
 		return nil, err
@@ -175,6 +176,17 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		}
 	}
 	return c, nil
+}
+
+// forgetAfter is how long a stream may be idle before the sequencer forgets
+// it: once retention has removed every partition that could hold its
+// events (whole days, so a day more than --retain). Keeping everything
+// (retain 0) keeps every stream.
+func forgetAfter(retain time.Duration) time.Duration {
+	if retain <= 0 {
+		return 0
+	}
+	return retain + 24*time.Hour
 }
 
 func loadCurve(opts Options) (*proxy.Curve, error) {

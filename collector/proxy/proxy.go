@@ -39,6 +39,10 @@ type Options struct {
 	// StreamHWMs are the durable high-water marks the sequencer starts from.
 	StreamHWMs map[schema.Stream]uint64
 
+	// ForgetIdleStreams: the sequencer forgets a stream not seen for this
+	// long (checked every minute); 0 keeps every stream until restart.
+	ForgetIdleStreams time.Duration
+
 	// Curve, when set, makes both sockets CURVE servers: traffic is
 	// encrypted and only keys the allowlist gives the socket's role may
 	// connect. Nil means plaintext, open to anyone who reaches the ports.
@@ -99,6 +103,7 @@ type Proxy struct {
 
 	monitors     []monitor // handshake failures of xsub, xpub
 	handshakes   *prometheus.CounterVec
+	streams      prometheus.Gauge
 	handshakeLog *rejectionLog
 	zap          *zapHandler   // nil without CURVE
 	rebind       chan struct{} // SetAllowlist asks Run to drop all connections
@@ -114,6 +119,9 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		seq:    newSequencer(opts.StreamHWMs),
 		acks:   make(chan schema.Ack, 1024),
 		rebind: make(chan struct{}, 1),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "zlog_collector_streams", Help: "Streams (publisher + topic) the sequencer tracks in memory.",
+		}),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zlog_collector_handshake_failed_total", Help: "Connections that failed the ZeroMQ handshake (e.g. a plaintext client of a CURVE collector, or not ZeroMQ at all), by role; refusals by key are in zlog_collector_auth_rejected_total.",
 		}, []string{"role"}),
@@ -157,7 +165,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		p.verdicts[v] = p.sequencing.WithLabelValues(label)
 	}
 	if reg != nil {
-		reg.MustRegister(p.handshakes, p.authRejected, p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
+		reg.MustRegister(p.streams, p.handshakes, p.authRejected, p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
 	}
 
 	var err error
@@ -185,6 +193,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 			return fail(fmt.Errorf("configure sockets: %w", err))
 		}
 	}
+	p.streams.Set(float64(len(p.seq.next)))
 	for _, m := range []struct {
 		sock *zmq.Socket
 		role string
@@ -305,11 +314,16 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	for _, m := range p.monitors {
 		poller.Add(m.sock, zmq.POLLIN)
 	}
+	nextForget := time.Now().Add(time.Minute)
 	for ctx.Err() == nil {
 		select {
 		case <-p.rebind:
 			p.rebindAll()
 		default:
+		}
+		if p.opts.ForgetIdleStreams > 0 && time.Now().After(nextForget) {
+			nextForget = time.Now().Add(time.Minute)
+			p.forgetIdle()
 		}
 		p.sendAcks()
 		polled, err := poller.PollAll(20 * time.Millisecond)
@@ -350,6 +364,19 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	p.rejections.flush()
 	p.handshakeLog.flush()
 	return nil
+}
+
+// forgetIdle drops streams idle longer than ForgetIdleStreams from the
+// sequencer and from the durable marks that answer resends.
+func (p *Proxy) forgetIdle() {
+	gone := p.seq.forget(time.Now().Add(-p.opts.ForgetIdleStreams))
+	for _, k := range gone {
+		delete(p.durable, k)
+	}
+	p.streams.Set(float64(len(p.seq.next)))
+	if len(gone) > 0 {
+		p.logger.Info("forgot idle streams", "count", len(gone), "idle_longer_than", p.opts.ForgetIdleStreams, "remaining", len(p.seq.next))
+	}
 }
 
 // monitor receives a socket's handshake failures, so that clients refused
@@ -464,6 +491,7 @@ func (p *Proxy) readSubscriptions() {
 
 // readBatch reads up to BatchSize messages without blocking.
 func (p *Proxy) readBatch() []schema.Event {
+	p.seq.now = time.Now()
 	var batch []schema.Event
 	var dups map[schema.Stream]bool
 	defer func() {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"testing"
+	"time"
 
 	"github.com/zlog/zlog/schema"
 )
@@ -32,5 +33,23 @@ func TestSequencer(t *testing.T) {
 		if got := s.admit(st.ev); got != st.want {
 			t.Fatalf("step %d (%s seq %d): got %v, want %v", i, st.ev.Topic(), st.ev.Seq, got, st.want)
 		}
+	}
+}
+
+// Streams idle since before the cut are forgotten; active ones stay.
+func TestSequencerForget(t *testing.T) {
+	old := schema.Stream{Publisher: "gone", Topic: "svc.info"}
+	s := newSequencer(map[schema.Stream]uint64{old: 10})
+	s.now = s.now.Add(time.Hour)
+	if v := s.admit(&schema.Event{Service: "svc", Level: schema.LevelInfo, Publisher: "live", Seq: 1}); v != resync {
+		t.Fatalf("got %v", v)
+	}
+	gone := s.forget(s.now.Add(-time.Minute))
+	if len(gone) != 1 || gone[0] != old || len(s.next) != 1 {
+		t.Fatalf("forgot %v, left %d streams", gone, len(s.next))
+	}
+	// A forgotten stream that comes back starts afresh, as after a restart.
+	if v := s.admit(&schema.Event{Service: "svc", Level: schema.LevelInfo, Publisher: "gone", Seq: 11}); v != resync {
+		t.Errorf("a forgotten stream's return: %v, want resync", v)
 	}
 }
