@@ -58,11 +58,7 @@ func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit fu
 	if !q.Until.IsZero() {
 		return fmt.Errorf("%w: --until cannot be used with --follow", ErrBadQuery)
 	}
-	p, err := s.plan(q)
-	if err != nil {
-		return err
-	}
-	m, err := newLiveMatcher(p)
+	p, m, err := s.planLive(q)
 	if err != nil {
 		return err
 	}
@@ -108,16 +104,25 @@ func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit fu
 // Check reports what is wrong with q (a bad full-text expression, say)
 // without reading the index.
 func (s *Searcher) Check(q Query) error {
+	_, m, err := s.planLive(q)
+	if err == nil {
+		m.close()
+	}
+	return err
+}
+
+// planLive plans q and builds its live matcher, which checks the
+// full-text expression.
+func (s *Searcher) planLive(q Query) (*plan, *liveMatcher, error) {
 	p, err := s.plan(q)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	m, err := newLiveMatcher(p)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	m.close()
-	return nil
+	return p, m, nil
 }
 
 type follower struct {

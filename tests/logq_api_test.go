@@ -81,22 +81,17 @@ func TestQueryAPIMatchesLocal(t *testing.T) {
 	// Tail over the API: topic filtering at the source, as with --xpub.
 	tail := harness.Start(t, work, "api-tail", filepath.Join(binDir, "logq"), "tail", "--collector", api,
 		"--service", "web", "--level", "warn", "--limit", "10", "-o", "json")
-	for round := 0; tail.Running(); round++ {
-		if round > 200 {
-			t.Fatalf("tail over the API printed too little:\n%s", tail.Output())
-		}
+	tailed := publishUntilExit(t, tail, func(int) {
 		agentPipe(t, col.XSub, "web", "INFO quiet\nWARN loud\n")
 		agentPipe(t, col.XSub, "api", "ERROR other service\n")
-	}
-	n := 0
-	for _, ev := range harness.JSONLines[schema.Event](t, tail.Output()) {
+	})
+	for _, ev := range tailed {
 		if ev.Service != "web" || ev.Level != schema.LevelWarn {
 			t.Errorf("tail over the API printed %s %q", ev.Topic(), ev.Message)
 		}
-		n++
 	}
-	if n != 10 {
-		t.Errorf("tail over the API printed %d events, want 10", n)
+	if len(tailed) != 10 {
+		t.Errorf("tail over the API printed %d events, want 10", len(tailed))
 	}
 }
 

@@ -34,36 +34,48 @@ func TestLogqTailFiltersByTopic(t *testing.T) {
 	col := harness.StartCollector(t, binDir, work, filepath.Join(work, "data"))
 	tail := harness.Start(t, work, "tail", filepath.Join(binDir, "logq"), "tail", "--xpub", col.XPub,
 		"--service", "api", "--level", "warn", "--limit", "20", "-o", "json")
-	// The subscription reaches the collector asynchronously: publish rounds
-	// until the tail has printed its 20 events and exited.
-	for round := 0; tail.Running(); round++ {
-		if round > 200 {
-			t.Fatalf("tail printed too little:\n%s", tail.Output())
-		}
+	tailed := publishUntilExit(t, tail, func(round int) {
 		var b strings.Builder
 		for i := 0; i < 5; i++ {
 			fmt.Fprintf(&b, "INFO round %d info %d\nERROR round %d error %d\nWARN round %d warn %d\n", round, i, round, i, round, i)
 		}
 		agentPipe(t, col.XSub, "api", b.String())
 		agentPipe(t, col.XSub, "web", b.String())
+	})
+	for _, ev := range tailed {
+		if ev.Service != "api" || ev.Level < schema.LevelWarn {
+			t.Errorf("tail printed a non-matching event: %s %s", ev.Topic(), ev.Message)
+		}
 	}
-	var n int
+	if len(tailed) != 20 {
+		t.Errorf("tail printed %d events, want 20 (--limit)", len(tailed))
+	}
+}
+
+// publishUntilExit calls publish with rounds 0, 1, … until tail (a logq
+// tail -o json with --limit) exits, and returns what it printed. The
+// subscription reaches the collector asynchronously, so the first rounds
+// may go unseen.
+func publishUntilExit(t *testing.T, tail *harness.Proc, publish func(round int)) []schema.Event {
+	t.Helper()
+	for round := 0; tail.Running(); round++ {
+		if round > 200 {
+			t.Fatalf("%s printed too little:\n%s", tail.Name, tail.Output())
+		}
+		publish(round)
+	}
+	var out []schema.Event
 	for _, line := range strings.Split(tail.Output(), "\n") {
 		if !strings.HasPrefix(line, "{") {
 			continue
 		}
 		var ev schema.Event
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("tail -o json printed %q: %v", line, err)
+			t.Fatalf("%s printed %q: %v", tail.Name, line, err)
 		}
-		if ev.Service != "api" || ev.Level < schema.LevelWarn {
-			t.Errorf("tail printed a non-matching event: %s %s", ev.Topic(), ev.Message)
-		}
-		n++
+		out = append(out, ev)
 	}
-	if n != 20 {
-		t.Errorf("tail printed %d events, want 20 (--limit)", n)
-	}
+	return out
 }
 
 // stats agrees with search: the count per level equals search --count with
