@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"; built with -tags sqlite_fts5
+	_ "github.com/mattn/go-sqlite3"
+	"golang.org/x/sync/errgroup" // registers "sqlite3"; built with -tags sqlite_fts5
 
 	"github.com/zlog/zlog/schema"
 )
@@ -76,28 +79,146 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Iterator, error) {
 }
 
 // Count returns the number of matching events (Limit is ignored).
+//
+// A count of words walks FTS5 doclists, which for a common word is most of
+// the work; a window of an hour or more is cut into one id range per core
+// and the ranges are counted at once, each on its own connection.
 func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 	plan, err := s.plan(q)
 	if err != nil {
 		return 0, err
 	}
-	var total int64
+	var tasks []countTask
+	cuts := plan.countCuts()
 	for _, p := range plan.parts {
-		db, err := openReadOnly(p.Path)
-		if errors.Is(err, errNotReady) {
-			continue
-		}
+		t, err := plan.countTasks(ctx, p, cuts)
 		if err != nil {
 			return 0, err
 		}
-		n, err := plan.count(ctx, db)
-		db.Close()
-		if err != nil {
-			return 0, plan.wrapErr(p.Path, err)
-		}
-		total += n
+		tasks = append(tasks, t...)
 	}
-	return total, nil
+	var total atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, t := range tasks {
+		g.Go(func() error {
+			db, err := openReadOnly(t.path)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var n int64
+			if err := db.QueryRowContext(gctx, t.sql, t.args...).Scan(&n); err != nil {
+				return plan.wrapErr(t.path, err)
+			}
+			total.Add(n)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	return total.Load(), nil
+}
+
+// countTask is one statement whose single number adds to a count.
+type countTask struct {
+	path string
+	sql  string
+	args []any
+}
+
+// countCuts splits the window into one id range per core, by time, so the
+// ranges hold about as many events each; a window under an hour is not
+// worth the extra connections.
+func (p *plan) countCuts() []int64 {
+	if len(p.parts) == 0 {
+		return nil
+	}
+	first, last := p.parts[0].Day, p.parts[0].Day // parts may be newest first
+	for _, part := range p.parts {
+		first, last = minTime(first, part.Day), maxTime(last, part.Day)
+	}
+	lo := max(p.lo, first.UnixNano())
+	hi := min(p.hi, last.UnixNano()+int64(24*time.Hour)+idSlack-1)
+	n := int64(runtime.GOMAXPROCS(0))
+	if hi-lo < int64(time.Hour) || n < 2 {
+		return []int64{lo, hi + 1}
+	}
+	cuts := []int64{lo}
+	for i := int64(1); i < n; i++ {
+		cuts = append(cuts, lo+(hi-lo)/n*i)
+	}
+	return append(cuts, hi+1)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// countTasks are the statements that count a partition's matches: for
+// words without substrings, the doclist in each of the cut ranges that
+// meets the partition (the first also corrects the window's edges);
+// otherwise one statement.
+func (p *plan) countTasks(ctx context.Context, part schema.Partition, cuts []int64) ([]countTask, error) {
+	db, err := openReadOnly(part.Path)
+	if errors.Is(err, errNotReady) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	match, ok, err := p.match(ctx, db)
+	db.Close()
+	if err != nil || !ok {
+		if err != nil {
+			err = p.wrapErr(part.Path, err)
+		}
+		return nil, err
+	}
+	if match == "" || len(p.terms.Substrings) > 0 {
+		sqlText, args := p.query(match, true, 0)
+		return []countTask{{part.Path, sqlText, args}}, nil
+	}
+	// Ids of this partition's events lie in [day, day+24h+idSlack).
+	dayStart := part.Day.UnixNano()
+	dayEnd := dayStart + int64(24*time.Hour) + idSlack - 1
+	const core = "SELECT count(*) FROM events_fts f WHERE f.rowid BETWEEN ? AND ? AND events_fts MATCH ?"
+	edgeSQL, edgeArgs := p.countEdges(match)
+	var tasks []countTask
+	for i := 0; i+1 < len(cuts); i++ {
+		a, b := max(cuts[i], dayStart), min(cuts[i+1]-1, dayEnd)
+		if a > b {
+			continue
+		}
+		if len(tasks) == 0 {
+			tasks = append(tasks, countTask{part.Path, "SELECT (" + core + ") + (" + edgeSQL + ")", append([]any{a, b, match}, edgeArgs...)})
+			continue
+		}
+		tasks = append(tasks, countTask{part.Path, core, []any{a, b, match}})
+	}
+	if len(tasks) == 0 { // the window misses the day, but not its edge slack
+		tasks = append(tasks, countTask{part.Path, edgeSQL, edgeArgs})
+	}
+	return tasks, nil
+}
+
+// countEdges corrects a doclist count over ids [lo, hi] at the window's
+// two edges, where a bumped id and its exact time fall on different sides.
+func (p *plan) countEdges(match string) (string, []any) {
+	const edge = "(SELECT count(*) FROM events_fts f CROSS JOIN events e ON e.id = f.rowid WHERE f.rowid BETWEEN ? AND ? AND events_fts MATCH ? AND "
+	return "SELECT " + edge + "e.id - e.bump <= ?) - " + edge + "e.id - e.bump < ?)",
+		[]any{p.hi + 1, p.hi + idSlack, match, p.hi, p.lo, p.lo + idSlack, match, p.lo}
 }
 
 type plan struct {
@@ -252,14 +373,6 @@ func (p *plan) query(match string, count bool, limit int) (string, []any) {
 	var args []any
 	idCol := "e.id"
 	switch {
-	case count && match != "" && len(p.terms.Substrings) == 0:
-		// Counting needs no row lookups: walk the doclist over the id window,
-		// then correct the two edges, where a bumped id and its exact time
-		// fall on different sides.
-		const edge = "(SELECT count(*) FROM events_fts f CROSS JOIN events e ON e.id = f.rowid WHERE f.rowid BETWEEN ? AND ? AND events_fts MATCH ? AND "
-		b.WriteString("SELECT (SELECT count(*) FROM events_fts f WHERE f.rowid BETWEEN ? AND ? AND events_fts MATCH ?) + " +
-			edge + "e.id - e.bump <= ?) - " + edge + "e.id - e.bump < ?)")
-		return b.String(), []any{p.lo, p.hi, match, p.hi + 1, p.hi + idSlack, match, p.hi, p.lo, p.lo + idSlack, match, p.lo}
 	case count:
 		b.WriteString("SELECT count(*) ")
 	case p.grouped:
@@ -304,17 +417,6 @@ func (p *plan) query(match string, count bool, limit int) (string, []any) {
 		}
 	}
 	return b.String(), args
-}
-
-func (p *plan) count(ctx context.Context, db *sql.DB) (int64, error) {
-	match, ok, err := p.match(ctx, db)
-	if err != nil || !ok {
-		return 0, err
-	}
-	sqlText, args := p.query(match, true, 0)
-	var n int64
-	err = db.QueryRowContext(ctx, sqlText, args...).Scan(&n)
-	return n, err
 }
 
 func (p *plan) wrapErr(path string, err error) error {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -91,6 +92,24 @@ func TestSearchRoundTrip(t *testing.T) {
 
 	if n := count(all); n != 305 {
 		t.Fatalf("all events: got %d, want 305", n)
+	}
+	// Word counts are cut into id ranges counted at once; windows whose
+	// edges fall inside the same-nanosecond burst (ids bumped past their
+	// time) must still agree with Search, with any number of ranges.
+	for _, procs := range []int{1, 2, 7} {
+		prev := runtime.GOMAXPROCS(procs)
+		for _, c := range []struct {
+			since, until time.Time
+			want         int64
+		}{
+			{day2, day2, 300}, {day2.Add(-time.Nanosecond), day2, 300}, {day2.Add(time.Nanosecond), day2.Add(time.Hour), 0},
+			{day1.Add(-time.Hour), day2.Add(time.Hour), 300},
+		} {
+			if n := count(with(func(q *Query) { q.Words, q.Since, q.Until = []string{"burst"}, c.since, c.until })); n != c.want {
+				t.Errorf("GOMAXPROCS %d: burst between %v and %v: %d, want %d", procs, c.since, c.until, n, c.want)
+			}
+		}
+		runtime.GOMAXPROCS(prev)
 	}
 	// Same-nanosecond events keep their exact time.
 	for _, e := range collect(t, s, with(func(q *Query) { q.Words = []string{"burst"} })) {
