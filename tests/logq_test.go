@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -187,5 +189,34 @@ func TestRetentionRemovesOldPartitions(t *testing.T) {
 	}
 	if code := col.Signal(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("collector exit %d", code)
+	}
+}
+
+// Live delivery is at most once, but never silently: a tail that falls
+// behind (here: stopped while 250k events pass) says how many it missed.
+func TestLogqTailReportsMissedEvents(t *testing.T) {
+	work := harness.WorkDir(t)
+	col := harness.StartCollector(t, binDir, work, filepath.Join(work, "data"))
+	tail := harness.Start(t, work, "tail", filepath.Join(binDir, "logq"), "tail", "--xpub", col.XPub, "--service", "flood", "-o", "raw")
+	// Wait for the subscription: a first event must come through.
+	for round := 0; !strings.Contains(tail.Output(), "hello"); round++ {
+		if round > 100 {
+			t.Fatalf("tail heard nothing:\n%s", tail.Output())
+		}
+		agentPipe(t, col.XSub, "flood", "INFO hello\n")
+	}
+	// Stopped while most of the flood passes, resumed before its end: the
+	// events after the hole reveal it.
+	tail.Cmd.Process.Signal(syscall.SIGSTOP)
+	load := startLoad(t, work, col.XSub, "flood", 400000, 40000)
+	harness.Eventually(t, time.Minute, "most of the flood through the collector", func() (bool, string) {
+		n := col.Metric(t, "zlog_collector_received_total")
+		return n >= 250000, fmt.Sprint(n)
+	})
+	tail.Cmd.Process.Signal(syscall.SIGCONT)
+	waitLoadgenOK(t, load)
+	m := tail.WaitLine(t, regexp.MustCompile(`^logq: missed (\d+) live events of publisher \S+ topic flood\.info`), 30*time.Second)
+	if n, _ := strconv.Atoi(m[1]); n <= 0 || n >= 400000 {
+		t.Errorf("missed %d events, want some but not all of 400000", n)
 	}
 }

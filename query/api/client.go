@@ -234,13 +234,16 @@ func (c *Client) Follow(ctx context.Context, q query.Query, emit func(*schema.Ev
 
 // Tail is live.Tail over the API. Like live.Tail it reconnects when the
 // collector goes away; a rejected request (bad filter, token) ends it.
-func (c *Client) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error) error {
+func (c *Client) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error, notice func(string)) error {
 	v := EncodeQuery(query.Query{Words: f.Words, Services: f.Services, TopicPrefix: f.Topic, Host: f.Host, MinLevel: f.MinLevel})
 	for {
-		err := c.stream(ctx, "api/v1/tail", v, emit, nil)
+		err := c.stream(ctx, "api/v1/tail", v, emit, notice)
 		var rejected *rejectedError
 		if err == nil || errors.As(err, &rejected) || ctx.Err() != nil {
 			return err
+		}
+		if notice != nil {
+			notice(fmt.Sprintf("lost the collector (%v); reconnecting: live events until then are missed, logq search finds them", err))
 		}
 		select {
 		case <-ctx.Done():

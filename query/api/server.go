@@ -245,7 +245,8 @@ func (h *Handler) tail(w http.ResponseWriter, r *http.Request) {
 	}
 	f := live.Filter{Services: q.Services, Topic: q.TopicPrefix, Host: q.Host, MinLevel: q.MinLevel, Words: q.Words}
 	emit := streamer(w)
-	if err := live.Tail(r.Context(), h.opts.Live, f, func(ev *schema.Event) error { return emit(ev) }); err != nil && r.Context().Err() == nil {
+	if err := live.Tail(r.Context(), h.opts.Live, f, func(ev *schema.Event) error { return emit(ev) },
+		func(msg string) { emit(notice{Notice: msg}) }); err != nil && r.Context().Err() == nil {
 		emit(errorBody{Error: err.Error()})
 	}
 }

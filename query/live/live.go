@@ -175,19 +175,34 @@ func (f Filter) Match(ev *schema.Event) bool {
 var ErrStop = errors.New("stop")
 
 // Tail emits the live events that pass f until ctx ends or emit stops it.
-func Tail(ctx context.Context, o Options, f Filter, emit func(*schema.Event) error) error {
+// Live delivery is at most once: events are lost while disconnected, or
+// when this reader falls more than the queues behind. Such losses show as
+// holes in a stream's sequence numbers (checked before the local filters,
+// on every event of the subscribed topics), and notice is told about each.
+func Tail(ctx context.Context, o Options, f Filter, emit func(*schema.Event) error, notice func(string)) error {
 	o.Prefixes = f.Prefixes()
 	sub, err := Subscribe(o)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
+	last := make(map[schema.Stream]uint64)
 	for ctx.Err() == nil {
 		ev, ok, err := sub.Recv(200 * time.Millisecond)
 		if err != nil {
 			return err
 		}
-		if !ok || !f.Match(&ev) {
+		if !ok {
+			continue
+		}
+		if ev.Seq != 0 {
+			st := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
+			if prev, seen := last[st]; seen && ev.Seq > prev+1 && notice != nil {
+				notice(fmt.Sprintf("missed %d live events of publisher %s topic %s (seq %d..%d): disconnected or reading too slowly; logq search finds them", ev.Seq-prev-1, st.Publisher, st.Topic, prev+1, ev.Seq-1))
+			}
+			last[st] = max(last[st], ev.Seq)
+		}
+		if !f.Match(&ev) {
 			continue
 		}
 		if err := emit(&ev); err != nil {

@@ -24,7 +24,7 @@ type backend interface {
 	Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error)
 	RetainedFrom(ctx context.Context) (time.Time, bool, error)
 	Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error
-	Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error) error
+	Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error, notice func(string)) error
 }
 
 // sourceFlags choose the backend.
@@ -115,6 +115,6 @@ func (l *localBackend) Follow(ctx context.Context, q query.Query, emit func(*sch
 	return live.Follow(ctx, s, q, l.live, emit, notice)
 }
 
-func (l *localBackend) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error) error {
-	return live.Tail(ctx, l.live, f, emit)
+func (l *localBackend) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error, notice func(string)) error {
+	return live.Tail(ctx, l.live, f, emit, notice)
 }

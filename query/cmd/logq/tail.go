@@ -85,7 +85,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 			return live.ErrStop
 		}
 		return nil
-	})
+	}, func(msg string) { fmt.Fprintf(stderr, "logq: %s\n", msg) })
 	if err != nil && ctx.Err() == nil {
 		return fail("%v", err)
 	}
