@@ -249,7 +249,7 @@ func (f *follower) settle(ctx context.Context) error {
 		return err
 	}
 	for st, hwm := range marks {
-		if hwm > f.cover[st] && !f.seen[st] {
+		if hwm > f.cover[st] && !f.seen[st] && f.m.topicMatches(st.Topic) {
 			if err := f.fill(ctx, st, f.cover[st], hwm, false); err != nil {
 				return err
 			}
@@ -434,6 +434,19 @@ func (m *liveMatcher) close() {
 	if m.db != nil {
 		m.db.Close()
 	}
+}
+
+// topicMatches reports whether events of a topic can match at all: a
+// stream of another topic is not worth reading from the index.
+func (m *liveMatcher) topicMatches(topic string) bool {
+	service, levelName, ok := cutLast(topic, ".")
+	level, err := schema.ParseLevel(levelName)
+	if !ok || err != nil {
+		return false
+	}
+	q := m.p.q
+	return m.levels[level] && (len(q.Services) == 0 || slices.Contains(q.Services, service)) &&
+		strings.HasPrefix(topic, q.TopicPrefix)
 }
 
 func (m *liveMatcher) matches(ev *schema.Event) (bool, error) {

@@ -94,10 +94,15 @@ func run(args []string) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			if err := c.ReloadKeys(); err != nil {
-				logger.Error("SIGHUP", "err", err)
+	go func() { // SIGHUP reloads the keys until shutdown
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := c.ReloadKeys(); err != nil {
+					logger.Error("SIGHUP", "err", err)
+				}
 			}
 		}
 	}()
