@@ -218,7 +218,11 @@ func (c *Collector) ReloadKeys() error {
 	if err != nil {
 		return fmt.Errorf("reload (the previous keys stay in force): %w", err)
 	}
-	if err := c.proxy.SetAllowlist(allow); err != nil {
+	// The proxy's loop drops connections between two polls (20 ms); a
+	// collector that is shutting down may not get to it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.proxy.SetAllowlist(ctx, allow); err != nil {
 		return err
 	}
 	c.logger.Info("authorized keys reloaded", "publishers", len(allow.Keys(keys.Publish)), "subscribers", len(allow.Keys(keys.Subscribe)))

@@ -106,7 +106,7 @@ type Proxy struct {
 	streams      prometheus.Gauge
 	handshakeLog *rejectionLog
 	zap          *zapHandler   // nil without CURVE
-	rebind       chan struct{} // SetAllowlist asks Run to drop all connections
+	rebind       chan chan struct{} // SetAllowlist asks Run to drop all connections; Run closes the inner channel when done
 	authRejected *prometheus.CounterVec
 }
 
@@ -118,7 +118,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		logger: logger.With("component", "proxy"),
 		seq:    newSequencer(opts.StreamHWMs),
 		acks:   make(chan schema.Ack, 1024),
-		rebind: make(chan struct{}, 1),
+		rebind: make(chan chan struct{}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "zlog_collector_streams", Help: "Streams (publisher + topic) the sequencer tracks in memory.",
 		}),
@@ -258,19 +258,29 @@ func (p *Proxy) close() {
 // SetAllowlist replaces the CURVE allowlist (on SIGHUP). New handshakes
 // follow it at once; when a key lost a role, the proxy also drops every
 // connection (by rebinding its endpoints) so that key's open connections
-// end too. Allowed clients reconnect within a second by themselves and
-// publishers resend what was not acknowledged, so nothing is lost.
-func (p *Proxy) SetAllowlist(allow keys.Allowlist) error {
+// end too; it returns once they are dropped, so nothing published after
+// it reaches a removed key. Allowed clients reconnect within a second by
+// themselves and publishers resend what was not acknowledged, so nothing
+// is lost. ctx bounds the wait for the proxy's loop.
+func (p *Proxy) SetAllowlist(ctx context.Context, allow keys.Allowlist) error {
 	if p.zap == nil {
 		return errors.New("CURVE is off: there is no allowlist to reload")
 	}
-	if p.zap.setAllowlist(allow) {
-		select {
-		case p.rebind <- struct{}{}:
-		default: // one is pending already
-		}
+	if !p.zap.setAllowlist(allow) {
+		return nil
 	}
-	return nil
+	done := make(chan struct{})
+	select {
+	case p.rebind <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("drop connections: %w", ctx.Err())
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("drop connections: %w", ctx.Err())
+	}
 }
 
 // rebindAll drops all connections of both sockets by unbinding and binding
@@ -317,8 +327,9 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	nextForget := time.Now().Add(time.Minute)
 	for ctx.Err() == nil {
 		select {
-		case <-p.rebind:
+		case done := <-p.rebind:
 			p.rebindAll()
+			close(done)
 		default:
 		}
 		if p.opts.ForgetIdleStreams > 0 && time.Now().After(nextForget) {
