@@ -66,16 +66,34 @@ func TestCompose(t *testing.T) {
 		ports[name] = freePort(t)
 		c.env = append(c.env, name+"="+strconv.Itoa(ports[name]))
 	}
+	downcaseBase := fmt.Sprintf("http://127.0.0.1:%d", ports["ZLOG_DOWNCASE_PORT"])
+	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports["ZLOG_HTTP_PORT"])
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := c.run("logs", "--no-color", "--tail", "60")
 			t.Logf("compose logs:\n%s", out)
+			// What the publishers and the collector counted, and which
+			// access events the index holds, to tell loss from miscount.
+			for _, u := range []string{downcaseBase + "/metrics", apiURL + "/metrics"} {
+				m, _ := exec.Command("curl", "-s", u).Output()
+				var keep []string
+				for _, l := range strings.Split(string(m), "\n") {
+					if strings.HasPrefix(l, "zlog_publisher_") || strings.HasPrefix(l, "zlog_collector_sequence") || strings.HasPrefix(l, "zlog_collector_received") || strings.HasPrefix(l, "zlog_collector_malformed") || strings.HasPrefix(l, "zlog_downcase") {
+						keep = append(keep, l)
+					}
+				}
+				t.Logf("%s:\n%s", u, strings.Join(keep, "\n"))
+			}
+			for _, svc := range []string{"downcase", "downcase-access", "downcase-file"} {
+				res := harness.Logq(t, binDir, "search", "--collector", apiURL, "--service", svc, "--since", "1h", "--limit", "0", "--order", "oldest", "-o", "raw")
+				os.WriteFile(filepath.Join(os.TempDir(), c.project+"-"+svc+".txt"), []byte(res.Stdout), 0o644)
+			}
+			t.Logf("stored events per service in %s/%s-*.txt", os.TempDir(), c.project)
 		}
 		c.run("down", "-v", "--remove-orphans")
 	})
 	c.must("up", "-d", "--no-build")
-	downcase := fmt.Sprintf("http://127.0.0.1:%d/downcase/?param=", ports["ZLOG_DOWNCASE_PORT"])
-	apiURL := fmt.Sprintf("http://127.0.0.1:%d", ports["ZLOG_HTTP_PORT"])
+	downcase := downcaseBase + "/downcase/?param="
 
 	// curl, as a user would; params are unique so counts are exact.
 	request := func(param string) error {
