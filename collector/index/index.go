@@ -384,10 +384,13 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 		}
 		for _, r := range chunk[:n] {
 			id := r.id
-			if !inserted[id] {
-				if id, err = insertLate(ctx, tx, r.id, r); err != nil {
-					return nil, err
-				}
+			if inserted[id] {
+				// The first row with this id took it (SQLite inserts in
+				// VALUES order); another late row with the same time did
+				// not, and must not pass for inserted.
+				delete(inserted, id)
+			} else if id, err = insertLate(ctx, tx, r.id, r); err != nil {
+				return nil, err
 			}
 			if id <= startMax {
 				lateIDs = append(lateIDs, id)
