@@ -105,7 +105,7 @@ type Proxy struct {
 	handshakes   *prometheus.CounterVec
 	streams      prometheus.Gauge
 	handshakeLog *rejectionLog
-	zap          *zapHandler   // nil without CURVE
+	zap          *zapHandler        // nil without CURVE
 	rebind       chan chan struct{} // SetAllowlist asks Run to drop all connections; Run closes the inner channel when done
 	authRejected *prometheus.CounterVec
 }
