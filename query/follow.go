@@ -63,12 +63,14 @@ func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit fu
 		return err
 	}
 	defer m.close()
-	f := &follower{s: s, p: p, m: m, emit: emit, opts: opts,
-		cover: make(map[schema.Stream]uint64), extra: make(map[schema.Stream]map[uint64]bool), seen: make(map[schema.Stream]bool)}
-
-	if f.cover, err = s.streamMarks(ctx); err != nil {
+	// The marks come before the search: whatever it then finds above them
+	// is remembered, since live events will repeat it.
+	cover, err := s.streamMarks(ctx)
+	if err != nil {
 		return err
 	}
+	f := &follower{s: s, p: p, m: m, emit: emit, opts: opts,
+		cover: cover, extra: make(map[schema.Stream]map[uint64]bool), seen: make(map[schema.Stream]bool)}
 	if err := f.indexPhase(ctx, q); err != nil {
 		return err
 	}

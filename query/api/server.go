@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/zlog/zlog/query"
@@ -86,18 +85,17 @@ func statusOf(err error) int {
 // answered already.
 func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []string) (query.Query, *query.Searcher, bool) {
 	now := time.Now()
-	q, err := decodeQuery(r.URL.Query(), allowed, now)
-	if err == nil {
-		if !r.URL.Query().Has(pSince) {
-			q.Since = now.Add(-time.Hour)
-		}
-		if !r.URL.Query().Has(pUntil) && slices.Contains(allowed, pUntil) {
-			q.Until = now
-		}
-	}
+	v := r.URL.Query()
+	q, err := decodeQuery(v, allowed, now)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return q, nil, false
+	}
+	if !v.Has(pSince) { // the default window: the last hour
+		q.Since = now.Add(-time.Hour)
+	}
+	if !v.Has(pUntil) {
+		q.Until = now
 	}
 	s, err := query.NewSearcher(h.opts.IndexDir)
 	if err != nil {
