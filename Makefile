@@ -47,7 +47,7 @@ bench-deps: deps
 	$(APT_INSTALL)
 
 # Timed benchmarks against rsyslog, syslog-ng, rg, grep and plain net/http;
-# writes tests/bench/results.md and tests/bench/ratios.svg. About 15 minutes.
+# writes tests/bench/results.md and tests/bench/ratios.svg. About 9 minutes.
 # ZLOG_BENCH_RUNS (default 3) and ZLOG_BENCH_LARGE (default 10000000) scale it.
 bench: bench-deps
 	ZLOG_BENCH=1 $(GO) test -count=1 -timeout 45m -v -run TestBench ./tests/bench/
