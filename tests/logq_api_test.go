@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,6 +152,47 @@ func TestSearchFollowSeam(t *testing.T) {
 					t.Fatalf("%s never printed %s event %d", f.Name, svc, i)
 				}
 			}
+		}
+	}
+}
+
+// A local search --follow survives a collector crash: its subscription
+// reconnects, and the events it missed meanwhile are filled from the index
+// by their sequence numbers. Exactly once, still.
+func TestSearchFollowAcrossCollectorRestart(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	xsub, xpub := col.XSub, col.XPub
+	const n = 30000
+	load := startLoad(t, work, xsub, "phoenix", n, 5000)
+	harness.Eventually(t, 30*time.Second, "some events indexed", func() (bool, string) {
+		res := harness.Logq(t, binDir, "search", "--data", data, "--count", "--service", "phoenix")
+		var got int
+		fmt.Sscan(res.Stdout, &got)
+		return got >= 2000, res.Stdout
+	})
+	follow := harness.Start(t, work, "follow", filepath.Join(binDir, "logq"), "search", "--follow", "--service", "phoenix",
+		"--since", "1h", "--limit", "0", "-o", "raw", "--data", data, "--xpub", xpub)
+	harness.Eventually(t, 30*time.Second, "follower printing live events", func() (bool, string) {
+		return strings.Count(follow.Output(), "\n") > 12000, ""
+	})
+	col.Signal(t, syscall.SIGKILL, 10*time.Second)
+	harness.StartCollector(t, binDir, work, data, "--xsub", xsub, "--xpub", xpub)
+	if resent := waitLoadgenOK(t, load); resent == 0 {
+		t.Fatal("nothing was resent: the crash did not hit the stream")
+	}
+	agentPipe(t, xsub, "phoenix", "marker after the crash\n")
+	follow.WaitLine(t, regexp.MustCompile(`^marker after the crash$`), 30*time.Second)
+	seen := map[string]int{}
+	for _, line := range strings.Split(follow.Output(), "\n") {
+		if strings.HasPrefix(line, "event ") {
+			seen[line]++
+		}
+	}
+	for i := 0; i < n; i++ {
+		if c := seen[fmt.Sprintf("event %d", i)]; c != 1 {
+			t.Fatalf("event %d printed %d times (%d distinct of %d)", i, c, len(seen), n)
 		}
 	}
 }
