@@ -72,6 +72,8 @@ run: build
 	echo "try:"; \
 	echo "  curl 'http://127.0.0.1:5000/downcase/?param=Hello%20World'"; \
 	echo "  $(BIN)/logq search --data $(DATA) --service downcase hello"; \
+	echo "  $(BIN)/logq stats --data $(DATA) --since 1h --by service"; \
+	echo "  $(BIN)/logq search --data $(DATA) --follow --service downcase   # then live"; \
 	echo "  tail -F $(DATA)/logs/downcase.log"; \
 	echo; \
 	wait $$col $$dc
