@@ -35,14 +35,13 @@ const maxChunk = 256 << 10 // bytes per Write; must stay below MaxSizeMB
 
 // Sink is not safe for concurrent use; the collector calls it from one goroutine.
 type Sink struct {
-	opts    Options
-	logger  *slog.Logger
-	files   map[string]*openFile
-	bufs    map[string][]byte
-	lines   prometheus.Counter
-	bytes   prometheus.Counter
-	errs    prometheus.Counter
-	scratch []byte
+	opts   Options
+	logger *slog.Logger
+	files  map[string]*openFile
+	bufs   map[string][]byte
+	lines  prometheus.Counter
+	bytes  prometheus.Counter
+	errs   prometheus.Counter
 }
 
 type openFile struct {

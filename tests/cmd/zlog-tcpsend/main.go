@@ -35,7 +35,8 @@ func main() {
 	}
 	start := time.Now()
 	w := bufio.NewWriterSize(conn, 1<<20)
-	if _, err := w.Write(data); err == nil {
+	_, err = w.Write(data)
+	if err == nil {
 		err = w.Flush()
 	}
 	if err != nil {
