@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zlog/zlog/collector/index"
+
 	"github.com/zlog/zlog/schema"
 )
 
@@ -312,28 +314,9 @@ func (f *follower) fill(ctx context.Context, st schema.Stream, from, to uint64, 
 	return nil
 }
 
-// streamMarks is each stream's highest committed sequence number, over all
-// partitions (a stream's newest events may be in any of them).
+// streamMarks is each stream's highest committed sequence number.
 func (s *Searcher) streamMarks(ctx context.Context) (map[schema.Stream]uint64, error) {
-	parts, err := schema.ListPartitions(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	marks := make(map[schema.Stream]uint64)
-	for _, part := range parts {
-		if err := eachRow(ctx, part.Path, "SELECT publisher, topic, hwm FROM streams", nil, func(rows *sql.Rows) error {
-			var st schema.Stream
-			var hwm int64
-			if err := rows.Scan(&st.Publisher, &st.Topic, &hwm); err != nil {
-				return err
-			}
-			marks[st] = max(marks[st], uint64(hwm))
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return marks, nil
+	return index.ReadMarks(ctx, s.dir)
 }
 
 // streamEvents reads the events of st with from < seq <= to, in sequence
@@ -345,7 +328,7 @@ func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to 
 	if !ok || err != nil {
 		return nil, nil // not a topic the collector stores
 	}
-	parts, err := schema.ListPartitions(s.dir)
+	parts, err := index.ListPartitions(s.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -373,8 +356,8 @@ func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to 
 
 // eachRow runs stmt on one partition (skipping one not initialised yet).
 func eachRow(ctx context.Context, path, stmt string, args []any, each func(*sql.Rows) error) error {
-	db, err := openReadOnly(path)
-	if errors.Is(err, errNotReady) {
+	db, err := index.OpenReadOnly(path)
+	if errors.Is(err, index.ErrNotReady) {
 		return nil
 	}
 	if err != nil {
@@ -475,7 +458,7 @@ func (m *liveMatcher) matches(ev *schema.Event) (bool, error) {
 		return false, fmt.Errorf("live matcher: %w", err)
 	}
 	defer tx.Rollback() // the row never needs to stay
-	if _, err := tx.Exec("INSERT INTO live(rowid, message, fields) VALUES (1, ?, ?)", ev.Message, schema.FieldsColumn(ev.Fields)); err != nil {
+	if _, err := tx.Exec("INSERT INTO live(rowid, message, fields) VALUES (1, ?, ?)", ev.Message, index.FieldsColumn(ev.Fields)); err != nil {
 		return false, fmt.Errorf("live matcher: %w", err)
 	}
 	var n int

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
+
 	"github.com/zlog/zlog/schema"
 )
 

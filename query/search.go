@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zlog/zlog/collector/index"
+
 	_ "github.com/mattn/go-sqlite3"
 	"golang.org/x/sync/errgroup" // registers "sqlite3"; built with -tags sqlite_fts5
 
@@ -102,7 +104,7 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, t := range tasks {
 		g.Go(func() error {
-			db, err := openReadOnly(t.path)
+			db, err := index.OpenReadOnly(t.path)
 			if err != nil {
 				return err
 			}
@@ -170,9 +172,9 @@ func maxTime(a, b time.Time) time.Time {
 // words without substrings, the doclist in each of the cut ranges that
 // meets the partition (the first also corrects the window's edges);
 // otherwise one statement.
-func (p *plan) countTasks(ctx context.Context, part schema.Partition, cuts []int64) ([]countTask, error) {
-	db, err := openReadOnly(part.Path)
-	if errors.Is(err, errNotReady) {
+func (p *plan) countTasks(ctx context.Context, part index.Partition, cuts []int64) ([]countTask, error) {
+	db, err := index.OpenReadOnly(part.Path)
+	if errors.Is(err, index.ErrNotReady) {
 		return nil, nil
 	}
 	if err != nil {
@@ -226,7 +228,7 @@ type plan struct {
 	terms Terms
 	lo    int64 // Since in ns: lowest event time and lowest id
 	hi    int64 // Until in ns: highest event time; ids reach up to hi+idSlack
-	parts []schema.Partition
+	parts []index.Partition
 
 	grouped              bool  // stats: group by series and time bucket
 	bucketBase, bucketNs int64 // bucket = (time - bucketBase) / bucketNs
@@ -256,7 +258,7 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 	if !q.Until.IsZero() {
 		p.hi = min(q.Until.UnixNano(), math.MaxInt64-idSlack)
 	}
-	all, err := schema.ListPartitions(s.dir)
+	all, err := index.ListPartitions(s.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -322,19 +324,19 @@ func (p *plan) match(ctx context.Context, db *sql.DB) (expr string, ok bool, err
 	if len(levels) < len(schema.Levels()) {
 		var tokens []string
 		for _, l := range levels {
-			tokens = append(tokens, schema.LevelToken(l))
+			tokens = append(tokens, index.LevelToken(l))
 		}
 		label(tokens)
 	}
 	if len(services) > 0 {
 		var tokens []string
 		for _, s := range services {
-			tokens = append(tokens, schema.ServiceToken(s))
+			tokens = append(tokens, index.ServiceToken(s))
 		}
 		label(tokens)
 	}
 	if p.q.Host != "" {
-		label([]string{schema.HostToken(p.q.Host)})
+		label([]string{index.HostToken(p.q.Host)})
 	}
 	return strings.Join(parts, " AND "), true, nil
 }
@@ -427,32 +429,6 @@ func (p *plan) wrapErr(path string, err error) error {
 	return fmt.Errorf("search %q: %w", path, err)
 }
 
-// errNotReady marks a partition the collector has created but not yet given
-// its tables (user_version 0): it holds no events yet.
-var errNotReady = errors.New("partition not initialised yet")
-
-func openReadOnly(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
-	if err != nil {
-		return nil, fmt.Errorf("open index %q: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	var v int
-	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open index %q: %w", path, err)
-	}
-	if v == 0 {
-		db.Close()
-		return nil, errNotReady
-	}
-	if v > schema.SchemaVersion {
-		db.Close()
-		return nil, fmt.Errorf("open index %q: %w: file has version %d, this logq knows up to %d", path, schema.ErrNewerSchema, v, schema.SchemaVersion)
-	}
-	return db, nil
-}
-
 type iterator struct {
 	ctx       context.Context
 	plan      *plan
@@ -504,9 +480,9 @@ func (it *iterator) Next() bool {
 	}
 }
 
-func (it *iterator) openPart(p schema.Partition) bool {
-	db, err := openReadOnly(p.Path)
-	if errors.Is(err, errNotReady) {
+func (it *iterator) openPart(p index.Partition) bool {
+	db, err := index.OpenReadOnly(p.Path)
+	if errors.Is(err, index.ErrNotReady) {
 		return true // nothing here yet; Next moves on
 	}
 	if err != nil {
@@ -559,7 +535,7 @@ func (it *iterator) Close() error {
 // RetainedFrom is the oldest time the index answers for, once the
 // collector's retention has removed a partition; ok is false before that.
 func (s *Searcher) RetainedFrom() (time.Time, bool) {
-	r, ok, err := schema.ReadRetention(s.dir)
+	r, ok, err := index.ReadRetention(s.dir)
 	if err != nil || !ok {
 		return time.Time{}, false
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
+
 	"github.com/zlog/zlog/schema"
 )
 
@@ -183,7 +184,7 @@ func TestNoIndex(t *testing.T) {
 // events; searching must not fail on it.
 func TestUninitialisedPartitionIsEmpty(t *testing.T) {
 	dir := writeIndex(t, []schema.Event{{Time: time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC), Service: "a", Level: schema.LevelInfo, Message: "hello"}})
-	fresh := schema.PartitionFile(dir, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
+	fresh := index.PartitionFile(dir, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
 	if err := os.WriteFile(fresh, nil, 0o640); err != nil { // SQLite reads an empty file as version 0
 		t.Fatal(err)
 	}

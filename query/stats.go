@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/zlog/zlog/collector/index"
+
 	"github.com/zlog/zlog/schema"
 )
 
@@ -95,9 +97,9 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	return st, nil
 }
 
-func statsPartition(ctx context.Context, plan *plan, p schema.Partition, by GroupBy, nb int, bucketed bool, rows map[string]*StatsRow) error {
-	db, err := openReadOnly(p.Path)
-	if errors.Is(err, errNotReady) {
+func statsPartition(ctx context.Context, plan *plan, p index.Partition, by GroupBy, nb int, bucketed bool, rows map[string]*StatsRow) error {
+	db, err := index.OpenReadOnly(p.Path)
+	if errors.Is(err, index.ErrNotReady) {
 		return nil
 	}
 	if err != nil {

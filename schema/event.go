@@ -1,7 +1,8 @@
 // Package schema owns what every zlog component must agree on: the Event,
-// topic rules, the ZeroMQ wire format, the log-file line format and the
-// SQLite index schema. README.md in this directory documents all of them
-// precisely enough to write a publisher in another language.
+// topic rules, the ZeroMQ wire format and the log-file line format.
+// README.md in this directory documents them precisely enough to write a
+// publisher in another language. The index format lives with its code in
+// collector/index.
 package schema
 
 import (

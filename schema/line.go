@@ -4,7 +4,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // LineTimeFormat has a fixed-width fraction so that lines sort by time as text.
@@ -79,10 +78,4 @@ func AppendLogfmtValue(b []byte, v string) []byte {
 		}
 	}
 	return append(b, v...)
-}
-
-// DayOf returns the UTC day (midnight) that holds t; index partitions are days.
-func DayOf(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zlog/zlog/collector/index"
+
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/zlog/zlog/schema"
@@ -295,7 +297,7 @@ func TestShutdownFlushesRestartsExactlyOnce(t *testing.T) {
 // the full-text index holds n rows for the word "event".
 func checkIntegrity(t *testing.T, data string, n int) {
 	t.Helper()
-	parts, err := schema.ListPartitions(filepath.Join(data, "index"))
+	parts, err := index.ListPartitions(filepath.Join(data, "index"))
 	if err != nil || len(parts) == 0 {
 		t.Fatalf("partitions: %v %v", parts, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zlog/zlog/collector/index"
+
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/tests/harness"
 )
@@ -169,7 +171,7 @@ func TestRetentionRemovesOldPartitions(t *testing.T) {
 		fmt.Fprintf(&b, `{"ts":%q,"level":"info","msg":"recent event %d"}`+"\n", recent.Format(time.RFC3339Nano), i)
 	}
 	agentPipe(t, col.XSub, "kept", b.String())
-	oldFile := schema.PartitionFile(filepath.Join(data, "index"), old)
+	oldFile := index.PartitionFile(filepath.Join(data, "index"), old)
 	harness.Eventually(t, 15*time.Second, "old partition removed", func() (bool, string) {
 		_, err := os.Stat(oldFile)
 		return os.IsNotExist(err) && col.Metric(t, "zlog_collector_retention_removed_partitions_total") >= 1, fmt.Sprint(err)

@@ -1,5 +1,5 @@
 // Package index writes events into the SQLite full-text index: one file per
-// UTC day of event time (see schema/sql.go for the layout and why).
+// UTC day of event time (see format.go and README.md for the layout and why).
 //
 // Each Write is one transaction per partition touched: the rows go in with
 // multi-row INSERTs in time order, then one INSERT … SELECT feeds the FTS5
@@ -103,7 +103,7 @@ func (w *Writer) Write(ctx context.Context, batch []schema.Event) error {
 	byDay := make(map[int64][]*schema.Event, 1)
 	var order []int64
 	for i := range batch {
-		d := schema.DayOf(batch[i].Time).Unix()
+		d := DayOf(batch[i].Time).Unix()
 		if _, ok := byDay[d]; !ok {
 			order = append(order, d)
 		}
@@ -183,9 +183,10 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 }
 
 // LoadHWMs reads every partition's stream high-water marks and returns the
-// highest per stream: what the collector has durably stored.
+// highest per stream: what the collector has durably stored. Partitions are
+// opened for writing, so older ones are migrated first.
 func LoadHWMs(ctx context.Context, dir string) (map[schema.Stream]uint64, error) {
-	parts, err := schema.ListPartitions(dir)
+	parts, err := ListPartitions(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -195,23 +196,7 @@ func LoadHWMs(ctx context.Context, dir string) (map[schema.Stream]uint64, error)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := p.conn.QueryContext(ctx, "SELECT publisher, topic, hwm FROM streams")
-		if err != nil {
-			p.close()
-			return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
-		}
-		for rows.Next() {
-			var s schema.Stream
-			var hwm int64
-			if err := rows.Scan(&s.Publisher, &s.Topic, &hwm); err != nil {
-				rows.Close()
-				p.close()
-				return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
-			}
-			out[s] = max(out[s], uint64(hwm))
-		}
-		err = rows.Err()
-		rows.Close()
+		err = scanMarks(ctx, p.conn, out)
 		p.close()
 		if err != nil {
 			return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
@@ -224,7 +209,7 @@ func (w *Writer) partition(ctx context.Context, day int64) (*partition, error) {
 	if p, ok := w.parts[day]; ok {
 		return p, nil
 	}
-	p, err := openPartition(ctx, schema.PartitionFile(w.opts.Dir, time.Unix(day, 0)), w.opts.CacheKiB)
+	p, err := openPartition(ctx, PartitionFile(w.opts.Dir, time.Unix(day, 0)), w.opts.CacheKiB)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +279,7 @@ func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, 
 		db.Close()
 		return nil, fmt.Errorf("open index %q: %w", path, err)
 	}
-	if err := schema.Migrate(ctx, db); err != nil {
+	if err := Migrate(ctx, db); err != nil {
 		return fail(err)
 	}
 	if p.conn, err = db.Conn(ctx); err != nil {
@@ -366,7 +351,7 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 			k := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
 			hwms[k] = max(hwms[k], ev.Seq)
 		}
-		rows[i] = row{id: ev.Time.UnixNano(), series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: schema.FieldsColumn(ev.Fields)}
+		rows[i] = row{id: ev.Time.UnixNano(), series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: FieldsColumn(ev.Fields)}
 		if split == len(evs) && rows[i].id > startMax {
 			split = i
 		}
@@ -419,7 +404,7 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 	}
 	p.maxID = last
 
-	const feed = "INSERT INTO events_fts(rowid, message, fields, labels) SELECT e.id, e.message, e.fields, " + schema.LabelsSQL +
+	const feed = "INSERT INTO events_fts(rowid, message, fields, labels) SELECT e.id, e.message, e.fields, " + LabelsSQL +
 		" FROM events e JOIN series s ON s.id = e.series WHERE "
 	if _, err := tx.ExecContext(ctx, feed+"e.id > ?", startMax); err != nil {
 		return nil, fmt.Errorf("feed full-text index: %w", err)

@@ -38,7 +38,7 @@ func TestLateEventsWithEqualTimes(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite3", schema.PartitionFile(dir, at))
+	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/zlog/zlog/schema"
 )
 
 // enforceRetention removes whole partitions: every day that ended before
@@ -20,7 +18,7 @@ func (w *Writer) enforceRetention(now time.Time) error {
 	if w.opts.Retain <= 0 && w.opts.MaxBytes <= 0 {
 		return nil
 	}
-	parts, err := schema.ListPartitions(w.opts.Dir)
+	parts, err := ListPartitions(w.opts.Dir)
 	if err != nil {
 		return err
 	}
@@ -58,15 +56,15 @@ func (w *Writer) enforceRetention(now time.Time) error {
 	if oldest.IsZero() {
 		return nil
 	}
-	b, _ := json.Marshal(schema.Retention{Oldest: oldest})
-	tmp := filepath.Join(w.opts.Dir, schema.RetentionFile+".tmp")
+	b, _ := json.Marshal(Retention{Oldest: oldest})
+	tmp := filepath.Join(w.opts.Dir, RetentionFile+".tmp")
 	if err := os.WriteFile(tmp, b, 0o640); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(w.opts.Dir, schema.RetentionFile))
+	return os.Rename(tmp, filepath.Join(w.opts.Dir, RetentionFile))
 }
 
-func (w *Writer) removePartition(p schema.Partition) error {
+func (w *Writer) removePartition(p Partition) error {
 	day := p.Day.Unix()
 	if open, ok := w.parts[day]; ok {
 		open.close()

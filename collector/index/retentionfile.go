@@ -1,4 +1,4 @@
-package schema
+package index
 
 import (
 	"encoding/json"

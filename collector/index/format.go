@@ -1,4 +1,4 @@
-package schema
+package index
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/zlog/zlog/schema"
 )
 
 // The index is a directory of SQLite files, one per UTC day of event time
@@ -48,13 +50,19 @@ func FieldsColumn(f map[string]string) any {
 }
 
 // LevelToken is the labels-column token of a level.
-func LevelToken(l Level) string { return fmt.Sprintf("l%d", l) }
+func LevelToken(l schema.Level) string { return fmt.Sprintf("l%d", l) }
 
 // ServiceToken is the labels-column token of a service.
 func ServiceToken(service string) string { return fmt.Sprintf("s%X", service) }
 
 // HostToken is the labels-column token of a host.
 func HostToken(host string) string { return fmt.Sprintf("h%X", host) }
+
+// DayOf returns the UTC day (midnight) that holds t; partitions are days.
+func DayOf(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
 
 // PartitionExt is the file name suffix of index partitions.
 const PartitionExt = ".db"
