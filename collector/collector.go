@@ -33,6 +33,7 @@ import (
 	"github.com/zlog/zlog/query/api"
 	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/dirlock"
 	"github.com/zlog/zlog/schema/keys"
 )
 
@@ -100,6 +101,7 @@ type Collector struct {
 	proxy    *proxy.Proxy
 	files    *logfile.Sink
 	index    *index.Writer
+	lock     *dirlock.Lock
 	listener net.Listener
 
 	queueDepth *prometheus.GaugeVec
@@ -138,6 +140,18 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		c.retries.WithLabelValues(sink)
 	}
 
+	// Two collectors on one data directory would both take the stream
+	// marks as theirs and interleave partitions and log files.
+	var err error
+	if c.lock, err = dirlock.Acquire(opts.DataDir); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			c.closeStorage()
+		}
+	}()
 	indexDir := filepath.Join(opts.DataDir, "index")
 	// What the index holds durably is where every stream's sequence resumes.
 	hwms, err := index.LoadHWMs(context.Background(), indexDir)
@@ -155,7 +169,6 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	}
 	curve, err := loadCurve(opts)
 	if err != nil {
-		c.index.Close()
 		return nil, err
 	}
 	if curve == nil {
@@ -167,15 +180,30 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, StreamHWMs: hwms, Curve: curve,
 		ForgetIdleStreams: forgetAfter(opts.Retain),
 	}, logger, reg); err != nil {
-		c.index.Close()
 		return nil, err
 	}
 	if opts.HTTPAddr != "" && opts.HTTPAddr != "off" {
 		if c.listener, err = net.Listen("tcp", opts.HTTPAddr); err != nil {
+			c.proxy.Close()
 			return nil, fmt.Errorf("listen http %q: %w", opts.HTTPAddr, err)
 		}
 	}
+	ok = true
 	return c, nil
+}
+
+// closeStorage closes the sinks and unlocks the data directory, in reverse
+// order of opening; a nil part was never opened.
+func (c *Collector) closeStorage() error {
+	var errs []error
+	if c.files != nil {
+		errs = append(errs, c.files.Close())
+	}
+	if c.index != nil {
+		errs = append(errs, c.index.Close())
+	}
+	errs = append(errs, c.lock.Release())
+	return errors.Join(errs...)
 }
 
 // forgetAfter is how long a stream may be idle before the sequencer forgets
@@ -283,8 +311,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	errFront := front.Wait()
 	errSinks := sinks.Wait()
 	stopGiveUp()
-	errClose := errors.Join(c.files.Close(), c.index.Close())
-	return errors.Join(errFront, errSinks, errClose)
+	return errors.Join(errFront, errSinks, c.closeStorage())
 }
 
 // Ready is closed once Run has started serving.

@@ -33,6 +33,12 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	// ZLOG_TEST_BIN runs the tests against binaries built elsewhere, e.g. an
+	// older commit's, to see a fault test fail before its fix.
+	if dir := os.Getenv("ZLOG_TEST_BIN"); dir != "" {
+		binDir = dir
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "zlog-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

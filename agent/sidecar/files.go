@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zlog/zlog/agent/internal/atomicfile"
+	"github.com/zlog/zlog/schema/atomicfile"
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/tail"

@@ -44,7 +44,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zlog/zlog/agent/internal/atomicfile"
+	"github.com/zlog/zlog/schema/atomicfile"
+	"github.com/zlog/zlog/schema/dirlock"
 )
 
 // FsyncPolicy says when appended records are forced to stable storage.
@@ -104,6 +105,7 @@ type segment struct {
 // Spool is safe for concurrent use.
 type Spool struct {
 	opts      Options
+	lock      *dirlock.Lock
 	mu        sync.Mutex
 	segs      []*segment // oldest first; the last is the one being written
 	active    *os.File
@@ -144,10 +146,19 @@ func Open(opts Options, newID func() string) (*Spool, []Record, error) {
 	if opts.FsyncEvery <= 0 {
 		opts.FsyncEvery = time.Second
 	}
-	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
-		return nil, nil, fmt.Errorf("create spool %q: %w", opts.Dir, err)
+	// Two publishers on one spool would each resend, number and delete
+	// what the other wrote.
+	lock, err := dirlock.Acquire(opts.Dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{opts: opts, lastSeq: map[string]uint64{}, cursors: map[string][]byte{}, acked: map[string]uint64{}}
+	s := &Spool{opts: opts, lock: lock, lastSeq: map[string]uint64{}, cursors: map[string][]byte{}, acked: map[string]uint64{}}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
 	if err := s.loadPublisherID(newID); err != nil {
 		return nil, nil, err
 	}
@@ -172,6 +183,7 @@ func Open(opts Options, newID func() string) (*Spool, []Record, error) {
 	if err := s.rotate(); err != nil {
 		return nil, nil, err
 	}
+	ok = true
 	return s, recs, nil
 }
 
@@ -514,17 +526,20 @@ func (s *Spool) Stats() (bytes int64, segments int) {
 	return s.total, len(s.segs)
 }
 
-// Close syncs and closes the active segment.
+// Close syncs and closes the active segment and unlocks the directory.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.active == nil {
-		return nil
+	var err error
+	if s.active != nil {
+		err = s.active.Sync()
+		if cerr := s.active.Close(); err == nil {
+			err = cerr
+		}
+		s.active = nil
 	}
-	err := s.active.Sync()
-	if cerr := s.active.Close(); err == nil {
-		err = cerr
+	if lerr := s.lock.Release(); err == nil {
+		err = lerr
 	}
-	s.active = nil
 	return err
 }

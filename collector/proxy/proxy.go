@@ -106,6 +106,7 @@ type Proxy struct {
 	streams      prometheus.Gauge
 	handshakeLog *rejectionLog
 	zap          *zapHandler        // nil without CURVE
+	closeOnce    sync.Once
 	rebind       chan chan struct{} // SetAllowlist asks Run to drop all connections; Run closes the inner channel when done
 	authRejected *prometheus.CounterVec
 }
@@ -238,6 +239,10 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 	return p, nil
 }
 
+// Close releases the sockets and the ZeroMQ context; Run calls it on its
+// way out, and a collector whose start-up failed after New calls it.
+func (p *Proxy) Close() { p.closeOnce.Do(p.close) }
+
 func (p *Proxy) close() {
 	for _, s := range []*zmq.Socket{p.xsub, p.xpub} {
 		if s != nil {
@@ -317,7 +322,7 @@ type Consumer func([]schema.Event) error
 // Run proxies until ctx ends, then drains what ZeroMQ already received,
 // hands it to consume, and closes the sockets.
 func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
-	defer p.close()
+	defer p.Close()
 	poller := zmq.NewPoller()
 	poller.Add(p.xsub, zmq.POLLIN)
 	poller.Add(p.xpub, zmq.POLLIN)

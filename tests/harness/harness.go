@@ -90,6 +90,12 @@ type Proc struct {
 // Start runs bin with args; output is captured line by line.
 func Start(t testing.TB, workDir, name, bin string, args ...string) *Proc {
 	t.Helper()
+	return StartIn(t, workDir, name, nil, bin, args...)
+}
+
+// StartIn is Start with stdin read from in (nil: no input).
+func StartIn(t testing.TB, workDir, name string, in io.Reader, bin string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{Name: name, LogPath: filepath.Join(workDir, name+".log"), added: make(chan struct{}, 1),
 		done: make(chan struct{}), drained: make(chan struct{})}
 	logFile, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -98,6 +104,7 @@ func Start(t testing.TB, workDir, name, bin string, args ...string) *Proc {
 	}
 	p.Cmd = exec.Command(bin, args...)
 	p.Cmd.Dir = workDir
+	p.Cmd.Stdin = in
 	pr, pw := io.Pipe()
 	p.Cmd.Stdout, p.Cmd.Stderr = pw, pw
 	if err := p.Cmd.Start(); err != nil {
@@ -176,6 +183,22 @@ func (p *Proc) Output() string {
 	defer p.mu.Unlock()
 	return strings.Join(p.lines, "\n")
 }
+
+// Wait waits up to timeout for the process to exit by itself and returns
+// its exit code.
+func (p *Proc) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s did not exit within %v; output in %s", p.Name, timeout, p.LogPath)
+	}
+	<-p.drained
+	return p.Cmd.ProcessState.ExitCode()
+}
+
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
 
 // Running reports whether the process has not exited.
 func (p *Proc) Running() bool {

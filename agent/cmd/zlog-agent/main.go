@@ -96,7 +96,7 @@ func run(args []string) int {
 	pub, err := publisher.New(po, logger)
 	if err != nil {
 		logger.Error("start publisher", "err", err)
-		return 1
+		return pubflags.StartFailure(err)
 	}
 	o.Host = po.Host
 	agent, err := sidecar.New(o, logger, pub)

@@ -61,7 +61,7 @@ func run(args []string) int {
 	pub, err := publisher.New(po, logger)
 	if err != nil {
 		logger.Error("start publisher", "err", err)
-		return 1
+		return pubflags.StartFailure(err)
 	}
 	srv, err := downcase.New(o, logger, pub, reg)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zlog/zlog/schema/dirlock"
+
 	"github.com/zlog/zlog/collector"
 	"github.com/zlog/zlog/query"
 )
@@ -87,7 +89,7 @@ func run(args []string) int {
 	c, err := collector.New(o, logger)
 	if err != nil {
 		logger.Error("start failed", "err", err)
-		return 1
+		return startFailure(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -132,4 +134,13 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("flag -log-format: %q is not text or json", format)
+}
+
+// startFailure is the exit code when the collector cannot start: 2 when its
+// data directory is another process's (a usage error), else 1.
+func startFailure(err error) int {
+	if errors.Is(err, dirlock.ErrLocked) {
+		return 2
+	}
+	return 1
 }

@@ -4,10 +4,13 @@
 package pubflags
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+
+	"github.com/zlog/zlog/schema/dirlock"
 
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/spool"
@@ -45,4 +48,13 @@ func Register(fs *flag.FlagSet, po *publisher.Options) func() (*slog.Logger, err
 		}
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
 	}
+}
+
+// StartFailure is the exit code for a publisher that could not start: 2
+// when its spool is another process's (a usage error), else 1.
+func StartFailure(err error) int {
+	if errors.Is(err, dirlock.ErrLocked) {
+		return 2
+	}
+	return 1
 }
