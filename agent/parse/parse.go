@@ -6,9 +6,13 @@
 //     milliseconds as a number); level from level, lvl or severity; message
 //     from msg or message; every other key becomes a field (non-strings as
 //     their JSON text).
-//   - logfmt (key=value pairs, two or more): the same keys; the rest become fields.
-//   - plain: the whole line is the message; a leading level word (ERROR,
-//     [warn], W:, …) sets the level.
+//   - logfmt: only a line that is nothing but key=value pairs (two or
+//     more; values bare or double-quoted); the same keys; the rest become
+//     fields.
+//   - plain: the whole line is the message, always: no parser may lose a
+//     line's text. A leading level word (ERROR, [warn], W:, …) or a level=
+//     pair sets the level, and key=value pairs inside the text are copied
+//     into fields beside it ("retries=3 timeout=30s" → retries, timeout).
 //
 // Lines over the length limit are cut and the event gets the field
 // truncated=<original length>; invalid UTF-8 is replaced with U+FFFD.
@@ -91,8 +95,10 @@ func (p *Parser) Line(line []byte) Result {
 			break
 		}
 		fallthrough
-	case p.o.Force == Logfmt || p.o.Force == "" && looksLogfmt(trimmed):
-		if p.logfmt(trimmed, &r) {
+	case p.o.Force == Logfmt || p.o.Force == "":
+		if fields, ok := logfmtPairs(string(trimmed), true); ok && len(fields) >= 2 {
+			r.Format = Logfmt
+			p.take(fields, &r)
 			break
 		}
 		fallthrough
@@ -100,6 +106,7 @@ func (p *Parser) Line(line []byte) Result {
 		r = Result{Truncated: r.Truncated, InvalidUTF8: r.InvalidUTF8, Format: Plain}
 		r.Message = string(line)
 		r.Level = leadingLevel(trimmed)
+		plainPairs(string(trimmed), &r)
 	}
 	if r.Level == 0 {
 		r.Level = p.o.DefaultLevel
@@ -190,73 +197,91 @@ func parseTime(v string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// looksLogfmt wants at least two key=value pairs with bare keys.
-func looksLogfmt(line []byte) bool {
-	pairs := 0
-	for _, tok := range strings.Fields(string(line)) {
-		k, _, ok := strings.Cut(tok, "=")
-		if ok && k != "" && validKey(k) {
-			pairs++
-		}
-	}
-	return pairs >= 2
-}
-
-func (p *Parser) logfmt(line []byte, r *Result) bool {
+// logfmtPairs reads key=value pairs (values bare or double-quoted, with
+// escapes). strict: every token must be a pair, else ok is false; lenient:
+// other words are skipped and a bare value may end in punctuation that
+// belongs to the sentence ("code=exited," → "exited").
+func logfmtPairs(s string, strict bool) (map[string]string, bool) {
 	fields := map[string]string{}
-	s := string(line)
-	for len(s) > 0 {
+	for {
 		s = strings.TrimLeft(s, " \t")
 		if s == "" {
-			break
+			return fields, true
 		}
-		eq := strings.IndexAny(s, "= \t")
-		if eq <= 0 || s[eq] != '=' {
-			// A bare word: keep it as a flag field, as logfmt readers do.
-			end := strings.IndexAny(s, " \t")
-			if end < 0 {
-				end = len(s)
-			}
-			if k := s[:end]; validKey(k) {
-				fields[k] = "true"
+		end := strings.IndexAny(s, " \t")
+		if end < 0 {
+			end = len(s)
+		}
+		key, rest, isPair := strings.Cut(s[:end], "=")
+		if !isPair || !validKey(key) {
+			if strict {
+				return nil, false
 			}
 			s = s[end:]
 			continue
 		}
-		key := s[:eq]
-		s = s[eq+1:]
+		s = s[len(key)+1:]
 		var val string
 		if strings.HasPrefix(s, `"`) {
-			// Quoted value: find the closing quote, honouring escapes.
-			end := 1
-			for end < len(s) && s[end] != '"' {
-				if s[end] == '\\' {
-					end++
-				}
-				end++
+			q := closingQuote(s)
+			if q < 0 {
+				return nil, false // unterminated quote
 			}
-			if end >= len(s) {
-				return false // unterminated quote: not logfmt after all
-			}
-			uq, err := strconv.Unquote(s[:end+1])
+			uq, err := strconv.Unquote(s[:q+1])
 			if err != nil {
-				uq = s[1:end]
+				uq = s[1:q]
 			}
-			val, s = uq, s[end+1:]
+			val, s = uq, s[q+1:]
+			if s != "" && s[0] != ' ' && s[0] != '\t' {
+				if strict {
+					return nil, false // text glued to a quoted value
+				}
+			}
 		} else {
-			end := strings.IndexAny(s, " \t")
-			if end < 0 {
-				end = len(s)
+			val, s = rest, s[len(rest):]
+			if !strict {
+				val = strings.TrimRight(val, ",;.")
 			}
-			val, s = s[:end], s[end:]
 		}
-		if validKey(key) {
-			fields[key] = val
+		fields[key] = val
+	}
+}
+
+// closingQuote returns the index of the quote that ends the quoted value at
+// the start of s, honouring backslash escapes, or -1.
+func closingQuote(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
 		}
 	}
-	r.Format = Logfmt
-	p.take(fields, r)
-	return true
+	return -1
+}
+
+// plainPairs copies the key=value pairs found in a plain line into fields;
+// a level key also sets the level when no level word led the line.
+func plainPairs(line string, r *Result) {
+	if !strings.Contains(line, "=") {
+		return
+	}
+	fields, ok := logfmtPairs(line, false)
+	if !ok || len(fields) == 0 {
+		return
+	}
+	for _, k := range levelKeys {
+		if v, found := fields[k]; found && r.Level == 0 {
+			if l, err := schema.ParseLevel(v); err == nil {
+				r.Level = l
+				delete(fields, k)
+			}
+		}
+	}
+	if len(fields) > 0 {
+		r.Fields = fields
+	}
 }
 
 // leadingLevel finds a level word at the start of a plain line: "ERROR x",
