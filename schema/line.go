@@ -1,9 +1,10 @@
 package schema
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
-	"strings"
+	"unicode/utf8"
 )
 
 // LineTimeFormat has a fixed-width fraction so that lines sort by time as text.
@@ -14,8 +15,10 @@ const LineTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 //
 //	2026-11-24T23:01:40.123456789Z info  downcase web-1: lower case of X is x answer=x param=X
 //
-// Newlines and carriage returns inside the message are written as \n and \r
-// so one event is always one line; field values are logfmt-quoted when needed.
+// Control characters in the host and message are escaped (see appendEscaped)
+// so one event is always one line and nothing in it can steer a terminal;
+// field values are quoted (Go syntax) when they hold spaces, quotes, '=',
+// backslashes or such characters.
 func AppendLine(b []byte, ev *Event) []byte {
 	b = ev.Time.UTC().AppendFormat(b, LineTimeFormat)
 	b = append(b, ' ')
@@ -50,21 +53,69 @@ func AppendLine(b []byte, ev *Event) []byte {
 	return append(b, '\n')
 }
 
+// appendEscaped writes s with every character a terminal could act on
+// escaped, so a log line is one line and can never move the cursor, change
+// colours or reorder text: \n \r \t, a backslash as \\, other C0
+// controls and DEL as \xHH, C1 controls, line separators and bidi
+// overrides as \uHHHH. The stored event keeps the original text.
 func appendEscaped(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "\r\n") {
+	return appendSafe(b, s, false)
+}
+
+// AppendTerminal writes s for a terminal as logq's raw output does: like
+// the line format, but newlines and tabs stay as they are, so multi-line
+// messages (stack traces) read naturally.
+func AppendTerminal(b []byte, s string) []byte {
+	return appendSafe(b, s, true)
+}
+
+func appendSafe(b []byte, s string, keepLines bool) []byte {
+	clean := true
+	for _, r := range s {
+		if r == '\\' || unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
 		return append(b, s...)
 	}
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\n':
+	for _, r := range s {
+		switch {
+		case keepLines && (r == '\n' || r == '\t'):
+			b = append(b, byte(r))
+		case r == '\n':
 			b = append(b, '\\', 'n')
-		case '\r':
+		case r == '\r':
 			b = append(b, '\\', 'r')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case r == '\\' && !keepLines:
+			b = append(b, '\\', '\\')
+		case r < 0x20 || r == 0x7f:
+			b = append(b, '\\', 'x', hexDigit[r>>4], hexDigit[r&0xf])
+		case unsafeRune(r):
+			b = fmt.Appendf(b, "\\u%04x", r)
 		default:
-			b = append(b, s[i])
+			b = utf8.AppendRune(b, r)
 		}
 	}
 	return b
+}
+
+const hexDigit = "0123456789abcdef"
+
+// unsafeRune reports characters a terminal interprets: C0, DEL, C1 (U+009B
+// is a one-character CSI), the line and paragraph separators, and the bidi
+// embeddings, overrides and isolates that can make text display reordered.
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f:
+		return true
+	case r == 0x2028, r == 0x2029, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	}
+	return false
 }
 
 // AppendLogfmtValue writes v bare when it is a plain token, quoted otherwise.
@@ -73,9 +124,21 @@ func AppendLogfmtValue(b []byte, v string) []byte {
 		return append(b, '"', '"')
 	}
 	for _, r := range v {
-		if r <= ' ' || r == '"' || r == '=' || r == '\\' || r == 0x7f {
-			return strconv.AppendQuote(b, v)
+		if r <= ' ' || r == '"' || r == '=' || r == '\\' || unsafeRune(r) {
+			return appendQuoted(b, v)
 		}
 	}
 	return append(b, v...)
+}
+
+// appendQuoted is strconv's Go quoting, which already escapes controls and
+// C1; bidi controls and separators, which it would print, are escaped too.
+func appendQuoted(b []byte, v string) []byte {
+	q := strconv.Quote(v)
+	for _, r := range q {
+		if unsafeRune(r) {
+			return append(b, strconv.QuoteToASCII(v)...)
+		}
+	}
+	return append(b, q...)
 }

@@ -209,6 +209,37 @@ func TestAppendLineGolden(t *testing.T) {
 	}
 }
 
+// Fault 14: nothing in an event can steer the terminal of whoever reads the
+// log files or logq's text: every control character is escaped.
+func TestAppendLineEscapesControls(t *testing.T) {
+	cases := []struct{ msg, want string }{
+		{"plain text", "plain text"},
+		{"X\x1b[31mRED", `X\x1b[31mRED`},
+		{"a\tb\bc\x00d\x7f", `a\tb\x08c\x00d\x7f`},
+		{"two\nlines\r", `two\nlines\r`},
+		{`C:\new`, `C:\\new`},
+		{"csi \u009b31m and \u0085", `csi \u009b31m and \u0085`},
+		{"bidi \u202eevil\u202c", `bidi \u202eevil\u202c`},
+		{"é → ü", "é → ü"},
+	}
+	for _, c := range cases {
+		ev := Event{Service: "s", Level: LevelInfo, Host: "h\x1bx", Message: c.msg, Fields: map[string]string{"f": c.msg}}
+		line := string(AppendLine(nil, &ev))
+		wantPrefix := "0001-01-01T00:00:00.000000000Z info  s h\\x1bx: " + c.want + " f="
+		if !strings.HasPrefix(line, wantPrefix) {
+			t.Errorf("message %q:\n got %q\nwant prefix %q", c.msg, line, wantPrefix)
+		}
+		for _, r := range line[:len(line)-1] {
+			if unsafeRune(r) {
+				t.Errorf("message %q: line holds %U: %q", c.msg, r, line)
+			}
+		}
+	}
+	if got := string(AppendTerminal(nil, "trace:\n\tat x\x1b[2J")); got != "trace:\n\tat x\\x1b[2J" {
+		t.Errorf("AppendTerminal = %q", got)
+	}
+}
+
 func TestAckGolden(t *testing.T) {
 	a := Ack{Publisher: "p-1a2b", HWM: map[string]uint64{"downcase.info": 42, "api.error": 7}}
 	frame, err := EncodeAck(a)

@@ -1,10 +1,13 @@
 package tests
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zlog/zlog/tests/harness"
 )
@@ -38,5 +41,46 @@ func TestFaultParserKeepsEveryLinesText(t *testing.T) {
 	}
 	if f := evs[0].Fields; f["retries"] != "3" || f["timeout"] != "30s" {
 		t.Errorf("pairs of a plain line not kept as fields: %v", f)
+	}
+}
+
+// Fault 14: a request with a terminal escape in its parameter reached the
+// log file and logq's text output raw, recolouring (or worse) the terminal
+// of whoever read them. Both must escape it; the index keeps the original.
+func TestFaultControlCharactersAreEscaped(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	_, url := harness.StartDowncase(t, binDir, work, col.XSub)
+	out, err := exec.Command("curl", "-sf", url+"/downcase/?param=X%1B%5B31mRED%07%08%09tab").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v %s", err, out)
+	}
+	harness.Eventually(t, 10*time.Second, "event indexed", func() (bool, string) {
+		evs, _ := logqJSON(t, data, "--service", "downcase", "--since", "5m")
+		return len(evs) == 1, fmt.Sprint(len(evs))
+	})
+	evs, _ := logqJSON(t, data, "--service", "downcase", "--since", "5m")
+	if !strings.Contains(evs[0].Message, "\x1b[31m") {
+		t.Fatalf("the index must keep the original text, got %q", evs[0].Message)
+	}
+	check := func(what, text string) {
+		t.Helper()
+		if strings.ContainsAny(text, "\x1b\x07\x08") {
+			t.Errorf("%s holds a raw control character: %q", what, text)
+		}
+		if !strings.Contains(text, `\x1b[31m`) {
+			t.Errorf("%s does not show the escape as \\x1b: %q", what, text)
+		}
+	}
+	harness.Eventually(t, 10*time.Second, "log line written", func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(data, "logs", "downcase.log"))
+		return len(b) > 0, string(b)
+	})
+	b, _ := os.ReadFile(filepath.Join(data, "logs", "downcase.log"))
+	check("logs/downcase.log", string(b))
+	for _, output := range []string{"text", "raw"} {
+		res := harness.Logq(t, binDir, "search", "--data", data, "--service", "downcase", "--since", "5m", "-o", output)
+		check("logq -o "+output, res.Stdout)
 	}
 }

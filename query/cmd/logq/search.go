@@ -213,7 +213,10 @@ func eventWriter(output string) (func(*bufio.Writer, *schema.Event) error, error
 			return err
 		}, nil
 	case "raw":
-		return func(w *bufio.Writer, ev *schema.Event) error { _, err := fmt.Fprintln(w, ev.Message); return err }, nil
+		return func(w *bufio.Writer, ev *schema.Event) error {
+			_, err := w.Write(append(schema.AppendTerminal(nil, ev.Message), '\n'))
+			return err
+		}, nil
 	case "json":
 		return func(w *bufio.Writer, ev *schema.Event) error { return json.NewEncoder(w).Encode(ev) }, nil
 	}
