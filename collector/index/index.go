@@ -257,6 +257,12 @@ type partition struct {
 	series    map[seriesKey]int64
 	maxID     int64 // highest events.id committed or pending in this transaction
 	lastWrite time.Time
+	// nextFree remembers, per event time already stored, the id after the
+	// last one given to that time. Events sharing a timestamp (syslog stamps
+	// are whole seconds) then find their id at once instead of walking the
+	// run of taken ids, which made indexing them quadratic. A hint may be
+	// stale (after a rollback); the insert still checks it.
+	nextFree map[int64]int64
 }
 
 const insertChunk = 128 // rows per INSERT statement (6 parameters each)
@@ -274,7 +280,7 @@ func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, 
 		return nil, fmt.Errorf("open index %q: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	p := &partition{path: path, db: db, series: make(map[seriesKey]int64), lastWrite: time.Now()}
+	p := &partition{path: path, db: db, series: make(map[seriesKey]int64), lastWrite: time.Now(), nextFree: make(map[int64]int64)}
 	fail := func(err error) (*partition, error) {
 		db.Close()
 		return nil, fmt.Errorf("open index %q: %w", path, err)
@@ -357,8 +363,16 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 		}
 	}
 
-	// Late events may collide with stored ids; insert them in bulk and
-	// resolve the rare collision one by one.
+	// Late events may collide with stored ids; each starts at its time's
+	// next free id as far as this writer knows, they go in in bulk, and the
+	// rare collision left is resolved one by one.
+	for i := range rows[:split] {
+		r := &rows[i]
+		base := r.id
+		r.id = max(base, p.nextFree[base])
+		r.bump = r.id - base
+		p.noteUsed(base, r.id)
+	}
 	var lateIDs []int64 // ids <= startMax, which the range feed below misses
 	maxLate := startMax
 	for chunk := rows[:split]; len(chunk) > 0; {
@@ -371,11 +385,15 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 			id := r.id
 			if inserted[id] {
 				// The first row with this id took it (SQLite inserts in
-				// VALUES order); another late row with the same time did
+				// VALUES order); another late row with the same id did
 				// not, and must not pass for inserted.
 				delete(inserted, id)
-			} else if id, err = insertLate(ctx, tx, r.id, r); err != nil {
-				return nil, err
+			} else {
+				base := r.id - r.bump
+				if id, err = insertLate(ctx, tx, base, r.id, r); err != nil {
+					return nil, err
+				}
+				p.noteUsed(base, id)
 			}
 			if id <= startMax {
 				lateIDs = append(lateIDs, id)
@@ -394,6 +412,9 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 		r.id = max(base, last+1)
 		r.bump = r.id - base
 		last = r.id
+		if r.bump > 0 || i+1 < len(rows) && rows[i+1].id == base {
+			p.noteUsed(base, r.id)
+		}
 	}
 	for chunk := rows[split:]; len(chunk) > 0; {
 		n := min(len(chunk), insertChunk)
@@ -509,9 +530,21 @@ func insertReturning(ctx context.Context, tx *sql.Tx, rows []row) (map[int64]boo
 	return inserted, nil
 }
 
-// insertLate inserts r at the first free id at or after base.
-func insertLate(ctx context.Context, tx *sql.Tx, base int64, r row) (int64, error) {
-	id := base
+// maxHints bounds nextFree; past it the hints start over (they only save
+// lookups).
+const maxHints = 1 << 16
+
+// noteUsed records that id was given to an event of time base.
+func (p *partition) noteUsed(base, id int64) {
+	if len(p.nextFree) >= maxHints {
+		clear(p.nextFree)
+	}
+	p.nextFree[base] = id + 1
+}
+
+// insertLate inserts r (of time base) at the first free id at or after from.
+func insertLate(ctx context.Context, tx *sql.Tx, base, from int64, r row) (int64, error) {
+	id := from
 	for attempt := 0; attempt < 8; attempt++ {
 		r.id, r.bump = id, id-base
 		err := insertRows(ctx, tx, []row{r})

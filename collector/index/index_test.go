@@ -50,3 +50,67 @@ func TestLateEventsWithEqualTimes(t *testing.T) {
 		t.Fatalf("stored %d events (%d in the full-text index), want 4", rows, fts)
 	}
 }
+
+// Many events sharing timestamps, arriving over many commits and mixed with
+// neighbours one nanosecond apart, all get distinct ids whose time (id -
+// bump) is exactly their own, and every one reaches the full-text index.
+func TestSharedTimestampsAcrossCommits(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	const commits, per = 40, 250
+	want := map[int64]int{}
+	for c := 0; c < commits; c++ {
+		var b []schema.Event
+		for i := 0; i < per; i++ {
+			// Mostly one second, some events a few ns later whose ids the
+			// run of the first must step around.
+			ts := at
+			if i%10 == 0 {
+				ts = at.Add(time.Duration(c%5+1) * time.Nanosecond)
+			}
+			want[ts.UnixNano()]++
+			b = append(b, schema.Event{Time: ts, Service: "s", Level: schema.LevelInfo, Host: "h", Message: "shared stamp"})
+		}
+		if err := w.Write(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT id - bump, count(*), count(DISTINCT id) FROM events GROUP BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]int{}
+	for rows.Next() {
+		var ts int64
+		var n, distinct int
+		rows.Scan(&ts, &n, &distinct)
+		if n != distinct {
+			t.Fatalf("time %d: %d rows but %d distinct ids", ts, n, distinct)
+		}
+		got[ts] = n
+	}
+	rows.Close()
+	if len(got) != len(want) {
+		t.Fatalf("times stored %v, want %v", got, want)
+	}
+	for ts, n := range want {
+		if got[ts] != n {
+			t.Fatalf("time %d: %d events stored, want %d", ts, got[ts], n)
+		}
+	}
+	var fts int
+	db.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'shared'").Scan(&fts)
+	if fts != commits*per {
+		t.Fatalf("full-text index holds %d events, want %d", fts, commits*per)
+	}
+}

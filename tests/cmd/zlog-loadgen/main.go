@@ -35,6 +35,7 @@ func run(args []string) int {
 	rate := fs.Int("rate", 0, "events per second for this process; 0 = as fast as possible")
 	service := fs.String("service", "", "send every event as this service with message \"event <i>\" (tests)")
 	stamp := fs.Bool("now", false, "stamp events with the send time instead of the workload's")
+	fixed := fs.String("fixed-time", "", "stamp every event with this RFC 3339 time (many events sharing one timestamp)")
 	timeout := fs.Duration("close-timeout", 30*time.Second, "how long Close may take to deliver the queue")
 	pregen := fs.Bool("pregenerate", true, "generate all events before sending (keeps generation out of the measurement)")
 	fs.StringVar(&po.Spool.Dir, "spool", "", "spool directory; with --service, a restart resumes after the last event spooled")
@@ -43,6 +44,14 @@ func run(args []string) int {
 			return 0
 		}
 		return 2
+	}
+	var fixedTime time.Time
+	if *fixed != "" {
+		var err error
+		if fixedTime, err = time.Parse(time.RFC3339Nano, *fixed); err != nil {
+			fmt.Fprintln(os.Stderr, "zlog-loadgen: --fixed-time:", err)
+			return 2
+		}
 	}
 	wo.Start = time.Now().Add(-wo.Window)
 	pub, err := publisher.New(po, slog.New(slog.NewTextHandler(os.Stderr, nil)))
@@ -92,7 +101,10 @@ func run(args []string) int {
 	start := time.Now()
 	sent := 0
 	for ev, ok := next(); ok; ev, ok = next() {
-		if *stamp {
+		switch {
+		case !fixedTime.IsZero():
+			ev.Time = fixedTime
+		case *stamp:
 			ev.Time = time.Now()
 		}
 		if err := pub.Publish(ctx, ev); err != nil {
