@@ -51,6 +51,7 @@ type Options struct {
 	CurveSecretKey  string
 	AuthorizedKeys  string
 	MaxEventBytes   int           // schema.DefaultMaxEvent
+	MaxFuture       time.Duration // events dated further ahead get the receive time; 0 accepts any
 	CommitInterval  time.Duration // longest an event waits before its index commit; 100ms
 	CommitEvents    int           // commit early once this many events wait; 20000
 	QueueBatches    int           // batches buffered per sink; 16
@@ -177,7 +178,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		logger.Info("CURVE is on", "publishers", len(curve.Allow.Keys(keys.Publish)), "subscribers", len(curve.Allow.Keys(keys.Subscribe)), "authorized_keys", opts.AuthorizedKeys)
 	}
 	if c.proxy, err = proxy.New(proxy.Options{
-		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, StreamHWMs: hwms, Curve: curve,
+		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, MaxFuture: opts.MaxFuture, StreamHWMs: hwms, Curve: curve,
 		ForgetIdleStreams: forgetAfter(opts.Retain),
 	}, logger, reg); err != nil {
 		return nil, err

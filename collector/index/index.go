@@ -54,6 +54,7 @@ type Writer struct {
 
 	lastRetention time.Time
 	removed       prometheus.Counter
+	checks        prometheus.Counter
 
 	stored     prometheus.Counter
 	commitSecs prometheus.Histogram
@@ -81,12 +82,14 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer,
 		errs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_index_errors_total", Help: "Failed index transactions (the batch is retried)."}),
 		removed: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_removed_partitions_total",
 			Help: "Index partitions (one UTC day each) removed by --retain or --max-index-bytes."}),
+		checks: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_checks_total",
+			Help: "Times retention looked at the index."}),
 	}
 	if opts.RetentionEvery <= 0 {
 		w.opts.RetentionEvery = time.Minute
 	}
 	if reg != nil {
-		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed)
+		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed, w.checks)
 	}
 	if err := w.enforceRetention(time.Now()); err != nil {
 		return nil, err

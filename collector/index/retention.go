@@ -6,15 +6,55 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
+
+	"github.com/zlog/zlog/schema/atomicfile"
 )
 
-// enforceRetention removes whole partitions: every day that ended before
-// now-Retain, then the oldest days while the index is over MaxBytes (never
-// the newest day). Removing a file is quick, so ingestion does not stall;
-// a reader that has a removed file open keeps reading it until it closes.
+// sizedPartition is a partition with its bytes on disk (file, -wal, -shm).
+type sizedPartition struct {
+	Partition
+	bytes int64
+}
+
+// removal is one partition retention removes, and why.
+type removal struct {
+	sizedPartition
+	reason string
+}
+
+// expired decides what retention removes, oldest first: every day that
+// ended more than retain before now, then, while the index is larger than
+// maxBytes, the oldest days before today. Today's partition and later ones
+// (events dated ahead of the clock) are never removed for size: size
+// retention removes by the age of the data. parts must be oldest first.
+func expired(parts []sizedPartition, now time.Time, retain time.Duration, maxBytes int64) []removal {
+	var total int64
+	for _, p := range parts {
+		total += p.bytes
+	}
+	today := DayOf(now)
+	var out []removal
+	for _, p := range parts {
+		end := p.Day.Add(24 * time.Hour)
+		switch {
+		case retain > 0 && !end.After(now.Add(-retain)):
+			out = append(out, removal{p, "older than --retain"})
+		case maxBytes > 0 && total > maxBytes && p.Day.Before(today):
+			out = append(out, removal{p, "index over --max-index-bytes"})
+		default:
+			return out
+		}
+		total -= p.bytes
+	}
+	return out
+}
+
+// enforceRetention removes whole partitions as expired decides. Removing
+// a file is quick, so ingestion does not stall; a reader that has a removed
+// file open keeps reading it until it closes.
 func (w *Writer) enforceRetention(now time.Time) error {
+	w.checks.Inc()
 	if w.opts.Retain <= 0 && w.opts.MaxBytes <= 0 {
 		return nil
 	}
@@ -22,46 +62,41 @@ func (w *Writer) enforceRetention(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i].Day.Before(parts[j].Day) })
-	sizes := make([]int64, len(parts))
-	var total int64
+	sized := make([]sizedPartition, len(parts))
 	for i, p := range parts {
+		sized[i].Partition = p
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if st, err := os.Stat(p.Path + suffix); err == nil {
-				sizes[i] += st.Size()
+				sized[i].bytes += st.Size()
 			}
 		}
-		total += sizes[i]
 	}
 	var oldest time.Time
-	for i, p := range parts {
-		end := p.Day.Add(24 * time.Hour)
-		expired := w.opts.Retain > 0 && !end.After(now.Add(-w.opts.Retain))
-		oversize := w.opts.MaxBytes > 0 && total > w.opts.MaxBytes && i < len(parts)-1
-		if !expired && !oversize {
-			break
-		}
-		if err := w.removePartition(p); err != nil {
+	for _, r := range expired(sized, now, w.opts.Retain, w.opts.MaxBytes) {
+		if err := w.removePartition(r.Partition); err != nil {
 			return err
 		}
-		total -= sizes[i]
-		oldest = end
-		reason := "older than --retain"
-		if !expired {
-			reason = "index over --max-index-bytes"
-		}
-		w.logger.Info("retention removed a partition", "day", p.Day.Format(time.DateOnly), "bytes", sizes[i], "reason", reason)
+		oldest = r.Day.Add(24 * time.Hour)
+		w.logger.Info("retention removed a partition", "day", r.Day.Format(time.DateOnly), "bytes", r.bytes, "reason", r.reason)
 		w.removed.Inc()
 	}
 	if oldest.IsZero() {
 		return nil
 	}
-	b, _ := json.Marshal(Retention{Oldest: oldest})
-	tmp := filepath.Join(w.opts.Dir, RetentionFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+	return recordRetention(w.opts.Dir, oldest)
+}
+
+// recordRetention writes RetentionFile (atomically, fsynced) so logq can say
+// that earlier times are gone.
+func recordRetention(dir string, oldest time.Time) error {
+	b, err := json.Marshal(Retention{Oldest: oldest})
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(w.opts.Dir, RetentionFile))
+	if err := atomicfile.Write(filepath.Join(dir, RetentionFile), b, 0o640); err != nil {
+		return fmt.Errorf("record retention: %w", err)
+	}
+	return nil
 }
 
 func (w *Writer) removePartition(p Partition) error {

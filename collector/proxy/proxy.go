@@ -35,6 +35,9 @@ type Options struct {
 	RecvHWM       int    // messages buffered per publisher connection; 10000
 	SendHWM       int    // messages buffered per subscriber before ZeroMQ drops; 10000
 	BatchSize     int    // most events handed to the consumer at once; 1024
+	// MaxFuture: events dated further ahead than this get the receive
+	// time (their own is kept in the field original_time); 0 accepts any.
+	MaxFuture time.Duration
 
 	// StreamHWMs are the durable high-water marks the sequencer starts from.
 	StreamHWMs map[schema.Stream]uint64
@@ -92,6 +95,7 @@ type Proxy struct {
 	durable map[schema.Stream]uint64 // what acks have said is stored; answers resends
 
 	received    prometheus.Counter
+	future      prometheus.Counter
 	sequencing  *prometheus.CounterVec
 	verdicts    map[verdict]prometheus.Counter
 	acksSent    prometheus.Counter
@@ -133,6 +137,9 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zlog_collector_received_total", Help: "Valid events received on the XSUB socket.",
 		}),
+		future: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_collector_future_events_total", Help: "Events dated further ahead than --max-future, stored with the receive time (their own in the field original_time).",
+		}),
 		sequencing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zlog_collector_sequence_total",
 			Help: "Sequenced events by verdict: accepted, duplicate (a resend, dropped), out_of_order (after a gap, dropped until the publisher resends), resync (first event of an unknown stream), unsequenced.",
@@ -166,7 +173,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		p.verdicts[v] = p.sequencing.WithLabelValues(label)
 	}
 	if reg != nil {
-		reg.MustRegister(p.streams, p.handshakes, p.authRejected, p.received, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
+		reg.MustRegister(p.streams, p.handshakes, p.authRejected, p.received, p.future, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
 	}
 
 	var err error
@@ -527,10 +534,8 @@ func (p *Proxy) readBatch() []schema.Event {
 			p.rejections.note(reason, err)
 			continue
 		}
-		if ev.Time.IsZero() {
-			// Publishers without a clock stamp (a bare pyzmq PUB) get the
-			// receive time; subscribers see the same time as storage.
-			ev.Time = time.Now().UTC()
+		if p.stamp(&ev, p.seq.now.UTC()) {
+			// Subscribers see the same time as storage.
 			if frames, err = schema.Encode(frames[:0], &ev); err != nil {
 				continue // cannot happen: Decode validated the topic parts
 			}

@@ -42,6 +42,7 @@ func run(args []string) int {
 	fs.StringVar(&o.XPubAddr, "xpub", "tcp://*:4445", "ZeroMQ endpoint subscribers read from (XPUB, bound)")
 	fs.StringVar(&o.HTTPAddr, "http", "127.0.0.1:4446", "address for /metrics and /healthz; \"off\" disables")
 	fs.IntVar(&o.MaxEventBytes, "max-event-bytes", 256<<10, "largest event accepted (all frames); larger ones are counted and dropped")
+	fs.DurationVar(&o.MaxFuture, "max-future", time.Hour, "events dated further ahead of this collector's clock are stored with the receive time, their own kept in the field original_time (counted); 0 accepts any time")
 	fs.DurationVar(&o.CommitInterval, "commit-interval", 100*time.Millisecond, "longest an event waits for its index commit")
 	fs.IntVar(&o.LogMaxSizeMB, "log-max-size", 100, "rotate a service log file when it would exceed this many megabytes")
 	fs.IntVar(&o.LogMaxBackups, "log-max-backups", 10, "rotated files kept per service (0 keeps all)")
