@@ -20,6 +20,7 @@ import (
 	"net/http/pprof"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,6 +112,9 @@ type Collector struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	// backlog counts events handed to the sinks and not yet committed to
+	// the index; publishers hear it in heartbeats.
+	backlog atomic.Int64
 }
 
 // New opens storage and binds every socket, so configuration and address
@@ -179,7 +183,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	}
 	if c.proxy, err = proxy.New(proxy.Options{
 		XSubAddr: opts.XSubAddr, XPubAddr: opts.XPubAddr, MaxEventBytes: opts.MaxEventBytes, MaxFuture: opts.MaxFuture, StreamHWMs: hwms, Curve: curve,
-		ForgetIdleStreams: forgetAfter(opts.Retain),
+		ForgetIdleStreams: forgetAfter(opts.Retain), Backlog: c.pendingEvents,
 	}, logger, reg); err != nil {
 		return nil, err
 	}
@@ -297,6 +301,7 @@ func (c *Collector) Run(ctx context.Context) error {
 		return c.proxy.Run(ctx, func(batch []schema.Event) error {
 			c.queueDepth.WithLabelValues("files").Set(float64(len(filesIn)))
 			c.queueDepth.WithLabelValues("index").Set(float64(len(indexIn)))
+			c.backlog.Add(int64(len(batch)))
 			filesIn <- batch
 			return nil
 		})
@@ -314,6 +319,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	stopGiveUp()
 	return errors.Join(errFront, errSinks, c.closeStorage())
 }
+
+// pendingEvents is the backlog for heartbeats.
+func (c *Collector) pendingEvents() uint64 { return uint64(max(c.backlog.Load(), 0)) }
 
 // Ready is closed once Run has started serving.
 func (c *Collector) Ready() <-chan struct{} { return c.ready }
@@ -390,6 +398,7 @@ func (c *Collector) runIndex(giveUp context.Context, in <-chan []schema.Event) e
 			}
 			return err
 		})
+		c.backlog.Add(-int64(len(pending)))
 		pending = nil
 	}
 	for {

@@ -27,6 +27,12 @@ type Event struct {
 	// topic) for delivery tracking. Seq 0 means "unsequenced".
 	Publisher string `json:"publisher,omitempty"`
 	Seq       uint64 `json:"seq,omitempty"`
+	// Prev is the sequence number of the previous event of the stream that
+	// the publisher still held when it sent this one, 0 when it held none
+	// (everything before was acknowledged, or it dropped it and counted it),
+	// PrevUnknown from a version 1 publisher. It tells the collector where a
+	// stream it does not know starts; it is not stored.
+	Prev uint64 `json:"-"`
 }
 
 // Topic is the ZeroMQ topic the event is published under: "<service>.<level>".

@@ -21,7 +21,7 @@ var goldenEvents = map[string]Event{
 	"full": {
 		Time: time.Date(2026, 11, 24, 23, 1, 40, 123456789, time.UTC), Service: "downcase",
 		Level: LevelInfo, Host: "web-1", Message: "lower case of X is x",
-		Fields: map[string]string{"param": "X", "answer": "x"}, Publisher: "p-1a2b", Seq: 42,
+		Fields: map[string]string{"param": "X", "answer": "x"}, Publisher: "p-1a2b", Seq: 42, Prev: 41,
 	},
 	"unicode": {
 		Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Service: "api-gw_2", Level: LevelError,
@@ -86,7 +86,62 @@ func TestWireGolden(t *testing.T) {
 			if !reflect.DeepEqual(got, ev) {
 				t.Fatalf("decode mismatch:\ngot  %+v\nwant %+v", got, ev)
 			}
+			if size := EncodedSize(&ev); size != frameBytes(frames) {
+				t.Fatalf("EncodedSize = %d, frames hold %d bytes", size, frameBytes(frames))
+			}
 		})
+	}
+}
+
+func frameBytes(frames [][]byte) int {
+	n := 0
+	for _, f := range frames {
+		n += len(f)
+	}
+	return n
+}
+
+// Publishers of wire version 1 (no prev) are still understood: their
+// events decode as before, with Prev unknown.
+func TestWireVersion1StillDecodes(t *testing.T) {
+	for name, ev := range goldenEvents {
+		got, err := Decode(readFrames(t, filepath.Join("testdata", "wire", "v1", name+".hex")), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got.Prev != PrevUnknown {
+			t.Fatalf("%s: prev %d, want PrevUnknown", name, got.Prev)
+		}
+		if got.Seq != ev.Seq || got.Message != ev.Message || got.Publisher != ev.Publisher || !got.Time.Equal(ev.Time) {
+			t.Fatalf("%s: decoded %+v", name, got)
+		}
+		h, ok := DecodeHeader(readFrames(t, filepath.Join("testdata", "wire", "v1", name+".hex")))
+		if !ok || h.Seq != ev.Seq || h.Prev != PrevUnknown || h.Publisher != ev.Publisher || h.Topic != ev.Topic() {
+			t.Fatalf("%s: header %+v %v", name, h, ok)
+		}
+	}
+}
+
+// SetPrev patches what a publisher learns at send time into frames encoded
+// earlier, and DecodeHeader reads it back even from an event that is
+// otherwise invalid (the collector must know whose turn it refuses).
+func TestSetPrevAndHeader(t *testing.T) {
+	ev := goldenEvents["full"]
+	frames, err := Encode(nil, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetPrev(frames, 0)
+	frames[2] = []byte{0xff} // invalid UTF-8: Decode refuses the event
+	if _, err := Decode(frames, 0); !errors.Is(err, ErrBadUTF8) {
+		t.Fatalf("Decode: %v", err)
+	}
+	h, ok := DecodeHeader(frames)
+	if !ok || h != (Header{Topic: "downcase.info", Publisher: "p-1a2b", Seq: 42, Prev: 0}) {
+		t.Fatalf("header %+v %v", h, ok)
+	}
+	if _, ok := DecodeHeader([][]byte{[]byte("Bad.topic"), frames[1]}); ok {
+		t.Fatal("header of a bad topic decoded")
 	}
 }
 
@@ -112,7 +167,8 @@ func TestWireMalformed(t *testing.T) {
 		{"topic unknown level", func() [][]byte { f := clone(); f[0] = []byte("downcase.loud"); return f }, ErrBadTopic},
 		{"topic upper case", func() [][]byte { f := clone(); f[0] = []byte("Downcase.info"); return f }, ErrBadTopic},
 		{"no magic", func() [][]byte { f := clone(); f[1][0] = 'X'; return f }, ErrBadEnvelope},
-		{"version 2", func() [][]byte { f := clone(); f[1][3] = 2; return f }, ErrBadVersion},
+		{"version 3", func() [][]byte { f := clone(); f[1][3] = 3; return f }, ErrBadVersion},
+		{"prev not below seq", func() [][]byte { f := clone(); SetPrev(f, 42); return f }, ErrBadEnvelope},
 		{"short envelope", func() [][]byte { f := clone(); f[1] = f[1][:10]; return f }, ErrBadEnvelope},
 		{"host past end", func() [][]byte { f := clone(); f[1] = f[1][:len(f[1])-1]; return f }, ErrBadEnvelope},
 		{"trailing envelope", func() [][]byte { f := clone(); f[1] = append(f[1], 0); return f }, ErrBadEnvelope},
@@ -246,18 +302,7 @@ func TestAckGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "wire", "ack.hex")
-	if *update {
-		os.WriteFile(path, []byte(frameFile([][]byte{frame})), 0o644)
-	}
-	want := readFrames(t, path)
-	if len(want) != 1 || !reflect.DeepEqual(frame, want[0]) {
-		t.Fatalf("ack encoding changed:\ngot  %x\nwant %x", frame, want)
-	}
-	got, err := DecodeAck(frame)
-	if err != nil || !reflect.DeepEqual(got, a) {
-		t.Fatalf("DecodeAck = %+v, %v", got, err)
-	}
+	checkControlGolden(t, "ack", frame, a)
 	if !IsAck(frame) || IsAck([]byte{1}) || IsAck([]byte{0, 'x'}) {
 		t.Fatal("IsAck confuses acks and subscriptions")
 	}
@@ -269,5 +314,51 @@ func TestAckGolden(t *testing.T) {
 		if _, err := DecodeAck(bad); err == nil {
 			t.Errorf("%s: decoded without error", name)
 		}
+	}
+}
+
+func TestControlGolden(t *testing.T) {
+	r := Reject{Publisher: "p-1a2b", Topic: "downcase.info", Seq: 43, Reason: "event too large: 3045 bytes, limit 2000"}
+	frame, err := EncodeReject(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkControlGolden(t, "reject", frame, r)
+	n := Nack{Publisher: "p-1a2b", Topic: "downcase.info", HWM: 41}
+	if frame, err = EncodeNack(n); err != nil {
+		t.Fatal(err)
+	}
+	checkControlGolden(t, "nack", frame, n)
+	checkControlGolden(t, "heartbeat", EncodeHeartbeat(Heartbeat{Backlog: 1500}), Heartbeat{Backlog: 1500})
+	for name, bad := range map[string][]byte{
+		"subscription":    {1, 'a'},
+		"short heartbeat": []byte("ZLH\x01\x00"),
+		"version":         []byte("ZLN\x02\x01p\x01t\x00\x00\x00\x00\x00\x00\x00\x01"),
+		"reason too long": []byte("ZLR\x01\x01p\x01t\x00\x00\x00\x00\x00\x00\x00\x01\x00\x09abc"),
+		"nack trailing":   []byte("ZLN\x01\x01p\x01t\x00\x00\x00\x00\x00\x00\x00\x01x"),
+		"topic past end":  []byte("ZLN\x01\x01p\x09t"),
+		"unknown kind":    []byte("ZLQ\x01"),
+	} {
+		if _, err := DecodeControl(bad); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+}
+
+// checkControlGolden compares frame with testdata/wire/<name>.hex and
+// decodes it back to want.
+func checkControlGolden(t *testing.T, name string, frame []byte, want any) {
+	t.Helper()
+	path := filepath.Join("testdata", "wire", name+".hex")
+	if *update {
+		os.WriteFile(path, []byte(frameFile([][]byte{frame})), 0o644)
+	}
+	golden := readFrames(t, path)
+	if len(golden) != 1 || !reflect.DeepEqual(frame, golden[0]) {
+		t.Fatalf("%s encoding changed:\ngot  %x\nwant %x", name, frame, golden)
+	}
+	got, err := DecodeControl(frame)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeControl(%s) = %+v, %v", name, got, err)
 	}
 }

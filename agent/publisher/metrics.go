@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	droppedFull, droppedSend, droppedClose prometheus.Counter
 	droppedSpool                           prometheus.Counter
-	backpressure, acked, goBacks           prometheus.Counter
+	backpressure, acked, goBacks, refused  prometheus.Counter
 }
 
 func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
@@ -26,15 +26,18 @@ func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 			Name: "zlog_publisher_acked_total", Help: "Events the collector acknowledged as stored.",
 		}),
 		goBacks: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zlog_publisher_go_backs_total", Help: "Times all unacknowledged events were resent (reconnect or ack timeout).",
+			Name: "zlog_publisher_go_backs_total", Help: "Times a stream's unacknowledged events were resent (a reconnect, a nack from the collector, or no ack while the collector was idle).",
+		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_publisher_collector_rejected_total", Help: "Events the collector rejected (too large for it, invalid); the reason is logged.",
 		}),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(dropped, m.backpressure, m.acked, m.goBacks,
+	reg.MustRegister(dropped, m.backpressure, m.acked, m.goBacks, m.refused,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "zlog_publisher_resent_total", Help: "Events sent again after a reconnect or an ack timeout.",
+			Name: "zlog_publisher_resent_total", Help: "Events sent again after a reconnect, a nack or an ack timeout.",
 		}, func() float64 { return float64(p.resent.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "zlog_publisher_unacked", Help: "Events sent and not yet acknowledged (kept for resending).",
@@ -57,12 +60,12 @@ func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 			return float64(p.spool.DroppedOldest())
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "zlog_publisher_spool_corrupt_records_total", Help: "Torn or corrupt spool records skipped at start-up.",
+			Name: "zlog_publisher_spool_corrupt_events_total", Help: "Events lost to damaged spool records found at start-up (the damaged segment is kept in damaged/).",
 		}, func() float64 {
 			if p.spool == nil {
 				return 0
 			}
-			return float64(p.spool.Corrupt)
+			return float64(p.spool.CorruptEvents)
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "zlog_publisher_queued_total", Help: "Events accepted by Publish.",
@@ -74,8 +77,8 @@ func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 			Name: "zlog_publisher_rejected_total", Help: "Invalid events refused by Publish.",
 		}, func() float64 { return float64(p.rejected.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "zlog_publisher_queue_depth", Help: "Events waiting in the in-memory queue.",
-		}, func() float64 { return float64(len(p.queue)) }),
+			Name: "zlog_publisher_queue_depth", Help: "Events stored and not yet taken by the sender.",
+		}, func() float64 { return float64(p.store.waiting()) }),
 	)
 	return m
 }

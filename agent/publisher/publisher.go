@@ -1,11 +1,16 @@
 // Package publisher sends zlog events to a collector over ZeroMQ.
 //
 // Every event gets a sequence number in its stream (publisher id + topic)
-// and stays in memory until the collector acknowledges it as stored; after a
-// reconnect, or when acks stop advancing, everything unacknowledged is sent
-// again in order (go-back-N) and the collector drops what it already has. So
-// while the publisher runs, the collector's index gets every event exactly
-// once through collector crashes, restarts and dropped connections.
+// and stays in a store (memory, or the on-disk spool) until the collector
+// settles it: acknowledges it as stored, or rejects it with a reason (then
+// it is counted and logged, and the stream moves on). Each event also tells
+// the collector the previous event of its stream the publisher still holds,
+// so the collector knows where a stream it does not know starts. After a
+// reconnect, or when the collector says it is missing an earlier event,
+// what is unacknowledged is sent again in order (go-back-N) and the
+// collector drops what it already has. So while the publisher runs, the
+// collector's index gets every event exactly once through collector
+// crashes, restarts and dropped connections.
 //
 // A Publisher owns one XPUB socket connected to the collector's XSUB
 // endpoint, and one goroutine that moves events from a bounded in-memory
@@ -17,7 +22,9 @@
 //
 // Queue full: Publish waits for room until its context ends (WhenFull=Block,
 // the default) or fails at once (WhenFull=Drop); either way a refused event is
-// counted in Stats().Dropped and the zlog_publisher_dropped_total metric.
+// counted in Stats().Dropped and the zlog_publisher_dropped_total metric. A
+// spool that is full, or whose disk is full, makes Publish wait the same way;
+// it never drops.
 package publisher
 
 import (
@@ -124,18 +131,25 @@ type Stats struct {
 	Queued   uint64 // accepted by Publish
 	Sent     uint64 // handed to the ZeroMQ socket (first sends)
 	Acked    uint64 // acknowledged by the collector as stored
-	Resent   uint64 // sent again after a reconnect or an ack timeout
+	Resent   uint64 // sent again after a reconnect, a nack or an ack timeout
 	Dropped  uint64 // refused (queue full) or abandoned at Close
 	Rejected uint64 // invalid events refused by Publish
-	Depth    int    // events waiting in the queue now
-	Unacked  int    // events sent and not yet acknowledged
+	Refused  uint64 // events the collector rejected (too large for it, say)
+	Depth    int    // events stored and not yet taken by the sender
+	Unacked  int    // events taken by the sender and not yet settled
 }
+
+// ErrDropped is reported by Close when the publisher lost events during its
+// life: refused by a full queue, abandoned at Close, or rejected by the
+// collector. A process that dropped anything should not exit 0.
+var ErrDropped = errors.New("events were dropped")
 
 // Publisher is safe for concurrent use by many goroutines.
 type Publisher struct {
 	opts   Options
 	logger *slog.Logger
-	queue  chan queuedEvent
+	store  store
+	spool  *spool.Spool // nil without one
 
 	mu      sync.RWMutex // guards closed against Publish racing Close
 	closed  bool
@@ -144,16 +158,11 @@ type Publisher struct {
 	done    chan struct{} // closed when the sender goroutine has exited
 	linger  atomic.Int64  // ns the socket may linger at close; -1 forever
 
-	spool     *spool.Spool
-	recovered []spool.Record // unacknowledged events found in the spool at start
-	spoolMu   sync.Mutex     // orders spool appends with the handoff to the sender
-	handoff   []spooledEvent // spooled events waiting for the sender
-	wake      chan struct{}
-
-	queued, sent, acked, resent, dropped, rejected atomic.Uint64
-	unacked                                        atomic.Int64
-	closeErr                                       error
-	metrics                                        *metrics
+	queued, sent, acked, resent, dropped, rejected, refused atomic.Uint64
+	unacked                                                 atomic.Int64
+	closeErr                                                error
+	metrics                                                 *metrics
+	refusals                                                *rateLog
 }
 
 // New connects to the collector and starts the sender goroutine.
@@ -163,44 +172,61 @@ func New(opts Options, logger *slog.Logger) (*Publisher, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var sp *spool.Spool
-	var recovered []spool.Record
+	p := &Publisher{
+		opts:    opts,
+		closing: make(chan struct{}),
+		abort:   make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	var recovered []*held
 	if opts.Spool.Dir != "" {
 		var err error
-		sp, recovered, err = spool.Open(opts.Spool, func() string { return opts.Publisher })
-		if err != nil {
+		if recovered, err = p.openSpool(explicitID, logger); err != nil {
 			return nil, err
 		}
-		if explicitID != "" && explicitID != sp.PublisherID() {
-			sp.Close()
-			return nil, fmt.Errorf("spool %q belongs to publisher %q, not %q", opts.Spool.Dir, sp.PublisherID(), explicitID)
-		}
-		opts.Publisher = sp.PublisherID()
-		if sp.Corrupt > 0 {
-			logger.Warn("spool: skipped torn or corrupt records", "dir", opts.Spool.Dir, "records", sp.Corrupt)
-		}
-		if len(recovered) > 0 {
-			logger.Info("spool: resending unacknowledged events from the last run", "events", len(recovered))
-		}
+	} else {
+		p.store = newMemStore(opts.QueueSize)
 	}
-	p := &Publisher{
-		spool:     sp,
-		recovered: recovered,
-		wake:      make(chan struct{}, 1),
-		opts:      opts,
-		logger:    logger.With("component", "publisher", "publisher", opts.Publisher),
-		queue:     make(chan queuedEvent, opts.QueueSize),
-		closing:   make(chan struct{}),
-		abort:     make(chan struct{}),
-		done:      make(chan struct{}),
-	}
+	p.logger = logger.With("component", "publisher", "publisher", p.opts.Publisher)
+	p.refusals = &rateLog{logger: p.logger, every: 10 * time.Second}
 	p.metrics = newMetrics(p, opts.Registerer)
 	zctx, sock, err := p.connect()
 	if err != nil {
+		p.store.close()
 		return nil, err
 	}
-	go p.run(zctx, sock)
+	go p.run(zctx, sock, recovered)
 	return p, nil
+}
+
+// openSpool opens the spool, takes the publisher id it keeps, and returns
+// the events a previous run left unacknowledged.
+func (p *Publisher) openSpool(explicitID string, logger *slog.Logger) ([]*held, error) {
+	sp, recs, err := spool.Open(p.opts.Spool, func() string { return p.opts.Publisher })
+	if err != nil {
+		return nil, err
+	}
+	if explicitID != "" && explicitID != sp.PublisherID() {
+		sp.Close()
+		return nil, fmt.Errorf("spool %q belongs to publisher %q, not %q", p.opts.Spool.Dir, sp.PublisherID(), explicitID)
+	}
+	p.opts.Publisher = sp.PublisherID()
+	st := &spoolStore{handoff: newHandoff(), sp: sp}
+	st.waitingFor = func(err error) {
+		p.logger.Warn("spool has no room; sources wait until acknowledgements or disk space free some", "dir", p.opts.Spool.Dir, "err", err)
+	}
+	p.store, p.spool = st, sp
+	if sp.CorruptEvents > 0 {
+		logger.Error("spool: damaged records skipped; those events are lost", "dir", p.opts.Spool.Dir, "events", sp.CorruptEvents)
+	}
+	if len(recs) > 0 {
+		logger.Info("spool: resending unacknowledged events from the last run", "events", len(recs))
+	}
+	out := make([]*held, len(recs))
+	for i, r := range recs {
+		out[i] = &held{topic: r.Topic, seq: r.Seq, frames: r.Frames, resend: true}
+	}
+	return out, nil
 }
 
 // ID is the publisher id stamped on every event.
@@ -255,16 +281,6 @@ type Mark struct {
 	Acked func()
 }
 
-type queuedEvent struct {
-	ev    schema.Event
-	acked func()
-}
-
-type spooledEvent struct {
-	rec   spool.Record
-	acked func()
-}
-
 // Publish validates ev, fills in Time, Host and Publisher when empty, and
 // queues it. It does not wait for delivery.
 func (p *Publisher) Publish(ctx context.Context, ev schema.Event) error {
@@ -285,99 +301,30 @@ func (p *Publisher) PublishMarked(ctx context.Context, ev schema.Event, m Mark) 
 		p.rejected.Add(1)
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if size := len(ev.Message) + len(ev.Host) + len(ev.Publisher) + 96; size > p.opts.MaxEvent {
+	// The size the collector checks, computed the same way.
+	if size := schema.EncodedSize(&ev); size > p.opts.MaxEvent {
 		p.rejected.Add(1)
-		return fmt.Errorf("%w: %w: about %d bytes, limit %d", ErrInvalid, schema.ErrTooLarge, size, p.opts.MaxEvent)
+		return fmt.Errorf("%w: %w: %d bytes, limit %d", ErrInvalid, schema.ErrTooLarge, size, p.opts.MaxEvent)
 	}
-
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
 		return ErrClosed
 	}
-	if p.spool != nil {
-		return p.publishSpooled(ctx, ev, m)
-	}
-	qe := queuedEvent{ev: ev, acked: m.Acked}
-	select {
-	case p.queue <- qe:
+	err := p.store.put(ctx, &ev, m, p.opts.WhenFull == Drop)
+	switch {
+	case err == nil:
 		p.queued.Add(1)
 		return nil
+	case errors.Is(err, errFull):
+		p.dropped.Add(1)
+		p.metrics.droppedFull.Inc()
+		return fmt.Errorf("%w: %w", ErrQueueFull, err)
 	default:
-	}
-	if p.opts.WhenFull == Drop {
 		p.dropped.Add(1)
-		p.metrics.droppedFull.Inc()
-		return ErrQueueFull
+		p.metrics.droppedSpool.Inc()
+		return fmt.Errorf("spool: %w", err)
 	}
-	select {
-	case p.queue <- qe:
-		p.queued.Add(1)
-		return nil
-	case <-ctx.Done():
-		p.dropped.Add(1)
-		p.metrics.droppedFull.Inc()
-		return fmt.Errorf("%w: %w", ErrQueueFull, ctx.Err())
-	}
-}
-
-// publishSpooled numbers ev, writes it to the spool and hands it to the
-// sender, all in one order. A full spool blocks until acks free space or ctx
-// ends (WhenFull=Block), or refuses at once (WhenFull=Drop); with
-// Spool.DropOldest it never fills, deleting (and counting) its oldest events.
-func (p *Publisher) publishSpooled(ctx context.Context, ev schema.Event, m Mark) error {
-	topic := ev.Topic()
-	for wait := time.Millisecond; ; wait = min(wait*2, 50*time.Millisecond) {
-		p.spoolMu.Lock()
-		rec, err := p.spool.AppendNext(spool.Record{Topic: topic, Key: m.Key, Cursor: m.Cursor}, func(seq uint64) ([][]byte, error) {
-			ev.Seq = seq
-			return schema.Encode(nil, &ev)
-		})
-		if err == nil {
-			p.handoff = append(p.handoff, spooledEvent{rec: rec, acked: m.Acked})
-			p.spoolMu.Unlock()
-			p.queued.Add(1)
-			select {
-			case p.wake <- struct{}{}:
-			default:
-			}
-			return nil
-		}
-		p.spoolMu.Unlock()
-		if !errors.Is(err, spool.ErrFull) {
-			p.dropped.Add(1)
-			p.metrics.droppedSpool.Inc()
-			return fmt.Errorf("spool: %w", err)
-		}
-		if p.opts.WhenFull == Drop {
-			p.dropped.Add(1)
-			p.metrics.droppedFull.Inc()
-			return fmt.Errorf("%w: %w", ErrQueueFull, err)
-		}
-		select {
-		case <-ctx.Done():
-			p.dropped.Add(1)
-			p.metrics.droppedFull.Inc()
-			return fmt.Errorf("%w: %w: %w", ErrQueueFull, err, ctx.Err())
-		case <-time.After(wait):
-		}
-	}
-}
-
-// takeHandoff returns the spooled events waiting for the sender.
-func (p *Publisher) takeHandoff() []spooledEvent {
-	p.spoolMu.Lock()
-	defer p.spoolMu.Unlock()
-	out := p.handoff
-	p.handoff = nil
-	return out
-}
-
-// handoffLen counts spooled events still waiting for the sender.
-func (p *Publisher) handoffLen() int {
-	p.spoolMu.Lock()
-	defer p.spoolMu.Unlock()
-	return len(p.handoff)
 }
 
 // Close stops accepting events and waits, as long as ctx allows, until the
@@ -413,24 +360,9 @@ func (p *Publisher) Close(ctx context.Context) error {
 func (p *Publisher) Stats() Stats {
 	return Stats{
 		Queued: p.queued.Load(), Sent: p.sent.Load(), Acked: p.acked.Load(), Resent: p.resent.Load(),
-		Dropped: p.dropped.Load(), Rejected: p.rejected.Load(), Depth: len(p.queue), Unacked: int(p.unacked.Load()),
+		Dropped: p.dropped.Load(), Rejected: p.rejected.Load(), Refused: p.refused.Load(),
+		Depth: p.store.waiting(), Unacked: int(p.unacked.Load()),
 	}
-}
-
-func sendFrames(sock *zmq.Socket, frames [][]byte) (int, error) {
-	total := 0
-	for i, f := range frames {
-		flag := zmq.DONTWAIT
-		if i < len(frames)-1 {
-			flag |= zmq.SNDMORE
-		}
-		n, err := sock.SendBytes(f, flag)
-		if err != nil {
-			return total, err
-		}
-		total += n
-	}
-	return total, nil
 }
 
 // Cursors returns, with a spool, the last cursor of every Mark key that the
@@ -454,9 +386,15 @@ func (p *Publisher) Spooled() bool { return p.spool != nil }
 
 // LastSeq is the last sequence number given to topic's events; with a spool
 // it survives restarts, so a producer can tell where it left off.
-func (p *Publisher) LastSeq(topic string) uint64 {
-	if p.spool != nil {
-		return p.spool.LastSeq(topic)
+func (p *Publisher) LastSeq(topic string) uint64 { return p.store.lastSeq(topic) }
+
+func (p *Publisher) storeWake() <-chan struct{} { return p.store.wakeup() }
+
+func (p *Publisher) aborted() bool {
+	select {
+	case <-p.abort:
+		return true
+	default:
+		return false
 	}
-	return 0
 }

@@ -215,8 +215,8 @@ func TestQueueFullIsCounted(t *testing.T) {
 			full++
 		}
 	}
-	// 5 fit in the queue and one may be held by the sender goroutine.
-	if full < 14 || full > 15 || p.Stats().Dropped != uint64(full) {
+	// 5 fit in the queue; with no collector the sender takes none of them.
+	if full != 15 || p.Stats().Dropped != uint64(full) {
 		t.Fatalf("refused %d, stats %+v", full, p.Stats())
 	}
 
@@ -260,9 +260,28 @@ func TestInvalidEventsRejected(t *testing.T) {
 	}
 }
 
-// Without acks the publisher resends everything unacknowledged, in order,
-// after AckTimeout; once acked it stops.
-func TestResendAfterAckTimeout(t *testing.T) {
+// control sends a control frame the way the collector does.
+func control(t *testing.T, sock *zmq.Socket, frame []byte) {
+	t.Helper()
+	if _, err := sock.SendBytes(frame, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nothingFor asserts the collector receives nothing within d.
+func nothingFor(t *testing.T, sock *zmq.Socket, d time.Duration) {
+	t.Helper()
+	sock.SetRcvtimeo(d)
+	if frames, err := sock.RecvMessageBytes(0); err == nil {
+		ev, _ := schema.Decode(frames, 0)
+		t.Fatalf("received %+v, want nothing", ev)
+	}
+}
+
+// Fault 11: without acks the publisher resends only when the collector says
+// it is alive and has nothing waiting to be stored; a silent collector
+// (stopped) or a busy one (a backlog) gets no resends.
+func TestResendOnlyIntoAnIdleCollector(t *testing.T) {
 	endpoint := freeEndpoint(t)
 	col := fakeCollector(t, endpoint)
 	p, err := New(Options{Endpoint: endpoint, AckTimeout: 200 * time.Millisecond}, nil)
@@ -273,11 +292,18 @@ func TestResendAfterAckTimeout(t *testing.T) {
 		p.Publish(context.Background(), schema.Event{Service: "resend", Level: schema.LevelInfo, Message: fmt.Sprint(i)})
 	}
 	first := receive(t, col, 50)
-	again := receive(t, col, 50) // nobody acked: the same 50 again
+	nothingFor(t, col, 600*time.Millisecond) // silent collector: no resend
+	control(t, col, schema.EncodeHeartbeat(schema.Heartbeat{Backlog: 5000}))
+	nothingFor(t, col, 600*time.Millisecond) // busy collector: no resend
+	control(t, col, schema.EncodeHeartbeat(schema.Heartbeat{Backlog: 0}))
+	again := receive(t, col, 50) // idle and nothing acked: the same 50 again
 	for i := range first {
 		if again[i].Seq != first[i].Seq || again[i].Message != first[i].Message {
 			t.Fatalf("resend %d: %+v vs %+v", i, again[i], first[i])
 		}
+	}
+	if again[0].Prev != 0 || again[1].Prev != 1 {
+		t.Fatalf("resent prevs %d, %d: want 0 (nothing held before) and 1", again[0].Prev, again[1].Prev)
 	}
 	ack(t, col, again)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -285,7 +311,50 @@ func TestResendAfterAckTimeout(t *testing.T) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s := p.Stats(); s.Acked != 50 || s.Resent < 50 || s.Unacked != 0 {
+	if s := p.Stats(); s.Acked != 50 || s.Resent != 50 || s.Unacked != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A nack resends the stream from what the collector has, with prev saying
+// which earlier events the publisher still holds; a rejected event is
+// dropped, counted and reported, and the stream moves on.
+func TestNackAndReject(t *testing.T) {
+	endpoint := freeEndpoint(t)
+	col := fakeCollector(t, endpoint)
+	p, err := New(Options{Endpoint: endpoint, Publisher: "pn", AckTimeout: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 10; i++ {
+		p.Publish(context.Background(), schema.Event{Service: "svc", Level: schema.LevelInfo, Message: fmt.Sprint(i)})
+	}
+	got := receive(t, col, 10)
+	for i, ev := range got {
+		if ev.Seq != uint64(i+1) || ev.Prev != uint64(i) {
+			t.Fatalf("event %d: seq %d prev %d", i, ev.Seq, ev.Prev)
+		}
+	}
+	ack(t, col, got[:3]) // 1..3 stored
+	frame, _ := schema.EncodeReject(schema.Reject{Publisher: "pn", Topic: "svc.info", Seq: 5, Reason: "event too large"})
+	control(t, col, frame)
+	frame, _ = schema.EncodeNack(schema.Nack{Publisher: "pn", Topic: "svc.info", HWM: 3})
+	control(t, col, frame)
+	again := receive(t, col, 6) // 4, 6..10: 5 was rejected
+	want := []struct{ seq, prev uint64 }{{4, 0}, {6, 4}, {7, 6}, {8, 7}, {9, 8}, {10, 9}}
+	for i, ev := range again {
+		if ev.Seq != want[i].seq || ev.Prev != want[i].prev {
+			t.Fatalf("resent %d: seq %d prev %d, want %+v", i, ev.Seq, ev.Prev, want[i])
+		}
+	}
+	ack(t, col, again)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = p.Close(ctx)
+	if !errors.Is(err, ErrDropped) {
+		t.Fatalf("Close after a rejection: %v, want ErrDropped", err)
+	}
+	if s := p.Stats(); s.Refused != 1 || s.Acked != 9 || s.Unacked != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }

@@ -1,7 +1,9 @@
 package publisher
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
@@ -9,172 +11,166 @@ import (
 	"github.com/zlog/zlog/schema"
 )
 
-// sent is one event kept until acknowledged.
-type sentEvent struct {
-	seq    uint64
-	frames [][]byte
-	acked  func()
-}
-
-// stream is one topic's sequence and its unacknowledged events, oldest first.
-type stream struct {
-	last    uint64
-	unacked []sentEvent
-}
-
-// sender is the state of the goroutine that owns the socket.
+// sender is the state of the goroutine that owns the socket. It sends each
+// event once, then again only when it may have been lost: after a
+// reconnect, when the collector asks (a nack), or, as a last resort, when a
+// stream's ack has not advanced for a while although the collector says in
+// its heartbeats that it is alive and idle. A collector that is merely slow
+// or stalled gets no resends, so it never sees its load multiplied.
 type sender struct {
-	p          *Publisher
-	sock       *zmq.Socket
-	streams    map[string]*stream
-	unacked    int
-	resend     [][][]byte // frames to send again, in order, before anything new
-	subscribed bool
+	p       *Publisher
+	sock    *zmq.Socket
+	streams map[string]*outStream
+	fresh   []*held // taken from the store, not sent yet
+	resend  []*held // to send again, before anything fresh
+	holding int     // unsettled events across streams
+
 	subs       int // live subscriptions (one per collector connection)
 	everSubbed bool
-	progress   time.Time // last ack progress, or first send into an empty buffer
-	backoff    time.Duration
+	heartbeat  time.Time // last heartbeat from the collector
+	backlog    uint64    // what it said was waiting to be stored
+	nextCheck  time.Time
+	backoff    time.Duration // EAGAIN back-off
 }
 
-// run owns the socket: it sends only while the collector is subscribed,
-// keeps every event until acknowledged, and resends on reconnect or timeout.
-func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket) {
+// liveness: a heartbeat older than this says nothing about the collector.
+const heartbeatFresh = 3 * time.Second
+
+// nackGuard is the quiet time after a go-back during which further nacks
+// for the stream are taken as echoes of what was sent before it.
+const nackGuard = 500 * time.Millisecond
+
+func newSender(p *Publisher, sock *zmq.Socket) *sender {
+	return &sender{p: p, sock: sock, streams: make(map[string]*outStream), backoff: 50 * time.Microsecond}
+}
+
+func (s *sender) subscribed() bool { return s.subs > 0 }
+
+// run owns the socket until the publisher closes.
+func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket, recovered []*held) {
 	defer close(p.done)
-	s := &sender{p: p, sock: sock, streams: make(map[string]*stream), backoff: 50 * time.Microsecond}
-	// Events a killed predecessor left unacknowledged go out first, in order.
-	for _, r := range p.recovered {
-		s.resend = append(s.resend, s.adopt(spooledEvent{rec: r}))
+	s := newSender(p, sock)
+	for _, h := range recovered { // a killed predecessor's events go first
+		s.adopt(h)
 	}
-	p.recovered = nil
-	var spooled []spooledEvent // taken from the handoff, not yet sent
 	poller := zmq.NewPoller()
 	poller.Add(sock, zmq.POLLIN)
 	idle := time.NewTicker(20 * time.Millisecond)
 	defer idle.Stop()
 	closing := p.closing
-	var next [][]byte // the new event being sent, if any
 	sinceCheck := 0
-
 	for {
-		if !s.subscribed || sinceCheck >= 64 || len(s.resend) > 0 || next == nil {
+		if !s.subscribed() || sinceCheck >= 64 || len(s.fresh) == 0 {
 			s.readControl()
+			s.checkTimeouts()
 			sinceCheck = 0
 		}
-		if s.unacked > 0 && time.Since(s.progress) > p.opts.AckTimeout {
-			s.goBack("ack timeout")
-		}
 		if p.aborted() {
-			s.finish(zctx, next)
+			s.finish(zctx)
 			return
 		}
-		// Resends first: the collector accepts a stream only in order.
-		if len(s.resend) > 0 && s.subscribed {
-			if s.send(s.resend[0]) {
-				s.resend = s.resend[1:]
-				p.resent.Add(1)
-			}
+		if s.subscribed() && s.sendNext() {
+			sinceCheck++
 			continue
 		}
-		if next == nil && p.spool != nil {
-			// With a spool, the spool bounds what is held, not MaxUnacked.
-			if len(spooled) == 0 {
-				spooled = p.takeHandoff()
-			}
-			if len(spooled) > 0 {
-				next = s.adopt(spooled[0])
-				spooled = spooled[1:]
-			}
-		} else if next == nil && s.unacked < p.opts.MaxUnacked {
-			select {
-			case qe := <-p.queue:
-				next = s.assign(&qe)
-			default:
-			}
-		}
-		if next == nil {
-			if closing == nil && len(p.queue) == 0 && s.unacked == 0 && len(spooled) == 0 && p.handoffLen() == 0 {
-				s.finish(zctx, nil)
-				return
-			}
-			// Nothing to send now: wait for an event, an ack, or a tick.
-			var queue <-chan queuedEvent
-			if s.unacked < p.opts.MaxUnacked {
-				queue = p.queue
-			}
-			select {
-			case qe := <-queue:
-				next = s.assign(&qe)
-			case <-closing:
-				closing = nil
-			case <-p.wake:
-			case <-p.abort:
-			case <-idle.C:
-				poller.Poll(time.Millisecond)
-			}
+		// While no collector listens, events wait in the store, whose
+		// bound (QueueSize, or the spool's) is what Publish feels.
+		if s.subscribed() && s.takeFromStore() {
 			continue
 		}
-		if !s.subscribed {
+		if closing == nil && s.holding == 0 && p.store.waiting() == 0 {
+			s.finish(zctx)
+			return
+		}
+		if !s.subscribed() && s.holding > 0 {
 			poller.Poll(20 * time.Millisecond)
 			continue
 		}
-		sinceCheck++
-		if s.send(next) {
-			p.sent.Add(1)
-			next = nil
+		select { // nothing to send: wait for an event, an ack, or a tick
+		case <-p.storeWake():
+		case <-closing:
+			closing = nil
+		case <-p.abort:
+		case <-idle.C:
+			poller.Poll(time.Millisecond)
 		}
 	}
 }
 
-// assign numbers ev in its stream, encodes it and keeps it for resending.
-func (s *sender) assign(qe *queuedEvent) [][]byte {
-	ev := &qe.ev
-	topic := ev.Topic()
-	st := s.streams[topic]
-	if st == nil {
-		st = &stream{}
-		s.streams[topic] = st
+// sendNext sends one resend or fresh event; false when there is none or
+// the socket pushed back.
+func (s *sender) sendNext() bool {
+	for len(s.resend) > 0 {
+		h := s.resend[0]
+		if h.done {
+			s.resend = s.resend[1:]
+			continue
+		}
+		if !s.send(h) {
+			return false
+		}
+		s.resend, h.queued = s.resend[1:], false
+		s.p.resent.Add(1)
+		return true
 	}
-	st.last++
-	ev.Seq = st.last
-	frames, err := schema.Encode(nil, ev)
-	if err != nil { // Publish validated; only a bug gets here
-		s.p.logger.Error("encode failed; event dropped", "err", err)
-		s.p.dropped.Add(1)
-		s.p.metrics.droppedSend.Inc()
-		st.last--
-		return nil
+	for len(s.fresh) > 0 {
+		h := s.fresh[0]
+		if h.done {
+			s.fresh = s.fresh[1:]
+			continue
+		}
+		if !s.send(h) {
+			return false
+		}
+		s.fresh, h.sent = s.fresh[1:], true
+		if h.resend {
+			s.p.resent.Add(1)
+		} else {
+			s.p.sent.Add(1)
+		}
+		return true
 	}
-	if s.unacked == 0 {
-		s.progress = time.Now()
-	}
-	st.unacked = append(st.unacked, sentEvent{seq: ev.Seq, frames: frames, acked: qe.acked})
-	s.unacked++
-	s.p.unacked.Store(int64(s.unacked))
-	return frames
+	return false
 }
 
-// adopt takes an event the spool already numbered and keeps it for resending.
-func (s *sender) adopt(se spooledEvent) [][]byte {
-	r := se.rec
-	st := s.streams[r.Topic]
-	if st == nil {
-		st = &stream{}
-		s.streams[r.Topic] = st
+// takeFromStore adopts what Publish stored, within MaxUnacked for a
+// memory store (a spool bounds itself).
+func (s *sender) takeFromStore() bool {
+	limit := 0
+	if !s.p.Spooled() {
+		limit = s.p.opts.MaxUnacked - s.holding
+		if limit <= 0 {
+			return false
+		}
 	}
-	st.last = max(st.last, r.Seq)
-	if s.unacked == 0 {
-		s.progress = time.Now()
+	taken := s.p.store.take(limit)
+	for _, h := range taken {
+		s.adopt(h)
 	}
-	st.unacked = append(st.unacked, sentEvent{seq: r.Seq, frames: r.Frames, acked: se.acked})
-	s.unacked++
-	s.p.unacked.Store(int64(s.unacked))
-	return r.Frames
+	return len(taken) > 0
 }
 
-// send tries once; false means the socket pushed back and the caller retries.
-func (s *sender) send(frames [][]byte) bool {
-	if _, err := sendFrames(s.sock, frames); err != nil {
-		if zmq.AsErrno(err) == zmq.Errno(11) { // EAGAIN: high-water mark reached
+// adopt keeps an event from the store until it is settled.
+func (s *sender) adopt(h *held) {
+	st := s.streams[h.topic]
+	if st == nil {
+		st = &outStream{topic: h.topic}
+		s.streams[h.topic] = st
+	}
+	st.held = append(st.held, h)
+	st.last = max(st.last, h.seq)
+	s.fresh = append(s.fresh, h)
+	s.holding++
+	s.p.unacked.Store(int64(s.holding))
+}
+
+// send tries once, with the event's prev as of now; false means the socket
+// pushed back and the caller retries.
+func (s *sender) send(h *held) bool {
+	st := s.streams[h.topic]
+	schema.SetPrev(h.frames, st.prevOf(h))
+	if err := sendFrames(s.sock, h.frames); err != nil {
+		if zmq.AsErrno(err) == zmq.Errno(syscall.EAGAIN) { // high-water mark reached
 			s.p.metrics.backpressure.Inc()
 			// libzmq reports a NODROP XPUB as always writable, so polling
 			// for POLLOUT would spin; back off instead.
@@ -182,18 +178,19 @@ func (s *sender) send(frames [][]byte) bool {
 			s.backoff = min(s.backoff*2, 10*time.Millisecond)
 			return false
 		}
-		// The event stays unacknowledged; a resend will carry it.
+		// The event stays held; a go-back will carry it.
 		s.p.logger.Warn("send failed; will resend", "err", err)
-		return true
 	}
 	s.backoff = 50 * time.Microsecond
+	if st.held[0] == h { // the oldest unsettled event leaves now
+		st.progress = time.Now()
+	}
 	return true
 }
 
 // readControl reads what the collector sends upstream: subscription changes
-// and acks.
+// and control frames.
 func (s *sender) readControl() {
-	defer func() { s.subscribed = s.subs > 0 }()
 	for {
 		msg, err := s.sock.RecvBytes(zmq.DONTWAIT)
 		if err != nil {
@@ -204,97 +201,190 @@ func (s *sender) readControl() {
 			s.subs++
 			if s.everSubbed {
 				// A new connection: what was in flight on the old one may be lost.
-				s.goBack("reconnected")
+				s.goBackAll("reconnected")
 			}
 			s.everSubbed = true
 		case len(msg) > 0 && msg[0] == 0:
 			s.subs = max(s.subs-1, 0)
-		case schema.IsAck(msg):
-			a, err := schema.DecodeAck(msg)
+		case schema.IsControl(msg):
+			c, err := schema.DecodeControl(msg)
 			if err != nil {
-				s.p.logger.Warn("malformed ack ignored", "err", err)
+				s.p.logger.Warn("malformed control frame ignored", "err", err)
 				continue
 			}
-			if a.Publisher == s.p.opts.Publisher {
-				s.trim(a)
-			}
+			s.control(c)
 		}
 	}
 }
 
-// trim drops acknowledged events.
-func (s *sender) trim(a schema.Ack) {
-	n := 0
+func (s *sender) control(c any) {
+	switch c := c.(type) {
+	case schema.Ack:
+		if c.Publisher == s.p.opts.Publisher {
+			s.acked(c)
+		}
+	case schema.Reject:
+		if c.Publisher == s.p.opts.Publisher {
+			s.rejected(c)
+		}
+	case schema.Nack:
+		if st := s.streams[c.Topic]; st != nil && c.Publisher == s.p.opts.Publisher {
+			s.nacked(st, c.HWM)
+		}
+	case schema.Heartbeat:
+		s.heartbeat, s.backlog = time.Now(), c.Backlog
+	}
+}
+
+// acked settles what the collector stored.
+func (s *sender) acked(a schema.Ack) {
+	floors := make(map[string]uint64, len(a.HWM))
 	for topic, hwm := range a.HWM {
 		st := s.streams[topic]
 		if st == nil {
 			continue
 		}
-		i := 0
-		for i < len(st.unacked) && st.unacked[i].seq <= hwm {
-			if f := st.unacked[i].acked; f != nil {
-				f()
-			}
-			i++
+		done := st.settle(hwm)
+		for _, h := range done {
+			s.settle(h)
 		}
-		if i > 0 {
-			st.unacked = append(st.unacked[:0:0], st.unacked[i:]...)
-			n += i
+		if len(done) > 0 {
+			st.progress, st.goBacks = time.Now(), 0
+			s.p.acked.Add(uint64(len(done)))
+			s.p.metrics.acked.Add(float64(len(done)))
+		}
+		floors[topic] = st.floor()
+	}
+	s.p.store.settledBelow(floors)
+}
+
+// rejected drops an event the collector will never store; it is counted
+// and its reason logged, and the stream moves on.
+func (s *sender) rejected(r schema.Reject) {
+	st := s.streams[r.Topic]
+	if st == nil {
+		return
+	}
+	h := st.drop(r.Seq)
+	if h == nil {
+		return // a repeat of a rejection already taken
+	}
+	s.settle(h)
+	s.p.refused.Add(1)
+	s.p.metrics.refused.Inc()
+	s.p.refusals.note(r.Topic, fmt.Errorf("event seq %d of %s rejected by the collector: %s", r.Seq, r.Topic, r.Reason))
+	s.p.store.settledBelow(map[string]uint64{r.Topic: st.floor()})
+}
+
+func (s *sender) settle(h *held) {
+	h.done = true
+	if h.settled != nil {
+		h.settled()
+	}
+	s.holding--
+	s.p.unacked.Store(int64(s.holding))
+}
+
+// nacked resends a stream from what the collector has, unless a resend of
+// it is under way or has just been made (nacks then echo what was sent
+// before it).
+func (s *sender) nacked(st *outStream, hwm uint64) {
+	if time.Since(st.lastGoBack) < nackGuard<<min(st.goBacks, 6) {
+		return
+	}
+	for _, h := range st.held {
+		if h.queued {
+			return
 		}
 	}
-	if s.p.spool != nil {
-		s.p.spool.Ack(a.HWM)
+	s.goBack(st, hwm, "the collector is missing an earlier event")
+}
+
+// checkTimeouts resends streams whose ack has not advanced for their wait
+// although the collector, by its heartbeats, is alive and has nothing
+// waiting to be stored: their events cannot be on their way.
+func (s *sender) checkTimeouts() {
+	now := time.Now()
+	if now.Before(s.nextCheck) {
+		return
 	}
-	if n > 0 {
-		s.unacked -= n
-		s.p.unacked.Store(int64(s.unacked))
-		s.p.acked.Add(uint64(n))
-		s.p.metrics.acked.Add(float64(n))
-		s.progress = time.Now()
+	s.nextCheck = now.Add(100 * time.Millisecond)
+	if s.backlog > 0 || now.Sub(s.heartbeat) > heartbeatFresh {
+		return
+	}
+	for _, st := range s.streams {
+		if len(st.held) == 0 || !st.held[0].sent || st.held[0].queued || !s.heartbeat.After(st.progress) {
+			continue
+		}
+		if now.Sub(st.progress) >= st.waitBeforeResend(s.p.opts.AckTimeout) {
+			s.goBack(st, 0, "no acknowledgement while the collector is idle")
+		}
 	}
 }
 
-// goBack schedules every unacknowledged event to be sent again, in order.
-func (s *sender) goBack(why string) {
-	s.resend = s.resend[:0]
-	for _, st := range s.streams {
-		for _, e := range st.unacked {
-			s.resend = append(s.resend, e.frames)
+// goBack queues a stream's sent events above from to be sent again, in order.
+func (s *sender) goBack(st *outStream, from uint64, why string) {
+	n := 0
+	for _, h := range st.held {
+		if h.sent && !h.queued && h.seq > from {
+			h.queued = true
+			s.resend = append(s.resend, h)
+			n++
 		}
 	}
-	s.progress = time.Now()
-	if len(s.resend) > 0 {
+	st.goBacks++
+	st.lastGoBack, st.progress = time.Now(), time.Now()
+	if n > 0 {
 		s.p.metrics.goBacks.Inc()
-		s.p.logger.Info("resending unacknowledged events", "reason", why, "events", len(s.resend))
+		s.p.logger.Info("resending unacknowledged events", "reason", why, "topic", st.topic, "events", n)
+	}
+}
+
+// goBackAll queues every sent event again after a reconnect, rebuilding the
+// resend queue so each stream's events stay in order.
+func (s *sender) goBackAll(why string) {
+	for _, h := range s.resend {
+		h.queued = false
+	}
+	s.resend = s.resend[:0]
+	n := 0
+	for _, st := range s.streams {
+		for _, h := range st.held {
+			if h.sent {
+				h.queued = true
+				s.resend = append(s.resend, h)
+				n++
+			}
+		}
+		st.lastGoBack, st.progress = time.Now(), time.Now()
+	}
+	if n > 0 {
+		s.p.metrics.goBacks.Inc()
+		s.p.logger.Info("resending unacknowledged events", "reason", why, "events", n)
 	}
 }
 
 // finish counts what was never acknowledged, lets the socket flush, and
 // releases ZeroMQ.
-func (s *sender) finish(zctx *zmq.Context, next [][]byte) {
+func (s *sender) finish(zctx *zmq.Context) {
 	p := s.p
-	lost := uint64(len(p.queue) + s.unacked)
-	for len(p.queue) > 0 {
-		<-p.queue
-	}
-	if next != nil && s.unacked == 0 {
-		lost++
-	}
+	lost := uint64(s.holding + p.store.waiting())
 	switch {
-	case lost > 0 && p.spool != nil:
+	case lost > 0 && p.Spooled():
 		// Not lost: the next start with this spool resends them.
-		kept := int(lost) + len(p.takeHandoff())
-		p.closeErr = fmt.Errorf("close: %d events not acknowledged yet; kept in the spool for the next start", kept)
+		p.closeErr = fmt.Errorf("close: %d events not acknowledged yet; kept in the spool for the next start", lost)
 	case lost > 0:
 		p.dropped.Add(lost)
 		p.metrics.droppedClose.Add(float64(lost))
 		p.closeErr = fmt.Errorf("close: %d events not acknowledged by the collector", lost)
 	}
-	if p.spool != nil {
-		if err := p.spool.Close(); err != nil && p.closeErr == nil {
-			p.closeErr = fmt.Errorf("close spool: %w", err)
-		}
+	if err := p.store.close(); err != nil && p.closeErr == nil {
+		p.closeErr = fmt.Errorf("close spool: %w", err)
 	}
+	if d, r := p.dropped.Load(), p.refused.Load(); d > 0 || r > 0 {
+		p.closeErr = errors.Join(p.closeErr, fmt.Errorf("%w: %d refused or abandoned, %d rejected by the collector", ErrDropped, d, r))
+	}
+	p.refusals.flush()
 	linger := time.Duration(p.linger.Load())
 	if p.aborted() {
 		linger = 0
@@ -304,11 +394,15 @@ func (s *sender) finish(zctx *zmq.Context, next [][]byte) {
 	zctx.Term() // blocks until queued messages are written or linger ends
 }
 
-func (p *Publisher) aborted() bool {
-	select {
-	case <-p.abort:
-		return true
-	default:
-		return false
+func sendFrames(sock *zmq.Socket, frames [][]byte) error {
+	for i, f := range frames {
+		flag := zmq.DONTWAIT
+		if i < len(frames)-1 {
+			flag |= zmq.SNDMORE
+		}
+		if _, err := sock.SendBytes(f, flag); err != nil {
+			return err
+		}
 	}
+	return nil
 }

@@ -24,24 +24,27 @@
 // (survives power loss, slow); FsyncInterval (the default) fsyncs at most
 // once per interval; FsyncNever leaves it to the kernel.
 //
-// Recovery: a record whose length runs past the end of its segment (a torn
-// write) or whose checksum fails ends that segment: the rest of it is counted
-// as corrupt and skipped, never a crash loop.
+// Recovery (recover.go): a record that does not verify is skipped and
+// reading resumes at the next record that does; the events lost are counted
+// (CorruptEvents) and the damaged segment is kept in damaged/. Never a crash
+// loop.
+//
+// A full spool (MaxBytes) returns ErrFull and a full disk ErrNoSpace; in
+// both cases nothing was written (a partial record is cut off again), so the
+// caller can wait and try again.
 package spool
 
 import (
-	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/zlog/zlog/schema/atomicfile"
@@ -84,6 +87,10 @@ type Options struct {
 // DropOldest is off: the caller blocks its source until acks free space.
 var ErrFull = errors.New("spool full")
 
+// ErrNoSpace is returned by Append when the disk under the spool is full
+// (or over quota): the caller blocks its source until space returns.
+var ErrNoSpace = errors.New("no space left on the spool's disk")
+
 // Record is one spooled event.
 type Record struct {
 	Topic  string
@@ -117,9 +124,14 @@ type Spool struct {
 	lastSync  time.Time
 	publisher string
 
-	// Corrupt counts records skipped as torn or corrupt by Open.
-	Corrupt     int
-	droppedFull int // events deleted by DropOldest
+	ackedDirty bool      // acked moved since it was last written
+	ackedAt    time.Time // when it was last written
+
+	// CorruptEvents counts the events Open found lost in damaged records;
+	// DamagedCopies are the copies of damaged segments it kept.
+	CorruptEvents int
+	DamagedCopies []string
+	droppedFull   int // events deleted by DropOldest
 }
 
 const (
@@ -167,21 +179,29 @@ func Open(opts Options, newID func() string) (*Spool, []Record, error) {
 		return nil, nil, fmt.Errorf("list spool %q: %w", opts.Dir, err)
 	}
 	sort.Strings(names) // fixed-width numbers: name order is write order
-	var recs []Record
+	scans := make([]segmentScan, 0, len(names))
 	for _, name := range names {
-		seg, evs, err := s.recover(name)
+		sc, err := scanSegment(name)
 		if err != nil {
 			return nil, nil, err
 		}
-		s.segs = append(s.segs, seg)
-		s.total += seg.size
-		recs = append(recs, evs...)
+		scans = append(scans, sc)
 		var n uint64
 		fmt.Sscanf(filepath.Base(name), "seg-%020d.log", &n)
 		s.nextNum = max(s.nextNum, n+1)
 	}
-	if err := s.rotate(); err != nil {
+	recs, err := s.restore(scans)
+	if err != nil {
 		return nil, nil, err
+	}
+	// Appends continue in the last segment; a new one (which needs room for
+	// its checkpoint) is made only when that one is full, so a spool on a
+	// full disk still opens and drains.
+	if len(s.segs) > 0 {
+		last := s.segs[len(s.segs)-1]
+		if s.active, err = os.OpenFile(last.path, os.O_WRONLY|os.O_APPEND, 0o640); err != nil {
+			return nil, nil, fmt.Errorf("open spool segment %q: %w", last.path, err)
+		}
 	}
 	ok = true
 	return s, recs, nil
@@ -208,139 +228,6 @@ func (s *Spool) LastSeq(topic string) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastSeq[topic]
-}
-
-// recover reads one segment, keeping what verifies and counting the rest.
-func (s *Spool) recover(path string) (*segment, []Record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open spool segment %q: %w", path, err)
-	}
-	defer f.Close()
-	seg := &segment{path: path, maxSeq: map[string]uint64{}}
-	var recs []Record
-	r := bufio.NewReaderSize(f, 1<<20)
-	var hdr [headerLen]byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if err != io.EOF {
-				s.Corrupt++ // a torn header
-			}
-			break
-		}
-		n := binary.BigEndian.Uint32(hdr[:4])
-		if n == 0 || n > maxRecord {
-			s.Corrupt++
-			break
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			s.Corrupt++ // a torn record
-			break
-		}
-		if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
-			s.Corrupt++
-			break
-		}
-		rec, kind, err := decodePayload(payload)
-		if err != nil {
-			s.Corrupt++
-			break
-		}
-		seg.size += int64(headerLen + n)
-		switch kind {
-		case kindCheckpoint:
-			for t, seq := range rec.checkpoint.Seq {
-				s.lastSeq[t] = max(s.lastSeq[t], seq)
-			}
-			for k, c := range rec.checkpoint.Cursors {
-				s.cursors[k] = c
-			}
-		case kindEvent:
-			if rec.Key != "" {
-				s.cursors[rec.Key] = rec.Cursor
-			}
-			s.lastSeq[rec.Topic] = max(s.lastSeq[rec.Topic], rec.Seq)
-			seg.maxSeq[rec.Topic] = max(seg.maxSeq[rec.Topic], rec.Seq)
-			seg.events++
-			recs = append(recs, rec.Record)
-		}
-	}
-	// Cut what did not verify so new records follow good ones.
-	if st, err := os.Stat(path); err == nil && st.Size() > seg.size {
-		if err := os.Truncate(path, seg.size); err != nil {
-			return nil, nil, fmt.Errorf("truncate corrupt tail of %q: %w", path, err)
-		}
-	}
-	return seg, recs, nil
-}
-
-type checkpoint struct {
-	Seq     map[string]uint64 `json:"seq"`
-	Cursors map[string][]byte `json:"cursors,omitempty"`
-}
-
-type decoded struct {
-	Record
-	checkpoint checkpoint
-}
-
-// decodePayload returns the record and its kind, with the older kinds
-// reported as their current equivalents.
-func decodePayload(p []byte) (decoded, byte, error) {
-	var d decoded
-	switch p[0] {
-	case kindCheckpointV1:
-		if err := json.Unmarshal(p[1:], &d.checkpoint.Seq); err != nil {
-			return d, 0, err
-		}
-		return d, kindCheckpoint, nil
-	case kindCheckpoint:
-		if err := json.Unmarshal(p[1:], &d.checkpoint); err != nil {
-			return d, 0, err
-		}
-		return d, kindCheckpoint, nil
-	case kindEventV1, kindEvent:
-		b := p[1:]
-		if len(b) < 9 {
-			return d, 0, errors.New("short event record")
-		}
-		d.Seq = binary.BigEndian.Uint64(b)
-		tl := int(b[8])
-		b = b[9:]
-		if len(b) < tl {
-			return d, 0, errors.New("topic runs past the record")
-		}
-		d.Topic = string(b[:tl])
-		b = b[tl:]
-		if p[0] == kindEvent {
-			if len(b) < 1 || len(b) < 1+int(b[0]) {
-				return d, 0, errors.New("cursor key runs past the record")
-			}
-			d.Key = string(b[1 : 1+int(b[0])])
-			b = b[1+int(b[0]):]
-			if len(b) < 4 || uint64(len(b)-4) < uint64(binary.BigEndian.Uint32(b)) {
-				return d, 0, errors.New("cursor runs past the record")
-			}
-			cl := int(binary.BigEndian.Uint32(b))
-			d.Cursor = b[4 : 4+cl]
-			b = b[4+cl:]
-		}
-		for len(b) > 0 {
-			if len(b) < 4 {
-				return d, 0, errors.New("frame length runs past the record")
-			}
-			fl := int(binary.BigEndian.Uint32(b))
-			b = b[4:]
-			if fl > len(b) {
-				return d, 0, errors.New("frame runs past the record")
-			}
-			d.Frames = append(d.Frames, b[:fl])
-			b = b[fl:]
-		}
-		return d, kindEvent, nil
-	}
-	return d, 0, fmt.Errorf("unknown record kind %d", p[0])
 }
 
 // NextSeq hands out topic's next sequence number, for callers that then
@@ -399,18 +286,7 @@ func (s *Spool) Append(r Record) error {
 	if len(r.Topic) > 255 || len(r.Key) > 255 {
 		return errors.New("spool: topic or cursor key longer than 255 bytes")
 	}
-	payload := []byte{kindEvent}
-	payload = binary.BigEndian.AppendUint64(payload, r.Seq)
-	payload = append(payload, byte(len(r.Topic)))
-	payload = append(payload, r.Topic...)
-	payload = append(payload, byte(len(r.Key)))
-	payload = append(payload, r.Key...)
-	payload = binary.BigEndian.AppendUint32(payload, uint32(len(r.Cursor)))
-	payload = append(payload, r.Cursor...)
-	for _, f := range r.Frames {
-		payload = binary.BigEndian.AppendUint32(payload, uint32(len(f)))
-		payload = append(payload, f...)
-	}
+	payload := encodeEvent(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	size := int64(headerLen + len(payload))
@@ -421,12 +297,12 @@ func (s *Spool) Append(r Record) error {
 		s.droppedFull += s.segs[0].events
 		s.removeOldest()
 	}
-	if s.segs[len(s.segs)-1].size+size > s.opts.SegmentBytes && s.segs[len(s.segs)-1].events > 0 {
+	if s.active == nil || s.segs[len(s.segs)-1].size+size > s.opts.SegmentBytes && s.segs[len(s.segs)-1].events > 0 {
 		if err := s.rotate(); err != nil {
 			return err
 		}
 	}
-	if err := s.write(payload); err != nil {
+	if err := s.write(frameRecord(payload)); err != nil {
 		return err
 	}
 	seg := s.segs[len(s.segs)-1]
@@ -438,49 +314,65 @@ func (s *Spool) Append(r Record) error {
 	return nil
 }
 
-func (s *Spool) write(payload []byte) error {
-	buf := make([]byte, headerLen, headerLen+len(payload))
-	binary.BigEndian.PutUint32(buf, uint32(len(payload)))
-	binary.BigEndian.PutUint32(buf[4:], crc32.Checksum(payload, castagnoli))
-	buf = append(buf, payload...)
-	if _, err := s.active.Write(buf); err != nil {
-		return fmt.Errorf("spool write: %w", err)
-	}
+// write appends one framed record to the active segment. On any error the
+// segment is cut back to where it was, so no partial record stays behind
+// and the caller may retry with the same number.
+func (s *Spool) write(buf []byte) error {
 	seg := s.segs[len(s.segs)-1]
-	seg.size += int64(len(buf))
-	s.total += int64(len(buf))
-	switch s.opts.Fsync {
-	case FsyncAlways:
-		return s.active.Sync()
-	case FsyncInterval:
-		if time.Since(s.lastSync) >= s.opts.FsyncEvery {
+	_, err := s.active.Write(buf)
+	if err == nil {
+		switch {
+		case s.opts.Fsync == FsyncAlways:
+			err = s.active.Sync()
+		case s.opts.Fsync == FsyncInterval && time.Since(s.lastSync) >= s.opts.FsyncEvery:
 			s.lastSync = time.Now()
-			return s.active.Sync()
+			err = s.active.Sync()
 		}
 	}
+	if err != nil {
+		s.active.Truncate(seg.size) // O_APPEND: the next write goes to the new end
+		return writeError(err)
+	}
+	seg.size += int64(len(buf))
+	s.total += int64(len(buf))
 	return nil
 }
 
+// writeError tells a full disk from other failures.
+func writeError(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return fmt.Errorf("spool write: %w", err)
+}
+
 // rotate starts a new segment that opens with a checkpoint of every topic's
-// last sequence number.
+// last sequence number and every cursor. The segment appears whole or not
+// at all (written aside, synced, renamed), so a full disk never leaves an
+// empty segment without its checkpoint.
 func (s *Spool) rotate() error {
+	path := filepath.Join(s.opts.Dir, fmt.Sprintf("seg-%020d.log", s.nextNum))
+	cp, err := json.Marshal(checkpoint{Seq: s.lastSeq, Cursors: s.cursors})
+	if err != nil {
+		return fmt.Errorf("spool checkpoint: %w", err)
+	}
+	buf := frameRecord(append([]byte{kindCheckpoint}, cp...))
+	if err := atomicfile.Write(path, buf, 0o640); err != nil {
+		return writeError(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("open spool segment: %w", err)
+	}
 	if s.active != nil {
 		s.active.Sync()
 		s.active.Close()
 	}
-	path := filepath.Join(s.opts.Dir, fmt.Sprintf("seg-%020d.log", s.nextNum))
 	s.nextNum++
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return fmt.Errorf("create spool segment: %w", err)
-	}
 	s.active = f
-	s.segs = append(s.segs, &segment{path: path, maxSeq: map[string]uint64{}})
-	cp, _ := json.Marshal(checkpoint{Seq: s.lastSeq, Cursors: s.cursors})
-	if err := s.write(append([]byte{kindCheckpoint}, cp...)); err != nil {
-		return err
-	}
-	return atomicfile.SyncDir(s.opts.Dir)
+	s.segs = append(s.segs, &segment{path: path, size: int64(len(buf)), maxSeq: map[string]uint64{}})
+	s.total += int64(len(buf))
+	return nil
 }
 
 // Ack records what the collector stored and deletes segments that hold
@@ -489,10 +381,32 @@ func (s *Spool) Ack(hwm map[string]uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for t, seq := range hwm {
-		s.acked[t] = max(s.acked[t], seq)
+		if seq > s.acked[t] {
+			s.acked[t] = seq
+			s.ackedDirty = true
+		}
 	}
 	for len(s.segs) > 1 && s.covered(s.segs[0]) {
 		s.removeOldest()
+	}
+	if time.Since(s.ackedAt) >= time.Second {
+		s.recordAcked()
+	}
+}
+
+// recordAcked appends a checkpoint carrying the acked marks, so a restart
+// does not resend what was settled. Best effort: without room, the restart
+// resends and the collector drops the duplicates.
+func (s *Spool) recordAcked() {
+	if !s.ackedDirty || s.active == nil {
+		return
+	}
+	cp, err := json.Marshal(checkpoint{Seq: s.lastSeq, Cursors: s.cursors, Acked: s.acked})
+	if err != nil {
+		return
+	}
+	if s.write(frameRecord(append([]byte{kindCheckpoint}, cp...))) == nil {
+		s.ackedDirty, s.ackedAt = false, time.Now()
 	}
 }
 
@@ -531,6 +445,7 @@ func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
+	s.recordAcked()
 	if s.active != nil {
 		err = s.active.Sync()
 		if cerr := s.active.Close(); err == nil {

@@ -14,10 +14,10 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
@@ -39,10 +39,14 @@ type Options struct {
 	// time (their own is kept in the field original_time); 0 accepts any.
 	MaxFuture time.Duration
 
-	// StreamHWMs are the durable high-water marks the sequencer starts from.
+	// StreamHWMs are the durable high-water marks the stream table starts from.
 	StreamHWMs map[schema.Stream]uint64
+	// Backlog, when set, reports the events received and not yet stored;
+	// publishers hear it in the heartbeat and hold their resends while it
+	// is not empty.
+	Backlog func() uint64
 
-	// ForgetIdleStreams: the sequencer forgets a stream not seen for this
+	// ForgetIdleStreams: the stream table forgets a stream not seen for this
 	// long (checked every minute); 0 keeps every stream until restart.
 	ForgetIdleStreams time.Duration
 
@@ -90,160 +94,127 @@ type Proxy struct {
 	XSubEndpoint, XPubEndpoint string // resolved, e.g. with the port chosen for "*"
 	LiveEndpoint               string // in-process endpoint of the XPUB, for the query API
 
-	seq     *sequencer
-	acks    chan schema.Ack          // acks waiting to be sent upstream
-	durable map[schema.Stream]uint64 // what acks have said is stored; answers resends
+	streams       *streamTable
+	acks          chan schema.Ack        // acks waiting to be sent upstream
+	dups          map[schema.Stream]bool // streams resent in this batch, answered once at its end
+	lastHeartbeat time.Time
+	monitors      []monitor // handshake failures of xsub, xpub
+	zap           *zapHandler
+	rebind        chan chan struct{} // SetAllowlist asks Run to drop all connections; Run closes the inner channel when done
+	closeOnce     sync.Once
 
-	received    prometheus.Counter
-	future      prometheus.Counter
-	sequencing  *prometheus.CounterVec
-	verdicts    map[verdict]prometheus.Counter
-	acksSent    prometheus.Counter
-	acksDropped prometheus.Counter
-	malformed   *prometheus.CounterVec
-	forwardErrs prometheus.Counter
-	subscribers prometheus.Counter
-	rejections  *rejectionLog
-
-	monitors     []monitor // handshake failures of xsub, xpub
-	handshakes   *prometheus.CounterVec
-	streams      prometheus.Gauge
+	metrics
+	rejections   *rejectionLog
+	refusals     *rejectionLog
+	skips        *rejectionLog
 	handshakeLog *rejectionLog
-	zap          *zapHandler        // nil without CURVE
-	closeOnce    sync.Once
-	rebind       chan chan struct{} // SetAllowlist asks Run to drop all connections; Run closes the inner channel when done
-	authRejected *prometheus.CounterVec
 }
 
 // New binds both sockets, so address errors surface before Run.
 func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, error) {
 	opts.setDefaults()
 	p := &Proxy{
-		opts:   opts,
-		logger: logger.With("component", "proxy"),
-		seq:    newSequencer(opts.StreamHWMs),
-		acks:   make(chan schema.Ack, 1024),
-		rebind: make(chan chan struct{}),
-		streams: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "zlog_collector_streams", Help: "Streams (publisher + topic) the sequencer tracks in memory.",
-		}),
-		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zlog_collector_handshake_failed_total", Help: "Connections that failed the ZeroMQ handshake (e.g. a plaintext client of a CURVE collector, or not ZeroMQ at all), by role; refusals by key are in zlog_collector_auth_rejected_total.",
-		}, []string{"role"}),
-		authRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zlog_collector_auth_rejected_total", Help: "Connections refused by CURVE authentication, by role (publish on the XSUB, subscribe on the XPUB).",
-		}, []string{"role"}),
-		durable: make(map[schema.Stream]uint64, len(opts.StreamHWMs)),
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zlog_collector_received_total", Help: "Valid events received on the XSUB socket.",
-		}),
-		future: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zlog_collector_future_events_total", Help: "Events dated further ahead than --max-future, stored with the receive time (their own in the field original_time).",
-		}),
-		sequencing: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zlog_collector_sequence_total",
-			Help: "Sequenced events by verdict: accepted, duplicate (a resend, dropped), out_of_order (after a gap, dropped until the publisher resends), resync (first event of an unknown stream), unsequenced.",
-		}, []string{"verdict"}),
-		acksSent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zlog_collector_acks_sent_total", Help: "Acknowledgements sent to publishers.",
-		}),
-		acksDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zlog_collector_acks_dropped_total", Help: "Acknowledgements not sent because the queue was full (a later ack covers them).",
-		}),
-		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zlog_collector_malformed_total", Help: "Messages dropped as malformed, by reason.",
-		}, []string{"reason"}),
-		forwardErrs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zlog_collector_forward_errors_total", Help: "Events that could not be handed to the XPUB socket.",
-		}),
-		subscribers: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "zlog_collector_subscriptions_total", Help: "Subscribe messages seen on the XPUB socket.",
-		}),
+		opts:    opts,
+		logger:  logger.With("component", "proxy"),
+		streams: newStreamTable(opts.StreamHWMs),
+		acks:    make(chan schema.Ack, 1024),
+		rebind:  make(chan chan struct{}),
+		metrics: newMetrics(reg, opts.Curve != nil),
 	}
 	p.rejections = &rejectionLog{what: "dropped malformed messages", logger: p.logger, every: 10 * time.Second}
+	p.refusals = &rejectionLog{what: "rejected events; their publishers are told", logger: p.logger, every: 10 * time.Second}
+	p.skips = &rejectionLog{what: "streams resumed past events their publishers no longer hold", logger: p.logger, every: 10 * time.Second}
 	p.handshakeLog = &rejectionLog{what: "refused connections at the handshake", logger: p.logger, every: 10 * time.Second}
-	for k, v := range opts.StreamHWMs {
-		p.durable[k] = v
-	}
-	for _, r := range malformedReasons {
-		p.malformed.WithLabelValues(r.label)
-	}
-	p.verdicts = make(map[verdict]prometheus.Counter, len(verdictLabels))
-	for v, label := range verdictLabels {
-		p.verdicts[v] = p.sequencing.WithLabelValues(label)
-	}
-	if reg != nil {
-		reg.MustRegister(p.streams, p.handshakes, p.authRejected, p.received, p.future, p.malformed, p.forwardErrs, p.subscribers, p.sequencing, p.acksSent, p.acksDropped)
-	}
-
-	var err error
-	if p.zctx, err = zmq.NewContext(); err != nil {
-		return nil, fmt.Errorf("zeromq context: %w", err)
-	}
-	fail := func(err error) (*Proxy, error) {
+	p.streamsGauge.Set(float64(p.streams.len()))
+	if err := p.open(); err != nil {
 		p.close()
 		return nil, err
 	}
+	return p, nil
+}
+
+// open makes, configures and binds the sockets.
+func (p *Proxy) open() error {
+	var err error
+	if p.zctx, err = zmq.NewContext(); err != nil {
+		return fmt.Errorf("zeromq context: %w", err)
+	}
 	if p.xsub, err = p.zctx.NewSocket(zmq.XSUB); err != nil {
-		return fail(fmt.Errorf("xsub socket: %w", err))
+		return fmt.Errorf("xsub socket: %w", err)
 	}
 	if p.xpub, err = p.zctx.NewSocket(zmq.XPUB); err != nil {
-		return fail(fmt.Errorf("xpub socket: %w", err))
+		return fmt.Errorf("xpub socket: %w", err)
 	}
 	// A frame this far over the event limit is an attack or a bug; ZeroMQ
 	// refuses it by dropping that connection (it cannot be counted per event).
-	maxMsg := int64(max(4*opts.MaxEventBytes, 1<<20))
+	maxMsg := int64(max(4*p.opts.MaxEventBytes, 1<<20))
 	for _, err := range []error{
-		p.xsub.SetRcvhwm(opts.RecvHWM), p.xsub.SetMaxmsgsize(maxMsg), p.xsub.SetLinger(0),
-		p.xpub.SetSndhwm(opts.SendHWM), p.xpub.SetLinger(0),
+		p.xsub.SetRcvhwm(p.opts.RecvHWM), p.xsub.SetMaxmsgsize(maxMsg), p.xsub.SetLinger(0),
+		p.xpub.SetSndhwm(p.opts.SendHWM), p.xpub.SetLinger(0),
 	} {
 		if err != nil {
-			return fail(fmt.Errorf("configure sockets: %w", err))
+			return fmt.Errorf("configure sockets: %w", err)
 		}
 	}
-	p.streams.Set(float64(len(p.seq.next)))
 	for _, m := range []struct {
 		sock *zmq.Socket
 		role string
 	}{{p.xsub, "publish"}, {p.xpub, "subscribe"}} {
 		mon, err := p.monitor(m.sock, m.role)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		p.monitors = append(p.monitors, mon)
 	}
-	if c := opts.Curve; c != nil {
-		p.authRejected.WithLabelValues("publish") // visible as 0 from the start
-		p.authRejected.WithLabelValues("subscribe")
-		if p.zap, err = newZAPHandler(p.zctx, c.Allow, logger, p.authRejected); err != nil {
-			return fail(err)
-		}
-		if err := p.xsub.ServerAuthCurve(domainPublish, c.Secret); err != nil {
-			return fail(fmt.Errorf("xsub CURVE: %w", err))
-		}
-		if err := p.xpub.ServerAuthCurve(domainSubscribe, c.Secret); err != nil {
-			return fail(fmt.Errorf("xpub CURVE: %w", err))
-		}
+	if err := p.curve(); err != nil {
+		return err
 	}
-	if err := p.xsub.Bind(opts.XSubAddr); err != nil {
-		return fail(fmt.Errorf("bind xsub %q: %w", opts.XSubAddr, err))
+	return p.bind()
+}
+
+func (p *Proxy) curve() error {
+	c := p.opts.Curve
+	if c == nil {
+		return nil
 	}
-	if err := p.xpub.Bind(opts.XPubAddr); err != nil {
-		return fail(fmt.Errorf("bind xpub %q: %w", opts.XPubAddr, err))
+	var err error
+	if p.zap, err = newZAPHandler(p.zctx, c.Allow, p.logger, p.authRejected); err != nil {
+		return err
 	}
-	p.XSubEndpoint, _ = p.xsub.GetLastEndpoint()
-	p.XPubEndpoint, _ = p.xpub.GetLastEndpoint()
+	if err := p.xsub.ServerAuthCurve(domainPublish, c.Secret); err != nil {
+		return fmt.Errorf("xsub CURVE: %w", err)
+	}
+	if err := p.xpub.ServerAuthCurve(domainSubscribe, c.Secret); err != nil {
+		return fmt.Errorf("xpub CURVE: %w", err)
+	}
+	return nil
+}
+
+func (p *Proxy) bind() error {
+	if err := p.xsub.Bind(p.opts.XSubAddr); err != nil {
+		return fmt.Errorf("bind xsub %q: %w", p.opts.XSubAddr, err)
+	}
+	if err := p.xpub.Bind(p.opts.XPubAddr); err != nil {
+		return fmt.Errorf("bind xpub %q: %w", p.opts.XPubAddr, err)
+	}
+	var err error
+	if p.XSubEndpoint, err = p.xsub.GetLastEndpoint(); err != nil {
+		return fmt.Errorf("xsub endpoint: %w", err)
+	}
+	if p.XPubEndpoint, err = p.xpub.GetLastEndpoint(); err != nil {
+		return fmt.Errorf("xpub endpoint: %w", err)
+	}
 	// The query API follows live events in-process, on the same XPUB.
 	p.LiveEndpoint = fmt.Sprintf("inproc://zlog-live-%p", p)
 	if err := p.xpub.Bind(p.LiveEndpoint); err != nil {
-		return fail(fmt.Errorf("bind %q: %w", p.LiveEndpoint, err))
+		return fmt.Errorf("bind %q: %w", p.LiveEndpoint, err)
 	}
 	// Subscribe to every topic: XSUB sends subscriptions upstream, and
 	// publishers only send what someone subscribed to.
 	if _, err := p.xsub.SendBytes([]byte{1}, 0); err != nil {
-		return fail(fmt.Errorf("subscribe xsub: %w", err))
+		return fmt.Errorf("subscribe xsub: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
 // Close releases the sockets and the ZeroMQ context; Run calls it on its
@@ -265,60 +236,6 @@ func (p *Proxy) close() {
 	if p.zctx != nil {
 		p.zctx.Term()
 	}
-}
-
-// SetAllowlist replaces the CURVE allowlist (on SIGHUP). New handshakes
-// follow it at once; when a key lost a role, the proxy also drops every
-// connection (by rebinding its endpoints) so that key's open connections
-// end too; it returns once they are dropped, so nothing published after
-// it reaches a removed key. Allowed clients reconnect within a second by
-// themselves and publishers resend what was not acknowledged, so nothing
-// is lost. ctx bounds the wait for the proxy's loop.
-func (p *Proxy) SetAllowlist(ctx context.Context, allow keys.Allowlist) error {
-	if p.zap == nil {
-		return errors.New("CURVE is off: there is no allowlist to reload")
-	}
-	if !p.zap.setAllowlist(allow) {
-		return nil
-	}
-	done := make(chan struct{})
-	select {
-	case p.rebind <- done:
-	case <-ctx.Done():
-		return fmt.Errorf("drop connections: %w", ctx.Err())
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("drop connections: %w", ctx.Err())
-	}
-}
-
-// rebindAll drops all connections of both sockets by unbinding and binding
-// their TCP endpoints again; the in-process endpoint stays.
-func (p *Proxy) rebindAll() {
-	for _, s := range []struct {
-		sock     *zmq.Socket
-		endpoint string
-	}{{p.xsub, p.XSubEndpoint}, {p.xpub, p.XPubEndpoint}} {
-		if err := s.sock.Unbind(s.endpoint); err != nil {
-			p.logger.Error("drop connections: unbind", "endpoint", s.endpoint, "err", err)
-			continue
-		}
-		// The listener closes on libzmq's I/O thread after Unbind returns,
-		// so the port may still be busy for a moment.
-		var err error
-		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
-			if err = s.sock.Bind(s.endpoint); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			p.logger.Error("drop connections: bind again", "endpoint", s.endpoint, "err", err)
-		}
-	}
-	p.logger.Info("authorized keys changed: dropped all connections; authorized clients reconnect")
 }
 
 // Consumer receives each batch of valid events. It may block; while it does,
@@ -349,35 +266,52 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 			p.forgetIdle()
 		}
 		p.sendAcks()
+		p.heartbeat()
 		polled, err := poller.PollAll(20 * time.Millisecond)
 		if err != nil {
-			if zmq.AsErrno(err) == zmq.Errno(4) { // EINTR
+			if zmq.AsErrno(err) == zmq.Errno(syscall.EINTR) {
 				continue
 			}
 			return fmt.Errorf("poll: %w", err)
 		}
-		if polled[1].Events&zmq.POLLIN != 0 {
-			p.readSubscriptions()
-		}
-		for i, m := range p.monitors {
-			if polled[2+i].Events&zmq.POLLIN != 0 {
-				p.readMonitor(m)
-			}
-		}
-		if polled[0].Events&zmq.POLLIN != 0 {
-			if batch := p.readBatch(); len(batch) > 0 {
-				if err := consume(batch); err != nil {
-					return err
-				}
-			}
+		if err := p.serve(polled, consume); err != nil {
+			return err
 		}
 	}
-	// Intake stops here; what libzmq already holds is still ours to store.
-	p.xsub.Unbind(p.XSubEndpoint)
+	return p.drain(consume)
+}
+
+// serve handles what one poll found ready.
+func (p *Proxy) serve(polled []zmq.Polled, consume Consumer) error {
+	if polled[1].Events&zmq.POLLIN != 0 {
+		p.readSubscriptions()
+	}
+	for i, m := range p.monitors {
+		if polled[2+i].Events&zmq.POLLIN != 0 {
+			p.readMonitor(m)
+		}
+	}
+	if polled[0].Events&zmq.POLLIN != 0 {
+		if batch, _ := p.readBatch(); len(batch) > 0 {
+			return consume(batch)
+		}
+	}
+	return nil
+}
+
+// drain stops intake and stores what libzmq already holds, which is still
+// ours to store.
+func (p *Proxy) drain(consume Consumer) error {
+	if err := p.xsub.Unbind(p.XSubEndpoint); err != nil {
+		p.logger.Warn("stop intake: unbind", "endpoint", p.XSubEndpoint, "err", err)
+	}
 	for {
-		batch := p.readBatch()
-		if len(batch) == 0 {
+		batch, read := p.readBatch()
+		if read == 0 {
 			break
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		if err := consume(batch); err != nil {
 			return err
@@ -385,112 +319,18 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	}
 	p.sendAcks()
 	p.rejections.flush()
+	p.refusals.flush()
+	p.skips.flush()
 	p.handshakeLog.flush()
 	return nil
 }
 
-// forgetIdle drops streams idle longer than ForgetIdleStreams from the
-// sequencer and from the durable marks that answer resends.
+// forgetIdle drops streams idle longer than ForgetIdleStreams.
 func (p *Proxy) forgetIdle() {
-	gone := p.seq.forget(time.Now().Add(-p.opts.ForgetIdleStreams))
-	for _, k := range gone {
-		delete(p.durable, k)
-	}
-	p.streams.Set(float64(len(p.seq.next)))
+	gone := p.streams.forget(time.Now().Add(-p.opts.ForgetIdleStreams))
+	p.streamsGauge.Set(float64(p.streams.len()))
 	if len(gone) > 0 {
-		p.logger.Info("forgot idle streams", "count", len(gone), "idle_longer_than", p.opts.ForgetIdleStreams, "remaining", len(p.seq.next))
-	}
-}
-
-// monitor receives a socket's handshake failures, so that clients refused
-// before any key is checked (plaintext against CURVE) are counted too.
-type monitor struct {
-	sock *zmq.Socket
-	role string
-}
-
-func (p *Proxy) monitor(s *zmq.Socket, role string) (monitor, error) {
-	addr := fmt.Sprintf("inproc://zlog-monitor-%s-%p", role, p)
-	if err := s.Monitor(addr, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL|zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL); err != nil {
-		return monitor{}, fmt.Errorf("monitor %s socket: %w", role, err)
-	}
-	m, err := p.zctx.NewSocket(zmq.PAIR)
-	if err == nil {
-		if err = m.Connect(addr); err != nil {
-			m.Close()
-		}
-	}
-	if err != nil {
-		return monitor{}, fmt.Errorf("monitor %s socket: %w", role, err)
-	}
-	p.handshakes.WithLabelValues(role) // visible as 0 from the start
-	return monitor{sock: m, role: role}, nil
-}
-
-func (p *Proxy) readMonitor(m monitor) {
-	for {
-		ev, addr, value, err := m.sock.RecvEvent(zmq.DONTWAIT)
-		if err != nil {
-			return
-		}
-		p.handshakes.WithLabelValues(m.role).Inc()
-		p.handshakeLog.note(m.role, fmt.Errorf("%s handshake failed with %s (%v, code %d): a plaintext client of a CURVE collector, a CURVE client of a plaintext one, or not ZeroMQ", m.role, addr, ev, value))
-	}
-}
-
-var verdictLabels = map[verdict]string{accept: "accepted", duplicate: "duplicate", outOfOrder: "out_of_order", resync: "resync", unsequenced: "unsequenced"}
-
-// Ack queues an acknowledgement for the proxy to send upstream. It never
-// blocks: when the queue is full the ack is dropped and counted, and the
-// next one (cumulative) covers it.
-func (p *Proxy) Ack(a schema.Ack) {
-	select {
-	case p.acks <- a:
-	default:
-		p.acksDropped.Inc()
-	}
-}
-
-// sendAcks sends queued acks on the XSUB socket, which delivers them to every
-// connected publisher, and remembers what they said for answering resends.
-func (p *Proxy) sendAcks() {
-	for {
-		select {
-		case a := <-p.acks:
-			for topic, hwm := range a.HWM {
-				k := schema.Stream{Publisher: a.Publisher, Topic: topic}
-				p.durable[k] = max(p.durable[k], hwm)
-			}
-			p.sendAck(a)
-		default:
-			return
-		}
-	}
-}
-
-func (p *Proxy) sendAck(a schema.Ack) {
-	if a.Publisher == "" {
-		return // nobody to address
-	}
-	frame, err := schema.EncodeAck(a)
-	if err != nil {
-		p.logger.Warn("cannot encode ack", "err", err)
-		return
-	}
-	if _, err := p.xsub.SendBytes(frame, zmq.DONTWAIT); err != nil {
-		p.acksDropped.Inc()
-		return
-	}
-	p.acksSent.Inc()
-}
-
-// reack answers resends of stored events: a publisher whose acks were lost
-// (a collector restart) would otherwise resend them forever.
-func (p *Proxy) reack(streams map[schema.Stream]bool) {
-	for s := range streams {
-		if hwm, ok := p.durable[s]; ok {
-			p.sendAck(schema.Ack{Publisher: s.Publisher, HWM: map[string]uint64{s.Topic: hwm}})
-		}
+		p.logger.Info("forgot idle streams", "count", len(gone), "idle_longer_than", p.opts.ForgetIdleStreams, "remaining", p.streams.len())
 	}
 }
 
@@ -512,53 +352,84 @@ func (p *Proxy) readSubscriptions() {
 	}
 }
 
-// readBatch reads up to BatchSize messages without blocking.
-func (p *Proxy) readBatch() []schema.Event {
-	p.seq.now = time.Now()
-	var batch []schema.Event
-	var dups map[schema.Stream]bool
-	defer func() {
-		if dups != nil {
-			p.reack(dups)
-		}
-	}()
-	for len(batch) < p.opts.BatchSize {
+// readBatch reads up to BatchSize messages without blocking and returns
+// the events to store and how many messages it read.
+func (p *Proxy) readBatch() (batch []schema.Event, read int) {
+	p.streams.now = time.Now()
+	for ; read < p.opts.BatchSize; read++ {
 		frames, err := p.xsub.RecvMessageBytes(zmq.DONTWAIT)
 		if err != nil {
 			break
 		}
-		ev, err := schema.Decode(frames, p.opts.MaxEventBytes)
-		if err != nil {
-			reason := malformedReason(err)
-			p.malformed.WithLabelValues(reason).Inc()
-			p.rejections.note(reason, err)
-			continue
+		if ev, ok := p.take(frames); ok {
+			batch = append(batch, ev)
 		}
-		if p.stamp(&ev, p.seq.now.UTC()) {
-			// Subscribers see the same time as storage.
-			if frames, err = schema.Encode(frames[:0], &ev); err != nil {
-				continue // cannot happen: Decode validated the topic parts
-			}
-		}
-		p.received.Inc()
-		v := p.seq.admit(&ev)
-		p.verdicts[v].Inc()
-		if v == duplicate {
-			if dups == nil {
-				dups = make(map[schema.Stream]bool)
-			}
-			dups[schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}] = true
-			continue
-		}
-		if v == outOfOrder {
-			continue
-		}
-		if err := p.forward(frames); err != nil {
-			p.forwardErrs.Inc()
-		}
-		batch = append(batch, ev)
 	}
-	return batch
+	p.answerResends()
+	p.streamsGauge.Set(float64(p.streams.len()))
+	return batch, read
+}
+
+// take decides about one message: an event to store and forward, a resend
+// to answer, an event out of turn to nack, or input to refuse.
+func (p *Proxy) take(frames [][]byte) (schema.Event, bool) {
+	ev, err := schema.Decode(frames, p.opts.MaxEventBytes)
+	if err != nil {
+		p.refuse(frames, err)
+		return ev, false
+	}
+	p.received.Inc()
+	h := schema.Header{Topic: ev.Topic(), Publisher: ev.Publisher, Seq: ev.Seq, Prev: ev.Prev}
+	v, skipped := p.streams.admit(h)
+	p.verdicts[v].Inc()
+	switch v {
+	case duplicate:
+		p.resent(h)
+		return ev, false
+	case outOfOrder:
+		p.nack(h)
+		return ev, false
+	}
+	if skipped > 0 {
+		p.skipped.Add(float64(skipped))
+		p.skips.note("skipped", fmt.Errorf("publisher %s topic %s: %d sequence numbers before %d are no longer held by the publisher (dropped and counted there, or acknowledged by a collector that lost them)", h.Publisher, h.Topic, skipped, h.Seq))
+	}
+	if p.stamp(&ev, p.streams.now.UTC()) {
+		// Subscribers see the same time as storage.
+		if frames, err = schema.Encode(frames[:0], &ev); err != nil {
+			return ev, false // cannot happen: Decode validated the topic parts
+		}
+	}
+	if err := p.forward(frames); err != nil {
+		p.forwardErrs.Inc()
+	}
+	return ev, true
+}
+
+// refuse handles a message that is not a valid event. When its stream and
+// sequence number can be read and it is its turn, the stream moves past it
+// and the publisher is told why, so it stops resending it; otherwise it is
+// counted as malformed.
+func (p *Proxy) refuse(frames [][]byte, err error) {
+	reason := malformedReason(err)
+	h, ok := schema.DecodeHeader(frames)
+	if !ok || h.Seq == 0 {
+		p.malformed.WithLabelValues(reason).Inc()
+		p.rejections.note(reason, err)
+		return
+	}
+	k := schema.Stream{Publisher: h.Publisher, Topic: h.Topic}
+	switch v, _ := p.streams.admit(h); v {
+	case accept, resync:
+		p.streams.rejected(k, h.Seq, err.Error())
+		p.rejectedTotal.WithLabelValues(reason).Inc()
+		p.refusals.note(reason, fmt.Errorf("publisher %s topic %s seq %d: %w", h.Publisher, h.Topic, h.Seq, err))
+		p.sendReject(schema.Reject{Publisher: h.Publisher, Topic: h.Topic, Seq: h.Seq, Reason: err.Error()})
+	case duplicate:
+		p.resent(h)
+	case outOfOrder:
+		p.nack(h)
+	}
 }
 
 func (p *Proxy) forward(frames [][]byte) error {
@@ -572,58 +443,4 @@ func (p *Proxy) forward(frames [][]byte) error {
 		}
 	}
 	return nil
-}
-
-var malformedReasons = []struct {
-	err   error
-	label string
-}{
-	{schema.ErrFrameCount, "frame_count"},
-	{schema.ErrBadVersion, "version"},
-	{schema.ErrBadEnvelope, "envelope"},
-	{schema.ErrBadTopic, "topic"},
-	{schema.ErrBadUTF8, "utf8"},
-	{schema.ErrBadField, "field"},
-	{schema.ErrTooLarge, "too_large"},
-}
-
-func malformedReason(err error) string {
-	for _, r := range malformedReasons {
-		if errors.Is(err, r.err) {
-			return r.label
-		}
-	}
-	return "other"
-}
-
-// rejectionLog logs the first rejection at once and then at most one summary
-// per interval, so a flood of bad input cannot flood the collector's log.
-type rejectionLog struct {
-	what    string // the log message, e.g. "dropped malformed messages"
-	logger  *slog.Logger
-	every   time.Duration
-	mu      sync.Mutex
-	last    time.Time
-	pending int
-	lastErr error
-}
-
-func (r *rejectionLog) note(reason string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pending++
-	r.lastErr = err
-	if time.Since(r.last) >= r.every {
-		r.logger.Warn(r.what, "count", r.pending, "last_reason", reason, "last_error", err.Error())
-		r.pending, r.last = 0, time.Now()
-	}
-}
-
-func (r *rejectionLog) flush() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.pending > 0 {
-		r.logger.Warn(r.what, "count", r.pending, "last_error", r.lastErr.Error())
-		r.pending = 0
-	}
 }
