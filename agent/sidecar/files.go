@@ -10,10 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zlog/zlog/schema/atomicfile"
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/tail"
+	"github.com/zlog/zlog/schema/atomicfile"
 )
 
 // fileSource is one source's files: its tailer and the multiline events

@@ -51,4 +51,3 @@ func TestIntactNoticesADeletedDirectory(t *testing.T) {
 		t.Fatal("lock reported intact after its directory was deleted")
 	}
 }
-
