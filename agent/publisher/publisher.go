@@ -132,7 +132,7 @@ type Stats struct {
 	Sent     uint64 // handed to the ZeroMQ socket (first sends)
 	Acked    uint64 // acknowledged by the collector as stored
 	Resent   uint64 // sent again after a reconnect, a nack or an ack timeout
-	Dropped  uint64 // refused (queue full) or abandoned at Close
+	Dropped  uint64 // refused (queue full), abandoned at Close, or lost in damaged spool records
 	Rejected uint64 // invalid events refused by Publish
 	Refused  uint64 // events the collector rejected (too large for it, say)
 	Depth    int    // events stored and not yet taken by the sender
@@ -190,6 +190,10 @@ func New(opts Options, logger *slog.Logger) (*Publisher, error) {
 	p.logger = logger.With("component", "publisher", "publisher", p.opts.Publisher)
 	p.refusals = &rateLog{logger: p.logger, every: 10 * time.Second}
 	p.metrics = newMetrics(p, opts.Registerer)
+	if p.spool != nil {
+		// Lost before this run began, but this run is the one that knows.
+		p.dropped.Add(uint64(p.spool.CorruptEvents))
+	}
 	zctx, sock, err := p.connect()
 	if err != nil {
 		p.store.close()
@@ -274,6 +278,8 @@ type Mark struct {
 	// Key names the source (a file's identity) and Cursor is the position
 	// after this event. With a spool they are written in the same record as
 	// the event, and Cursors returns the last of each key at the next start.
+	// An event with a Key that Publish refuses because ctx ended is not
+	// counted as dropped: its producer reads it again from its cursor.
 	Key    string
 	Cursor []byte
 	// Acked, when set, is called once the collector has stored the event.
@@ -316,6 +322,9 @@ func (p *Publisher) PublishMarked(ctx context.Context, ev schema.Event, m Mark) 
 	case err == nil:
 		p.queued.Add(1)
 		return nil
+	case errors.Is(err, errFull) && m.Key != "" && ctx.Err() != nil:
+		// Not dropped: a producer with a cursor reads the event again.
+		return fmt.Errorf("%w: %w", ErrQueueFull, err)
 	case errors.Is(err, errFull):
 		p.dropped.Add(1)
 		p.metrics.droppedFull.Inc()

@@ -80,7 +80,13 @@ func (a *Agent) openFiles() error {
 		fs.tailer, err = tail.New(tail.Options{
 			Globs: fs.src.Files, Resume: perSource[i], FirstStart: firstStart, FromBeginning: a.opts.FromBeginning,
 			PollInterval: a.opts.PollInterval, MaxLineBytes: a.opts.MaxLineBytes,
-			AfterPass: func(ctx context.Context) error { a.flushJoined(ctx, fs); return a.acked.saveFirst() },
+			AfterPass: func(ctx context.Context) error {
+				a.flushJoined(ctx, fs)
+				if err := a.acked.saveFirst(); err != nil { // retried every second
+					a.logger.Warn("positions not saved; will retry", "err", err)
+				}
+				return nil
+			},
 			Opened:    a.acked.opened,
 		}, a.baseLogger.With("service", fs.src.Service))
 		if err != nil {
@@ -103,9 +109,11 @@ func matchesAny(globs []string, path string) bool {
 // event still being joined are not published at the end: their file
 // position was not advanced, so the next start reads them again.
 func (a *Agent) runFiles(ctx context.Context, fs *fileSource) error {
-	return fs.tailer.Run(ctx, func(l tail.Line) error {
+	err := fs.tailer.Run(ctx, func(l tail.Line) error {
 		if fs.src.Multiline == nil {
-			a.publishFileLine(ctx, fs, l.Text, l.Total, l.Pos)
+			if err := a.publishFileLine(ctx, fs, l.Text, l.Total, l.Pos); err != nil && ctx.Err() != nil {
+				return ctx.Err() // stopping: the rest is read again next time
+			}
 			return nil
 		}
 		key := l.Pos.Key()
@@ -117,7 +125,9 @@ func (a *Agent) runFiles(ctx context.Context, fs *fileSource) error {
 			return nil
 		}
 		if j != nil {
-			a.publishFileLine(ctx, fs, j.text, j.total, j.pos)
+			if err := a.publishFileLine(ctx, fs, j.text, j.total, j.pos); err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 		fs.pending[key] = &joined{text: append([]byte(nil), l.Text...), total: l.Total, pos: l.Pos, at: time.Now()}
 		return nil
@@ -125,6 +135,10 @@ func (a *Agent) runFiles(ctx context.Context, fs *fileSource) error {
 		a.pub.ForgetCursor(key)
 		a.acked.forget(key)
 	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // flushJoined publishes joined events whose next line is overdue.
@@ -137,9 +151,9 @@ func (a *Agent) flushJoined(ctx context.Context, fs *fileSource) {
 	}
 }
 
-func (a *Agent) publishFileLine(ctx context.Context, fs *fileSource, text []byte, total int, pos tail.Position) {
+func (a *Agent) publishFileLine(ctx context.Context, fs *fileSource, text []byte, total int, pos tail.Position) error {
 	cursor, _ := json.Marshal(pos)
-	a.publishLine(ctx, fs.src, fs.parser, text, total, publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: a.acked.track(pos)})
+	return a.publishLine(ctx, fs.src, fs.parser, text, total, publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: a.acked.track(pos)})
 }
 
 // positions keeps the acknowledged read position of every file and writes

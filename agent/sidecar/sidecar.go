@@ -275,7 +275,7 @@ func (a *Agent) scanLines(ctx context.Context, r io.Reader, emit func(line []byt
 	}
 }
 
-func (a *Agent) publishLine(ctx context.Context, src *Source, parser *parse.Parser, line []byte, total int, m publisher.Mark) {
+func (a *Agent) publishLine(ctx context.Context, src *Source, parser *parse.Parser, line []byte, total int, m publisher.Mark) error {
 	a.Lines.Add(1)
 	res := parser.Line(line)
 	if res.Truncated {
@@ -285,7 +285,7 @@ func (a *Agent) publishLine(ctx context.Context, src *Source, parser *parse.Pars
 	if res.InvalidUTF8 {
 		a.InvalidUTF8.Add(1)
 	}
-	a.publish(ctx, schema.Event{Time: res.Time, Service: src.Service, Level: res.Level, Host: a.opts.Host,
+	return a.publish(ctx, schema.Event{Time: res.Time, Service: src.Service, Level: res.Level, Host: a.opts.Host,
 		Message: res.Message, Fields: res.Fields}, m)
 }
 
@@ -314,14 +314,23 @@ func (a *Agent) syslogMessage(service string, m syslog.Message, peer string) {
 	a.publish(context.Background(), schema.Event{Time: m.Time, Service: svc, Level: m.Level, Host: host, Message: m.Text, Fields: fields}, publisher.Mark{})
 }
 
-func (a *Agent) publish(ctx context.Context, ev schema.Event, m publisher.Mark) {
+// publish hands one event to the publisher. An event of a file refused
+// because the agent is stopping is not lost: its position did not advance,
+// so the next start reads it again.
+func (a *Agent) publish(ctx context.Context, ev schema.Event, m publisher.Mark) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	if err := a.pub.PublishMarked(ctx, ev, m); err != nil {
+	err := a.pub.PublishMarked(ctx, ev, m)
+	switch {
+	case err == nil:
+	case m.Key != "" && ctx.Err() != nil:
+		a.logger.Debug("stopping: event left for the next start", "service", ev.Service)
+	default:
 		a.PublishErrors.Add(1)
 		a.logger.Warn("event not published", "service", ev.Service, "err", err)
 	}
+	return err
 }
 
 // Collectors exposes the agent's counters as Prometheus metrics.

@@ -194,6 +194,7 @@ func Open(opts Options, newID func() string) (*Spool, []Record, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	s.keepReserve()
 	// Appends continue in the last segment; a new one (which needs room for
 	// its checkpoint) is made only when that one is full, so a spool on a
 	// full disk still opens and drains.
@@ -298,11 +299,19 @@ func (s *Spool) Append(r Record) error {
 		s.removeOldest()
 	}
 	if s.active == nil || s.segs[len(s.segs)-1].size+size > s.opts.SegmentBytes && s.segs[len(s.segs)-1].events > 0 {
-		if err := s.rotate(); err != nil {
+		if err := s.rotateFreeing(); err != nil {
 			return err
 		}
 	}
-	if err := s.write(frameRecord(payload)); err != nil {
+	err := s.write(frameRecord(payload))
+	if errors.Is(err, ErrNoSpace) && s.covered(s.segs[len(s.segs)-1]) {
+		// The disk is full but all the segment holds is settled: start a
+		// new one, which lets this one go.
+		if err = s.rotateFreeing(); err == nil {
+			err = s.write(frameRecord(payload))
+		}
+	}
+	if err != nil {
 		return err
 	}
 	seg := s.segs[len(s.segs)-1]
@@ -344,6 +353,42 @@ func writeError(err error) error {
 		return fmt.Errorf("%w: %w", ErrNoSpace, err)
 	}
 	return fmt.Errorf("spool write: %w", err)
+}
+
+// reserveFile holds disk space back for the spool's own bookkeeping: on a
+// full disk, the segment being written may be fully acknowledged yet the
+// only one, and freeing it needs a new segment, which needs room for its
+// checkpoint. The reserve is given up for that, and taken again later.
+const (
+	reserveFile  = "reserve"
+	reserveBytes = 64 << 10
+)
+
+func (s *Spool) keepReserve() {
+	path := filepath.Join(s.opts.Dir, reserveFile)
+	if st, err := os.Stat(path); err == nil && st.Size() == reserveBytes {
+		return
+	}
+	if err := atomicfile.Write(path, make([]byte, reserveBytes), 0o640); err != nil {
+		os.Remove(path) // retried at the next rotation
+	}
+}
+
+// rotateFreeing rotates, giving up the reserve when the disk is full, and
+// then removes the old segments that acks have covered.
+func (s *Spool) rotateFreeing() error {
+	err := s.rotate()
+	if errors.Is(err, ErrNoSpace) && os.Remove(filepath.Join(s.opts.Dir, reserveFile)) == nil {
+		err = s.rotate()
+	}
+	if err != nil {
+		return err
+	}
+	for len(s.segs) > 1 && s.covered(s.segs[0]) {
+		s.removeOldest()
+	}
+	s.keepReserve()
+	return nil
 }
 
 // rotate starts a new segment that opens with a checkpoint of every topic's
