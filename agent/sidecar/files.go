@@ -87,7 +87,7 @@ func (a *Agent) openFiles() error {
 				}
 				return nil
 			},
-			Opened:    a.acked.opened,
+			Opened: a.acked.opened,
 		}, a.baseLogger.With("service", fs.src.Service))
 		if err != nil {
 			return fmt.Errorf("source %q: %w", fs.src.Service, err)
