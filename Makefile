@@ -26,6 +26,7 @@ deps:
 	/usr/bin/python3 -c 'import zmq' 2>/dev/null || missing="$$missing python3-zmq"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v logger >/dev/null || missing="$$missing util-linux"; \
+	command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || missing="$$missing logrotate"; \
 	$(APT_INSTALL)
 
 build: deps

@@ -362,6 +362,8 @@ func (a *Agent) Collectors() []prometheus.Collector {
 		counter("zlog_agent_file_lost_bytes_total", "Bytes known lost: a truncated file's unread part with no copy found.", tailStat(4)),
 		counter("zlog_agent_file_open_errors_total", "Failed attempts to open a matched file (e.g. permission denied); retried every poll.", tailStat(5)),
 		counter("zlog_agent_file_read_errors_total", "Failed reads of followed files.", tailStat(6)),
+		counter("zlog_agent_file_generations_total", "Rotated files read whole because they were rotated before they were read (several rotations while the agent was stopped, or between two looks).", tailStat(7)),
+		counter("zlog_agent_file_lost_files_total", "Files of the last run that could not be found again (their unread end, if any, is lost).", tailStat(8)),
 	}
 }
 
@@ -424,16 +426,17 @@ func (a *Agent) Summary() []any {
 	t := a.TailStats()
 	return []any{"lines", a.Lines.Load(), "truncated", a.Truncated.Load(), "invalid_utf8", a.InvalidUTF8.Load(),
 		"publish_errors", a.PublishErrors.Load(), "syslog_messages", frames, "syslog_invalid", invalid, "syslog_too_long", tooLong,
-		"files", t[0], "rotations", t[1] + t[2], "file_open_errors", t[5], "file_read_errors", t[6], "file_lost_bytes", t[4]}
+		"files", t[0], "rotations", t[1] + t[2], "generations", t[7], "file_open_errors", t[5], "file_read_errors", t[6],
+		"file_lost_bytes", t[4], "file_lost_files", t[8]}
 }
 
 // TailStats sums the file tailers' counters: files, renamed, truncated,
-// copies found, lost bytes, open errors, read errors.
-func (a *Agent) TailStats() [7]uint64 {
-	var out [7]uint64
+// copies found, lost bytes, open errors, read errors, generations, lost files.
+func (a *Agent) TailStats() [9]uint64 {
+	var out [9]uint64
 	for _, fs := range a.files {
 		s := &fs.tailer.Stats
-		for i, c := range []*atomic.Uint64{&s.Files, &s.Renamed, &s.Truncated, &s.CopiesFound, &s.LostBytes, &s.OpenErrors, &s.ReadErrors} {
+		for i, c := range []*atomic.Uint64{&s.Files, &s.Renamed, &s.Truncated, &s.CopiesFound, &s.LostBytes, &s.OpenErrors, &s.ReadErrors, &s.Generations, &s.LostFiles} {
 			out[i] += c.Load()
 		}
 	}

@@ -94,9 +94,12 @@ type Options struct {
 	Opened func(Position)
 }
 
-// Stats are cumulative counts.
+// Stats are cumulative counts. Generations counts rotated files read whole
+// because they were rotated before anyone read them; LostFiles counts files
+// of the last run that could not be found again.
 type Stats struct {
 	Files, Renamed, Truncated, CopiesFound, LostBytes, OpenErrors, ReadErrors atomic.Uint64
+	Generations, LostFiles                                                    atomic.Uint64
 }
 
 // Tailer follows the files. Run it once.
@@ -239,19 +242,34 @@ func (t *Tailer) pass(ctx context.Context, emit func(Line) error, finished func(
 			return err
 		}
 		if f.renamed && time.Since(f.grew) > t.opts.RenamedLinger {
-			if err := t.flushPartial(f, emit); err != nil {
+			if err := t.finishRenamed(ctx, k, f, emit); err != nil {
 				return err
 			}
-			f.f.Close()
-			delete(t.open, k)
-			t.finished[k] = true
-			t.logger.Info("finished rotated file", "path", f.pos.Path, "offset", f.pos.Offset)
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
 	return nil
+}
+
+// finishRenamed closes a renamed file read to its end, then reads the
+// generations rotated after it that nobody opened (two rotations between
+// two looks).
+func (t *Tailer) finishRenamed(ctx context.Context, key string, f *file, emit func(Line) error) error {
+	if err := t.flushPartial(f, emit); err != nil {
+		return err
+	}
+	st, statErr := f.f.Stat()
+	f.f.Close()
+	delete(t.open, key)
+	t.finished[key] = true
+	t.logger.Info("finished rotated file", "path", f.pos.Path, "offset", f.pos.Offset)
+	if statErr != nil {
+		return nil
+	}
+	current, _ := os.Stat(f.pos.Path)
+	return t.readGenerations(ctx, filepath.Dir(f.pos.Path), filepath.Base(f.pos.Path), st.ModTime(), emit, st, current)
 }
 
 // scan matches the globs and opens what is new.
@@ -391,21 +409,38 @@ func (t *Tailer) openFile(path string) (*file, error) {
 
 // resumeElsewhere finishes a file of the last run found under another name:
 // the renamed file itself (same inode and fingerprint) or the copy made by
-// copytruncate (same fingerprint, long enough). Lines keep pos's identity.
+// copytruncate or compression (same fingerprint, long enough). Lines keep
+// pos's identity. Then it reads the generations rotated after it.
 func (t *Tailer) resumeElsewhere(ctx context.Context, pos Position, emit func(Line) error) error {
 	path, err := t.findContent(pos, true)
-	if err != nil || path == "" {
-		if pos.Offset > 0 {
-			t.logger.Warn("file of the last run not found; its unread end, if any, is lost", "path", pos.Path, "offset", pos.Offset)
-		}
+	if err != nil {
 		return err
 	}
-	return t.drain(ctx, path, pos, emit)
+	if path == "" {
+		if pos.Offset > 0 {
+			t.Stats.LostFiles.Add(1)
+			t.logger.Warn("file of the last run not found; its unread end, if any, is lost", "path", pos.Path, "offset", pos.Offset)
+		}
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	if err := t.drain(ctx, path, pos, emit); err != nil {
+		return err
+	}
+	current, _ := os.Stat(pos.Path)
+	return t.readGenerations(ctx, filepath.Dir(pos.Path), filepath.Base(pos.Path), st.ModTime(), emit, st, current)
 }
 
 // drain reads path from pos.Offset to its end, reporting lines under pos's
 // identity, then closes it.
 func (t *Tailer) drain(ctx context.Context, path string, pos Position, emit func(Line) error) error {
+	if compressed(path) {
+		t.logger.Info("finishing rotated file", "path", path, "of", pos.Path, "offset", pos.Offset)
+		return t.drainCompressed(ctx, path, pos, emit)
+	}
 	f, err := t.openFile(path)
 	if err != nil {
 		return nil
@@ -440,7 +475,10 @@ func (t *Tailer) findContent(pos Position, sameInode bool) (string, error) {
 		}
 		p := filepath.Join(dir, e.Name())
 		st, err := os.Stat(p)
-		if err != nil || st.Size() < pos.Offset || st.Size() < int64(pos.FPLen) {
+		if err != nil {
+			continue
+		}
+		if size := contentSize(p, st); size < pos.Offset || size < int64(pos.FPLen) {
 			continue
 		}
 		dev, ino := devIno(st)
@@ -511,6 +549,11 @@ func (t *Tailer) checkTruncated(ctx context.Context, f *file, emit func(Line) er
 	if path, _ := t.findContent(old, false); path != "" {
 		if err := t.drain(ctx, path, old, emit); err != nil {
 			return err
+		}
+		if cst, err := os.Stat(path); err == nil {
+			if err := t.readGenerations(ctx, filepath.Dir(old.Path), filepath.Base(old.Path), cst.ModTime(), emit, cst, st); err != nil {
+				return err
+			}
 		}
 	} else {
 		// Without a copy, an unfinished last line is gone, and what the
@@ -602,7 +645,7 @@ func (f *file) loadFingerprint() error {
 }
 
 func fileStartsWith(path string, pos Position) (bool, error) {
-	fh, err := os.Open(path)
+	fh, err := openContent(path)
 	if err != nil {
 		return false, err
 	}

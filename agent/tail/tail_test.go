@@ -285,3 +285,59 @@ func TestUnreadableFileIsCountedAndSkipped(t *testing.T) {
 		t.Error("open error not counted")
 	}
 }
+
+// Two rotations between two looks at the directory: the generation that was
+// created and rotated away unseen is found by its rotated name and read
+// whole, after the one being followed and before the new file.
+func TestTwoRotationsBetweenLooks(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	write := func(p string, from, to int) {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			fmt.Fprintf(f, "line %d\n", i)
+		}
+		f.Close()
+		// Generations get distinct modification times, as time passes between
+		// real rotations.
+		time.Sleep(10 * time.Millisecond)
+	}
+	write(path, 0, 10)
+	tl, err := New(Options{Globs: []string{path}, FromBeginning: true, FirstStart: true, RenamedLinger: time.Nanosecond}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	emit := func(l Line) error { got = append(got, string(l.Text)); return nil }
+	ctx := context.Background()
+	if err := tl.pass(ctx, emit, nil); err != nil {
+		t.Fatal(err)
+	}
+	write(path, 10, 20)             // the followed file's end, unread
+	os.Rename(path, path+".1")      // rotation 1
+	write(path, 20, 30)             // the middle generation
+	os.Rename(path+".1", path+".2") // rotation 2
+	os.Rename(path, path+".1")
+	write(path, 30, 40) // the current file
+	for i := 0; i < 3; i++ {
+		if err := tl.pass(ctx, emit, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 40 {
+		t.Fatalf("read %d lines, want 40: %q", len(got), got)
+	}
+	seen := map[string]bool{}
+	for _, l := range got {
+		if seen[l] {
+			t.Fatalf("%q read twice", l)
+		}
+		seen[l] = true
+	}
+	if tl.Stats.Generations.Load() != 1 {
+		t.Fatalf("generations read = %d, want 1", tl.Stats.Generations.Load())
+	}
+}
