@@ -1,13 +1,24 @@
 // Package logfile writes events as human-readable lines into one rotating
-// file per service, <dir>/<service>.log, using lumberjack.
+// file per service, <dir>/<service>.log, rotated by lumberjack.
+//
+// The sink appends to each file through its own O_APPEND descriptor and
+// asks lumberjack to rotate when a write would take the file over its size:
+// lumberjack renames the full file to <service>-<time>.log, creates a new
+// one, and prunes and compresses the service's backups. It does not write
+// through lumberjack: every lumberjack.Logger starts a goroutine that lives
+// as long as the process and scans the whole directory each time it opens
+// a file, so one Logger per service, reopened as files are closed to bound
+// the open descriptors, leaked a goroutine per reopen and made 10,000
+// services quadratic. Here a service gets a Logger only when its file first
+// rotates, and opening a file costs one open(2).
 //
 // Lines of a batch are written with few large Writes, each holding whole
-// lines only. lumberjack rotates before a Write that would overflow the
-// file, so a line is never split across two files; rotation renames the file
-// and creates a new one, which `tail -F` follows.
+// lines only, and a rotation happens between two Writes, so a line is never
+// split across two files; `tail -F` follows the rename.
 package logfile
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -35,17 +46,20 @@ const maxChunk = 256 << 10 // bytes per Write; must stay below MaxSizeMB
 
 // Sink is not safe for concurrent use; the collector calls it from one goroutine.
 type Sink struct {
-	opts   Options
-	logger *slog.Logger
-	files  map[string]*openFile
-	bufs   map[string][]byte
-	lines  prometheus.Counter
-	bytes  prometheus.Counter
-	errs   prometheus.Counter
+	opts     Options
+	logger   *slog.Logger
+	files    map[string]*openFile          // open descriptors, at most MaxOpen
+	rotators map[string]*lumberjack.Logger // services whose file has rotated
+	lines    prometheus.Counter
+	bytes    prometheus.Counter
+	errs     prometheus.Counter
+	reopened prometheus.Counter
 }
 
 type openFile struct {
-	w        *lumberjack.Logger
+	f        *os.File
+	path     string
+	size     int64
 	lastUsed time.Time
 }
 
@@ -62,13 +76,15 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Sink, e
 	}
 	s := &Sink{
 		opts: opts, logger: logger.With("component", "logfile"),
-		files: make(map[string]*openFile), bufs: make(map[string][]byte),
+		files: make(map[string]*openFile), rotators: make(map[string]*lumberjack.Logger),
 		lines: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_file_lines_total", Help: "Lines written to service log files."}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_file_bytes_total", Help: "Bytes written to service log files."}),
 		errs:  prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_file_write_errors_total", Help: "Failed writes to service log files (retried)."}),
+		reopened: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_file_reopened_total",
+			Help: "Log files found removed or replaced under the collector (e.g. the data directory deleted) and created again."}),
 	}
 	if reg != nil {
-		reg.MustRegister(s.lines, s.bytes, s.errs)
+		reg.MustRegister(s.lines, s.bytes, s.errs, s.reopened)
 	}
 	return s, nil
 }
@@ -79,22 +95,18 @@ func Path(dir, service string) string { return filepath.Join(dir, service+".log"
 // Write appends one line per event. On error nothing is known about which
 // lines landed; the caller retries the batch (files are at-least-once).
 func (s *Sink) Write(batch []schema.Event) error {
-	for k, b := range s.bufs {
-		s.bufs[k] = b[:0]
-	}
+	bufs := make(map[string][]byte)
 	for i := range batch {
 		ev := &batch[i]
-		s.bufs[ev.Service] = schema.AppendLine(s.bufs[ev.Service], ev)
+		bufs[ev.Service] = schema.AppendLine(bufs[ev.Service], ev)
 	}
-	services := make([]string, 0, len(s.bufs))
-	for svc, b := range s.bufs {
-		if len(b) > 0 {
-			services = append(services, svc)
-		}
+	services := make([]string, 0, len(bufs))
+	for svc := range bufs {
+		services = append(services, svc)
 	}
 	sort.Strings(services)
 	for _, svc := range services {
-		if err := s.writeService(svc, s.bufs[svc]); err != nil {
+		if err := s.writeService(svc, bufs[svc]); err != nil {
 			s.errs.Inc()
 			return err
 		}
@@ -108,6 +120,7 @@ func (s *Sink) writeService(service string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	max := int64(s.opts.MaxSizeMB) << 20
 	for len(data) > 0 {
 		n := len(data)
 		if n > maxChunk {
@@ -116,38 +129,42 @@ func (s *Sink) writeService(service string, data []byte) error {
 				n = firstLineEnd(data)
 			}
 		}
-		before, statErr := os.Stat(f.w.Filename)
-		if _, err := f.w.Write(data[:n]); err != nil {
-			if statErr == nil {
-				unwrite(f.w.Filename, before)
+		if f.size > 0 && f.size+int64(n) > max {
+			if f, err = s.rotate(service, f); err != nil {
+				return err
 			}
-			// lumberjack opens files it creates at rotation without O_APPEND;
-			// closing makes the retry reopen at the (truncated) end.
-			f.w.Close()
-			return fmt.Errorf("write %q: %w", f.w.Filename, err)
 		}
+		if _, err := f.f.Write(data[:n]); err != nil {
+			// A disk that filled mid-write leaves part of a line: cut it
+			// off, so the retry does not append after a torn line.
+			f.f.Truncate(f.size)
+			return fmt.Errorf("write %q: %w", f.path, err)
+		}
+		f.size += int64(n)
 		s.bytes.Add(float64(n))
 		data = data[n:]
 	}
 	return nil
 }
 
-// unwrite removes what a failed Write left (a disk that filled mid-write
-// leaves part of a line), so the retry does not append after a torn line.
-// If lumberjack rotated inside the Write, the new file holds only the
-// partial chunk.
-func unwrite(path string, before os.FileInfo) {
-	after, err := os.Stat(path)
+// rotate has lumberjack move the full file aside and start a new one, and
+// reopens it for appending.
+func (s *Sink) rotate(service string, f *openFile) (*openFile, error) {
+	r := s.rotators[service]
+	if r == nil {
+		r = &lumberjack.Logger{Filename: f.path, MaxSize: s.opts.MaxSizeMB, MaxBackups: s.opts.MaxBackups,
+			MaxAge: s.opts.MaxAgeDays, Compress: s.opts.Compress}
+		s.rotators[service] = r
+	}
+	s.closeFile(service)
+	err := r.Rotate()
+	if cerr := r.Close(); err == nil { // the sink writes the new file itself
+		err = cerr
+	}
 	if err != nil {
-		return
+		return nil, fmt.Errorf("rotate %q: %w", f.path, err)
 	}
-	size := before.Size()
-	if !os.SameFile(before, after) {
-		size = 0
-	}
-	if after.Size() > size {
-		os.Truncate(path, size)
-	}
+	return s.file(service)
 }
 
 func lastLineEnd(b []byte) int {
@@ -168,29 +185,60 @@ func firstLineEnd(b []byte) int {
 	return len(b)
 }
 
+// file returns the service's open file, opening it if needed. A file that
+// is no longer at its path (deleted, or the directory removed) is closed
+// and created again, so lines do not go on into a file nobody can read.
 func (s *Sink) file(service string) (*openFile, error) {
 	now := time.Now()
 	if f, ok := s.files[service]; ok {
-		f.lastUsed = now
-		return f, nil
+		if f.stillThere() {
+			f.lastUsed = now
+			return f, nil
+		}
+		s.logger.Warn("log file removed or replaced under the collector; creating it again", "file", f.path)
+		s.reopened.Inc()
+		s.closeFile(service)
 	}
 	if len(s.files) >= s.opts.MaxOpen {
 		s.closeLeastRecent()
 	}
 	path := Path(s.opts.Dir, service)
-	// lumberjack keeps the mode of an existing file; create it 0640 so rotated
-	// files are group-readable for log shippers and nobody else.
-	if fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err != nil {
-		return nil, fmt.Errorf("open %q: %w", path, err)
-	} else {
-		fh.Close()
+	if err := os.MkdirAll(s.opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create log directory %q: %w", s.opts.Dir, err)
 	}
-	f := &openFile{w: &lumberjack.Logger{
-		Filename: path, MaxSize: s.opts.MaxSizeMB, MaxBackups: s.opts.MaxBackups,
-		MaxAge: s.opts.MaxAgeDays, Compress: s.opts.Compress,
-	}, lastUsed: now}
+	// 0640: group-readable for log shippers and nobody else; lumberjack
+	// gives rotated and new files the mode of the old one.
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", path, err)
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("open %q: %w", path, err)
+	}
+	f := &openFile{f: fh, path: path, size: st.Size(), lastUsed: now}
 	s.files[service] = f
 	return f, nil
+}
+
+// stillThere reports whether the path names the file the descriptor holds.
+func (f *openFile) stillThere() bool {
+	held, err := f.f.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(f.path)
+	return err == nil && os.SameFile(held, now)
+}
+
+func (s *Sink) closeFile(service string) {
+	if f, ok := s.files[service]; ok {
+		if err := f.f.Close(); err != nil {
+			s.logger.Warn("close log file", "file", f.path, "err", err)
+		}
+		delete(s.files, service)
+	}
 }
 
 func (s *Sink) closeLeastRecent() {
@@ -201,24 +249,18 @@ func (s *Sink) closeLeastRecent() {
 			oldest, at = svc, f.lastUsed
 		}
 	}
-	if f, ok := s.files[oldest]; ok {
-		if err := f.w.Close(); err != nil {
-			s.logger.Warn("close log file", "file", f.w.Filename, "err", err)
-		}
-		delete(s.files, oldest)
-		delete(s.bufs, oldest)
-	}
+	s.closeFile(oldest)
 }
 
-// Close closes every open file. lumberjack writes straight to the file, so
-// there is nothing buffered to flush.
+// Close closes every open file. Writes go straight to the files, so there
+// is nothing buffered to flush.
 func (s *Sink) Close() error {
-	var first error
+	var errs []error
 	for svc, f := range s.files {
-		if err := f.w.Close(); err != nil && first == nil {
-			first = fmt.Errorf("close log file of %q: %w", svc, err)
+		if err := f.f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close log file of %q: %w", svc, err))
 		}
 	}
 	s.files = map[string]*openFile{}
-	return first
+	return errors.Join(errs...)
 }

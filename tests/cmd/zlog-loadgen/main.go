@@ -34,6 +34,7 @@ func run(args []string) int {
 	fs.DurationVar(&wo.Window, "window", 24*time.Hour, "timestamps spread over this window, ending now")
 	rate := fs.Int("rate", 0, "events per second for this process; 0 = as fast as possible")
 	service := fs.String("service", "", "send every event as this service with message \"event <i>\" (tests)")
+	services := fs.Int("services", 0, "with --service S, spread events round robin over services S-0 … S-<n-1>")
 	stamp := fs.Bool("now", false, "stamp events with the send time instead of the workload's")
 	fixed := fs.String("fixed-time", "", "stamp every event with this RFC 3339 time (many events sharing one timestamp)")
 	timeout := fs.Duration("close-timeout", 30*time.Second, "how long Close may take to deliver the queue")
@@ -76,6 +77,9 @@ func run(args []string) int {
 			ev, i := gen.Next()
 			if *service != "" {
 				ev.Service, ev.Level, ev.Message = *service, schema.LevelInfo, "event "+strconv.Itoa(i)
+				if *services > 0 {
+					ev.Service += "-" + strconv.Itoa(i%*services)
+				}
 				if i < skip {
 					continue
 				}
