@@ -45,6 +45,9 @@ type Options struct {
 	XPubAddr string // "tcp://*:4445"
 	HTTPAddr string // /metrics, /healthz and the query API; "127.0.0.1:4446"; "" or "off" disables
 	APIToken string // bearer token the query API and /metrics require; "" requires none
+	// FollowStallTimeout: a follow or tail client of the API that accepts
+	// nothing for this long is disconnected; 30s.
+	FollowStallTimeout time.Duration
 
 	// CURVE: with CurveSecretKey (a .key file) and AuthorizedKeys (a file
 	// or a directory of .pub files) set, ZeroMQ traffic is encrypted and
@@ -336,6 +339,7 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	private.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	private.Handle("/api/", api.NewHandler(api.Options{
 		IndexDir: filepath.Join(c.opts.DataDir, "index"), Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
+		StallTimeout: c.opts.FollowStallTimeout, Registerer: c.reg,
 	}, c.logger))
 	// Profiles for `go tool pprof`; the listener is loopback-only by default.
 	private.HandleFunc("/debug/pprof/", pprof.Index)

@@ -72,7 +72,7 @@ func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit fu
 		return err
 	}
 	f := &follower{s: s, p: p, m: m, emit: emit, opts: opts,
-		cover: cover, extra: make(map[schema.Stream]map[uint64]bool), seen: make(map[schema.Stream]bool)}
+		cover: cover, lastAt: make(map[schema.Stream]int64), extra: make(map[schema.Stream]map[uint64]bool), seen: make(map[schema.Stream]bool)}
 	if err := f.indexPhase(ctx, q); err != nil {
 		return err
 	}
@@ -130,14 +130,15 @@ func (s *Searcher) planLive(q Query) (*plan, *liveMatcher, error) {
 }
 
 type follower struct {
-	s     *Searcher
-	p     *plan
-	m     *liveMatcher
-	emit  func(*schema.Event) error
-	opts  FollowOptions
-	cover map[schema.Stream]uint64          // every seq up to here is printed or does not match
-	extra map[schema.Stream]map[uint64]bool // printed seqs above cover
-	seen  map[schema.Stream]bool            // streams with a live event since the last settle
+	s      *Searcher
+	p      *plan
+	m      *liveMatcher
+	emit   func(*schema.Event) error
+	opts   FollowOptions
+	cover  map[schema.Stream]uint64          // every seq up to here is printed or does not match
+	lastAt map[schema.Stream]int64           // time of the newest event seen, in ns
+	extra  map[schema.Stream]map[uint64]bool // printed seqs above cover
+	seen   map[schema.Stream]bool            // streams with a live event since the last settle
 }
 
 func streamOf(ev *schema.Event) schema.Stream {
@@ -176,6 +177,7 @@ func (f *follower) indexPhase(ctx context.Context, q Query) error {
 // printIndexed emits an event of the first index search, noting those above
 // the marks taken before it, which live events will repeat.
 func (f *follower) printIndexed(ev *schema.Event) error {
+	f.saw(ev)
 	if st := streamOf(ev); ev.Seq > f.cover[st] {
 		if f.extra[st] == nil {
 			f.extra[st] = make(map[uint64]bool)
@@ -185,17 +187,23 @@ func (f *follower) printIndexed(ev *schema.Event) error {
 	return f.emit(ev)
 }
 
-// print emits a matching event unless the seam already printed it.
+// print emits a matching event unless the seam already printed it. The
+// next one in sequence just moves the cover on, so in-order printing (a
+// long fill) keeps no per-event memory.
 func (f *follower) print(ev *schema.Event) error {
 	if ev.Seq != 0 {
 		st := streamOf(ev)
-		if ev.Seq <= f.cover[st] || f.extra[st][ev.Seq] {
+		switch {
+		case ev.Seq <= f.cover[st] || f.extra[st][ev.Seq]:
 			return nil
+		case ev.Seq == f.cover[st]+1:
+			f.advance(st, ev.Seq)
+		default:
+			if f.extra[st] == nil {
+				f.extra[st] = make(map[uint64]bool)
+			}
+			f.extra[st][ev.Seq] = true
 		}
-		if f.extra[st] == nil {
-			f.extra[st] = make(map[uint64]bool)
-		}
-		f.extra[st][ev.Seq] = true
 	}
 	return f.emit(ev)
 }
@@ -222,6 +230,7 @@ func (f *follower) live(ctx context.Context, ev *schema.Event) error {
 	}
 	st := streamOf(ev)
 	f.seen[st] = true
+	defer f.saw(ev) // after filling the gap before it, which starts from the last seen
 	covered := f.cover[st]
 	if ev.Seq <= covered {
 		return nil
@@ -265,7 +274,10 @@ func (f *follower) settle(ctx context.Context) error {
 
 // fill prints the matching events of st with from < seq <= to from the
 // index. With wait it first waits (up to FillWait) for the collector to
-// commit them.
+// commit them. It reads a page at a time in id (time) order, starting a
+// little before the stream's last event seen, so a follower far behind (a
+// slow client, whose live events were dropped) neither holds the whole gap
+// nor rescans the partition per page.
 func (f *follower) fill(ctx context.Context, st schema.Stream, from, to uint64, wait bool) error {
 	deadline := time.Now().Add(f.opts.FillWait)
 	for wait {
@@ -282,36 +294,62 @@ func (f *follower) fill(ctx context.Context, st schema.Stream, from, to uint64, 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	evs, err := f.s.streamEvents(ctx, st, from, to)
-	if err != nil {
-		return err
+	found := make([]bool, to-from)
+	after := f.p.lo - 1
+	if at, ok := f.lastAt[st]; ok {
+		after = max(after, at-int64(fillSlack))
 	}
-	found := make(map[uint64]bool, len(evs))
-	for i := range evs {
-		found[evs[i].Seq] = true
-		ok, err := f.m.matches(&evs[i])
+	for {
+		evs, last, err := f.s.streamEvents(ctx, st, from, to, after, fillPage)
 		if err != nil {
 			return err
 		}
-		if ok {
-			if err := f.print(&evs[i]); err != nil {
+		for i := range evs {
+			found[evs[i].Seq-from-1] = true
+			if err := f.printMatching(&evs[i]); err != nil {
 				return err
 			}
 		}
-	}
-	if f.opts.Gap != nil && uint64(len(found)) < to-from {
-		lo := from + 1
-		for lo <= to && found[lo] {
-			lo++
+		if len(evs) < fillPage {
+			break
 		}
-		hi := to
-		for hi > lo && found[hi] {
+		after = last
+	}
+	if lo := slices.Index(found, false); lo >= 0 && f.opts.Gap != nil {
+		hi := len(found) - 1
+		for found[hi] {
 			hi--
 		}
-		f.opts.Gap(st, lo, hi)
+		f.opts.Gap(st, from+1+uint64(lo), from+1+uint64(hi))
 	}
 	f.advance(st, to)
 	return nil
+}
+
+// fillPage is how many events fill reads from the index at once; fillSlack
+// is how far before a stream's last seen event its missing ones are looked
+// for (publishers stamp time and number events at about the same moment).
+const (
+	fillPage  = 1000
+	fillSlack = time.Minute
+)
+
+func (f *follower) printMatching(ev *schema.Event) error {
+	f.saw(ev)
+	ok, err := f.m.matches(ev)
+	if err != nil || !ok {
+		return err
+	}
+	return f.print(ev)
+}
+
+// saw remembers the time of the newest event seen of each stream, where
+// filling its next gap starts looking.
+func (f *follower) saw(ev *schema.Event) {
+	st := streamOf(ev)
+	if t := ev.Time.UnixNano(); t > f.lastAt[st] {
+		f.lastAt[st] = t
+	}
 }
 
 // streamMarks is each stream's highest committed sequence number.
@@ -319,39 +357,41 @@ func (s *Searcher) streamMarks(ctx context.Context) (map[schema.Stream]uint64, e
 	return index.ReadMarks(ctx, s.dir)
 }
 
-// streamEvents reads the events of st with from < seq <= to, in sequence
-// order. They are recent, so the scan walks ids newest first and stops when
-// it has them all.
-func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to uint64) ([]schema.Event, error) {
+// streamEvents reads up to limit events of st with from < seq <= to and id
+// above afterID, in id order, and returns the last id read.
+func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to uint64, afterID int64, limit int) ([]schema.Event, int64, error) {
 	service, levelName, ok := cutLast(st.Topic, ".")
 	level, err := schema.ParseLevel(levelName)
 	if !ok || err != nil {
-		return nil, nil // not a topic the collector stores
+		return nil, afterID, nil // not a topic the collector stores
 	}
 	parts, err := index.ListPartitions(s.dir)
 	if err != nil {
-		return nil, err
+		return nil, afterID, err
 	}
 	const stmt = "SELECT e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher " +
 		"FROM events e JOIN series s ON s.id = e.series " +
-		"WHERE e.series IN (SELECT id FROM series WHERE publisher = ? AND service = ? AND level = ?) AND e.seq > ? AND e.seq <= ? " +
-		"ORDER BY e.id DESC LIMIT ?"
+		"WHERE e.id > ? AND e.series IN (SELECT id FROM series WHERE publisher = ? AND service = ? AND level = ?) AND e.seq > ? AND e.seq <= ? " +
+		"ORDER BY e.id LIMIT ?"
 	var out []schema.Event
-	want := int64(to - from)
-	for i := len(parts) - 1; i >= 0 && int64(len(out)) < want; i-- {
-		args := []any{st.Publisher, service, int(level), int64(from), int64(to), want - int64(len(out))}
-		if err := eachRow(ctx, parts[i].Path, stmt, args, func(rows *sql.Rows) error {
-			ev, err := scanEvent(rows)
+	last := afterID
+	for _, part := range parts {
+		if len(out) >= limit || part.Day.Add(24*time.Hour).UnixNano()+idSlack <= afterID {
+			continue
+		}
+		args := []any{last, st.Publisher, service, int(level), int64(from), int64(to), limit - len(out)}
+		if err := eachRow(ctx, part.Path, stmt, args, func(rows *sql.Rows) error {
+			ev, id, err := scanEventID(rows)
 			if err == nil {
 				out = append(out, ev)
+				last = id
 			}
 			return err
 		}); err != nil {
-			return nil, err
+			return nil, afterID, err
 		}
 	}
-	slices.SortFunc(out, func(a, b schema.Event) int { return int(int64(a.Seq) - int64(b.Seq)) })
-	return out, nil
+	return out, last, nil
 }
 
 // eachRow runs stmt on one partition (skipping one not initialised yet).
@@ -484,21 +524,27 @@ func containsSubstring(ev *schema.Event, sub string) bool {
 
 // scanEvent reads the columns of an event row (see plan.query).
 func scanEvent(rows *sql.Rows) (schema.Event, error) {
+	ev, _, err := scanEventID(rows)
+	return ev, err
+}
+
+// scanEventID is scanEvent that also returns the row's id.
+func scanEventID(rows *sql.Rows) (schema.Event, int64, error) {
 	var id, bump int64
 	var seq sql.NullInt64
 	var fields sql.NullString
 	var lvl int
 	ev := schema.Event{}
 	if err := rows.Scan(&id, &bump, &seq, &ev.Message, &fields, &ev.Service, &lvl, &ev.Host, &ev.Publisher); err != nil {
-		return ev, fmt.Errorf("read event: %w", err)
+		return ev, 0, fmt.Errorf("read event: %w", err)
 	}
 	ev.Time = time.Unix(0, id-bump).UTC()
 	ev.Level = schema.Level(lvl)
 	ev.Seq = uint64(seq.Int64)
 	if fields.Valid {
 		if err := json.Unmarshal([]byte(fields.String), &ev.Fields); err != nil {
-			return ev, fmt.Errorf("read fields of event %d: %w", id, err)
+			return ev, id, fmt.Errorf("read fields of event %d: %w", id, err)
 		}
 	}
-	return ev, nil
+	return ev, id, nil
 }

@@ -1,6 +1,7 @@
 package tail
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -95,7 +96,7 @@ func (t *Tailer) newerGenerations(dir, base string, after time.Time, skip ...fs.
 			continue
 		}
 		st, err := os.Stat(path)
-		if err != nil || st.ModTime().Before(after) || t.known(st) || sameAsAny(st, skip) {
+		if err != nil || st.ModTime().Before(after) || t.known(st) || sameAsAny(st, skip) || t.contentRead(path) {
 			continue
 		}
 		out = append(out, generation{path, st})
@@ -124,6 +125,61 @@ func (t *Tailer) known(st fs.FileInfo) bool {
 	key := Position{Dev: dev, Ino: ino}.Key()
 	_, resumed := t.opts.Resume[key]
 	return t.open[key] != nil || t.finished[key] || resumed
+}
+
+// contentRead reports whether a rotated file holds content the tailer has
+// read or is reading elsewhere: a copy (copytruncate) of a file it follows
+// or followed, known by the fingerprint of its first bytes.
+func (t *Tailer) contentRead(path string) bool {
+	r, err := openContent(path)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	head := make([]byte, FingerprintBytes)
+	n, _ := io.ReadFull(r, head)
+	head = head[:n]
+	if n == 0 {
+		return false
+	}
+	for _, f := range t.open {
+		if len(f.fp) > 0 && bytes.HasPrefix(head, f.fp) {
+			return true
+		}
+	}
+	for _, fp := range t.readFPs {
+		if fp.n <= n && hashHex(head[:fp.n]) == fp.hash {
+			return true
+		}
+	}
+	for _, pos := range t.opts.Resume {
+		if pos.FPLen > 0 && pos.FPLen <= n && hashHex(head[:pos.FPLen]) == pos.FP {
+			return true
+		}
+	}
+	return false
+}
+
+// fingerprint is the hash of a file's first n bytes.
+type fingerprint struct {
+	n    int
+	hash string
+}
+
+// maxReadFPs bounds the fingerprints kept of content read and gone.
+const maxReadFPs = 64
+
+// noteRead remembers the fingerprint of content that was read and has left
+// its file (truncated, or finished after a rename), so copies of it are
+// not taken for unread generations.
+func (t *Tailer) noteRead(pos Position) {
+	if pos.FPLen == 0 {
+		return
+	}
+	if len(t.readFPs) == maxReadFPs {
+		t.readFPs = t.readFPs[1:]
+	}
+	t.readFPs = append(t.readFPs, fingerprint{pos.FPLen, pos.FP})
 }
 
 func (t *Tailer) matchesGlob(path string) bool {

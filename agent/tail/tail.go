@@ -57,6 +57,10 @@ type Position struct {
 	FPLen  int    `json:"fp_len"`
 	FP     string `json:"fp"` // FNV-1a 64 of the first FPLen bytes, hex
 	Offset int64  `json:"offset"`
+	// Time is when the position was reached (Unix ns): the newest of the
+	// positions a run leaves says when it stopped reading, and only files
+	// rotated after that can be generations nobody has read.
+	Time int64 `json:"time,omitempty"`
 }
 
 // Key names the file a position belongs to.
@@ -112,8 +116,12 @@ type Tailer struct {
 	byPath   map[string]*file // the file each matched path names now
 	finished map[string]bool  // read to the end after rotation, still matched by a glob
 	reported map[string]bool  // paths whose open error was logged
-	buf      []byte
-	initial  bool
+	readFPs  []fingerprint    // content read that has left its file (see noteRead)
+	// Generations are looked for among files modified after the last run
+	// stopped reading (resumedAt) or, while running, after it started.
+	resumedAt, started time.Time
+	buf                []byte
+	initial            bool
 }
 
 type file struct {
@@ -149,9 +157,15 @@ func New(opts Options, logger *slog.Logger) (*Tailer, error) {
 	if opts.RenamedLinger <= 0 {
 		opts.RenamedLinger = 2 * time.Second
 	}
-	return &Tailer{opts: opts, logger: logger.With("component", "tail"), open: map[string]*file{},
+	t := &Tailer{opts: opts, logger: logger.With("component", "tail"), open: map[string]*file{},
 		byPath: map[string]*file{}, finished: map[string]bool{}, reported: map[string]bool{},
-		buf: make([]byte, 256<<10), initial: true}, nil
+		buf: make([]byte, 256<<10), initial: true, started: time.Now()}
+	for _, pos := range opts.Resume {
+		if at := time.Unix(0, pos.Time); pos.Time > 0 && at.After(t.resumedAt) {
+			t.resumedAt = at
+		}
+	}
+	return t, nil
 }
 
 // Run reads until ctx ends, calling emit for every line in file order.
@@ -264,12 +278,13 @@ func (t *Tailer) finishRenamed(ctx context.Context, key string, f *file, emit fu
 	f.f.Close()
 	delete(t.open, key)
 	t.finished[key] = true
+	t.noteRead(f.pos)
 	t.logger.Info("finished rotated file", "path", f.pos.Path, "offset", f.pos.Offset)
 	if statErr != nil {
 		return nil
 	}
 	current, _ := os.Stat(f.pos.Path)
-	return t.readGenerations(ctx, filepath.Dir(f.pos.Path), filepath.Base(f.pos.Path), st.ModTime(), emit, st, current)
+	return t.readGenerations(ctx, filepath.Dir(f.pos.Path), filepath.Base(f.pos.Path), laterOf(st.ModTime(), t.started), emit, st, current)
 }
 
 // scan matches the globs and opens what is new.
@@ -431,7 +446,14 @@ func (t *Tailer) resumeElsewhere(ctx context.Context, pos Position, emit func(Li
 		return err
 	}
 	current, _ := os.Stat(pos.Path)
-	return t.readGenerations(ctx, filepath.Dir(pos.Path), filepath.Base(pos.Path), st.ModTime(), emit, st, current)
+	return t.readGenerations(ctx, filepath.Dir(pos.Path), filepath.Base(pos.Path), laterOf(st.ModTime(), t.resumedAt), emit, st, current)
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // drain reads path from pos.Offset to its end, reporting lines under pos's
@@ -545,13 +567,14 @@ func (t *Tailer) checkTruncated(ctx context.Context, f *file, emit func(Line) er
 	}
 	t.Stats.Truncated.Add(1)
 	old := f.pos
+	t.noteRead(old)
 	t.logger.Info("file truncated; reading it from the start", "path", old.Path, "offset", old.Offset)
 	if path, _ := t.findContent(old, false); path != "" {
 		if err := t.drain(ctx, path, old, emit); err != nil {
 			return err
 		}
 		if cst, err := os.Stat(path); err == nil {
-			if err := t.readGenerations(ctx, filepath.Dir(old.Path), filepath.Base(old.Path), cst.ModTime(), emit, cst, st); err != nil {
+			if err := t.readGenerations(ctx, filepath.Dir(old.Path), filepath.Base(old.Path), laterOf(cst.ModTime(), t.started), emit, cst, st); err != nil {
 				return err
 			}
 		}
@@ -574,6 +597,7 @@ func (t *Tailer) lines(f *file, chunk []byte, emit func(Line) error) error {
 		f.pos.FPLen, f.pos.FP = len(f.fp), hashHex(f.fp)
 	}
 	f.readOff += int64(len(chunk))
+	f.pos.Time = time.Now().UnixNano()
 	for len(chunk) > 0 {
 		i := bytes.IndexByte(chunk, '\n')
 		piece := chunk

@@ -144,7 +144,8 @@ var SchemaVersion = len(migrations)
 // ErrNewerSchema means the file was written by a newer zlog.
 var ErrNewerSchema = errors.New("index schema is newer than this binary")
 
-// Migrate brings a partition to SchemaVersion, one transaction per step.
+// Migrate brings a partition to SchemaVersion in one transaction, so a
+// reader never sees a file half way (events without the streams table).
 func Migrate(ctx context.Context, db *sql.DB) error {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -153,23 +154,25 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if v > SchemaVersion {
 		return fmt.Errorf("%w: file has version %d, this binary knows up to %d", ErrNewerSchema, v, SchemaVersion)
 	}
+	if v == SchemaVersion {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate from version %d: %w", v, err)
+	}
+	defer tx.Rollback()
 	for ; v < SchemaVersion; v++ {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate to version %d: %w", v+1, err)
-		}
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			tx.Rollback()
 			return fmt.Errorf("migrate to version %d: %w", v+1, err)
 		}
-		// PRAGMA takes no bound parameters; v+1 is our own integer.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to version %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", v+1, err)
-		}
+	}
+	// PRAGMA takes no bound parameters; v is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+		return fmt.Errorf("migrate to version %d: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate to version %d: %w", v, err)
 	}
 	return nil
 }

@@ -14,9 +14,11 @@ import (
 var ErrNotReady = errors.New("partition not initialised yet")
 
 // OpenReadOnly opens a partition for reading while the collector may be
-// writing it. A partition written by a newer zlog is refused.
+// writing it. A partition written by a newer zlog is refused. The page
+// cache is 1 MiB (SQLite's default is 2): the collector's API may have many
+// readers open at once, and queries walk doclists more than they reread pages.
 func OpenReadOnly(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000")
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000&_cache_size=-1024")
 	if err != nil {
 		return nil, fmt.Errorf("open index %q: %w", path, err)
 	}

@@ -14,6 +14,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -34,6 +35,7 @@ type Options struct {
 	MaxEventBytes int    // larger events are counted and dropped; schema.DefaultMaxEvent
 	RecvHWM       int    // messages buffered per publisher connection; 10000
 	SendHWM       int    // messages buffered per subscriber before ZeroMQ drops; 10000
+	LiveHWM       int    // the same for the query API's in-process subscribers; 500
 	BatchSize     int    // most events handed to the consumer at once; 1024
 	// MaxFuture: events dated further ahead than this get the receive
 	// time (their own is kept in the field original_time); 0 accepts any.
@@ -81,6 +83,9 @@ func (o *Options) setDefaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1024
 	}
+	if o.LiveHWM <= 0 {
+		o.LiveHWM = 500
+	}
 }
 
 // Proxy owns both sockets; Run must be called once.
@@ -90,9 +95,14 @@ type Proxy struct {
 	zctx   *zmq.Context
 	xsub   *zmq.Socket
 	xpub   *zmq.Socket
+	// live is a second XPUB, in-process only, for the query API's follow
+	// and tail: its small high-water mark bounds what a client that stops
+	// reading can hold (it then loses live events, which follow fills from
+	// the index), apart from the TCP subscribers' larger one.
+	live *zmq.Socket
 
 	XSubEndpoint, XPubEndpoint string // resolved, e.g. with the port chosen for "*"
-	LiveEndpoint               string // in-process endpoint of the XPUB, for the query API
+	LiveEndpoint               string // in-process endpoint of the live XPUB, for the query API
 
 	streams       *streamTable
 	acks          chan schema.Ack        // acks waiting to be sent upstream
@@ -145,12 +155,16 @@ func (p *Proxy) open() error {
 	if p.xpub, err = p.zctx.NewSocket(zmq.XPUB); err != nil {
 		return fmt.Errorf("xpub socket: %w", err)
 	}
+	if p.live, err = p.zctx.NewSocket(zmq.XPUB); err != nil {
+		return fmt.Errorf("live xpub socket: %w", err)
+	}
 	// A frame this far over the event limit is an attack or a bug; ZeroMQ
 	// refuses it by dropping that connection (it cannot be counted per event).
 	maxMsg := int64(max(4*p.opts.MaxEventBytes, 1<<20))
 	for _, err := range []error{
 		p.xsub.SetRcvhwm(p.opts.RecvHWM), p.xsub.SetMaxmsgsize(maxMsg), p.xsub.SetLinger(0),
 		p.xpub.SetSndhwm(p.opts.SendHWM), p.xpub.SetLinger(0),
+		p.live.SetSndhwm(p.opts.LiveHWM), p.live.SetLinger(0),
 	} {
 		if err != nil {
 			return fmt.Errorf("configure sockets: %w", err)
@@ -204,9 +218,9 @@ func (p *Proxy) bind() error {
 	if p.XPubEndpoint, err = p.xpub.GetLastEndpoint(); err != nil {
 		return fmt.Errorf("xpub endpoint: %w", err)
 	}
-	// The query API follows live events in-process, on the same XPUB.
+	// The query API follows live events in-process.
 	p.LiveEndpoint = fmt.Sprintf("inproc://zlog-live-%p", p)
-	if err := p.xpub.Bind(p.LiveEndpoint); err != nil {
+	if err := p.live.Bind(p.LiveEndpoint); err != nil {
 		return fmt.Errorf("bind %q: %w", p.LiveEndpoint, err)
 	}
 	// Subscribe to every topic: XSUB sends subscriptions upstream, and
@@ -222,7 +236,7 @@ func (p *Proxy) bind() error {
 func (p *Proxy) Close() { p.closeOnce.Do(p.close) }
 
 func (p *Proxy) close() {
-	for _, s := range []*zmq.Socket{p.xsub, p.xpub} {
+	for _, s := range []*zmq.Socket{p.xsub, p.xpub, p.live} {
 		if s != nil {
 			s.Close()
 		}
@@ -250,6 +264,7 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 	poller := zmq.NewPoller()
 	poller.Add(p.xsub, zmq.POLLIN)
 	poller.Add(p.xpub, zmq.POLLIN)
+	poller.Add(p.live, zmq.POLLIN)
 	for _, m := range p.monitors {
 		poller.Add(m.sock, zmq.POLLIN)
 	}
@@ -284,10 +299,13 @@ func (p *Proxy) Run(ctx context.Context, consume Consumer) error {
 // serve handles what one poll found ready.
 func (p *Proxy) serve(polled []zmq.Polled, consume Consumer) error {
 	if polled[1].Events&zmq.POLLIN != 0 {
-		p.readSubscriptions()
+		p.readSubscriptions(p.xpub)
+	}
+	if polled[2].Events&zmq.POLLIN != 0 {
+		p.readSubscriptions(p.live)
 	}
 	for i, m := range p.monitors {
-		if polled[2+i].Events&zmq.POLLIN != 0 {
+		if polled[3+i].Events&zmq.POLLIN != 0 {
 			p.readMonitor(m)
 		}
 	}
@@ -339,9 +357,9 @@ func (p *Proxy) forgetIdle() {
 // the context, which waits for them.
 func (p *Proxy) ZMQContext() *zmq.Context { return p.zctx }
 
-func (p *Proxy) readSubscriptions() {
+func (p *Proxy) readSubscriptions(sock *zmq.Socket) {
 	for {
-		msg, err := p.xpub.RecvBytes(zmq.DONTWAIT)
+		msg, err := sock.RecvBytes(zmq.DONTWAIT)
 		if err != nil {
 			return
 		}
@@ -432,13 +450,19 @@ func (p *Proxy) refuse(frames [][]byte, err error) {
 	}
 }
 
+// forward republishes an event to live subscribers: TCP ones and the
+// query API's. ZeroMQ drops for a subscriber whose queue is full.
 func (p *Proxy) forward(frames [][]byte) error {
+	return errors.Join(sendMessage(p.xpub, frames), sendMessage(p.live, frames))
+}
+
+func sendMessage(sock *zmq.Socket, frames [][]byte) error {
 	for i, f := range frames {
 		flag := zmq.DONTWAIT
 		if i < len(frames)-1 {
 			flag |= zmq.SNDMORE
 		}
-		if _, err := p.xpub.SendBytes(f, flag); err != nil {
+		if _, err := sock.SendBytes(f, flag); err != nil {
 			return err
 		}
 	}

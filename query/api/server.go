@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/live"
@@ -18,19 +21,41 @@ import (
 // Options configure the API handler.
 type Options struct {
 	IndexDir string       // <data>/index
-	Live     live.Options // the collector's XPUB, for follow and tail (prefixes are set per request)
+	Live     live.Options // the collector's live XPUB, for follow and tail (prefixes are set per request)
+	// StallTimeout: a follow or tail client that accepts nothing for this
+	// long is disconnected and counted, so it cannot hold buffers; 30s.
+	StallTimeout time.Duration
+	Registerer   prometheus.Registerer // receives the followers' metrics; may be nil
 }
 
 // Handler serves /api/v1/{search,count,stats,follow,tail,retention}.
 type Handler struct {
-	opts   Options
-	logger *slog.Logger
-	mux    *http.ServeMux
+	opts      Options
+	logger    *slog.Logger
+	mux       *http.ServeMux
+	followers prometheus.Gauge
+	stalled   prometheus.Counter
 }
+
+// liveQueue bounds, per follower, the live events waiting to be written:
+// one that reads slowly loses live events (follow fills them from the
+// index; tail says how many it missed) rather than growing the collector.
+const liveQueue = 500
 
 // NewHandler returns the API handler.
 func NewHandler(opts Options, logger *slog.Logger) *Handler {
-	h := &Handler{opts: opts, logger: logger, mux: http.NewServeMux()}
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = 30 * time.Second
+	}
+	opts.Live.QueueEvents = liveQueue
+	h := &Handler{opts: opts, logger: logger, mux: http.NewServeMux(),
+		followers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "zlog_collector_followers", Help: "Open follow and tail streams of the query API."}),
+		stalled: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_followers_dropped_total",
+			Help: "Follow and tail clients disconnected because they accepted nothing for the stall timeout."}),
+	}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(h.followers, h.stalled)
+	}
 	h.mux.HandleFunc("GET /api/v1/search", h.search)
 	h.mux.HandleFunc("GET /api/v1/count", h.count)
 	h.mux.HandleFunc("GET /api/v1/stats", h.stats)
@@ -192,19 +217,26 @@ type notice struct {
 	Notice string `json:"notice"`
 }
 
-// streamer writes NDJSON lines and flushes each, for follow and tail.
-func streamer(w http.ResponseWriter) (emit func(any) error) {
+// streamer writes NDJSON lines and flushes each, for follow and tail. A
+// client that accepts nothing for StallTimeout is cut off and counted.
+func (h *Handler) streamer(w http.ResponseWriter) (emit func(any) error) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
 	return func(v any) error {
-		if err := enc.Encode(v); err != nil {
-			return live.ErrStop // the client went away
+		rc.SetWriteDeadline(time.Now().Add(h.opts.StallTimeout))
+		err := enc.Encode(v)
+		if err == nil {
+			err = rc.Flush()
 		}
-		if flusher != nil {
-			flusher.Flush()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				h.stalled.Inc()
+				h.logger.Warn("follower accepted nothing; disconnected", "stall_timeout", h.opts.StallTimeout)
+			}
+			return live.ErrStop // the client went away, or stalled
 		}
 		return nil
 	}
@@ -225,7 +257,9 @@ func (h *Handler) follow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	emit := streamer(w)
+	h.followers.Inc()
+	defer h.followers.Dec()
+	emit := h.streamer(w)
 	err := live.Follow(r.Context(), s, q, h.opts.Live,
 		func(ev *schema.Event) error { return emit(ev) },
 		func(msg string) { emit(notice{Notice: msg}) })
@@ -242,7 +276,9 @@ func (h *Handler) tail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := live.Filter{Services: q.Services, Topic: q.TopicPrefix, Host: q.Host, MinLevel: q.MinLevel, Words: q.Words}
-	emit := streamer(w)
+	h.followers.Inc()
+	defer h.followers.Dec()
+	emit := h.streamer(w)
 	if err := live.Tail(r.Context(), h.opts.Live, f, func(ev *schema.Event) error { return emit(ev) },
 		func(msg string) { emit(notice{Notice: msg}) }); err != nil && r.Context().Err() == nil {
 		emit(errorBody{Error: err.Error()})

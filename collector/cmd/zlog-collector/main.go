@@ -53,6 +53,7 @@ func run(args []string) int {
 	fs.BoolVar(&o.LogCompress, "log-compress", false, "gzip rotated log files")
 	fs.StringVar(&o.CurveSecretKey, "curve-secret-key", "", "the collector's CURVE secret key file (from keygen); with --authorized-keys, encrypts ZeroMQ traffic and admits only listed keys")
 	fs.StringVar(&o.AuthorizedKeys, "authorized-keys", "", "file of allowed client public keys (\"KEY [publish|subscribe]\" per line) or a directory of .pub files; SIGHUP reloads it")
+	fs.DurationVar(&o.FollowStallTimeout, "follow-stall-timeout", 30*time.Second, "a follow or tail client of the query API that accepts nothing for this long is disconnected (counted in zlog_collector_followers_dropped_total)")
 	tokenFile := fs.String("http-token-file", "", "file holding a bearer token that the query API, /metrics and /debug/pprof require (/healthz stays open)")
 	logLevel := fs.String("log-level", "info", "collector's own log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "collector's own log format: text or json")
