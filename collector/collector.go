@@ -161,12 +161,12 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		}
 	}()
 	indexDir := filepath.Join(opts.DataDir, "index")
-	// What the index holds durably is where every stream's sequence resumes.
-	hwms, err := index.LoadHWMs(context.Background(), indexDir)
-	if err != nil {
+	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge, Retain: opts.Retain, MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, logger, reg); err != nil {
 		return nil, err
 	}
-	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge, Retain: opts.Retain, MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, logger, reg); err != nil {
+	// What the index holds durably is where every stream's sequence resumes.
+	hwms, err := c.index.LoadHWMs(context.Background())
+	if err != nil {
 		return nil, err
 	}
 	if c.files, err = logfile.New(logfile.Options{

@@ -394,10 +394,11 @@ func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to 
 	return out, last, nil
 }
 
-// eachRow runs stmt on one partition (skipping one not initialised yet).
+// eachRow runs stmt on one partition (skipping one not initialised yet, or
+// damaged: what it held shows as a gap).
 func eachRow(ctx context.Context, path, stmt string, args []any, each func(*sql.Rows) error) error {
 	db, err := index.OpenReadOnly(path)
-	if errors.Is(err, index.ErrNotReady) {
+	if errors.Is(err, index.ErrNotReady) || index.IsDamaged(err) {
 		return nil
 	}
 	if err != nil {
@@ -414,7 +415,7 @@ func eachRow(ctx context.Context, path, stmt string, args []any, each func(*sql.
 			return fmt.Errorf("read %q: %w", path, err)
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil && !index.IsDamaged(err) {
 		return fmt.Errorf("read %q: %w", path, err)
 	}
 	return nil

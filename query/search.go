@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,22 @@ var (
 // files between calls, so it is safe while the collector writes.
 type Searcher struct {
 	dir string
+	// Warn, when set, is told (once per file) about a damaged partition
+	// the search skips; its events are not in the answer.
+	Warn   func(msg string)
+	warned sync.Map // path → true
+}
+
+// skipDamaged reports whether err says the partition at path is damaged;
+// then the caller skips it, and Warn hears of it once.
+func (s *Searcher) skipDamaged(path string, err error) bool {
+	if err == nil || !index.IsDamaged(err) {
+		return false
+	}
+	if _, seen := s.warned.LoadOrStore(path, true); !seen && s.Warn != nil {
+		s.Warn(fmt.Sprintf("skipping damaged index partition %s (%v); its events are missing from the answer, the log files still hold them", path, err))
+	}
+	return true
 }
 
 // NewSearcher returns a searcher for <data>/index.
@@ -105,12 +122,17 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 	for _, t := range tasks {
 		g.Go(func() error {
 			db, err := index.OpenReadOnly(t.path)
+			if s.skipDamaged(t.path, err) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
 			defer db.Close()
 			var n int64
-			if err := db.QueryRowContext(gctx, t.sql, t.args...).Scan(&n); err != nil {
+			if err := db.QueryRowContext(gctx, t.sql, t.args...).Scan(&n); s.skipDamaged(t.path, err) {
+				return nil
+			} else if err != nil {
 				return plan.wrapErr(t.path, err)
 			}
 			total.Add(n)
@@ -174,7 +196,7 @@ func maxTime(a, b time.Time) time.Time {
 // otherwise one statement.
 func (p *plan) countTasks(ctx context.Context, part index.Partition, cuts []int64) ([]countTask, error) {
 	db, err := index.OpenReadOnly(part.Path)
-	if errors.Is(err, index.ErrNotReady) {
+	if errors.Is(err, index.ErrNotReady) || p.s.skipDamaged(part.Path, err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -182,6 +204,9 @@ func (p *plan) countTasks(ctx context.Context, part index.Partition, cuts []int6
 	}
 	match, ok, err := p.match(ctx, db)
 	db.Close()
+	if p.s.skipDamaged(part.Path, err) {
+		return nil, nil
+	}
 	if err != nil || !ok {
 		if err != nil {
 			err = p.wrapErr(part.Path, err)
@@ -224,6 +249,7 @@ func (p *plan) countEdges(match string) (string, []any) {
 }
 
 type plan struct {
+	s     *Searcher
 	q     Query
 	terms Terms
 	lo    int64 // Since in ns: lowest event time and lowest id
@@ -233,6 +259,12 @@ type plan struct {
 	grouped              bool  // stats: group by series and time bucket
 	bucketBase, bucketNs int64 // bucket = (time - bucketBase) / bucketNs
 }
+
+// The range of event times: int64 nanoseconds since 1970.
+var (
+	minNano = time.Unix(0, math.MinInt64)
+	maxNano = time.Unix(0, math.MaxInt64)
+)
 
 // idSlack bounds how far a bump can move an id past its event time: a
 // million events with one timestamp. Ids in [hi, hi+idSlack] and [lo,
@@ -251,11 +283,13 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 			return nil, fmt.Errorf("%w: --service: %w", ErrBadQuery, err)
 		}
 	}
-	p := &plan{q: q, terms: BuildTerms(q.Words, q.FTS), lo: math.MinInt64, hi: math.MaxInt64 - idSlack}
-	if !q.Since.IsZero() {
+	p := &plan{s: s, q: q, terms: BuildTerms(q.Words, q.FTS), lo: math.MinInt64, hi: math.MaxInt64 - idSlack}
+	// Times beyond what int64 nanoseconds hold (before 1677, after
+	// 2262-04-11) are clamped rather than overflowing into nonsense.
+	if !q.Since.IsZero() && q.Since.After(minNano) {
 		p.lo = q.Since.UnixNano()
 	}
-	if !q.Until.IsZero() {
+	if !q.Until.IsZero() && q.Until.Before(maxNano) {
 		p.hi = min(q.Until.UnixNano(), math.MaxInt64-idSlack)
 	}
 	all, err := index.ListPartitions(s.dir)
@@ -471,7 +505,7 @@ func (it *iterator) Next() bool {
 			}
 			return true
 		}
-		if err := it.rows.Err(); err != nil {
+		if err := it.rows.Err(); err != nil && !it.plan.s.skipDamaged(it.plan.parts[it.next-1].Path, err) {
 			it.err = it.plan.wrapErr(it.plan.parts[it.next-1].Path, err)
 			it.closePart()
 			return false
@@ -482,8 +516,8 @@ func (it *iterator) Next() bool {
 
 func (it *iterator) openPart(p index.Partition) bool {
 	db, err := index.OpenReadOnly(p.Path)
-	if errors.Is(err, index.ErrNotReady) {
-		return true // nothing here yet; Next moves on
+	if errors.Is(err, index.ErrNotReady) || it.plan.s.skipDamaged(p.Path, err) {
+		return true // nothing here to read; Next moves on
 	}
 	if err != nil {
 		it.err = err
@@ -492,7 +526,7 @@ func (it *iterator) openPart(p index.Partition) bool {
 	match, ok, err := it.plan.match(it.ctx, db)
 	if err != nil || !ok {
 		db.Close()
-		if err != nil {
+		if err != nil && !it.plan.s.skipDamaged(p.Path, err) {
 			it.err = it.plan.wrapErr(p.Path, err)
 			return false
 		}
@@ -502,6 +536,9 @@ func (it *iterator) openPart(p index.Partition) bool {
 	rows, err := db.QueryContext(it.ctx, sqlText, args...)
 	if err != nil {
 		db.Close()
+		if it.plan.s.skipDamaged(p.Path, err) {
+			return true
+		}
 		it.err = it.plan.wrapErr(p.Path, err)
 		return false
 	}

@@ -79,7 +79,7 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	plan.grouped, plan.bucketBase, plan.bucketNs = true, q.Since.UnixNano(), bucketNs
 	rows := map[string]*StatsRow{}
 	for _, p := range plan.parts {
-		if err := statsPartition(ctx, plan, p, by, int(nb), every > 0, rows); err != nil {
+		if err := statsPartition(ctx, plan, p, by, int(nb), every > 0, rows); err != nil && !s.skipDamaged(p.Path, err) {
 			return nil, err
 		}
 	}
@@ -99,7 +99,7 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 
 func statsPartition(ctx context.Context, plan *plan, p index.Partition, by GroupBy, nb int, bucketed bool, rows map[string]*StatsRow) error {
 	db, err := index.OpenReadOnly(p.Path)
-	if errors.Is(err, index.ErrNotReady) {
+	if errors.Is(err, index.ErrNotReady) || plan.s.skipDamaged(p.Path, err) {
 		return nil
 	}
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,5 +133,56 @@ func TestFaultManyServices(t *testing.T) {
 	}
 	if after := col.Metric(t, "go_goroutines"); after > before+5 {
 		t.Errorf("collector goroutines grew from %v to %v over 5 rounds of 300 services", before, after)
+	}
+}
+
+// Fault 16: a partition file of garbage, or a truncated current day, kept
+// the collector from starting; logq failed on it too; --until past
+// 2262-04-11 silently matched nothing. Damaged partitions are moved aside
+// (and counted) by the collector and skipped, with a warning, by logq.
+func TestFaultDamagedPartitions(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	indexDir := filepath.Join(data, "index")
+	col := harness.StartCollector(t, binDir, work, data)
+	waitLoadgenOK(t, startLoad(t, work, col.XSub, "before", 5000, 0))
+	col.Signal(t, syscall.SIGTERM, 30*time.Second)
+
+	garbage := make([]byte, 100000)
+	for i := range garbage {
+		garbage[i] = byte(i*7 + i/13)
+	}
+	day := func(back int) string {
+		return filepath.Join(indexDir, time.Now().UTC().AddDate(0, 0, -back).Format(time.DateOnly)+".db")
+	}
+	os.WriteFile(day(1), garbage, 0o640) // inside --retain, so retention leaves it be
+	today := filepath.Join(indexDir, time.Now().UTC().Format(time.DateOnly)+".db")
+	st, _ := os.Stat(today)
+	if err := os.Truncate(today, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+
+	col = harness.StartCollector(t, binDir, work, data, "--xsub", col.XSub)
+	if got := col.Metric(t, "zlog_collector_partitions_quarantined_total"); got != 2 {
+		t.Fatalf("quarantined %v partitions, want 2 (the garbage one and today's)", got)
+	}
+	for _, p := range []string{day(1), today} {
+		if _, err := os.Stat(p + ".corrupt"); err != nil {
+			t.Errorf("%s was not moved aside: %v", p, err)
+		}
+	}
+	waitLoadgenOK(t, startLoad(t, work, col.XSub, "after", 100, 0))
+	checkExactlyOnce(t, data, "after", 100)
+	col.Signal(t, syscall.SIGTERM, 30*time.Second)
+
+	// logq on its own, with a damaged partition in the window.
+	os.WriteFile(day(2), garbage, 0o640)
+	res := harness.Logq(t, binDir, "search", "--data", data, "--since", "30d", "--service", "after", "--count")
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "100" || !strings.Contains(res.Stderr, "skipping damaged index partition") {
+		t.Fatalf("logq over a damaged partition: exit %d, %q, stderr %q", res.Code, res.Stdout, res.Stderr)
+	}
+	res = harness.Logq(t, binDir, "search", "--data", data, "--since", "30d", "--until", "2300-01-01", "--service", "after", "--count")
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) != "100" {
+		t.Fatalf("logq --until 2300-01-01: exit %d, %q %s", res.Code, res.Stdout, res.Stderr)
 	}
 }

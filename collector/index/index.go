@@ -56,9 +56,10 @@ type Writer struct {
 	removed       prometheus.Counter
 	checks        prometheus.Counter
 
-	stored     prometheus.Counter
-	commitSecs prometheus.Histogram
-	errs       prometheus.Counter
+	stored      prometheus.Counter
+	commitSecs  prometheus.Histogram
+	errs        prometheus.Counter
+	quarantined prometheus.Counter
 }
 
 // New creates the index directory. Partitions are opened on first write.
@@ -80,6 +81,8 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer,
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		errs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_index_errors_total", Help: "Failed index transactions (the batch is retried)."}),
+		quarantined: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_partitions_quarantined_total",
+			Help: "Damaged or foreign partition files moved aside as <name>.corrupt."}),
 		removed: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_removed_partitions_total",
 			Help: "Index partitions (one UTC day each) removed by --retain or --max-index-bytes."}),
 		checks: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_checks_total",
@@ -89,7 +92,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer,
 		w.opts.RetentionEvery = time.Minute
 	}
 	if reg != nil {
-		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed, w.checks)
+		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed, w.checks, w.quarantined)
 	}
 	if err := w.enforceRetention(time.Now()); err != nil {
 		return nil, err
@@ -175,6 +178,9 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 		// rolled back; reopen from disk next time.
 		p.close()
 		delete(w.parts, day)
+		if IsDamaged(err) {
+			w.quarantine(p.path, err)
+		}
 		return fmt.Errorf("partition %s: %w", time.Unix(day, 0).UTC().Format(time.DateOnly), err)
 	}
 	p.lastWrite = time.Now()
@@ -187,20 +193,28 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 
 // LoadHWMs reads every partition's stream high-water marks and returns the
 // highest per stream: what the collector has durably stored. Partitions are
-// opened for writing, so older ones are migrated first.
-func LoadHWMs(ctx context.Context, dir string) (map[schema.Stream]uint64, error) {
-	parts, err := ListPartitions(dir)
+// opened for writing, so older ones are migrated first; damaged ones are
+// moved aside.
+func (w *Writer) LoadHWMs(ctx context.Context) (map[schema.Stream]uint64, error) {
+	parts, err := ListPartitions(w.opts.Dir)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[schema.Stream]uint64)
 	for _, part := range parts {
-		p, err := openPartition(ctx, part.Path, 1024)
-		if err != nil {
-			return nil, err
+		if truncated(part.Path) {
+			w.quarantine(part.Path, errTruncated)
+			continue
 		}
-		err = scanMarks(ctx, p.conn, out)
-		p.close()
+		p, err := openPartition(ctx, part.Path, 1024)
+		if err == nil {
+			err = scanMarks(ctx, p.conn, out)
+			p.close()
+		}
+		if IsDamaged(err) {
+			w.quarantine(part.Path, err)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
 		}
@@ -208,11 +222,27 @@ func LoadHWMs(ctx context.Context, dir string) (map[schema.Stream]uint64, error)
 	return out, nil
 }
 
+// quarantine moves a damaged partition aside, logs it and counts it; the
+// next write to its day starts a new file.
+func (w *Writer) quarantine(path string, cause error) {
+	to, err := quarantine(path)
+	if err != nil {
+		w.logger.Error("damaged partition could not be moved aside", "path", path, "cause", cause, "err", err)
+		return
+	}
+	w.quarantined.Inc()
+	w.logger.Error("damaged partition moved aside; its events remain in the log files", "path", path, "moved_to", to, "cause", cause)
+}
+
 func (w *Writer) partition(ctx context.Context, day int64) (*partition, error) {
 	if p, ok := w.parts[day]; ok {
 		return p, nil
 	}
-	p, err := openPartition(ctx, PartitionFile(w.opts.Dir, time.Unix(day, 0)), w.opts.CacheKiB)
+	path := PartitionFile(w.opts.Dir, time.Unix(day, 0))
+	p, err := openPartition(ctx, path, w.opts.CacheKiB)
+	if IsDamaged(err) {
+		w.quarantine(path, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func scanMarks(ctx context.Context, db interface {
 
 // ReadMarks returns every stream's highest committed sequence number over
 // all partitions in dir, reading them as a reader does (the collector may be
-// writing). Partitions not initialised yet are skipped.
+// writing). Partitions not initialised yet, or damaged, are skipped.
 func ReadMarks(ctx context.Context, dir string) (map[schema.Stream]uint64, error) {
 	parts, err := ListPartitions(dir)
 	if err != nil {
@@ -74,14 +74,17 @@ func ReadMarks(ctx context.Context, dir string) (map[schema.Stream]uint64, error
 	marks := make(map[schema.Stream]uint64)
 	for _, part := range parts {
 		db, err := OpenReadOnly(part.Path)
-		if errors.Is(err, ErrNotReady) {
-			continue
+		if errors.Is(err, ErrNotReady) || IsDamaged(err) {
+			continue // a damaged partition has no marks to give
 		}
 		if err != nil {
 			return nil, err
 		}
 		err = scanMarks(ctx, db, marks)
 		db.Close()
+		if IsDamaged(err) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read high-water marks of %q: %w", part.Path, err)
 		}

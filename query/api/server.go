@@ -127,6 +127,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []stri
 		writeError(w, statusOf(err), err)
 		return q, nil, false
 	}
+	s.Warn = func(msg string) { h.logger.Warn(msg) }
 	return q, s, true
 }
 

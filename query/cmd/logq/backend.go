@@ -72,7 +72,13 @@ type localBackend struct {
 	live     live.Options
 }
 
-func (l *localBackend) searcher() (*query.Searcher, error) { return query.NewSearcher(l.indexDir) }
+func (l *localBackend) searcher() (*query.Searcher, error) {
+	s, err := query.NewSearcher(l.indexDir)
+	if err == nil {
+		s.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "logq: warning:", msg) }
+	}
+	return s, err
+}
 
 func (l *localBackend) Search(ctx context.Context, q query.Query) (query.Iterator, error) {
 	s, err := l.searcher()
