@@ -117,7 +117,9 @@ type Collector struct {
 	readyOnce sync.Once
 	// backlog counts events handed to the sinks and not yet committed to
 	// the index; publishers hear it in heartbeats.
-	backlog atomic.Int64
+	backlog     atomic.Int64
+	health      health
+	dataDirLost prometheus.Counter
 }
 
 // New opens storage and binds every socket, so configuration and address
@@ -140,8 +142,11 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zlog_collector_sink_retries_total", Help: "Batch retries after a sink error.",
 		}, []string{"sink"}),
+		dataDirLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "zlog_collector_data_dir_lost_total", Help: "Times the data directory was found deleted or replaced while running (and created again).",
+		}),
 	}
-	reg.MustRegister(c.queueDepth, c.abandoned, c.retries)
+	reg.MustRegister(c.queueDepth, c.abandoned, c.retries, c.dataDirLost)
 	for _, sink := range []string{"files", "index"} { // visible as 0 from the start
 		c.queueDepth.WithLabelValues(sink)
 		c.abandoned.WithLabelValues(sink)
@@ -323,6 +328,27 @@ func (c *Collector) Run(ctx context.Context) error {
 	return errors.Join(errFront, errSinks, c.closeStorage())
 }
 
+// keepDataDir notices the data directory deleted or replaced under the
+// running collector. The sinks create their files again by themselves (and
+// write again what they committed into deleted files); here the directory
+// is locked again, so no second collector can take it meanwhile.
+func (c *Collector) keepDataDir() {
+	if c.lock.Intact() {
+		return
+	}
+	c.dataDirLost.Inc()
+	c.logger.Error("data directory removed or replaced while running; creating it again (what it held is gone; events not yet acknowledged are written again)", "data", c.opts.DataDir)
+	lock, err := dirlock.Acquire(c.opts.DataDir)
+	if err != nil {
+		c.health.fail("data", err)
+		c.logger.Error("lock the data directory again", "err", err)
+		return
+	}
+	c.health.ok("data")
+	c.lock.Release()
+	c.lock = lock
+}
+
 // pendingEvents is the backlog for heartbeats.
 func (c *Collector) pendingEvents() uint64 { return uint64(max(c.backlog.Load(), 0)) }
 
@@ -345,9 +371,7 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	private.HandleFunc("/debug/pprof/", pprof.Index)
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
+	mux.Handle("GET /healthz", &c.health)
 	mux.Handle("/", api.RequireToken(c.opts.APIToken, private))
 	// Follow and tail stream until their client leaves; shutdown ends them
 	// by cancelling the context every request derives from.
@@ -427,6 +451,7 @@ func (c *Collector) runIndex(giveUp context.Context, in <-chan []schema.Event) e
 			} else if len(pending) == 0 {
 				c.index.Maintain()
 			}
+			c.keepDataDir()
 		}
 	}
 }
@@ -438,10 +463,12 @@ func (c *Collector) retry(giveUp context.Context, sink string, pending func() in
 		err := write()
 		if err == nil {
 			if attempt > 0 {
+				c.health.ok(sink)
 				c.logger.Info("sink recovered", "sink", sink, "attempts", attempt+1)
 			}
 			return
 		}
+		c.health.fail(sink, err)
 		if giveUp.Err() != nil {
 			c.abandoned.WithLabelValues(sink).Add(float64(pending()))
 			c.logger.Error("shutdown: abandoning events the sink could not store", "sink", sink, "events", pending(), "err", err)

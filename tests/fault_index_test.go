@@ -186,3 +186,51 @@ func TestFaultDamagedPartitions(t *testing.T) {
 		t.Fatalf("logq --until 2300-01-01: exit %d, %q %s", res.Code, res.Stdout, res.Stderr)
 	}
 }
+
+// Fault 4: rm -rf of --data under a running collector: the index kept
+// committing into the unlinked file and acknowledging, so those events
+// survived nowhere but a deleted log file, and /healthz said ok. Commits
+// into a deleted partition must not count: the collector writes them again
+// into a new directory, locks it again, and nothing acknowledged after the
+// deletion is lost.
+func TestFaultDataDirectoryDeleted(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	const n = 40000
+	gen := startLoad(t, work, col.XSub, "deleted", n, 8000)
+	harness.Eventually(t, time.Minute, "collector storing", func() (bool, string) {
+		got := col.Metric(t, "zlog_collector_indexed_total")
+		return got >= 10000, fmt.Sprint(got)
+	})
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	waitLoadgenOK(t, gen)
+	dirLost, _, _ := harness.TryMetric("http://"+col.HTTP+"/metrics", "zlog_collector_data_dir_lost_total")
+	_, lockErr := os.Stat(filepath.Join(data, "LOCK"))
+	// What the index holds now must be the end of the stream, each event
+	// once, from at most where the deletion fell: nothing acknowledged after
+	// it is lost. And it survives a restart (it is in real files).
+	col.Signal(t, syscall.SIGTERM, 30*time.Second)
+	evs, _ := logqJSON(t, data, "--service", "deleted", "--since", "1h", "--limit", "0")
+	seen := map[int]bool{}
+	first := n
+	for _, ev := range evs {
+		i, err := strconv.Atoi(strings.TrimPrefix(ev.Message, "event "))
+		if err != nil || seen[i] {
+			t.Fatalf("bad or repeated event %q", ev.Message)
+		}
+		seen[i] = true
+		first = min(first, i)
+	}
+	if first > n-20000 || len(evs) != n-first {
+		t.Fatalf("after the deletion the index holds %d events from %d on; want every one of %d..%d (at least the last 20,000)", len(evs), first, first, n-1)
+	}
+	if dirLost < 1 {
+		t.Errorf("data directory loss not counted: %v", dirLost)
+	}
+	if lockErr != nil {
+		t.Errorf("the recreated data directory is not locked: %v", lockErr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -305,11 +306,25 @@ func TestDiskFull(t *testing.T) {
 	if !gen.Running() {
 		t.Fatalf("publisher finished although the disk is full: %s", gen.Output())
 	}
+	// Fault 15: /healthz said ok while the disk was full. It names the
+	// failing sink now.
+	resp, err := http.Get("http://" + col.HTTP + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !regexp.MustCompile(`"failing":\{"(files|index)"`).Match(body) {
+		t.Fatalf("/healthz while the disk is full: %d %s", resp.StatusCode, body)
+	}
 	if out, err := exec.Command("mount", "-o", "remount,size=256m", data).CombinedOutput(); err != nil {
 		t.Fatalf("grow tmpfs: %v %s", err, out)
 	}
 	waitLoadgenOK(t, gen)
 	checkExactlyOnce(t, data, "diskfull", n)
+	if resp, err := http.Get("http://" + col.HTTP + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz after the disk recovered: %v %v", resp, err)
+	}
 	// Files are at least once, but never hold a torn line.
 	re := regexp.MustCompile(`^\S+Z \S+\s+diskfull \S+: event \d+$`)
 	lines := readLogLines(t, filepath.Join(data, "logs"), "diskfull")

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -60,6 +61,7 @@ type Writer struct {
 	commitSecs  prometheus.Histogram
 	errs        prometheus.Counter
 	quarantined prometheus.Counter
+	lost        prometheus.Counter
 }
 
 // New creates the index directory. Partitions are opened on first write.
@@ -83,6 +85,8 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer,
 		errs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_index_errors_total", Help: "Failed index transactions (the batch is retried)."}),
 		quarantined: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_partitions_quarantined_total",
 			Help: "Damaged or foreign partition files moved aside as <name>.corrupt."}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_partitions_removed_total",
+			Help: "Commits that went into a partition file deleted while open (e.g. the data directory removed); their events were written again."}),
 		removed: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_removed_partitions_total",
 			Help: "Index partitions (one UTC day each) removed by --retain or --max-index-bytes."}),
 		checks: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_checks_total",
@@ -92,7 +96,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer,
 		w.opts.RetentionEvery = time.Minute
 	}
 	if reg != nil {
-		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed, w.checks, w.quarantined)
+		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed, w.checks, w.quarantined, w.lost)
 	}
 	if err := w.enforceRetention(time.Now()); err != nil {
 		return nil, err
@@ -155,6 +159,10 @@ func (w *Writer) Maintain() {
 	}
 }
 
+// ErrPartitionRemoved means a commit went into a partition file that was
+// deleted while open: it did not count, and the events are written again.
+var ErrPartitionRemoved = errors.New("index partition removed while open")
+
 // WriteError reports the events of a batch that were not committed.
 type WriteError struct {
 	Failed []schema.Event
@@ -173,6 +181,14 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 	}
 	start := time.Now()
 	hwms, err := p.write(ctx, evs)
+	if err == nil && !p.stillThere() {
+		// Committed into a file nobody can open again (the data directory
+		// deleted under us): not stored. No ack; the caller writes the
+		// batch again, into a new file.
+		w.lost.Inc()
+		w.logger.Error("index partition removed while open; writing its batch again into a new file", "path", p.path)
+		err = ErrPartitionRemoved
+	}
 	if err != nil {
 		// The in-memory state (series ids, max id) may be ahead of what was
 		// rolled back; reopen from disk next time.
@@ -285,6 +301,7 @@ type seriesKey struct {
 
 type partition struct {
 	path      string
+	file      *os.File // the file itself, to notice it deleted
 	db        *sql.DB
 	conn      *sql.Conn
 	series    map[seriesKey]int64
@@ -301,13 +318,38 @@ type partition struct {
 const insertChunk = 128 // rows per INSERT statement (6 parameters each)
 
 func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, error) {
-	// SQLite gives the -wal and -shm files the mode of the database file,
-	// so the file is made 0640 before SQLite first opens it.
-	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640); err != nil {
-		return nil, fmt.Errorf("create index %q: %w", path, err)
-	} else {
-		f.Close()
+	// The directory may have been deleted under a running collector.
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create index directory: %w", err)
 	}
+	// SQLite gives the -wal and -shm files the mode of the database file,
+	// so the file is made 0640 before SQLite first opens it. The descriptor
+	// stays open to tell later whether the path still names this file.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("create index %q: %w", path, err)
+	}
+	p, err := openSQLite(ctx, path, cacheKiB)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p.file = f
+	return p, nil
+}
+
+// stillThere reports whether the partition's path still names the file it
+// writes: not when the file or its directory was deleted or replaced.
+func (p *partition) stillThere() bool {
+	held, err := p.file.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(p.path)
+	return err == nil && os.SameFile(held, now)
+}
+
+func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, error) {
 	db, err := sql.Open("sqlite3", dsn(path, cacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open index %q: %w", path, err)
@@ -352,7 +394,11 @@ func (p *partition) close() error {
 	if p.conn != nil {
 		p.conn.Close()
 	}
-	return p.db.Close()
+	err := p.db.Close()
+	if p.file != nil {
+		p.file.Close()
+	}
+	return err
 }
 
 type row struct {

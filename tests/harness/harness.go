@@ -253,21 +253,32 @@ func (c *Collector) Metric(t testing.TB, name string) float64 {
 // ScrapeMetric reads one sample from a Prometheus text endpoint.
 func ScrapeMetric(t testing.TB, url, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(url)
+	v, ok, err := TryMetric(url, name)
 	if err != nil {
 		t.Fatalf("scrape %s: %v", url, err)
+	}
+	if !ok {
+		t.Fatalf("metric %s not found at %s", name, url)
+	}
+	return v
+}
+
+// TryMetric reads one sample; ok is false when the endpoint has no such
+// sample (an older binary, say).
+func TryMetric(url, name string) (v float64, ok bool, err error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, false, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			var v float64
+		if rest, found := strings.CutPrefix(line, name+" "); found {
 			fmt.Sscan(rest, &v)
-			return v
+			return v, true, nil
 		}
 	}
-	t.Fatalf("metric %s not found at %s", name, url)
-	return 0
+	return 0, false, nil
 }
 
 var downcaseReady = regexp.MustCompile(`msg="downcase ready" addr=(\S+)`)
