@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -284,6 +285,11 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 		}
 	}
 	p := &plan{s: s, q: q, terms: BuildTerms(q.Words, q.FTS), lo: math.MinInt64, hi: math.MaxInt64 - idSlack}
+	if p.terms.Match != "" {
+		if err := checkMatch("{message fields}: (" + p.terms.Match + ")"); err != nil {
+			return nil, fmt.Errorf("%w: full-text expression %q: %v", ErrBadQuery, p.terms.Match, err)
+		}
+	}
 	// Times beyond what int64 nanoseconds hold (before 1677, after
 	// 2262-04-11) are clamped rather than overflowing into nonsense.
 	if !q.Since.IsZero() && q.Since.After(minNano) {
@@ -455,12 +461,10 @@ func (p *plan) query(match string, count bool, limit int) (string, []any) {
 	return b.String(), args
 }
 
+// wrapErr says which partition failed, by its name only: an error of the
+// API must not show the server's paths.
 func (p *plan) wrapErr(path string, err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "fts5") || strings.Contains(msg, "syntax error") || strings.Contains(msg, "no such column") {
-		return fmt.Errorf("%w: full-text expression %q: %s", ErrBadQuery, p.terms.Match, msg)
-	}
-	return fmt.Errorf("search %q: %w", path, err)
+	return fmt.Errorf("search partition %s: %w", filepath.Base(path), err)
 }
 
 type iterator struct {

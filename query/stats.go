@@ -60,6 +60,9 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	if q.Since.IsZero() || q.Until.IsZero() {
 		return nil, fmt.Errorf("%w: stats needs --since and --until", ErrBadQuery)
 	}
+	if every < 0 {
+		return nil, fmt.Errorf("%w: --every %s is negative; want a bucket length such as 1h", ErrBadQuery, every)
+	}
 	span := q.Until.Sub(q.Since)
 	nb := int64(1)
 	bucketNs := int64(math.MaxInt64)

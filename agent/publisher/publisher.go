@@ -39,6 +39,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zlog/zlog/schema/zmqconn"
+
 	zmq "github.com/pebbe/zmq4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -69,9 +71,13 @@ type Options struct {
 	// collector, kept for resending; when reached, sending pauses and the
 	// queue fills. 100000.
 	MaxUnacked int
-	// AckTimeout: with events unacknowledged and no ack progress for this
-	// long, resend them all (go-back-N). 3s.
+	// AckTimeout: a stream with events unacknowledged for this long while
+	// the collector's heartbeats say it is idle is sent again (the wait
+	// doubles with each such resend). 3s.
 	AckTimeout time.Duration
+	// ConnectTimeout: the connection not up for this long is logged with
+	// the likely reason (nothing listening, or a refused key). 5s.
+	ConnectTimeout time.Duration
 
 	// Spool, when set, keeps every event on disk from Publish until the
 	// collector acknowledges it, so a killed publisher resends them when it
@@ -117,6 +123,9 @@ func (o *Options) setDefaults() {
 	if o.AckTimeout <= 0 {
 		o.AckTimeout = 3 * time.Second
 	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
 }
 
 // Errors returned by Publish and Close.
@@ -161,6 +170,7 @@ type Publisher struct {
 	queued, sent, acked, resent, dropped, rejected, refused atomic.Uint64
 	unacked                                                 atomic.Int64
 	closeErr                                                error
+	watch                                                   *zmqconn.Watch
 	metrics                                                 *metrics
 	refusals                                                *rateLog
 }
@@ -246,6 +256,14 @@ func (p *Publisher) connect() (*zmq.Context, *zmq.Socket, error) {
 		zctx.Term()
 		return nil, nil, fmt.Errorf("zeromq socket: %w", err)
 	}
+	fail := func(err error) (*zmq.Context, *zmq.Socket, error) {
+		if p.watch != nil {
+			p.watch.Close()
+		}
+		sock.Close()
+		zctx.Term()
+		return nil, nil, err
+	}
 	for _, set := range []error{
 		sock.SetXpubNodrop(true),
 		// Every subscribe and unsubscribe, so a replacement connection is
@@ -258,15 +276,16 @@ func (p *Publisher) connect() (*zmq.Context, *zmq.Socket, error) {
 		p.opts.Curve.Apply(sock),
 	} {
 		if set != nil {
-			sock.Close()
-			zctx.Term()
-			return nil, nil, fmt.Errorf("configure socket: %w", set)
+			return fail(fmt.Errorf("configure socket: %w", set))
 		}
 	}
+	// Say so when the collector cannot be reached or refuses us: ZeroMQ
+	// would otherwise retry in silence while events pile up.
+	if p.watch, err = zmqconn.New(zctx, sock, p.opts.Endpoint, p.opts.ConnectTimeout, func(msg string) { p.logger.Warn(msg) }); err != nil {
+		return fail(err)
+	}
 	if err := sock.Connect(p.opts.Endpoint); err != nil {
-		sock.Close()
-		zctx.Term()
-		return nil, nil, fmt.Errorf("connect %q: %w", p.opts.Endpoint, err)
+		return fail(fmt.Errorf("connect %q: %w", p.opts.Endpoint, err))
 	}
 	return zctx, sock, nil
 }

@@ -63,6 +63,8 @@ func (p *Publisher) run(zctx *zmq.Context, sock *zmq.Socket, recovered []*held) 
 		if !s.subscribed() || sinceCheck >= 64 || len(s.fresh) == 0 {
 			s.readControl()
 			s.checkTimeouts()
+			p.watch.Read()
+			p.watch.Check()
 			sinceCheck = 0
 		}
 		if p.aborted() {
@@ -385,6 +387,7 @@ func (s *sender) finish(zctx *zmq.Context) {
 		p.closeErr = errors.Join(p.closeErr, fmt.Errorf("%w: %d refused or abandoned, %d rejected by the collector", ErrDropped, d, r))
 	}
 	p.refusals.flush()
+	p.watch.Close()
 	linger := time.Duration(p.linger.Load())
 	if p.aborted() {
 		linger = 0

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -311,7 +312,31 @@ func (a *Agent) syslogMessage(service string, m syslog.Message, peer string) {
 	if m.MsgID != "" {
 		fields["msgid"] = m.MsgID
 	}
-	a.publish(context.Background(), schema.Event{Time: m.Time, Service: svc, Level: m.Level, Host: host, Message: m.Text, Fields: fields}, publisher.Mark{})
+	ev := schema.Event{Time: m.Time, Service: svc, Level: m.Level, Host: host, Message: m.Text, Fields: fields}
+	if repairUTF8(&ev) {
+		a.InvalidUTF8.Add(1)
+	}
+	a.publish(context.Background(), ev, publisher.Mark{})
+}
+
+// repairUTF8 replaces invalid UTF-8 in an event's text with U+FFFD, as the
+// line parser does for files and stdin: a sender's bad bytes must not cost
+// the whole message. It reports whether anything was replaced.
+func repairUTF8(ev *schema.Event) bool {
+	fixed := false
+	fix := func(s *string) {
+		if !utf8.ValidString(*s) {
+			*s, fixed = strings.ToValidUTF8(*s, "\uFFFD"), true
+		}
+	}
+	fix(&ev.Message)
+	fix(&ev.Host)
+	for k, v := range ev.Fields {
+		if fix(&v); fixed {
+			ev.Fields[k] = v
+		}
+	}
+	return fixed
 }
 
 // publish hands one event to the publisher. An event of a file refused
@@ -350,7 +375,7 @@ func (a *Agent) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		counter("zlog_agent_lines_total", "Lines read from files and stdin (after multiline joining: events).", func() float64 { return float64(a.Lines.Load()) }),
 		counter("zlog_agent_truncated_total", "Lines cut at --max-line-bytes (the event carries truncated=<length>).", func() float64 { return float64(a.Truncated.Load()) }),
-		counter("zlog_agent_invalid_utf8_total", "Lines whose invalid UTF-8 was replaced with U+FFFD.", func() float64 { return float64(a.InvalidUTF8.Load()) }),
+		counter("zlog_agent_invalid_utf8_total", "Lines and syslog messages whose invalid UTF-8 was replaced with U+FFFD.", func() float64 { return float64(a.InvalidUTF8.Load()) }),
 		counter("zlog_agent_publish_errors_total", "Events the publisher refused (see zlog_publisher_dropped_total).", func() float64 { return float64(a.PublishErrors.Load()) }),
 		counter("zlog_agent_syslog_messages_total", "Syslog messages received and parsed.", syslogStat(0)),
 		counter("zlog_agent_syslog_invalid_total", "Syslog messages skipped as unparseable.", syslogStat(1)),

@@ -235,7 +235,7 @@ func (c *Client) Follow(ctx context.Context, q query.Query, emit func(*schema.Ev
 // Tail is live.Tail over the API. Like live.Tail it reconnects when the
 // collector goes away; a rejected request (bad filter, token) ends it.
 func (c *Client) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error, notice func(string)) error {
-	v := EncodeQuery(query.Query{Words: f.Words, Services: f.Services, TopicPrefix: f.Topic, Host: f.Host, MinLevel: f.MinLevel})
+	v := tailValues(f)
 	for {
 		err := c.stream(ctx, "api/v1/tail", v, emit, notice)
 		var rejected *rejectedError
@@ -251,6 +251,13 @@ func (c *Client) Tail(ctx context.Context, f live.Filter, emit func(*schema.Even
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// tailValues are the parameters of a tail request: a filter, no window.
+func tailValues(f live.Filter) url.Values {
+	v := EncodeQuery(query.Query{Words: f.Words, Services: f.Services, TopicPrefix: f.Topic, Host: f.Host, MinLevel: f.MinLevel})
+	v.Del(pLimit)
+	return v
 }
 
 // rejectedError is an answer other than 200: retrying cannot help.

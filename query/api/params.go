@@ -67,9 +67,7 @@ func EncodeQuery(q query.Query) url.Values {
 	if q.MinLevel > schema.LevelTrace {
 		v.Set(pLevel, q.MinLevel.String())
 	}
-	if q.Limit != 0 {
-		v.Set(pLimit, strconv.Itoa(q.Limit))
-	}
+	v.Set(pLimit, strconv.Itoa(q.Limit)) // always: 0 means all, absent means the default
 	if q.OldestFirst {
 		v.Set(pOrder, "oldest")
 	}

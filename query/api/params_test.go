@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zlog/zlog/query/live"
+
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/schema"
 )
@@ -24,6 +26,18 @@ func TestQueryRoundTrip(t *testing.T) {
 	got.Since, got.Until = got.Since.UTC(), got.Until.UTC()
 	if !reflect.DeepEqual(got, q) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, q)
+	}
+}
+
+// What the client sends for tail is what the tail endpoint takes.
+func TestTailRequestIsAccepted(t *testing.T) {
+	f := live.Filter{Words: []string{"x"}, Services: []string{"api"}, Topic: "api.", Host: "h", MinLevel: schema.LevelWarn}
+	q, err := decodeQuery(tailValues(f), tailParams, time.Now())
+	if err != nil {
+		t.Fatalf("tail request refused: %v", err)
+	}
+	if q.Host != "h" || q.MinLevel != schema.LevelWarn || q.TopicPrefix != "api." {
+		t.Fatalf("decoded %+v", q)
 	}
 }
 

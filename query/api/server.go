@@ -131,10 +131,18 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []stri
 	return q, s, true
 }
 
+// DefaultLimit is how many events a search answers when it does not say
+// (limit=0 asks for all), as logq's --limit: a bare /api/v1/search must not
+// stream the whole hour.
+const DefaultLimit = 100
+
 func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 	q, s, ok := h.request(w, r, searchParams)
 	if !ok {
 		return
+	}
+	if !r.URL.Query().Has(pLimit) {
+		q.Limit = DefaultLimit
 	}
 	it, err := s.Search(r.Context(), q)
 	if err != nil {

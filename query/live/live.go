@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zlog/zlog/schema/zmqconn"
+
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/zlog/zlog/query"
@@ -31,6 +33,10 @@ type Options struct {
 	// QueueEvents is how many events ZeroMQ holds for a slow reader before
 	// it drops (the collector's side holds as many again); 100000.
 	QueueEvents int
+	// Notice, when set, hears when the connection does not come up within
+	// ConnectTimeout (5s), with the likely reason, and when it does later.
+	Notice         func(string)
+	ConnectTimeout time.Duration
 }
 
 // Subscriber receives live events. It reconnects by itself when the
@@ -38,6 +44,7 @@ type Options struct {
 type Subscriber struct {
 	sock   *zmq.Socket
 	poller *zmq.Poller
+	watch  *zmqconn.Watch // nil without Notice
 }
 
 // Subscribe connects a SUB socket with the prefixes.
@@ -78,26 +85,40 @@ func Subscribe(o Options) (*Subscriber, error) {
 			return nil, fmt.Errorf("subscribe %q: %w", p, err)
 		}
 	}
+	sub := &Subscriber{sock: sock, poller: zmq.NewPoller()}
+	sub.poller.Add(sock, zmq.POLLIN)
+	if o.Notice != nil {
+		if o.ConnectTimeout <= 0 {
+			o.ConnectTimeout = 5 * time.Second
+		}
+		if sub.watch, err = zmqconn.New(o.Context, sock, o.Endpoint, o.ConnectTimeout, o.Notice); err != nil {
+			sock.Close()
+			return nil, err
+		}
+		sub.poller.Add(sub.watch.Socket(), zmq.POLLIN)
+	}
 	if err := sock.Connect(o.Endpoint); err != nil {
-		sock.Close()
+		sub.Close()
 		return nil, fmt.Errorf("connect %q: %w", o.Endpoint, err)
 	}
-	poller := zmq.NewPoller()
-	poller.Add(sock, zmq.POLLIN)
-	return &Subscriber{sock: sock, poller: poller}, nil
+	return sub, nil
 }
 
 // Recv waits up to wait for an event; ok is false when none came. Anything
 // that does not decode is skipped: the collector forwards only valid events.
 func (s *Subscriber) Recv(wait time.Duration) (schema.Event, bool, error) {
-	polled, err := s.poller.Poll(wait)
+	if s.watch != nil {
+		s.watch.Read()
+		s.watch.Check()
+	}
+	polled, err := s.poller.PollAll(wait)
 	if err != nil {
 		if zmq.AsErrno(err) == zmq.Errno(syscall.EINTR) { // a signal arrived
 			return schema.Event{}, false, nil
 		}
 		return schema.Event{}, false, fmt.Errorf("poll: %w", err)
 	}
-	if len(polled) == 0 {
+	if polled[0].Events&zmq.POLLIN == 0 {
 		return schema.Event{}, false, nil
 	}
 	frames, err := s.sock.RecvMessageBytes(zmq.DONTWAIT)
@@ -111,8 +132,13 @@ func (s *Subscriber) Recv(wait time.Duration) (schema.Event, bool, error) {
 	return ev, true, nil
 }
 
-// Close closes the socket.
-func (s *Subscriber) Close() error { return s.sock.Close() }
+// Close closes the socket and its watch.
+func (s *Subscriber) Close() error {
+	if s.watch != nil {
+		s.watch.Close()
+	}
+	return s.sock.Close()
+}
 
 // Prefixes are the topic prefixes to subscribe to for a filter: per service,
 // with a level its exact topics; else the topic prefix; else everything.

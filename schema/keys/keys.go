@@ -107,12 +107,8 @@ func checkZ85(k string) error {
 // ReadSecret reads a .key file and derives its public key. The file must
 // not be readable by group or others.
 func ReadSecret(path string) (Pair, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return Pair{}, fmt.Errorf("secret key: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return Pair{}, fmt.Errorf("secret key %q has mode %v: anyone on this host can read it; chmod 600 it", path, st.Mode().Perm())
+	if err := CheckPrivate(path, "secret key"); err != nil {
+		return Pair{}, err
 	}
 	sec, err := readKey(path)
 	if err != nil {
@@ -123,6 +119,35 @@ func ReadSecret(path string) (Pair, error) {
 		return Pair{}, fmt.Errorf("secret key %q: %w", path, err)
 	}
 	return Pair{Public: pub, Secret: sec}, nil
+}
+
+// CheckPrivate refuses a secret file (a key, a bearer token) that others
+// on this host may read, as ssh does.
+func CheckPrivate(path, what string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s %q has mode %v: others on this host can read it; chmod 600 it", what, path, st.Mode().Perm())
+	}
+	return nil
+}
+
+// ReadToken reads a bearer token file, which must be private and not empty.
+func ReadToken(path string) (string, error) {
+	if err := CheckPrivate(path, "token file"); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" {
+		return "", fmt.Errorf("token file %q holds no token", path)
+	}
+	return token, nil
 }
 
 // ReadPublic reads a .pub file.

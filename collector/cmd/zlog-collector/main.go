@@ -11,9 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zlog/zlog/schema/keys"
 
 	"github.com/zlog/zlog/schema/dirlock"
 
@@ -76,9 +77,8 @@ func run(args []string) int {
 		o.LogMaxAgeDays = int((o.Retain + 24*time.Hour - 1) / (24 * time.Hour))
 	}
 	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if o.APIToken = strings.TrimSpace(string(b)); err != nil || o.APIToken == "" {
-			fmt.Fprintf(os.Stderr, "zlog-collector: flag -http-token-file: %q holds no token (%v)\n", *tokenFile, err)
+		if o.APIToken, err = keys.ReadToken(*tokenFile); err != nil {
+			fmt.Fprintf(os.Stderr, "zlog-collector: flag --http-token-file: %v\n", err)
 			return 2
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/zlog/zlog/query"
@@ -49,15 +48,15 @@ func (s *sourceFlags) backend() (backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flag --curve-secret-key: %w", err)
 		}
-		return &localBackend{indexDir: filepath.Join(*s.data, "index"), live: live.Options{Endpoint: *s.xpub, Curve: curve}}, nil
+		return &localBackend{indexDir: filepath.Join(*s.data, "index"), live: live.Options{Endpoint: *s.xpub, Curve: curve,
+			Notice: func(msg string) { fmt.Fprintln(os.Stderr, "logq:", msg) }}}, nil
 	}
 	var token string
 	if *s.tokenFile != "" {
-		b, err := os.ReadFile(*s.tokenFile)
-		if err != nil {
+		var err error
+		if token, err = keys.ReadToken(*s.tokenFile); err != nil {
 			return nil, fmt.Errorf("flag --token-file: %w", err)
 		}
-		token = strings.TrimSpace(string(b))
 	}
 	c, err := api.NewClient(*s.collector, token)
 	if err != nil {
