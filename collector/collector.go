@@ -16,8 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -25,14 +24,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/logfile"
 	"github.com/zlog/zlog/collector/proxy"
-	"github.com/zlog/zlog/query/api"
-	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/schema/dirlock"
 	"github.com/zlog/zlog/schema/keys"
@@ -74,27 +70,49 @@ type Options struct {
 	LogCompress   bool
 }
 
+// DefaultOptions are the defaults of every option; zlog-collector's flags
+// take theirs from here, and New fills zero fields from here.
+func DefaultOptions() Options {
+	data := os.Getenv("ZLOG_DATA")
+	if data == "" {
+		data = "./data"
+	}
+	return Options{
+		DataDir: data, XSubAddr: "tcp://*:4444", XPubAddr: "tcp://*:4445", HTTPAddr: "127.0.0.1:4446",
+		FollowStallTimeout: 30 * time.Second,
+		MaxEventBytes:      schema.DefaultMaxEvent, MaxFuture: time.Hour,
+		CommitInterval: 100 * time.Millisecond, CommitEvents: 20000, QueueBatches: 16, ShutdownTimeout: 10 * time.Second,
+		Retain: 7 * 24 * time.Hour, RetentionEvery: time.Minute,
+		LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 7,
+	}
+}
+
+// setDefaults fills the fields a library user left zero.
 func (o *Options) setDefaults() {
+	d := DefaultOptions()
 	if o.DataDir == "" {
-		o.DataDir = "./data"
+		o.DataDir = d.DataDir
 	}
 	if o.MaxEventBytes <= 0 {
-		o.MaxEventBytes = schema.DefaultMaxEvent
+		o.MaxEventBytes = d.MaxEventBytes
 	}
 	if o.CommitInterval <= 0 {
-		o.CommitInterval = 100 * time.Millisecond
+		o.CommitInterval = d.CommitInterval
 	}
 	if o.CommitEvents <= 0 {
-		o.CommitEvents = 20000
+		o.CommitEvents = d.CommitEvents
 	}
 	if o.QueueBatches <= 0 {
-		o.QueueBatches = 16
+		o.QueueBatches = d.QueueBatches
 	}
 	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 10 * time.Second
+		o.ShutdownTimeout = d.ShutdownTimeout
 	}
 	if o.LogMaxSizeMB <= 0 {
-		o.LogMaxSizeMB = 100
+		o.LogMaxSizeMB = d.LogMaxSizeMB
+	}
+	if o.FollowStallTimeout <= 0 {
+		o.FollowStallTimeout = d.FollowStallTimeout
 	}
 }
 
@@ -109,9 +127,7 @@ type Collector struct {
 	lock     *dirlock.Lock
 	listener net.Listener
 
-	queueDepth *prometheus.GaugeVec
-	abandoned  *prometheus.CounterVec
-	retries    *prometheus.CounterVec
+	stages stageMetrics
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -133,25 +149,12 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	c := &Collector{
 		opts: opts, logger: logger, reg: reg, ready: make(chan struct{}),
-		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "zlog_collector_queue_batches", Help: "Batches waiting for a sink.",
-		}, []string{"sink"}),
-		abandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zlog_collector_abandoned_total", Help: "Events a sink still failed to store when shutdown gave up on it.",
-		}, []string{"sink"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zlog_collector_sink_retries_total", Help: "Batch retries after a sink error.",
-		}, []string{"sink"}),
 		dataDirLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zlog_collector_data_dir_lost_total", Help: "Times the data directory was found deleted or replaced while running (and created again).",
 		}),
+		stages: newStageMetrics(reg, "files", "index"),
 	}
-	reg.MustRegister(c.queueDepth, c.abandoned, c.retries, c.dataDirLost)
-	for _, sink := range []string{"files", "index"} { // visible as 0 from the start
-		c.queueDepth.WithLabelValues(sink)
-		c.abandoned.WithLabelValues(sink)
-		c.retries.WithLabelValues(sink)
-	}
+	reg.MustRegister(c.dataDirLost)
 
 	// Two collectors on one data directory would both take the stream
 	// marks as theirs and interleave partitions and log files.
@@ -279,7 +282,9 @@ func (c *Collector) Endpoints() (xsub, xpub, http string) {
 }
 
 // Run serves until ctx ends, then stops intake, flushes both sinks and
-// returns. Shutdown runs in reverse order of start-up.
+// returns. Shutdown runs in reverse order of start-up: the HTTP server,
+// the proxy (which drains what ZeroMQ holds), the files stage, the index
+// stage, then storage is closed.
 func (c *Collector) Run(ctx context.Context) error {
 	filesIn := make(chan []schema.Event, c.opts.QueueBatches)
 	indexIn := make(chan []schema.Event, c.opts.QueueBatches)
@@ -287,45 +292,60 @@ func (c *Collector) Run(ctx context.Context) error {
 	// giveUp ends sink retries once shutdown has waited ShutdownTimeout.
 	giveUp, stopGiveUp := context.WithCancel(context.Background())
 	defer stopGiveUp()
-	go func() {
-		<-ctx.Done()
+	var group errgroup.Group // owns every goroutine of the collector
+	group.Go(func() error {
+		select {
+		case <-ctx.Done():
+		case <-giveUp.Done():
+			return nil
+		}
 		select {
 		case <-time.After(c.opts.ShutdownTimeout):
 			stopGiveUp()
 		case <-giveUp.Done():
 		}
-	}()
+		return nil
+	})
 
 	// Files first, then the index: an event is acknowledged after its index
 	// commit, and by then its line is in the file too.
 	var sinks errgroup.Group
-	sinks.Go(func() error { defer close(indexIn); return c.runFiles(giveUp, filesIn, indexIn) })
-	sinks.Go(func() error { return c.runIndex(giveUp, indexIn) })
+	sinks.Go(func() error {
+		return c.runStage(giveUp, stage{name: "files", sink: c.files, in: filesIn, next: indexIn})
+	})
+	sinks.Go(func() error {
+		return c.runStage(giveUp, stage{name: "index", sink: c.index, in: indexIn,
+			gather: c.opts.CommitInterval, gatherEvents: c.opts.CommitEvents,
+			idle:   func() { c.index.Maintain(); c.keepDataDir() },
+			stored: func(n int) { c.backlog.Add(-int64(n)) }})
+	})
 
 	var front errgroup.Group
 	httpSrv := c.startHTTP(&front)
 	front.Go(func() error {
 		defer close(filesIn)
 		return c.proxy.Run(ctx, func(batch []schema.Event) error {
-			c.queueDepth.WithLabelValues("files").Set(float64(len(filesIn)))
-			c.queueDepth.WithLabelValues("index").Set(float64(len(indexIn)))
 			c.backlog.Add(int64(len(batch)))
 			filesIn <- batch
 			return nil
 		})
 	})
 	c.readyOnce.Do(func() { close(c.ready) })
+	xsub, xpub, httpAddr := c.Endpoints()
+	c.logger.Info("collector ready", "xsub", xsub, "xpub", xpub, "http", httpAddr, "data", c.opts.DataDir)
 
 	<-ctx.Done()
+	var errHTTP error
 	if httpSrv != nil {
 		shCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		httpSrv.Shutdown(shCtx)
+		errHTTP = httpSrv.Shutdown(shCtx)
 		cancel()
 	}
 	errFront := front.Wait()
 	errSinks := sinks.Wait()
 	stopGiveUp()
-	return errors.Join(errFront, errSinks, c.closeStorage())
+	group.Wait()
+	return errors.Join(errHTTP, errFront, errSinks, c.closeStorage())
 }
 
 // keepDataDir notices the data directory deleted or replaced under the
@@ -355,46 +375,6 @@ func (c *Collector) pendingEvents() uint64 { return uint64(max(c.backlog.Load(),
 // Ready is closed once Run has started serving.
 func (c *Collector) Ready() <-chan struct{} { return c.ready }
 
-func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
-	if c.listener == nil {
-		return nil
-	}
-	// Everything but the health check needs the token when one is set:
-	// the API reads every event, and metrics and profiles say much.
-	private := http.NewServeMux()
-	private.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
-	private.Handle("/api/", api.NewHandler(api.Options{
-		IndexDir: filepath.Join(c.opts.DataDir, "index"), Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
-		StallTimeout: c.opts.FollowStallTimeout, Registerer: c.reg,
-	}, c.logger))
-	// Profiles for `go tool pprof`; the listener is loopback-only by default.
-	private.HandleFunc("/debug/pprof/", pprof.Index)
-	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", &c.health)
-	mux.Handle("/", api.RequireToken(c.opts.APIToken, private))
-	// Follow and tail stream until their client leaves; shutdown ends them
-	// by cancelling the context every request derives from.
-	base, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return base }}
-	srv.RegisterOnShutdown(cancel)
-	g.Go(func() error {
-		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
-	return srv
-}
-
-func (c *Collector) runFiles(giveUp context.Context, in <-chan []schema.Event, out chan<- []schema.Event) error {
-	for batch := range in {
-		c.retry(giveUp, "files", func() int { return len(batch) }, func() error { return c.files.Write(batch) })
-		out <- batch
-	}
-	return nil
-}
-
 // acknowledge tells each publisher what one index commit made durable.
 func (c *Collector) acknowledge(hwms map[schema.Stream]uint64) {
 	byPublisher := make(map[string]map[string]uint64)
@@ -406,82 +386,5 @@ func (c *Collector) acknowledge(hwms map[schema.Stream]uint64) {
 	}
 	for pub, topics := range byPublisher {
 		c.proxy.Ack(schema.Ack{Publisher: pub, HWM: topics})
-	}
-}
-
-// runIndex groups incoming batches into one commit per CommitInterval (or
-// CommitEvents), which is what makes FTS5 ingestion fast.
-func (c *Collector) runIndex(giveUp context.Context, in <-chan []schema.Event) error {
-	ticker := time.NewTicker(c.opts.CommitInterval / 2)
-	defer ticker.Stop()
-	var pending []schema.Event
-	var oldest time.Time
-	commit := func() {
-		todo := pending
-		c.retry(giveUp, "index", func() int { return len(todo) }, func() error {
-			err := c.index.Write(context.Background(), todo)
-			var we *index.WriteError
-			if errors.As(err, &we) {
-				todo = we.Failed // committed partitions must not be written twice
-			}
-			return err
-		})
-		c.backlog.Add(-int64(len(pending)))
-		pending = nil
-	}
-	for {
-		select {
-		case batch, ok := <-in:
-			if !ok {
-				if len(pending) > 0 {
-					commit()
-				}
-				return nil
-			}
-			if len(pending) == 0 {
-				oldest = time.Now()
-			}
-			pending = append(pending, batch...)
-			if len(pending) >= c.opts.CommitEvents || time.Since(oldest) >= c.opts.CommitInterval {
-				commit()
-			}
-		case <-ticker.C:
-			if len(pending) > 0 && time.Since(oldest) >= c.opts.CommitInterval/2 {
-				commit()
-			} else if len(pending) == 0 {
-				c.index.Maintain()
-			}
-			c.keepDataDir()
-		}
-	}
-}
-
-// retry runs write until it succeeds or giveUp ends, backing off up to 5 s.
-func (c *Collector) retry(giveUp context.Context, sink string, pending func() int, write func() error) {
-	backoff := 50 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		err := write()
-		if err == nil {
-			if attempt > 0 {
-				c.health.ok(sink)
-				c.logger.Info("sink recovered", "sink", sink, "attempts", attempt+1)
-			}
-			return
-		}
-		c.health.fail(sink, err)
-		if giveUp.Err() != nil {
-			c.abandoned.WithLabelValues(sink).Add(float64(pending()))
-			c.logger.Error("shutdown: abandoning events the sink could not store", "sink", sink, "events", pending(), "err", err)
-			return
-		}
-		c.retries.WithLabelValues(sink).Inc()
-		if attempt == 0 || attempt%20 == 0 {
-			c.logger.Error("sink write failed; retrying, intake slows until it recovers", "sink", sink, "events", pending(), "err", err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-giveUp.Done():
-		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }

@@ -174,6 +174,9 @@ func (e *WriteError) Error() string {
 }
 func (e *WriteError) Unwrap() error { return e.Err }
 
+// Unwritten are the events to write again.
+func (e *WriteError) Unwritten() []schema.Event { return e.Failed }
+
 func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Event) error {
 	p, err := w.partition(ctx, day)
 	if err != nil {

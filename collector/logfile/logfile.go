@@ -18,6 +18,7 @@
 package logfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,7 +95,7 @@ func Path(dir, service string) string { return filepath.Join(dir, service+".log"
 
 // Write appends one line per event. On error nothing is known about which
 // lines landed; the caller retries the batch (files are at-least-once).
-func (s *Sink) Write(batch []schema.Event) error {
+func (s *Sink) Write(_ context.Context, batch []schema.Event) error {
 	bufs := make(map[string][]byte)
 	for i := range batch {
 		ev := &batch[i]

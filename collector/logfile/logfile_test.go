@@ -2,6 +2,7 @@ package logfile
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -35,7 +36,7 @@ func TestManyServicesNoGoroutineLeak(t *testing.T) {
 		for i := 0; i < services; i++ {
 			batch = append(batch, event(fmt.Sprintf("svc-%d", i), round))
 		}
-		if err := s.Write(batch); err != nil {
+		if err := s.Write(context.Background(), batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,7 +72,7 @@ func TestRotationKeepsLinesWhole(t *testing.T) {
 		for j := i; j < i+1000; j++ {
 			batch = append(batch, event("rot", j))
 		}
-		if err := s.Write(batch); err != nil {
+		if err := s.Write(context.Background(), batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -102,9 +103,9 @@ func TestDeletedFileIsCreatedAgain(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
 	defer s.Close()
-	s.Write([]schema.Event{event("gone", 1)})
+	s.Write(context.Background(), []schema.Event{event("gone", 1)})
 	os.RemoveAll(dir)
-	if err := s.Write([]schema.Event{event("gone", 2)}); err != nil {
+	if err := s.Write(context.Background(), []schema.Event{event("gone", 2)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := countLines(t, Path(dir, "gone")); got != 1 {

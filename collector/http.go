@@ -1,0 +1,52 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zlog/zlog/query/api"
+	"github.com/zlog/zlog/query/live"
+)
+
+// startHTTP serves /healthz, /metrics, pprof and the query API on the
+// listener New opened, in a goroutine of g; nil without one.
+func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
+	if c.listener == nil {
+		return nil
+	}
+	// Everything but the health check needs the token when one is set:
+	// the API reads every event, and metrics and profiles say much.
+	private := http.NewServeMux()
+	private.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
+	private.Handle("/api/", api.NewHandler(api.Options{
+		IndexDir: filepath.Join(c.opts.DataDir, "index"), Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
+		StallTimeout: c.opts.FollowStallTimeout, Registerer: c.reg,
+	}, c.logger))
+	// Profiles for `go tool pprof`; the listener is loopback-only by default.
+	private.HandleFunc("/debug/pprof/", pprof.Index)
+	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", &c.health)
+	mux.Handle("/", api.RequireToken(c.opts.APIToken, private))
+	// Follow and tail stream until their client leaves; shutdown ends them
+	// by cancelling the context every request derives from.
+	base, cancel := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(cancel)
+	g.Go(func() error {
+		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	return srv
+}
