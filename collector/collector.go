@@ -316,7 +316,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	sinks.Go(func() error {
 		return c.runStage(giveUp, stage{name: "index", sink: c.index, in: indexIn,
 			gather: c.opts.CommitInterval, gatherEvents: c.opts.CommitEvents,
-			idle:   func() { c.index.Maintain(); c.keepDataDir() },
+			idle: c.index.Maintain, tick: c.keepDataDir,
 			stored: func(n int) { c.backlog.Add(-int64(n)) }})
 	})
 

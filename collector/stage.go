@@ -40,6 +40,7 @@ type stage struct {
 	gather       time.Duration
 	gatherEvents int
 	idle         func()      // on ticks with nothing gathered (index maintenance)
+	tick         func()      // on every tick
 	stored       func(n int) // after each successful write
 }
 
@@ -110,6 +111,9 @@ func (c *Collector) gatherStage(giveUp context.Context, st stage) error {
 				pending = nil
 			}
 		case <-ticker.C:
+			if st.tick != nil {
+				st.tick()
+			}
 			switch {
 			case len(pending) > 0 && time.Since(oldest) >= st.gather/2:
 				c.write(giveUp, st, pending)

@@ -5,25 +5,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/zlog/zlog/agent/parse"
+	"github.com/zlog/zlog/agent/positions"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/tail"
-	"github.com/zlog/zlog/schema/atomicfile"
 )
 
 // fileSource is one source's files: its tailer and the multiline events
 // being joined, by file.
 type fileSource struct {
+	a       *Agent
 	src     *Source
 	tailer  *tail.Tailer
 	parser  *parse.Parser
 	pending map[string]*joined
 }
+
+func (fs *fileSource) Close() error { return nil }
 
 // joined is a multiline event waiting for its next line.
 type joined struct {
@@ -37,19 +38,16 @@ type joined struct {
 // resume point is the cursor the spool holds for it (the position after the
 // last event spooled, acknowledged or not: the spool resends the rest), or
 // else the acknowledged position from the positions file.
-func (a *Agent) openFiles() error {
+func (a *Agent) openFiles(files []*fileSource) error {
 	if a.opts.Positions == "" {
 		return errors.New("following files needs a place to keep read positions: give --spool DIR (exactly once across restarts) or --positions FILE")
 	}
-	acked, exists, err := loadPositions(a.opts.Positions)
+	store, exists, err := positions.Open(a.opts.Positions, a.logger)
 	if err != nil {
 		return err
 	}
-	a.acked = &positions{path: a.opts.Positions, acked: acked, inflight: map[string][]*inflight{}, logger: a.logger, dirty: !exists}
-	resume := make(map[string]tail.Position, len(acked))
-	for k, p := range acked {
-		resume[k] = p
-	}
+	a.positions = store
+	resume := store.Acked()
 	cursors := a.pub.Cursors()
 	for k, c := range cursors {
 		var p tail.Position
@@ -61,12 +59,12 @@ func (a *Agent) openFiles() error {
 	}
 	// Each stored position goes to the first source whose globs match its
 	// file, so a tailer only ever resumes its own files.
-	perSource := make([]map[string]tail.Position, len(a.files))
+	perSource := make([]map[string]tail.Position, len(files))
 	for i := range perSource {
 		perSource[i] = map[string]tail.Position{}
 	}
 	for k, p := range resume {
-		for i, fs := range a.files {
+		for i, fs := range files {
 			if matchesAny(fs.src.Files, p.Path) {
 				perSource[i][k] = p
 				break
@@ -74,24 +72,25 @@ func (a *Agent) openFiles() error {
 		}
 	}
 	firstStart := !exists && len(cursors) == 0
-	for i, fs := range a.files {
+	for i, fs := range files {
 		fs.parser = parse.New(parse.Options{MaxLineBytes: a.opts.MaxLineBytes, Force: fs.src.Parser})
 		fs.pending = map[string]*joined{}
 		fs.tailer, err = tail.New(tail.Options{
 			Globs: fs.src.Files, Resume: perSource[i], FirstStart: firstStart, FromBeginning: a.opts.FromBeginning,
 			PollInterval: a.opts.PollInterval, MaxLineBytes: a.opts.MaxLineBytes,
 			AfterPass: func(ctx context.Context) error {
-				a.flushJoined(ctx, fs)
-				if err := a.acked.saveFirst(); err != nil { // retried every second
+				fs.flushJoined(ctx)
+				if err := store.SaveFirst(); err != nil { // retried every second
 					a.logger.Warn("positions not saved; will retry", "err", err)
 				}
 				return nil
 			},
-			Opened: a.acked.opened,
+			Opened: store.Opened,
 		}, a.baseLogger.With("service", fs.src.Service))
 		if err != nil {
 			return fmt.Errorf("source %q: %w", fs.src.Service, err)
 		}
+		a.sources = append(a.sources, fs)
 	}
 	return nil
 }
@@ -105,13 +104,14 @@ func matchesAny(globs []string, path string) bool {
 	return false
 }
 
-// runFiles follows one source's files until ctx ends. Lines of a multiline
+// Run follows the source's files until ctx ends. Lines of a multiline
 // event still being joined are not published at the end: their file
 // position was not advanced, so the next start reads them again.
-func (a *Agent) runFiles(ctx context.Context, fs *fileSource) error {
+func (fs *fileSource) Run(ctx context.Context) error {
+	a := fs.a
 	err := fs.tailer.Run(ctx, func(l tail.Line) error {
 		if fs.src.Multiline == nil {
-			if err := a.publishFileLine(ctx, fs, l.Text, l.Total, l.Pos); err != nil && ctx.Err() != nil {
+			if err := fs.publish(ctx, l.Text, l.Total, l.Pos); err != nil && ctx.Err() != nil {
 				return ctx.Err() // stopping: the rest is read again next time
 			}
 			return nil
@@ -125,7 +125,7 @@ func (a *Agent) runFiles(ctx context.Context, fs *fileSource) error {
 			return nil
 		}
 		if j != nil {
-			if err := a.publishFileLine(ctx, fs, j.text, j.total, j.pos); err != nil && ctx.Err() != nil {
+			if err := fs.publish(ctx, j.text, j.total, j.pos); err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
@@ -133,7 +133,7 @@ func (a *Agent) runFiles(ctx context.Context, fs *fileSource) error {
 		return nil
 	}, func(key string) {
 		a.pub.ForgetCursor(key)
-		a.acked.forget(key)
+		a.positions.Forget(key)
 	})
 	if ctx.Err() != nil {
 		return nil
@@ -142,155 +142,18 @@ func (a *Agent) runFiles(ctx context.Context, fs *fileSource) error {
 }
 
 // flushJoined publishes joined events whose next line is overdue.
-func (a *Agent) flushJoined(ctx context.Context, fs *fileSource) {
+func (fs *fileSource) flushJoined(ctx context.Context) {
 	for key, j := range fs.pending {
-		if time.Since(j.at) >= a.opts.MultilineTimeout {
-			a.publishFileLine(ctx, fs, j.text, j.total, j.pos)
+		if time.Since(j.at) >= fs.a.opts.MultilineTimeout {
+			fs.publish(ctx, j.text, j.total, j.pos)
 			delete(fs.pending, key)
 		}
 	}
 }
 
-func (a *Agent) publishFileLine(ctx context.Context, fs *fileSource, text []byte, total int, pos tail.Position) error {
+// publish sends one line (or joined event) of a file, with the position
+// after it as the spool cursor and for the positions file once acknowledged.
+func (fs *fileSource) publish(ctx context.Context, text []byte, total int, pos tail.Position) error {
 	cursor, _ := json.Marshal(pos)
-	return a.publishLine(ctx, fs.src, fs.parser, text, total, publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: a.acked.track(pos)})
-}
-
-// positions keeps the acknowledged read position of every file and writes
-// them to a file (atomically, fsynced) at most once a second. A position
-// advances only when the collector has acknowledged every event of that
-// file up to it.
-type positions struct {
-	path   string
-	logger interface{ Warn(string, ...any) }
-
-	mu       sync.Mutex
-	acked    map[string]tail.Position
-	inflight map[string][]*inflight // by file, in publish order
-	dirty    bool
-	saved    bool
-}
-
-// opened records where a new file's reading starts, unless events of it
-// are in flight.
-func (p *positions) opened(pos tail.Position) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.inflight[pos.Key()]) == 0 && p.acked[pos.Key()] != pos {
-		p.acked[pos.Key()] = pos
-		p.dirty = true
-	}
-}
-
-// saveFirst saves once, right after the first pass over the files, so the
-// starting positions are on disk before anything else happens.
-func (p *positions) saveFirst() error {
-	p.mu.Lock()
-	saved := p.saved
-	p.saved = true
-	p.mu.Unlock()
-	if saved {
-		return nil
-	}
-	return p.save()
-}
-
-type inflight struct {
-	pos  tail.Position
-	done bool
-}
-
-type positionsFile struct {
-	Version int                      `json:"version"`
-	Files   map[string]tail.Position `json:"files"`
-}
-
-func loadPositions(path string) (map[string]tail.Position, bool, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[string]tail.Position{}, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read positions %q: %w", path, err)
-	}
-	var pf positionsFile
-	if err := json.Unmarshal(b, &pf); err != nil || pf.Version != 1 {
-		// Written atomically, so only another program can have made it bad.
-		return nil, false, fmt.Errorf("positions file %q is not a zlog-agent positions file (version 1): %v; move it away to start over", path, err)
-	}
-	if pf.Files == nil {
-		pf.Files = map[string]tail.Position{}
-	}
-	return pf.Files, true, nil
-}
-
-// track registers an event about to be published and returns its ack
-// callback.
-func (p *positions) track(pos tail.Position) func() {
-	key := pos.Key()
-	e := &inflight{pos: pos}
-	p.mu.Lock()
-	p.inflight[key] = append(p.inflight[key], e)
-	p.mu.Unlock()
-	return func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		e.done = true
-		q := p.inflight[key]
-		i := 0
-		for i < len(q) && q[i].done {
-			p.acked[key] = q[i].pos
-			p.dirty = true
-			i++
-		}
-		if i == len(q) {
-			delete(p.inflight, key)
-		} else {
-			p.inflight[key] = q[i:]
-		}
-	}
-}
-
-func (p *positions) forget(key string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.acked, key)
-	delete(p.inflight, key)
-	p.dirty = true
-}
-
-func (p *positions) run(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := p.save(); err != nil {
-				p.logger.Warn("positions not saved; will retry", "path", p.path, "err", err)
-			}
-		}
-	}
-}
-
-func (p *positions) save() error {
-	p.mu.Lock()
-	if !p.dirty {
-		p.mu.Unlock()
-		return nil
-	}
-	b, err := json.MarshalIndent(positionsFile{Version: 1, Files: p.acked}, "", "  ")
-	p.dirty = false
-	p.mu.Unlock()
-	if err == nil {
-		err = atomicfile.Write(p.path, append(b, '\n'), 0o640)
-	}
-	if err != nil {
-		p.mu.Lock()
-		p.dirty = true
-		p.mu.Unlock()
-		return fmt.Errorf("save positions %q: %w", p.path, err)
-	}
-	return nil
+	return fs.a.publishLine(ctx, fs.src, fs.parser, text, total, publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: fs.a.positions.Track(pos)})
 }

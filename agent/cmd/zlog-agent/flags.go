@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
+	"github.com/zlog/zlog/agent/parse"
+	"github.com/zlog/zlog/agent/publisher"
+	"github.com/zlog/zlog/agent/sidecar"
+)
+
+const usage = `Usage: zlog-agent [flags]
+
+  app | zlog-agent --service web
+  zlog-agent --service web --file '/var/log/web/*.log' --spool /var/lib/zlog-agent
+  zlog-agent --syslog tcp://0.0.0.0:5514 --syslog udp://0.0.0.0:5514
+  zlog-agent --config agent.yaml
+
+Follows files, receives syslog and reads stdin (when no other source is
+given, or with --stdin), and publishes each line to the collector as
+<service>.<level>.
+
+Flags:
+`
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// config is what the command line asks for.
+type config struct {
+	agent        sidecar.Options
+	pub          publisher.Options
+	logger       *slog.Logger
+	httpAddr     string
+	closeTimeout time.Duration
+}
+
+// parseFlags reads the flags and --config; ok is false when the agent
+// should not run (help, --check-config, a usage error), with code the exit
+// status then.
+func parseFlags(args []string) (c config, code int, ok bool) {
+	c.agent = sidecar.DefaultOptions()
+	fs := flag.NewFlagSet("zlog-agent", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	var files, syslogs listFlag
+	configPath := fs.String("config", "", "YAML file with several sources (see README); flags given here win over its settings")
+	checkConfig := fs.Bool("check-config", false, "check the flags and --config file, print the sources, and exit")
+	service := fs.String("service", "", "service of --file and stdin lines (stdin: \"stdin\"), and of syslog messages without a tag (\"syslog\")")
+	fs.Var(&files, "file", "follow files matching this glob (repeatable); needs --service")
+	readStdin := fs.Bool("stdin", false, "read stdin even when --file or --syslog is given")
+	fs.Var(&syslogs, "syslog", "receive syslog (RFC 5424/3164) on tcp://ADDR or udp://ADDR (repeatable)")
+	parser := fs.String("parser", "auto", "how to read --file and stdin lines: auto, json, logfmt, plain")
+	fs.BoolVar(&c.agent.FromBeginning, "from-beginning", false, "on the first start, read files that already exist from their start (default: from their end)")
+	fs.StringVar(&c.agent.Positions, "positions", "", "file of acknowledged read positions (default: positions.json in --spool)")
+	fs.DurationVar(&c.agent.PollInterval, "poll-interval", c.agent.PollInterval, "check followed files this often even without a file event")
+	checkPub := pubflags.Register(fs, &c.pub)
+	fs.IntVar(&c.agent.MaxLineBytes, "max-line-bytes", c.agent.MaxLineBytes, "longer lines are cut (marked truncated=<length>); longer syslog frames are skipped")
+	multiline := fs.String("multiline", "", "join continuation lines of --file and stdin into one event: \"java\" (stack traces, Go panics, Python tracebacks' indented lines) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
+	fs.DurationVar(&c.agent.MultilineTimeout, "multiline-timeout", c.agent.MultilineTimeout, "with --multiline, send an event once no continuation line has come for this long")
+	fs.StringVar(&c.httpAddr, "http", "", "address for /metrics and /healthz, e.g. 127.0.0.1:4447 (default: off)")
+	fs.DurationVar(&c.closeTimeout, "close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, 0, false
+		}
+		return c, 2, false
+	}
+	fail := func(err error) (config, int, bool) {
+		fmt.Fprintf(os.Stderr, "zlog-agent: %v\n", err)
+		return c, 2, false
+	}
+	var err error
+	if c.logger, err = checkPub(); err != nil {
+		return fail(err)
+	}
+	start, err := parse.MultilineStart(*multiline)
+	if err != nil {
+		return fail(fmt.Errorf("flag --multiline: %w", err))
+	}
+	if *configPath != "" {
+		if err := applyConfig(fs, *configPath, &c.agent, &c.pub); err != nil {
+			return fail(err)
+		}
+	}
+	stdin := *readStdin || (len(files) == 0 && len(syslogs) == 0 && *configPath == "")
+	if err := flagSources(&c.agent, *service, files, syslogs, stdin, sidecar.ParserFormat(*parser), start); err != nil {
+		return fail(err)
+	}
+	if c.agent.Positions == "" && c.pub.Spool.Dir != "" {
+		c.agent.Positions = filepath.Join(c.pub.Spool.Dir, "positions.json")
+	}
+	if err := c.agent.Check(); err != nil {
+		return fail(err)
+	}
+	if *checkConfig {
+		fmt.Print(c.agent.Describe())
+		return c, 0, false
+	}
+	return c, 0, true
+}

@@ -1,0 +1,112 @@
+package sidecar
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zlog/zlog/agent/parse"
+	"github.com/zlog/zlog/agent/publisher"
+)
+
+// stdinSource reads the agent's standard input. Its Run returns at the
+// end of the input; the other sources go on.
+type stdinSource struct {
+	a   *Agent
+	src *Source
+}
+
+func (s *stdinSource) Close() error { return nil }
+
+// Run publishes each line of stdin until its end; lines over the limit are cut
+// (the event says so) and the rest of the line is skipped. With a multiline
+// start pattern, continuation lines are joined first.
+func (s *stdinSource) Run(ctx context.Context) error {
+	a, src := s.a, s.src
+	r := src.Stdin
+	parser := parse.New(parse.Options{MaxLineBytes: a.opts.MaxLineBytes, Force: src.Parser})
+	if src.Multiline == nil {
+		return a.scanLines(ctx, r, func(line []byte, total int) { a.publishLine(ctx, src, parser, line, total, publisher.Mark{}) })
+	}
+	type line struct {
+		b     []byte
+		total int
+	}
+	lines := make(chan line, 1024)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- a.scanLines(ctx, r, func(b []byte, total int) { lines <- line{append([]byte(nil), b...), total} })
+		close(lines)
+	}()
+	var event []byte
+	total := 0
+	flush := func() {
+		if len(event) > 0 || total > 0 {
+			a.publishLine(ctx, src, parser, event, total, publisher.Mark{})
+		}
+		event, total = event[:0], 0
+	}
+	timer := time.NewTimer(a.opts.MultilineTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				flush()
+				return <-errc
+			}
+			if src.Multiline(l.b) || total == 0 {
+				flush()
+			} else {
+				event = append(event, '\n')
+				total++
+			}
+			event = append(event, l.b...)
+			total += l.total
+			timer.Reset(a.opts.MultilineTimeout)
+		case <-timer.C:
+			flush() // no continuation came: the event is complete
+		}
+	}
+}
+
+// scanLines calls emit for each line of r (without its newline) with the
+// line's full length, keeping at most MaxLineBytes+1 bytes of it.
+func (a *Agent) scanLines(ctx context.Context, r io.Reader, emit func(line []byte, total int)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	total := 0 // the line's true length, however much of it is kept
+	for {
+		chunk, err := br.ReadSlice('\n')
+		total += len(chunk)
+		if room := a.opts.MaxLineBytes + 1 - len(line); room > 0 {
+			// Keep at most one byte past the limit: enough for the parser
+			// to see the line is too long and cut it cleanly.
+			line = append(line, chunk[:min(len(chunk), room)]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == nil { // the line ended with a newline, kept or not
+			total--
+			if len(line) > 0 && line[len(line)-1] == '\n' {
+				line = line[:len(line)-1]
+			}
+		}
+		if total > 0 {
+			emit(line, total)
+		}
+		line, total = line[:0], 0
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read stdin: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
