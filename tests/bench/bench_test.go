@@ -63,6 +63,7 @@ func TestBench(t *testing.T) {
 	t.Run("ingest", func(t *testing.T) { e.ingest(t, false) })
 	t.Run("ingest-spooled", func(t *testing.T) { e.ingest(t, true) })
 	t.Run("freshness", e.freshness)
+	t.Run("shapes", e.shapes)
 	t.Run("search", func(t *testing.T) { e.search(t, 1_000_000); e.search(t, large) })
 	t.Run("downcase", e.downcase)
 	t.Run("agent-tail", e.agentTail)
@@ -170,6 +171,42 @@ func (e *env) ingest(t *testing.T, spooled bool) {
 	r.add("Ingest", "collector peak RSS through the 1M burst", "MiB", rss, "<= 200", func(v float64) bool { return v <= 200 })
 	r.add("Ingest", "index bytes per raw log byte", "×", ratio, "<= 1.2", func(v float64) bool { return v <= 1.2 })
 	r.zlogIngest = median(rate)
+}
+
+// shapes times workloads whose shape, not size, used to stall the
+// collector: many events sharing one timestamp (syslog's whole seconds),
+// and many services with one event each.
+func (e *env) shapes(t *testing.T) {
+	var stamp, services, servicesRSS []float64
+	for run := 0; run < e.runs; run++ {
+		secs, _ := e.timeIngest(t, fmt.Sprintf("samestamp-%d", run), 20000,
+			"--service", "samestamp", "--fixed-time", time.Now().Add(-time.Minute).Truncate(time.Second).UTC().Format(time.RFC3339))
+		stamp = append(stamp, secs)
+		secs, rss := e.timeIngest(t, fmt.Sprintf("services-%d", run), 10000, "--service", "many", "--services", "10000", "--now")
+		services, servicesRSS = append(services, secs), append(servicesRSS, rss)
+		t.Logf("shapes run %d: 20,000 events, one timestamp: %.2f s; 10,000 services: %.2f s, RSS %.0f MiB", run, stamp[run], secs, rss)
+	}
+	r := e.report
+	r.add("Hard shapes", "20,000 events with one timestamp, indexed", "s", stamp, "<= 2", func(v float64) bool { return v <= 2 })
+	r.add("Hard shapes", "10,000 services × 1 event, indexed", "s", services, "<= 10", func(v float64) bool { return v <= 10 })
+	r.add("Hard shapes", "collector peak RSS through 10,000 services", "MiB", servicesRSS, "<= 200", func(v float64) bool { return v <= 200 })
+}
+
+// timeIngest runs one pregenerated zlog-loadgen of n events into a fresh
+// collector and returns the seconds from its first send to the last event
+// indexed, and the collector's peak RSS.
+func (e *env) timeIngest(t *testing.T, name string, n int, args ...string) (float64, float64) {
+	work := e.dir(name)
+	col := harness.StartCollector(t, e.bin, work, filepath.Join(work, "data"))
+	gen := harness.Start(t, work, "loadgen", filepath.Join(e.bin, "zlog-loadgen"),
+		append([]string{"--collector", col.XSub, "--count", strconv.Itoa(n), "--close-timeout", "5m"}, args...)...)
+	res := gen.WaitLine(t, regexp.MustCompile(`^(\{.*\})$`), 5*time.Minute)
+	var lr loadgenResult
+	json.Unmarshal([]byte(res[1]), &lr)
+	done := waitIndexed(t, col, float64(n), 5*time.Minute)
+	rss := vmHWM(t, col.Cmd.Process.Pid)
+	col.Signal(t, syscall.SIGTERM, time.Minute)
+	return done.Sub(time.Unix(0, lr.StartUnixNano)).Seconds(), rss
 }
 
 // freshness at 20k events/s: publish → searchable (probe events polled in
