@@ -39,6 +39,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zlog/zlog/schema/ratelog"
+
 	"github.com/zlog/zlog/schema/zmqconn"
 
 	zmq "github.com/pebbe/zmq4"
@@ -172,7 +174,7 @@ type Publisher struct {
 	closeErr                                                error
 	watch                                                   *zmqconn.Watch
 	metrics                                                 *metrics
-	refusals                                                *rateLog
+	refusals                                                *ratelog.Log
 }
 
 // New connects to the collector and starts the sender goroutine.
@@ -198,7 +200,7 @@ func New(opts Options, logger *slog.Logger) (*Publisher, error) {
 		p.store = newMemStore(opts.QueueSize)
 	}
 	p.logger = logger.With("component", "publisher", "publisher", p.opts.Publisher)
-	p.refusals = &rateLog{logger: p.logger, every: 10 * time.Second}
+	p.refusals = ratelog.New(p.logger, slog.LevelError, "events rejected by the collector; dropped", 10*time.Second)
 	p.metrics = newMetrics(p, opts.Registerer)
 	if p.spool != nil {
 		// Lost before this run began, but this run is the one that knows.

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zlog/zlog/schema/zmqconn"
+
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/zlog/zlog/schema"
@@ -171,7 +173,7 @@ func (s *sender) adopt(h *held) {
 func (s *sender) send(h *held) bool {
 	st := s.streams[h.topic]
 	schema.SetPrev(h.frames, st.prevOf(h))
-	if err := sendFrames(s.sock, h.frames); err != nil {
+	if err := zmqconn.Send(s.sock, h.frames); err != nil {
 		if zmq.AsErrno(err) == zmq.Errno(syscall.EAGAIN) { // high-water mark reached
 			s.p.metrics.backpressure.Inc()
 			// libzmq reports a NODROP XPUB as always writable, so polling
@@ -274,7 +276,7 @@ func (s *sender) rejected(r schema.Reject) {
 	s.settle(h)
 	s.p.refused.Add(1)
 	s.p.metrics.refused.Inc()
-	s.p.refusals.note(r.Topic, fmt.Errorf("event seq %d of %s rejected by the collector: %s", r.Seq, r.Topic, r.Reason))
+	s.p.refusals.Note(r.Topic, fmt.Errorf("event seq %d of %s rejected by the collector: %s", r.Seq, r.Topic, r.Reason))
 	s.p.store.settledBelow(map[string]uint64{r.Topic: st.floor()})
 }
 
@@ -386,7 +388,7 @@ func (s *sender) finish(zctx *zmq.Context) {
 	if d, r := p.dropped.Load(), p.refused.Load(); d > 0 || r > 0 {
 		p.closeErr = errors.Join(p.closeErr, fmt.Errorf("%w: %d refused or abandoned, %d rejected by the collector", ErrDropped, d, r))
 	}
-	p.refusals.flush()
+	p.refusals.Flush()
 	p.watch.Close()
 	linger := time.Duration(p.linger.Load())
 	if p.aborted() {
@@ -395,17 +397,4 @@ func (s *sender) finish(zctx *zmq.Context) {
 	s.sock.SetLinger(linger)
 	s.sock.Close()
 	zctx.Term() // blocks until queued messages are written or linger ends
-}
-
-func sendFrames(sock *zmq.Socket, frames [][]byte) error {
-	for i, f := range frames {
-		flag := zmq.DONTWAIT
-		if i < len(frames)-1 {
-			flag |= zmq.SNDMORE
-		}
-		if _, err := sock.SendBytes(f, flag); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zlog/zlog/schema/atomicfile"
+
 	"github.com/mattn/go-sqlite3"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -343,14 +345,7 @@ func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, 
 
 // stillThere reports whether the partition's path still names the file it
 // writes: not when the file or its directory was deleted or replaced.
-func (p *partition) stillThere() bool {
-	held, err := p.file.Stat()
-	if err != nil {
-		return false
-	}
-	now, err := os.Stat(p.path)
-	return err == nil && os.SameFile(held, now)
-}
+func (p *partition) stillThere() bool { return atomicfile.StillAt(p.file, p.path) }
 
 func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, error) {
 	db, err := sql.Open("sqlite3", dsn(path, cacheKiB))

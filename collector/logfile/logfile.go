@@ -27,6 +27,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/zlog/zlog/schema/atomicfile"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/natefinch/lumberjack.v2"
 
@@ -224,14 +226,7 @@ func (s *Sink) file(service string) (*openFile, error) {
 }
 
 // stillThere reports whether the path names the file the descriptor holds.
-func (f *openFile) stillThere() bool {
-	held, err := f.f.Stat()
-	if err != nil {
-		return false
-	}
-	now, err := os.Stat(f.path)
-	return err == nil && os.SameFile(held, now)
-}
+func (f *openFile) stillThere() bool { return atomicfile.StillAt(f.f, f.path) }
 
 func (s *Sink) closeFile(service string) {
 	if f, ok := s.files[service]; ok {

@@ -37,6 +37,6 @@ func (p *Proxy) readMonitor(m monitor) {
 			return
 		}
 		p.handshakes.WithLabelValues(m.role).Inc()
-		p.handshakeLog.note(m.role, fmt.Errorf("%s handshake failed with %s (%v, code %d): a plaintext client of a CURVE collector, a CURVE client of a plaintext one, or not ZeroMQ", m.role, addr, ev, value))
+		p.handshakeLog.Note(m.role, fmt.Errorf("%s handshake failed with %s (%v, code %d): a plaintext client of a CURVE collector, a CURVE client of a plaintext one, or not ZeroMQ", m.role, addr, ev, value))
 	}
 }

@@ -21,6 +21,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zlog/zlog/schema/zmqconn"
+
+	"github.com/zlog/zlog/schema/ratelog"
+
 	zmq "github.com/pebbe/zmq4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -114,10 +118,10 @@ type Proxy struct {
 	closeOnce     sync.Once
 
 	metrics
-	rejections   *rejectionLog
-	refusals     *rejectionLog
-	skips        *rejectionLog
-	handshakeLog *rejectionLog
+	rejections   *ratelog.Log
+	refusals     *ratelog.Log
+	skips        *ratelog.Log
+	handshakeLog *ratelog.Log
 }
 
 // New binds both sockets, so address errors surface before Run.
@@ -131,10 +135,10 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Proxy, 
 		rebind:  make(chan chan struct{}),
 		metrics: newMetrics(reg, opts.Curve != nil),
 	}
-	p.rejections = &rejectionLog{what: "dropped malformed messages", logger: p.logger, every: 10 * time.Second}
-	p.refusals = &rejectionLog{what: "rejected events; their publishers are told", logger: p.logger, every: 10 * time.Second}
-	p.skips = &rejectionLog{what: "streams resumed past events their publishers no longer hold", logger: p.logger, every: 10 * time.Second}
-	p.handshakeLog = &rejectionLog{what: "refused connections at the handshake", logger: p.logger, every: 10 * time.Second}
+	p.rejections = ratelog.New(p.logger, slog.LevelWarn, "dropped malformed messages", 10*time.Second)
+	p.refusals = ratelog.New(p.logger, slog.LevelWarn, "rejected events; their publishers are told", 10*time.Second)
+	p.skips = ratelog.New(p.logger, slog.LevelWarn, "streams resumed past events their publishers no longer hold", 10*time.Second)
+	p.handshakeLog = ratelog.New(p.logger, slog.LevelWarn, "refused connections at the handshake", 10*time.Second)
 	p.streamsGauge.Set(float64(p.streams.len()))
 	if err := p.open(); err != nil {
 		p.close()
@@ -336,10 +340,10 @@ func (p *Proxy) drain(consume Consumer) error {
 		}
 	}
 	p.sendAcks()
-	p.rejections.flush()
-	p.refusals.flush()
-	p.skips.flush()
-	p.handshakeLog.flush()
+	p.rejections.Flush()
+	p.refusals.Flush()
+	p.skips.Flush()
+	p.handshakeLog.Flush()
 	return nil
 }
 
@@ -410,7 +414,7 @@ func (p *Proxy) take(frames [][]byte) (schema.Event, bool) {
 	}
 	if skipped > 0 {
 		p.skipped.Add(float64(skipped))
-		p.skips.note("skipped", fmt.Errorf("publisher %s topic %s: %d sequence numbers before %d are no longer held by the publisher (dropped and counted there, or acknowledged by a collector that lost them)", h.Publisher, h.Topic, skipped, h.Seq))
+		p.skips.Note("skipped", fmt.Errorf("publisher %s topic %s: %d sequence numbers before %d are no longer held by the publisher (dropped and counted there, or acknowledged by a collector that lost them)", h.Publisher, h.Topic, skipped, h.Seq))
 	}
 	if p.stamp(&ev, p.streams.now.UTC()) {
 		// Subscribers see the same time as storage.
@@ -433,7 +437,7 @@ func (p *Proxy) refuse(frames [][]byte, err error) {
 	h, ok := schema.DecodeHeader(frames)
 	if !ok || h.Seq == 0 {
 		p.malformed.WithLabelValues(reason).Inc()
-		p.rejections.note(reason, err)
+		p.rejections.Note(reason, err)
 		return
 	}
 	k := schema.Stream{Publisher: h.Publisher, Topic: h.Topic}
@@ -441,7 +445,7 @@ func (p *Proxy) refuse(frames [][]byte, err error) {
 	case accept, resync:
 		p.streams.rejected(k, h.Seq, err.Error())
 		p.rejectedTotal.WithLabelValues(reason).Inc()
-		p.refusals.note(reason, fmt.Errorf("publisher %s topic %s seq %d: %w", h.Publisher, h.Topic, h.Seq, err))
+		p.refusals.Note(reason, fmt.Errorf("publisher %s topic %s seq %d: %w", h.Publisher, h.Topic, h.Seq, err))
 		p.sendReject(schema.Reject{Publisher: h.Publisher, Topic: h.Topic, Seq: h.Seq, Reason: err.Error()})
 	case duplicate:
 		p.resent(h)
@@ -453,18 +457,5 @@ func (p *Proxy) refuse(frames [][]byte, err error) {
 // forward republishes an event to live subscribers: TCP ones and the
 // query API's. ZeroMQ drops for a subscriber whose queue is full.
 func (p *Proxy) forward(frames [][]byte) error {
-	return errors.Join(sendMessage(p.xpub, frames), sendMessage(p.live, frames))
-}
-
-func sendMessage(sock *zmq.Socket, frames [][]byte) error {
-	for i, f := range frames {
-		flag := zmq.DONTWAIT
-		if i < len(frames)-1 {
-			flag |= zmq.SNDMORE
-		}
-		if _, err := sock.SendBytes(f, flag); err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(zmqconn.Send(p.xpub, frames), zmqconn.Send(p.live, frames))
 }

@@ -1,5 +1,8 @@
-// Package atomicfile replaces a file's content so that a crash at any
-// moment leaves either the old content or the new, never a mix.
+// Package atomicfile holds the file operations zlog's durability rests on:
+// replacing a file's content so that a crash at any moment leaves either
+// the old content or the new, never a mix; syncing a directory; and telling
+// whether a path still names a file held open (a directory deleted under a
+// running process).
 package atomicfile
 
 import (
@@ -50,4 +53,15 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("sync directory %q: %w", dir, err)
 	}
 	return nil
+}
+
+// StillAt reports whether path still names the file f holds open: false
+// once the file, or its directory, was deleted or replaced.
+func StillAt(f *os.File, path string) bool {
+	held, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(path)
+	return err == nil && os.SameFile(held, now)
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/zlog/zlog/schema/atomicfile"
 )
 
 // FileName is the lock file inside a locked directory.
@@ -69,14 +71,7 @@ func (l *Lock) Dir() string { return l.dir }
 // Intact reports whether the lock file at the path is still the one this
 // lock holds: false once the directory was deleted or replaced under the
 // running process, when another process could take it.
-func (l *Lock) Intact() bool {
-	held, err := l.f.Stat()
-	if err != nil {
-		return false
-	}
-	now, err := os.Stat(filepath.Join(l.dir, FileName))
-	return err == nil && os.SameFile(held, now)
-}
+func (l *Lock) Intact() bool { return atomicfile.StillAt(l.f, filepath.Join(l.dir, FileName)) }
 
 // Release unlocks and closes the lock file. The file stays: removing it
 // could let a third process lock a new file while a second waits on this one.
