@@ -516,7 +516,7 @@ func containsSubstring(ev *schema.Event, sub string) bool {
 		return true
 	}
 	for _, v := range ev.Fields {
-		if strings.Contains(v, sub) {
+		if strings.Contains(schema.FormatValue(v), sub) {
 			return true
 		}
 	}

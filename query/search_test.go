@@ -65,7 +65,7 @@ func TestSearchRoundTrip(t *testing.T) {
 		ev(day1, "db", schema.LevelWarn, "h1", "slow query took 2s"),
 		ev(day2.Add(2*time.Second), "downcase", schema.LevelInfo, "h1", "lower case of Hello is hello"),
 	}
-	b1[3].Fields = map[string]string{"param": "Hello", "answer": "hello"}
+	b1[3].Fields = schema.Fields{"param": "Hello", "answer": "hello"}
 	// Late and colliding events in a second batch: same timestamps as stored rows.
 	var b2 []schema.Event
 	for i := 0; i < 300; i++ {

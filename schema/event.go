@@ -10,18 +10,22 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Event is one log record as it travels from a publisher to the collector
 // and is stored in the files and the index.
 type Event struct {
-	Time    time.Time         `json:"time"` // nanosecond precision; zero means "stamp on receipt"
-	Service string            `json:"service"`
-	Level   Level             `json:"level"`
-	Host    string            `json:"host"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"` // structured key/value pairs; may be nil
+	Time    time.Time `json:"time"` // nanosecond precision; zero means "stamp on receipt"
+	Service string    `json:"service"`
+	Level   Level     `json:"level"`
+	Host    string    `json:"host"`
+	Message string    `json:"message"`
+	Fields  Fields    `json:"fields,omitempty"` // structured key/value pairs; may be nil
+	Labels  Labels    `json:"labels,omitempty"` // static labels of the source; may be nil
 
 	// Publisher and Seq identify the event within its stream (publisher id +
 	// topic) for delivery tracking. Seq 0 means "unsequenced".
@@ -61,42 +65,59 @@ var (
 	ErrBadEnvelope = errors.New("malformed envelope")
 )
 
-// ValidateService checks a service name: 1-63 characters of [a-z0-9_-],
-// starting with a letter or digit. The name is used as a file name and as the
-// first part of a topic, so dots, slashes and upper case are not allowed.
+// ValidateService checks a service name: 1-63 bytes of letters (lower
+// case, or letters without case), digits, '_' and '-', starting with a
+// letter or digit, in Unicode normal form C. The name is used as a file
+// name and as the first part of a topic, so dots, slashes, spaces and upper
+// case are not allowed.
 func ValidateService(s string) error {
 	if len(s) == 0 || len(s) > MaxServiceLen {
-		return fmt.Errorf("%w %q: length must be 1-%d", ErrBadService, s, MaxServiceLen)
+		return fmt.Errorf("%w %q: length must be 1-%d bytes", ErrBadService, s, MaxServiceLen)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	if !utf8.ValidString(s) || !norm.NFC.IsNormalString(s) {
+		return fmt.Errorf("%w %q: not UTF-8 in normal form C", ErrBadService, s)
+	}
+	for i, r := range s {
 		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case (c == '_' || c == '-') && i > 0:
+		case serviceRune(r):
+		case (r == '_' || r == '-') && i > 0:
 		default:
-			return fmt.Errorf("%w %q: character %q at %d (allowed: a-z 0-9 _ -, starting with a-z or 0-9)", ErrBadService, s, c, i)
+			return fmt.Errorf("%w %q: character %q at %d (allowed: lower-case letters, digits, _ and -, starting with a letter or digit)", ErrBadService, s, r, i)
 		}
 	}
 	return nil
 }
 
-// SanitizeService maps an arbitrary name (a syslog tag, a container name)
-// onto a valid service name, or "unknown" when nothing usable remains.
+// serviceRune is a letter that is not upper case, or a digit.
+func serviceRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+	}
+	return unicode.IsLetter(r) && !unicode.IsUpper(r) && !unicode.IsTitle(r) || unicode.IsDigit(r)
+}
+
+// SanitizeService maps an arbitrary name (a syslog tag, a unit, a container
+// name) onto a valid service name: normalised, lower-cased, other
+// characters as '-'; "unknown" when nothing usable remains. Letters of any
+// script are kept: "Überwacher" is "überwacher", "日本語" stays.
 func SanitizeService(s string) string {
+	s = norm.NFC.String(strings.ToLower(strings.ToValidUTF8(s, "")))
 	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if b.Len() >= MaxServiceLen {
+	for _, r := range s {
+		if b.Len()+utf8.RuneLen(r) > MaxServiceLen {
 			break
 		}
 		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case serviceRune(r):
 			b.WriteRune(r)
+		case r == '_' && b.Len() > 0:
+			b.WriteByte('_')
 		case b.Len() > 0:
 			b.WriteByte('-')
 		}
 	}
 	out := strings.TrimRight(b.String(), "-_")
-	if out == "" {
+	if out == "" || ValidateService(out) != nil {
 		return "unknown"
 	}
 	return out
@@ -146,8 +167,19 @@ func (e *Event) Validate() error {
 		if err := validateFieldKey(k); err != nil {
 			return err
 		}
+		if err := checkValue(k, v); err != nil {
+			return err
+		}
+	}
+	if len(e.Labels) > MaxLabels {
+		return fmt.Errorf("%w: %d labels, at most %d", ErrBadField, len(e.Labels), MaxLabels)
+	}
+	for k, v := range e.Labels {
+		if err := validateFieldKey(k); err != nil {
+			return fmt.Errorf("label: %w", err)
+		}
 		if !utf8.ValidString(v) {
-			return fmt.Errorf("%w in value of field %q", ErrBadUTF8, k)
+			return fmt.Errorf("%w in value of label %q", ErrBadUTF8, k)
 		}
 	}
 	return nil

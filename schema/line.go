@@ -2,7 +2,6 @@ package schema
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 )
@@ -17,8 +16,10 @@ const LineTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 //
 // Control characters in the host and message are escaped (see appendEscaped)
 // so one event is always one line and nothing in it can steer a terminal;
-// field values are quoted (Go syntax) when they hold spaces, quotes, '=',
-// backslashes or such characters.
+// string values of fields and labels are quoted (Go syntax) when they hold
+// spaces, quotes, '=', backslashes or such characters; numbers and booleans
+// are written bare. Labels follow the service in braces:
+// "web{env=prod} web-1: …".
 func AppendLine(b []byte, ev *Event) []byte {
 	b = ev.Time.UTC().AppendFormat(b, LineTimeFormat)
 	b = append(b, ' ')
@@ -29,6 +30,18 @@ func AppendLine(b []byte, ev *Event) []byte {
 	}
 	b = append(b, ' ')
 	b = append(b, ev.Service...)
+	if len(ev.Labels) > 0 {
+		b = append(b, '{')
+		for i, k := range sortedKeys(ev.Labels) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, k...)
+			b = append(b, '=')
+			b = AppendLogfmtValue(b, ev.Labels[k])
+		}
+		b = append(b, '}')
+	}
 	b = append(b, ' ')
 	if ev.Host == "" {
 		b = append(b, '-')
@@ -37,17 +50,14 @@ func AppendLine(b []byte, ev *Event) []byte {
 	}
 	b = append(b, ':', ' ')
 	b = appendEscaped(b, ev.Message)
-	if len(ev.Fields) > 0 {
-		keys := make([]string, 0, len(ev.Fields))
-		for k := range ev.Fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			b = append(b, ' ')
-			b = append(b, k...)
-			b = append(b, '=')
-			b = AppendLogfmtValue(b, ev.Fields[k])
+	for _, k := range sortedKeys(ev.Fields) {
+		b = append(b, ' ')
+		b = append(b, k...)
+		b = append(b, '=')
+		if s, ok := ev.Fields[k].(string); ok {
+			b = AppendLogfmtValue(b, s)
+		} else {
+			b = AppendValue(b, ev.Fields[k])
 		}
 	}
 	return append(b, '\n')

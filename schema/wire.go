@@ -4,24 +4,25 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 	"unicode/utf8"
 )
 
-// Wire format, version 2 (see README.md for the byte-level description).
+// Wire format, version 3 (see README.md for the byte-level description).
 //
-//	frame 0  topic     "<service>.<level>", ASCII
-//	frame 1  envelope  "ZLG" 0x02 | int64 time ns | uint64 seq | uint64 prev | u8 len publisher | u8 len host
+//	frame 0  topic     "<service>.<level>", UTF-8
+//	frame 1  envelope  "ZLG" 0x03 | int64 time ns | uint64 seq | uint64 prev | u8 len publisher | u8 len host
 //	frame 2  message   UTF-8 text
-//	frame 3  fields    optional: repeated (u16 key len, key, u32 value len, value)
+//	frame 3  fields    optional (present, maybe empty, when labels follow): typed values (fieldsframe.go)
+//	frame 4  labels    optional: strings
 //
-// Version 1 is the same without prev; it is still decoded (prev is then
-// PrevUnknown). The topic comes first because ZeroMQ matches subscriptions
-// against the first frame, so XPUB/XSUB prefix filtering works on
-// "<service>.<level>".
+// Version 2 is the same with string fields only and no labels; version 1
+// also lacks prev (it is then PrevUnknown). Both are still decoded. The
+// topic comes first because ZeroMQ matches subscriptions against the first
+// frame, so XPUB/XSUB prefix filtering works on "<service>.<level>".
 const (
-	WireVersion     = 2
+	WireVersion     = 3
+	wireVersion2    = 2
 	wireVersion1    = 1
 	envelopeMagic   = "ZLG"
 	envelopeFixedV1 = 4 + 8 + 8 // magic+version, time, seq
@@ -42,9 +43,7 @@ func EncodedSize(ev *Event) int {
 	n := len(ev.Service) + 1 + len(ev.Level.String()) // topic
 	n += envelopeFixed + 2 + len(ev.Publisher) + len(ev.Host)
 	n += len(ev.Message)
-	for k, v := range ev.Fields {
-		n += 6 + len(k) + len(v)
-	}
+	n += typedSize(ev.Fields) + stringsSize(ev.Labels)
 	return n
 }
 
@@ -80,26 +79,15 @@ func Encode(dst [][]byte, ev *Event) ([][]byte, error) {
 	env = append(env, ev.Host...)
 	dst = append(dst, env, []byte(ev.Message))
 
-	if len(ev.Fields) > 0 {
-		keys := make([]string, 0, len(ev.Fields))
-		size := 0
-		for k, v := range ev.Fields {
-			if len(k) > MaxFieldKeyLen || len(v) > 1<<31 {
-				return dst[:0], fmt.Errorf("%w: key %q or its value too long", ErrBadField, truncate(k, 80))
-			}
-			keys = append(keys, k)
-			size += 6 + len(k) + len(v)
-		}
-		sort.Strings(keys) // deterministic bytes: golden vectors, dedup
-		f := make([]byte, 0, size)
-		for _, k := range keys {
-			v := ev.Fields[k]
-			f = binary.BigEndian.AppendUint16(f, uint16(len(k)))
-			f = append(f, k...)
-			f = binary.BigEndian.AppendUint32(f, uint32(len(v)))
-			f = append(f, v...)
+	if len(ev.Fields) > 0 || len(ev.Labels) > 0 {
+		f, err := appendTyped(make([]byte, 0, typedSize(ev.Fields)), ev.Fields)
+		if err != nil {
+			return dst[:0], err
 		}
 		dst = append(dst, f)
+	}
+	if len(ev.Labels) > 0 {
+		dst = append(dst, appendStrings(make([]byte, 0, stringsSize(ev.Labels)), ev.Labels))
 	}
 	return dst, nil
 }
@@ -109,7 +97,7 @@ func Encode(dst [][]byte, ev *Event) ([][]byte, error) {
 // only when it sends it, while the frames were encoded (and spooled) when
 // the event was published.
 func SetPrev(frames [][]byte, prev uint64) {
-	if len(frames) > 1 && len(frames[1]) >= envelopeFixed && frames[1][3] == WireVersion {
+	if len(frames) > 1 && len(frames[1]) >= envelopeFixed && frames[1][3] >= wireVersion2 {
 		binary.BigEndian.PutUint64(frames[1][prevOffset:], prev)
 	}
 }
@@ -142,7 +130,7 @@ func DecodeHeader(frames [][]byte) (h Header, ok bool) {
 	switch env[3] {
 	case wireVersion1:
 		h.Prev = PrevUnknown
-	case WireVersion:
+	case wireVersion2, WireVersion:
 		if len(env) < envelopeFixed+2 {
 			return h, false
 		}
@@ -164,8 +152,8 @@ func DecodeHeader(frames [][]byte) (h Header, ok bool) {
 // returned as the zero time.Time; the caller decides how to stamp it.
 func Decode(frames [][]byte, maxBytes int) (Event, error) {
 	var ev Event
-	if len(frames) != 3 && len(frames) != 4 {
-		return ev, fmt.Errorf("%w: got %d, want 3 or 4", ErrFrameCount, len(frames))
+	if len(frames) < 3 || len(frames) > 5 {
+		return ev, fmt.Errorf("%w: got %d, want 3 to 5", ErrFrameCount, len(frames))
 	}
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxEvent
@@ -189,11 +177,14 @@ func Decode(frames [][]byte, maxBytes int) (Event, error) {
 	}
 	fixed := envelopeFixed
 	switch env[3] {
-	case WireVersion:
+	case WireVersion, wireVersion2:
 	case wireVersion1:
 		fixed = envelopeFixedV1
 	default:
-		return ev, fmt.Errorf("%w %d (this collector speaks 1 and %d)", ErrBadVersion, env[3], WireVersion)
+		return ev, fmt.Errorf("%w %d (this collector speaks 1 to %d)", ErrBadVersion, env[3], WireVersion)
+	}
+	if len(frames) == 5 && env[3] != WireVersion {
+		return ev, fmt.Errorf("%w: got 5, and version %d has no labels frame", ErrFrameCount, env[3])
 	}
 	if len(env) < fixed+2 {
 		return ev, fmt.Errorf("%w: %d bytes, want at least %d", ErrBadEnvelope, len(env), fixed+2)
@@ -230,12 +221,37 @@ func Decode(frames [][]byte, maxBytes int) (Event, error) {
 	}
 	ev.Message = string(frames[2])
 
-	if len(frames) == 4 {
-		if ev.Fields, err = decodeFields(frames[3]); err != nil {
+	if len(frames) >= 4 {
+		if ev.Fields, err = decodeFieldsFrame(frames[3], env[3]); err != nil {
+			return ev, err
+		}
+	}
+	if len(frames) == 5 {
+		if ev.Labels, err = decodeStrings(frames[4], "label", MaxLabels); err != nil {
 			return ev, err
 		}
 	}
 	return ev, nil
+}
+
+// decodeFieldsFrame reads the fields of a given wire version; an empty
+// frame (before labels) is no fields.
+func decodeFieldsFrame(b []byte, version byte) (Fields, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if version == WireVersion {
+		return decodeTyped(b)
+	}
+	m, err := decodeStrings(b, "field", MaxFields)
+	if err != nil {
+		return nil, err
+	}
+	f := make(Fields, len(m))
+	for k, v := range m {
+		f[k] = v
+	}
+	return f, nil
 }
 
 func shortString(b []byte, what string) (s, rest []byte, err error) {
@@ -244,40 +260,4 @@ func shortString(b []byte, what string) (s, rest []byte, err error) {
 	}
 	n := int(b[0])
 	return b[1 : 1+n], b[1+n:], nil
-}
-
-func decodeFields(b []byte) (map[string]string, error) {
-	fields := make(map[string]string)
-	for len(b) > 0 {
-		if len(b) < 2 {
-			return nil, fmt.Errorf("%w: truncated key length", ErrBadField)
-		}
-		kl := int(binary.BigEndian.Uint16(b))
-		b = b[2:]
-		if len(b) < kl+4 {
-			return nil, fmt.Errorf("%w: key runs past the end", ErrBadField)
-		}
-		key := string(b[:kl])
-		if err := validateFieldKey(key); err != nil {
-			return nil, err
-		}
-		b = b[kl:]
-		vl := int(binary.BigEndian.Uint32(b))
-		b = b[4:]
-		if vl < 0 || len(b) < vl {
-			return nil, fmt.Errorf("%w: value of %q runs past the end", ErrBadField, key)
-		}
-		if !utf8.Valid(b[:vl]) {
-			return nil, fmt.Errorf("%w in value of field %q", ErrBadUTF8, key)
-		}
-		if _, dup := fields[key]; dup {
-			return nil, fmt.Errorf("%w: key %q repeated", ErrBadField, key)
-		}
-		if len(fields) == MaxFields {
-			return nil, fmt.Errorf("%w: more than %d fields", ErrBadField, MaxFields)
-		}
-		fields[key] = string(b[:vl])
-		b = b[vl:]
-	}
-	return fields, nil
 }

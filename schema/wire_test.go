@@ -21,11 +21,17 @@ var goldenEvents = map[string]Event{
 	"full": {
 		Time: time.Date(2026, 11, 24, 23, 1, 40, 123456789, time.UTC), Service: "downcase",
 		Level: LevelInfo, Host: "web-1", Message: "lower case of X is x",
-		Fields: map[string]string{"param": "X", "answer": "x"}, Publisher: "p-1a2b", Seq: 42, Prev: 41,
+		Fields: Fields{"param": "X", "answer": "x"}, Publisher: "p-1a2b", Seq: 42, Prev: 41,
 	},
 	"unicode": {
 		Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Service: "api-gw_2", Level: LevelError,
-		Host: "höst", Message: "ÀÉÎ → àéî\nsecond line", Fields: map[string]string{"user.id": "ünï"},
+		Host: "höst", Message: "ÀÉÎ → àéî\nsecond line", Fields: Fields{"user.id": "ünï"},
+	},
+	"typed": {
+		Time: time.Date(2026, 11, 29, 23, 40, 0, 123000000, time.UTC), Service: "überwacher", Level: LevelWarn,
+		Host: "web-1", Message: "slow request", Publisher: "p-1a2b", Seq: 7, Prev: 0,
+		Fields: Fields{"duration_ms": int64(512), "ratio": 0.25, "cached": false, "path": "/api/v1"},
+		Labels: Labels{"env": "prod", "cluster": "eu-1"},
 	},
 }
 
@@ -101,23 +107,31 @@ func frameBytes(frames [][]byte) int {
 	return n
 }
 
-// Publishers of wire version 1 (no prev) are still understood: their
-// events decode as before, with Prev unknown.
-func TestWireVersion1StillDecodes(t *testing.T) {
-	for name, ev := range goldenEvents {
-		got, err := Decode(readFrames(t, filepath.Join("testdata", "wire", "v1", name+".hex")), 0)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if got.Prev != PrevUnknown {
-			t.Fatalf("%s: prev %d, want PrevUnknown", name, got.Prev)
-		}
-		if got.Seq != ev.Seq || got.Message != ev.Message || got.Publisher != ev.Publisher || !got.Time.Equal(ev.Time) {
-			t.Fatalf("%s: decoded %+v", name, got)
-		}
-		h, ok := DecodeHeader(readFrames(t, filepath.Join("testdata", "wire", "v1", name+".hex")))
-		if !ok || h.Seq != ev.Seq || h.Prev != PrevUnknown || h.Publisher != ev.Publisher || h.Topic != ev.Topic() {
-			t.Fatalf("%s: header %+v %v", name, h, ok)
+// Publishers of wire versions 1 (no prev) and 2 (string fields, no labels)
+// are still understood: their events decode as before.
+func TestOlderWireVersionsStillDecode(t *testing.T) {
+	for _, version := range []string{"v1", "v2"} {
+		for _, name := range []string{"full", "minimal", "unicode"} {
+			ev := goldenEvents[name]
+			frames := readFrames(t, filepath.Join("testdata", "wire", version, name+".hex"))
+			got, err := Decode(frames, 0)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", version, name, err)
+			}
+			wantPrev := ev.Prev
+			if version == "v1" {
+				wantPrev = PrevUnknown
+			}
+			if got.Prev != wantPrev || got.Seq != ev.Seq || got.Message != ev.Message || got.Publisher != ev.Publisher || !got.Time.Equal(ev.Time) {
+				t.Fatalf("%s/%s: decoded %+v", version, name, got)
+			}
+			if len(ev.Fields) > 0 && !reflect.DeepEqual(got.Fields, ev.Fields) {
+				t.Fatalf("%s/%s: fields %v, want %v", version, name, got.Fields, ev.Fields)
+			}
+			h, ok := DecodeHeader(frames)
+			if !ok || h.Seq != ev.Seq || h.Prev != wantPrev || h.Publisher != ev.Publisher || h.Topic != ev.Topic() {
+				t.Fatalf("%s/%s: header %+v %v", version, name, h, ok)
+			}
 		}
 	}
 }
@@ -162,12 +176,13 @@ func TestWireMalformed(t *testing.T) {
 		want   error
 	}{
 		{"two frames", func() [][]byte { return clone()[:2] }, ErrFrameCount},
-		{"five frames", func() [][]byte { return append(clone(), []byte("x")) }, ErrFrameCount},
+		{"six frames", func() [][]byte { return append(clone(), []byte("x"), []byte("y")) }, ErrFrameCount},
 		{"topic without level", func() [][]byte { f := clone(); f[0] = []byte("downcase"); return f }, ErrBadTopic},
 		{"topic unknown level", func() [][]byte { f := clone(); f[0] = []byte("downcase.loud"); return f }, ErrBadTopic},
 		{"topic upper case", func() [][]byte { f := clone(); f[0] = []byte("Downcase.info"); return f }, ErrBadTopic},
 		{"no magic", func() [][]byte { f := clone(); f[1][0] = 'X'; return f }, ErrBadEnvelope},
-		{"version 3", func() [][]byte { f := clone(); f[1][3] = 3; return f }, ErrBadVersion},
+		{"version 4", func() [][]byte { f := clone(); f[1][3] = 4; return f }, ErrBadVersion},
+		{"labels after version 2", func() [][]byte { f := clone(); f[1][3] = 2; return append(f, []byte{}) }, ErrFrameCount},
 		{"prev not below seq", func() [][]byte { f := clone(); SetPrev(f, 42); return f }, ErrBadEnvelope},
 		{"short envelope", func() [][]byte { f := clone(); f[1] = f[1][:10]; return f }, ErrBadEnvelope},
 		{"host past end", func() [][]byte { f := clone(); f[1] = f[1][:len(f[1])-1]; return f }, ErrBadEnvelope},
@@ -175,7 +190,9 @@ func TestWireMalformed(t *testing.T) {
 		{"message not utf8", func() [][]byte { f := clone(); f[2] = []byte{0xff, 0xfe}; return f }, ErrBadUTF8},
 		{"field truncated", func() [][]byte { f := clone(); f[3] = f[3][:len(f[3])-1]; return f }, ErrBadField},
 		{"field key bad", func() [][]byte { f := clone(); f[3] = []byte{0, 1, ' ', 0, 0, 0, 0}; return f }, ErrBadField},
-		{"field value not utf8", func() [][]byte { f := clone(); f[3] = []byte{0, 1, 'k', 0, 0, 0, 1, 0xff}; return f }, ErrBadUTF8},
+		{"field value not utf8", func() [][]byte { f := clone(); f[3] = []byte{0, 1, 'k', kindString, 0, 0, 0, 1, 0xff}; return f }, ErrBadUTF8},
+		{"field kind unknown", func() [][]byte { f := clone(); f[3] = []byte{0, 1, 'k', 9, 0}; return f }, ErrBadField},
+		{"field bool byte", func() [][]byte { f := clone(); f[3] = []byte{0, 1, 'k', kindBool, 2}; return f }, ErrBadField},
 		{"too large", func() [][]byte { f := clone(); f[2] = make([]byte, DefaultMaxEvent); return f }, ErrTooLarge},
 	}
 	for _, c := range cases {
@@ -231,7 +248,8 @@ func TestParseLevel(t *testing.T) {
 }
 
 func TestSanitizeService(t *testing.T) {
-	cases := map[string]string{"CRON": "cron", "my app[123]": "my-app-123", "///": "unknown", "nginx": "nginx", "Äpp": "pp"}
+	cases := map[string]string{"CRON": "cron", "my app[123]": "my-app-123", "///": "unknown", "nginx": "nginx", "Äpp": "äpp",
+		"Überwacher": "überwacher", "日本語": "日本語", "Cafe\u0301": "café", "a.b": "a-b", "web_1": "web_1", "-x-": "x"}
 	for in, want := range cases {
 		got := SanitizeService(in)
 		if got != want {
@@ -245,7 +263,7 @@ func TestSanitizeService(t *testing.T) {
 
 func TestAppendLineGolden(t *testing.T) {
 	var b strings.Builder
-	for _, name := range []string{"full", "minimal", "unicode"} {
+	for _, name := range []string{"full", "minimal", "unicode", "typed"} {
 		ev := goldenEvents[name]
 		b.Write(AppendLine(nil, &ev))
 	}
@@ -260,7 +278,7 @@ func TestAppendLineGolden(t *testing.T) {
 	if b.String() != string(want) {
 		t.Fatalf("line format changed:\ngot\n%s\nwant\n%s", b.String(), want)
 	}
-	if n := strings.Count(b.String(), "\n"); n != 3 {
+	if n := strings.Count(b.String(), "\n"); n != 4 {
 		t.Fatalf("want one line per event, got %d lines", n)
 	}
 }
@@ -279,7 +297,7 @@ func TestAppendLineEscapesControls(t *testing.T) {
 		{"é → ü", "é → ü"},
 	}
 	for _, c := range cases {
-		ev := Event{Service: "s", Level: LevelInfo, Host: "h\x1bx", Message: c.msg, Fields: map[string]string{"f": c.msg}}
+		ev := Event{Service: "s", Level: LevelInfo, Host: "h\x1bx", Message: c.msg, Fields: Fields{"f": c.msg}}
 		line := string(AppendLine(nil, &ev))
 		wantPrefix := "0001-01-01T00:00:00.000000000Z info  s h\\x1bx: " + c.want + " f="
 		if !strings.HasPrefix(line, wantPrefix) {

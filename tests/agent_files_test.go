@@ -220,8 +220,8 @@ sources:
 	if e := api[2]; !strings.Contains(e.Message, "\uFFFD") {
 		t.Errorf("garbage line not repaired: %+v", e)
 	}
-	if e := api[3]; e.Fields["truncated"] != fmt.Sprint(len("huge ")+10<<20) || len(e.Message) > 70<<10 {
-		t.Errorf("huge line: truncated=%q, %d bytes kept", e.Fields["truncated"], len(e.Message))
+	if e := api[3]; e.Fields["truncated"] != int64(len("huge ")+10<<20) || len(e.Message) > 70<<10 {
+		t.Errorf("huge line: truncated=%v, %d bytes kept", e.Fields["truncated"], len(e.Message))
 	}
 	worker, _ := logqJSON(t, data, "--service", "worker", "--since", "5m", "--limit", "0", "--order", "oldest")
 	if worker[1].Message != trace || worker[1].Level.String() != "error" {

@@ -60,8 +60,8 @@ func TestAgentStdin(t *testing.T) {
 	if e := by["garbage"]; !strings.Contains(e.Message, "\uFFFD") {
 		t.Errorf("garbage line: %q", e.Message)
 	}
-	if e := by["huge"]; e.Fields["truncated"] != fmt.Sprint(5+10<<20) || len(e.Message) > 64<<10 {
-		t.Errorf("10 MB line: %d bytes kept, truncated=%q", len(e.Message), e.Fields["truncated"])
+	if e := by["huge"]; e.Fields["truncated"] != int64(5+10<<20) || len(e.Message) > 64<<10 {
+		t.Errorf("10 MB line: %d bytes kept, truncated=%v", len(e.Message), e.Fields["truncated"])
 	}
 	if e := by["INFO"]; e.Message != "INFO last line without newline" {
 		t.Errorf("last line: %+v", e)

@@ -168,13 +168,13 @@ func TestDowncaseEndToEnd(t *testing.T) {
 	})
 	seen := map[string]bool{}
 	for _, ev := range evs {
-		if ev.Service != "downcase" || ev.Level != schema.LevelInfo || ev.Fields["answer"] != strings.ToLower(ev.Fields["param"]) {
+		if ev.Service != "downcase" || ev.Level != schema.LevelInfo || ev.Fields["answer"] != strings.ToLower(ev.Fields["param"].(string)) {
 			t.Fatalf("bad answer event: %+v", ev)
 		}
-		if seen[ev.Fields["param"]] {
+		if seen[ev.Fields["param"].(string)] {
 			t.Fatalf("duplicate event for %s", ev.Fields["param"])
 		}
-		seen[ev.Fields["param"]] = true
+		seen[ev.Fields["param"].(string)] = true
 	}
 	if len(seen) != total {
 		t.Fatalf("got %d distinct answers, want %d", len(seen), total)
@@ -237,7 +237,7 @@ func TestMalformedInputIsCountedAndSurvived(t *testing.T) {
 	evs, _ := logqJSON(t, data, "--service", "pytest", "--since", "5m", "--limit", "0")
 	seen := map[string]bool{}
 	for _, ev := range evs {
-		if ev.Message != "py event "+ev.Fields["i"] || ev.Host != "pyhost" || ev.Fields["lang"] != "python" || ev.Time.IsZero() || seen[ev.Message] {
+		if ev.Message != "py event "+schema.FormatValue(ev.Fields["i"]) || ev.Host != "pyhost" || ev.Fields["lang"] != "python" || ev.Time.IsZero() || seen[ev.Message] {
 			t.Fatalf("bad or repeated event: %+v", ev)
 		}
 		seen[ev.Message] = true

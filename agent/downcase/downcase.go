@@ -139,7 +139,7 @@ func (s *Server) downcase(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(answer))
 	s.publish(r.Context(), schema.Event{
 		Service: s.opts.Service, Level: schema.LevelInfo, Message: answer,
-		Fields: map[string]string{"param": param, "answer": lower},
+		Fields: schema.Fields{"param": param, "answer": lower},
 	})
 }
 
@@ -174,14 +174,14 @@ func (s *Server) writeAccessLog(ev *schema.Event) {
 	if s.opts.AccessLog == nil {
 		return
 	}
-	line := make(map[string]string, len(ev.Fields)+3)
+	line := make(map[string]any, len(ev.Fields)+3)
 	for k, v := range ev.Fields {
 		line[k] = v
 	}
 	line["ts"], line["level"], line["msg"] = ev.Time.UTC().Format(time.RFC3339Nano), ev.Level.String(), ev.Message
 	b, err := json.Marshal(line)
 	if err != nil {
-		return // a map of valid UTF-8 strings always marshals
+		return // strings and numbers always marshal
 	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
@@ -222,9 +222,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		ev := schema.Event{
 			Time: start, Service: s.opts.Service + "-access", Level: lvl,
 			Message: r.Method + " " + uri + " " + strconv.Itoa(sw.status),
-			Fields: map[string]string{
-				"method": r.Method, "status": strconv.Itoa(sw.status), "bytes": strconv.Itoa(sw.bytes),
-				"duration_us": strconv.FormatInt(dur.Microseconds(), 10), "remote": r.RemoteAddr,
+			Fields: schema.Fields{
+				"method": r.Method, "status": int64(sw.status), "bytes": int64(sw.bytes),
+				"duration_us": dur.Microseconds(), "remote": r.RemoteAddr,
 			},
 		}
 		s.writeAccessLog(&ev)

@@ -65,7 +65,7 @@ type Result struct {
 	Time    time.Time
 	Level   schema.Level
 	Message string
-	Fields  map[string]string
+	Fields  schema.Fields
 	Format  Format
 	// Fixed reports repairs: the line was cut or held invalid UTF-8.
 	Truncated, InvalidUTF8 bool
@@ -113,9 +113,9 @@ func (p *Parser) Line(line []byte) Result {
 	}
 	if r.Truncated {
 		if r.Fields == nil {
-			r.Fields = map[string]string{}
+			r.Fields = schema.Fields{}
 		}
-		r.Fields["truncated"] = strconv.Itoa(origLen)
+		r.Fields["truncated"] = int64(origLen)
 	}
 	return r
 }
@@ -179,7 +179,10 @@ func (p *Parser) take(fields map[string]string, r *Result) {
 		}
 	}
 	if len(fields) > 0 {
-		r.Fields = fields
+		r.Fields = make(schema.Fields, len(fields))
+		for k, v := range fields {
+			r.Fields[k] = v
+		}
 	}
 }
 
@@ -280,7 +283,10 @@ func plainPairs(line string, r *Result) {
 		}
 	}
 	if len(fields) > 0 {
-		r.Fields = fields
+		r.Fields = make(schema.Fields, len(fields))
+		for k, v := range fields {
+			r.Fields[k] = v
+		}
 	}
 }
 

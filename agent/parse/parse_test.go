@@ -18,28 +18,28 @@ func TestLine(t *testing.T) {
 		want Result
 	}{
 		{"json", `{"ts":"2026-11-24T10:00:00.5Z","level":"error","msg":"db down","user":"u1","n":3}`,
-			Result{Time: ts, Level: schema.LevelError, Message: "db down", Fields: map[string]string{"user": "u1", "n": "3"}, Format: JSON}},
+			Result{Time: ts, Level: schema.LevelError, Message: "db down", Fields: schema.Fields{"user": "u1", "n": "3"}, Format: JSON}},
 		{"json unix ms and aliases", `{"@timestamp":1795557600500,"severity":"WARNING","message":"slow"}`,
 			Result{Time: time.UnixMilli(1795557600500), Level: schema.LevelWarn, Message: "slow", Format: JSON}},
 		{"json odd keys", `{"msg":"x","a b":"1"}`,
-			Result{Level: schema.LevelInfo, Message: "x", Fields: map[string]string{"a_b": "1"}, Format: JSON}},
+			Result{Level: schema.LevelInfo, Message: "x", Fields: schema.Fields{"a_b": "1"}, Format: JSON}},
 		{"not json after all", `{broken`, Result{Level: schema.LevelInfo, Message: "{broken", Format: Plain}},
 		{"logfmt", `time=2026-11-24T10:00:00.5Z level=warn msg="disk 90% full" path=/var dev=sda`,
-			Result{Time: ts, Level: schema.LevelWarn, Message: "disk 90% full", Fields: map[string]string{"path": "/var", "dev": "sda"}, Format: Logfmt}},
+			Result{Time: ts, Level: schema.LevelWarn, Message: "disk 90% full", Fields: schema.Fields{"path": "/var", "dev": "sda"}, Format: Logfmt}},
 		{"logfmt escapes", `lvl=debug msg="say \"hi\"" n=1`,
-			Result{Level: schema.LevelDebug, Message: `say "hi"`, Fields: map[string]string{"n": "1"}, Format: Logfmt}},
+			Result{Level: schema.LevelDebug, Message: `say "hi"`, Fields: schema.Fields{"n": "1"}, Format: Logfmt}},
 		// Fault 8: a line with words besides its pairs is plain text, kept
 		// whole; its pairs are copied into fields beside it.
 		{"a bare word keeps the line whole", `lvl=debug msg="say \"hi\"" ok`,
-			Result{Level: schema.LevelDebug, Message: `lvl=debug msg="say \"hi\"" ok`, Fields: map[string]string{"msg": `say "hi"`}, Format: Plain}},
+			Result{Level: schema.LevelDebug, Message: `lvl=debug msg="say \"hi\"" ok`, Fields: schema.Fields{"msg": `say "hi"`}, Format: Plain}},
 		{"one pair is plain", `retry=3 after failure`, Result{Level: schema.LevelInfo, Message: "retry=3 after failure",
-			Fields: map[string]string{"retry": "3"}, Format: Plain}},
+			Fields: schema.Fields{"retry": "3"}, Format: Plain}},
 		{"sentence with pairs", `Config loaded: retries=3 timeout=30s from /etc/app.conf`,
 			Result{Level: schema.LevelInfo, Message: "Config loaded: retries=3 timeout=30s from /etc/app.conf",
-				Fields: map[string]string{"retries": "3", "timeout": "30s"}, Format: Plain}},
+				Fields: schema.Fields{"retries": "3", "timeout": "30s"}, Format: Plain}},
 		{"journal line", `billing.service: Main process exited, code=exited, status=1/FAILURE`,
 			Result{Level: schema.LevelInfo, Message: "billing.service: Main process exited, code=exited, status=1/FAILURE",
-				Fields: map[string]string{"code": "exited", "status": "1/FAILURE"}, Format: Plain}},
+				Fields: schema.Fields{"code": "exited", "status": "1/FAILURE"}, Format: Plain}},
 		{"unterminated quote", `a=1 b="open`, Result{Level: schema.LevelInfo, Message: `a=1 b="open`, Format: Plain}},
 		{"equals in a word", `x == y`, Result{Level: schema.LevelInfo, Message: `x == y`, Format: Plain}},
 		{"plain level word", `ERROR connection refused`, Result{Level: schema.LevelError, Message: "ERROR connection refused", Format: Plain}},
@@ -49,7 +49,7 @@ func TestLine(t *testing.T) {
 		{"crlf", "INFO x\r", Result{Level: schema.LevelInfo, Message: "INFO x", Format: Plain}},
 		{"invalid utf8", "bad \xff byte", Result{Level: schema.LevelInfo, Message: "bad \uFFFD byte", Format: Plain, InvalidUTF8: true}},
 		{"truncated", strings.Repeat("é", 40), Result{Level: schema.LevelInfo, Message: strings.Repeat("é", 32), Format: Plain,
-			Truncated: true, Fields: map[string]string{"truncated": "80"}}},
+			Truncated: true, Fields: schema.Fields{"truncated": int64(80)}}},
 	}
 	for _, c := range cases {
 		parser := p

@@ -40,7 +40,7 @@ func BenchmarkPublish(b *testing.B) {
 		b.Fatal(err)
 	}
 	ev := schema.Event{Service: "downcase", Level: schema.LevelInfo, Message: "lower case of HelloWorld is helloworld",
-		Fields: map[string]string{"param": "HelloWorld", "answer": "helloworld"}}
+		Fields: schema.Fields{"param": "HelloWorld", "answer": "helloworld"}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := p.Publish(context.Background(), ev); err != nil {

@@ -247,7 +247,7 @@ func TestInvalidEventsRejected(t *testing.T) {
 		{Service: "Bad Service", Level: schema.LevelInfo},
 		{Service: "ok", Level: 0},
 		{Service: "ok", Level: schema.LevelInfo, Message: "\xff"},
-		{Service: "ok", Level: schema.LevelInfo, Fields: map[string]string{"bad key": "v"}},
+		{Service: "ok", Level: schema.LevelInfo, Fields: schema.Fields{"bad key": "v"}},
 		{Service: "ok", Level: schema.LevelInfo, Message: string(make([]byte, schema.DefaultMaxEvent))},
 	}
 	for _, ev := range bad {

@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/zlog/zlog/agent/parse"
@@ -15,7 +14,7 @@ func (a *Agent) publishLine(ctx context.Context, src *Source, parser *parse.Pars
 	res := parser.Line(line)
 	if res.Truncated {
 		a.Truncated.Add(1)
-		res.Fields["truncated"] = strconv.Itoa(total)
+		res.Fields["truncated"] = int64(total)
 	}
 	if res.InvalidUTF8 {
 		a.InvalidUTF8.Add(1)

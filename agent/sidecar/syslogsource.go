@@ -43,7 +43,7 @@ func (a *Agent) syslogMessage(service string, m syslog.Message, peer string) {
 	if host == "" {
 		host = a.opts.Host
 	}
-	fields := map[string]string{"peer": peer}
+	fields := schema.Fields{"peer": peer}
 	if m.ProcID != "" {
 		fields["procid"] = m.ProcID
 	}
@@ -70,8 +70,10 @@ func repairUTF8(ev *schema.Event) bool {
 	fix(&ev.Message)
 	fix(&ev.Host)
 	for k, v := range ev.Fields {
-		if fix(&v); fixed {
-			ev.Fields[k] = v
+		if s, ok := v.(string); ok {
+			if fix(&s); fixed {
+				ev.Fields[k] = s
+			}
 		}
 	}
 	return fixed

@@ -38,13 +38,13 @@ const LabelsSQL = `'l' || s.level || ' s' || hex(s.service) || ' h' || hex(s.hos
 // object with sorted keys, or nil (NULL) when there are none. Whatever
 // matches events outside the index (logq's live filter) feeds FTS5 this same
 // text, so both see the same tokens.
-func FieldsColumn(f map[string]string) any {
+func FieldsColumn(f schema.Fields) any {
 	if len(f) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(f) // sorted keys
+	b, err := json.Marshal(f) // sorted keys; numbers and booleans keep their JSON type
 	if err != nil {
-		return nil // map[string]string of valid UTF-8 always marshals
+		return nil // validated values (strings, finite numbers, booleans) always marshal
 	}
 	return string(b)
 }

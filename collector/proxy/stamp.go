@@ -22,7 +22,7 @@ func (p *Proxy) stamp(ev *schema.Event, now time.Time) bool {
 		ev.Time = now
 		return true
 	case p.opts.MaxFuture > 0 && ev.Time.After(now.Add(p.opts.MaxFuture)):
-		fields := make(map[string]string, len(ev.Fields)+1)
+		fields := make(schema.Fields, len(ev.Fields)+1)
 		for k, v := range ev.Fields {
 			fields[k] = v
 		}

@@ -187,7 +187,7 @@ func (f Filter) Match(ev *schema.Event) bool {
 	}
 	text := strings.ToLower(ev.Message)
 	for _, v := range ev.Fields {
-		text += "\n" + strings.ToLower(v)
+		text += "\n" + strings.ToLower(schema.FormatValue(v))
 	}
 	for _, w := range f.Words {
 		if !strings.Contains(text, strings.ToLower(strings.Trim(w, `"`))) {
