@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -357,7 +358,17 @@ func TestPublisherKilledRestartsFromSpool(t *testing.T) {
 		got := col.Metric(t, "zlog_collector_received_total")
 		return got >= 30000, fmt.Sprint(got)
 	})
+	// Stop the collector so that the publisher certainly holds events it
+	// sent and spooled but never had acknowledged when it dies: killed
+	// right after an acknowledgement it might hold none.
+	col.Cmd.Process.Signal(syscall.SIGSTOP)
+	size0 := dirSize(spoolDir)
+	harness.Eventually(t, 30*time.Second, "publisher spooling while the collector is stopped", func() (bool, string) {
+		size := dirSize(spoolDir)
+		return size > size0+64<<10, fmt.Sprint(size0, size)
+	})
 	first.Signal(t, syscall.SIGKILL, 10*time.Second)
+	col.Cmd.Process.Signal(syscall.SIGCONT)
 	stored := col.Metric(t, "zlog_collector_indexed_total")
 	if stored >= n {
 		t.Fatalf("publisher finished before it was killed (%v stored)", stored)
@@ -370,4 +381,18 @@ func TestPublisherKilledRestartsFromSpool(t *testing.T) {
 		t.Fatalf("no spool recovery logged:\n%s", second.Output())
 	}
 	checkExactlyOnce(t, data, "spooled", n)
+}
+
+// dirSize is the total size of the files under dir.
+func dirSize(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
 }
