@@ -171,10 +171,16 @@ func (e *Event) Validate() error {
 			return err
 		}
 	}
-	if len(e.Labels) > MaxLabels {
-		return fmt.Errorf("%w: %d labels, at most %d", ErrBadField, len(e.Labels), MaxLabels)
+	return ValidateLabels(e.Labels)
+}
+
+// ValidateLabels checks labels: at most MaxLabels, keys as field keys,
+// values UTF-8.
+func ValidateLabels(labels Labels) error {
+	if len(labels) > MaxLabels {
+		return fmt.Errorf("%w: %d labels, at most %d", ErrBadField, len(labels), MaxLabels)
 	}
-	for k, v := range e.Labels {
+	for k, v := range labels {
 		if err := validateFieldKey(k); err != nil {
 			return fmt.Errorf("label: %w", err)
 		}
@@ -185,19 +191,25 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// validateFieldKey allows 1-64 characters of [A-Za-z0-9_.-]; keys appear
+// validateFieldKey allows 1-64 characters of [A-Za-z0-9_.@-]; keys appear
 // unquoted in log lines, so spaces and '=' are excluded.
 func validateFieldKey(k string) error {
 	if len(k) == 0 || len(k) > MaxFieldKeyLen {
 		return fmt.Errorf("%w: key %q must be 1-%d bytes", ErrBadField, truncate(k, 80), MaxFieldKeyLen)
 	}
 	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return fmt.Errorf("%w: key %q has character %q (allowed: A-Z a-z 0-9 _ . -)", ErrBadField, truncate(k, 80), c)
+		if !FieldKeyByte(k[i]) {
+			return fmt.Errorf("%w: key %q has character %q (allowed: A-Z a-z 0-9 _ . @ -)", ErrBadField, truncate(k, 80), k[i])
 		}
 	}
 	return nil
+}
+
+// FieldKeyByte reports whether c may appear in a field or label key: ASCII
+// letters and digits, '_', '.', '-' and '@' (as in "@version" or the
+// structured-data id "sd.origin@32473.ip").
+func FieldKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '@'
 }
 
 func truncate(s string, n int) string {

@@ -183,7 +183,7 @@ sources:
     multiline: java
 `, col.XSub, filepath.Join(work, "spool"), logs, logs)), 0o644)
 	check := harness.Run(t, 10*time.Second, filepath.Join(binDir, "zlog-agent"), "--config", config, "--check-config")
-	if check.Code != 0 || !strings.Contains(check.Stdout, "source service=worker files="+logs+"/worker.log parser=auto multiline=true") {
+	if check.Code != 0 || !strings.Contains(check.Stdout, "source service=worker files="+logs+"/worker.log format=auto multiline=true") {
 		t.Fatalf("--check-config: exit %d\n%s%s", check.Code, check.Stdout, check.Stderr)
 	}
 	agent := harness.Start(t, work, "agent", filepath.Join(binDir, "zlog-agent"), "--config", config, "--http", "127.0.0.1:0")

@@ -48,10 +48,10 @@ func TestAgentStdin(t *testing.T) {
 	if len(evs) != 6 {
 		t.Fatalf("got %d events, want 6: %+v", len(evs), evs)
 	}
-	if e := by["payment"]; e.Level != schema.LevelError || e.Fields["order"] != "o-17" || e.Fields["amount"] != "12.5" || e.Host != "box-1" {
+	if e := by["payment"]; e.Level != schema.LevelError || e.Fields["order"] != "o-17" || e.Fields["amount"] != 12.5 || e.Host != "box-1" {
 		t.Errorf("json line: %+v", e)
 	}
-	if e := by["disk"]; e.Level != schema.LevelWarn || e.Fields["mount"] != "/var" || e.Fields["pct"] != "91" {
+	if e := by["disk"]; e.Level != schema.LevelWarn || e.Fields["mount"] != "/var" || e.Fields["pct"] != int64(91) {
 		t.Errorf("logfmt line: %+v", e)
 	}
 	if e := by["ERROR"]; e.Level != schema.LevelError {
@@ -144,7 +144,8 @@ func TestAgentMultilineStackTrace(t *testing.T) {
 		"Caused by: java.io.IOException: disk full\n" +
 		"\tat com.example.Disk.write(Disk.java:7)\n" +
 		"\t... 2 more"
-	now := time.Now().UTC().Format("2006-01-02 15:04:05")
+	stamp := time.Now().UTC().Truncate(time.Second)
+	now := stamp.Format("2006-01-02 15:04:05")
 	cases := []struct {
 		service, spec, input string
 		want                 []string // message prefixes, in order
@@ -152,10 +153,12 @@ func TestAgentMultilineStackTrace(t *testing.T) {
 		{"javapreset", "java", "INFO starting\n" + trace + "\nINFO next\n",
 			[]string{"INFO starting", trace, "INFO next"}},
 		{"javaregex", `^\d{4}-\d{2}-\d{2} `, now + " ERROR request failed\n" + trace + "\n" + now + " INFO recovered\n",
-			[]string{now + " ERROR request failed\n" + trace, now + " INFO recovered"}},
+			// The time stamp a line starts with is the event's time, not
+			// part of its message.
+			[]string{"ERROR request failed\n" + trace, "INFO recovered"}},
 	}
 	for _, c := range cases {
-		cmd := exec.Command(filepath.Join(binDir, "zlog-agent"), "--service", c.service, "--collector", col.XSub, "--multiline", c.spec)
+		cmd := exec.Command(filepath.Join(binDir, "zlog-agent"), "--service", c.service, "--collector", col.XSub, "--multiline", c.spec, "--timezone", "UTC")
 		cmd.Stdin = strings.NewReader(c.input)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", c.service, err, out)
@@ -167,6 +170,9 @@ func TestAgentMultilineStackTrace(t *testing.T) {
 		for i, ev := range evs {
 			if ev.Message != c.want[i] {
 				t.Errorf("%s event %d:\n got %q\nwant %q", c.service, i, ev.Message, c.want[i])
+			}
+			if c.service == "javaregex" && !ev.Time.Equal(stamp) {
+				t.Errorf("%s event %d: time %v, want the line's %v", c.service, i, ev.Time, stamp)
 			}
 		}
 	}

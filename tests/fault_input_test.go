@@ -39,7 +39,7 @@ func TestFaultParserKeepsEveryLinesText(t *testing.T) {
 			t.Errorf("line %d stored as message %q with fields %v, want the whole line %q", i, ev.Message, ev.Fields, lines[i])
 		}
 	}
-	if f := evs[0].Fields; f["retries"] != "3" || f["timeout"] != "30s" {
+	if f := evs[0].Fields; f["retries"] != int64(3) || f["timeout"] != "30s" {
 		t.Errorf("pairs of a plain line not kept as fields: %v", f)
 	}
 }

@@ -18,7 +18,7 @@ func TestLine(t *testing.T) {
 		want Result
 	}{
 		{"json", `{"ts":"2026-11-24T10:00:00.5Z","level":"error","msg":"db down","user":"u1","n":3}`,
-			Result{Time: ts, Level: schema.LevelError, Message: "db down", Fields: schema.Fields{"user": "u1", "n": "3"}, Format: JSON}},
+			Result{Time: ts, Level: schema.LevelError, Message: "db down", Fields: schema.Fields{"user": "u1", "n": int64(3)}, Format: JSON}},
 		{"json unix ms and aliases", `{"@timestamp":1795557600500,"severity":"WARNING","message":"slow"}`,
 			Result{Time: time.UnixMilli(1795557600500), Level: schema.LevelWarn, Message: "slow", Format: JSON}},
 		{"json odd keys", `{"msg":"x","a b":"1"}`,
@@ -27,16 +27,16 @@ func TestLine(t *testing.T) {
 		{"logfmt", `time=2026-11-24T10:00:00.5Z level=warn msg="disk 90% full" path=/var dev=sda`,
 			Result{Time: ts, Level: schema.LevelWarn, Message: "disk 90% full", Fields: schema.Fields{"path": "/var", "dev": "sda"}, Format: Logfmt}},
 		{"logfmt escapes", `lvl=debug msg="say \"hi\"" n=1`,
-			Result{Level: schema.LevelDebug, Message: `say "hi"`, Fields: schema.Fields{"n": "1"}, Format: Logfmt}},
+			Result{Level: schema.LevelDebug, Message: `say "hi"`, Fields: schema.Fields{"n": int64(1)}, Format: Logfmt}},
 		// Fault 8: a line with words besides its pairs is plain text, kept
 		// whole; its pairs are copied into fields beside it.
 		{"a bare word keeps the line whole", `lvl=debug msg="say \"hi\"" ok`,
 			Result{Level: schema.LevelDebug, Message: `lvl=debug msg="say \"hi\"" ok`, Fields: schema.Fields{"msg": `say "hi"`}, Format: Plain}},
 		{"one pair is plain", `retry=3 after failure`, Result{Level: schema.LevelInfo, Message: "retry=3 after failure",
-			Fields: schema.Fields{"retry": "3"}, Format: Plain}},
+			Fields: schema.Fields{"retry": int64(3)}, Format: Plain}},
 		{"sentence with pairs", `Config loaded: retries=3 timeout=30s from /etc/app.conf`,
 			Result{Level: schema.LevelInfo, Message: "Config loaded: retries=3 timeout=30s from /etc/app.conf",
-				Fields: schema.Fields{"retries": "3", "timeout": "30s"}, Format: Plain}},
+				Fields: schema.Fields{"retries": int64(3), "timeout": "30s"}, Format: Plain}},
 		{"journal line", `billing.service: Main process exited, code=exited, status=1/FAILURE`,
 			Result{Level: schema.LevelInfo, Message: "billing.service: Main process exited, code=exited, status=1/FAILURE",
 				Fields: schema.Fields{"code": "exited", "status": "1/FAILURE"}, Format: Plain}},
@@ -85,9 +85,18 @@ func TestJavaPresetStartLines(t *testing.T) {
 		"Suppressed: java.io.IOException":        false,
 		"... 2 more":                             false,
 		"":                                       false,
-		"goroutine 1 [running]:":                 true,
-		"Traceback (most recent call last):":     true,
-		"  File \"x.py\", line 1, in <module>":   false,
+		// Go panics and Python tracebacks are joined too: a service may
+		// run more than one language, and java split them.
+		"goroutine 1 [running]:":               false,
+		"main.main()":                          false,
+		"Traceback (most recent call last):":   false,
+		"  File \"x.py\", line 1, in <module>": false,
+		"ValueError: card declined":            false,
+		"Exception: boom":                      false,
+		"KeyboardInterrupt":                    false,
+		"Error: connection refused":            true,
+		"Warning: low disk":                    true,
+		"panic: boom":                          true,
 	} {
 		if got := start([]byte(line)); got != want {
 			t.Errorf("start(%q) = %v, want %v", line, got, want)

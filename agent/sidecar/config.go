@@ -24,8 +24,15 @@ import (
 //	sources:
 //	  - service: web
 //	    paths: [/var/log/web/*.log]
-//	    parser: json
+//	    format: json
 //	    multiline: java
+//	    timezone: Europe/Berlin
+//	    labels: {env: prod, cluster: eu-1}
+//	  - service: billing
+//	    paths: [/var/log/billing.log]
+//	    parse:
+//	      regex: '^(?P<time>\S+ \S+) (?P<level>\w+) (?P<message>.*)$'
+//	      time_format: '%Y-%m-%d %H:%M:%S'
 //	  - service: syslog
 //	    listen: [tcp://0.0.0.0:5514, udp://0.0.0.0:5514]
 type Config struct {
@@ -36,6 +43,7 @@ type Config struct {
 	FromBeginning    bool           `yaml:"from_beginning"`
 	MaxLineBytes     int            `yaml:"max_line_bytes"`
 	MultilineTimeout string         `yaml:"multiline_timeout"`
+	UDPReceiveBuffer int            `yaml:"udp_receive_buffer"`
 	Sources          []SourceConfig `yaml:"sources"`
 
 	multilineTimeout time.Duration
@@ -43,14 +51,32 @@ type Config struct {
 
 // SourceConfig is one entry of sources.
 type SourceConfig struct {
-	Service   string   `yaml:"service"`
-	Paths     []string `yaml:"paths"`  // file globs
-	Listen    []string `yaml:"listen"` // syslog tcp://ADDR, udp://ADDR
-	Stdin     bool     `yaml:"stdin"`
-	Parser    string   `yaml:"parser"`    // auto (default), json, logfmt, plain
-	Multiline string   `yaml:"multiline"` // "java" or a regexp matching first lines
+	Service   string            `yaml:"service"`
+	Paths     []string          `yaml:"paths"`  // file globs
+	Listen    []string          `yaml:"listen"` // syslog tcp://ADDR, udp://ADDR
+	Stdin     bool              `yaml:"stdin"`
+	Format    string            `yaml:"format"`    // parse.FormatNames
+	Parser    string            `yaml:"parser"`    // the older name of format
+	Multiline string            `yaml:"multiline"` // a preset or a regexp matching first lines
+	Timezone  string            `yaml:"timezone"`  // of time stamps without a zone; default the machine's
+	Labels    map[string]string `yaml:"labels"`    // added to every event
+	Parse     *RuleConfig       `yaml:"parse"`     // the source's own parse rule
 
 	multiline parse.StartFunc
+	format    parse.Format
+	location  *time.Location
+	rule      *parse.Rule
+}
+
+// RuleConfig is a source's parse block (parse.RuleSpec).
+type RuleConfig struct {
+	Regex      string `yaml:"regex"`
+	TimeKey    string `yaml:"time_key"`
+	TimeFormat string `yaml:"time_format"`
+	LevelKey   string `yaml:"level_key"`
+	MessageKey string `yaml:"message_key"`
+	HostKey    string `yaml:"host_key"`
+	ServiceKey string `yaml:"service_key"`
 }
 
 // ErrConfig marks an invalid configuration file.
@@ -75,7 +101,7 @@ func LoadConfig(path string) (*Config, error) {
 	var root yaml.Node
 	yaml.Unmarshal(b, &root) // decoded once already: cannot fail
 	bad := func(line int, key, format string, args ...any) error {
-		return fmt.Errorf("%w %s: line %d: %s: %s", ErrConfig, path, line, key, fmt.Sprintf(format, args...))
+		return configError(path, line, key, format, args...)
 	}
 	top := mapping(&root)
 	if c.Collector != "" && !strings.Contains(c.Collector, "://") {
@@ -118,13 +144,8 @@ func LoadConfig(path string) (*Config, error) {
 				return nil, bad(at("listen"), key("listen"), "%q: want tcp://HOST:PORT or udp://HOST:PORT", l)
 			}
 		}
-		switch s.Parser {
-		case "", "auto", string(parse.JSON), string(parse.Logfmt), string(parse.Plain):
-		default:
-			return nil, bad(at("parser"), key("parser"), "%q: want auto, json, logfmt or plain", s.Parser)
-		}
-		if s.multiline, err = parse.MultilineStart(s.Multiline); err != nil {
-			return nil, bad(at("multiline"), key("multiline"), "%v", err)
+		if err := s.check(path, n, key); err != nil {
+			return nil, err
 		}
 		if s.Stdin {
 			if stdins++; stdins > 1 {
@@ -140,7 +161,8 @@ func LoadConfig(path string) (*Config, error) {
 func (c *Config) AgentSources(stdin *os.File) []Source {
 	var out []Source
 	for _, s := range c.Sources {
-		src := Source{Service: s.Service, Files: s.Paths, Syslog: s.Listen, Parser: ParserFormat(s.Parser), Multiline: s.multiline}
+		src := Source{Service: s.Service, Files: s.Paths, Syslog: s.Listen, Format: s.format, Multiline: s.multiline,
+			Location: s.location, Rule: s.rule, Labels: s.Labels}
 		if s.Stdin {
 			src.Stdin = stdin
 		}
@@ -152,12 +174,53 @@ func (c *Config) AgentSources(stdin *os.File) []Source {
 // MultilineTimeoutOrZero is multiline_timeout, or zero when not set.
 func (c *Config) MultilineTimeoutOrZero() time.Duration { return c.multilineTimeout }
 
-// ParserFormat maps a parser name to the format to force ("" detects).
-func ParserFormat(name string) parse.Format {
-	if name == "auto" {
-		return ""
+func configError(path string, line int, key, format string, args ...any) error {
+	return fmt.Errorf("%w %s: line %d: %s: %s", ErrConfig, path, line, key, fmt.Sprintf(format, args...))
+}
+
+// check validates what a source says about reading its lines (format,
+// multiline, timezone, labels, parse rule) and compiles it.
+func (s *SourceConfig) check(path string, n node, key func(string) string) error {
+	at := func(k string) int { return max(n.line(k), n.node.Line) }
+	bad := func(k, format string, args ...any) error { return configError(path, at(k), key(k), format, args...) }
+	name, k := s.Format, "format"
+	if name == "" {
+		name, k = s.Parser, "parser"
+	} else if s.Parser != "" {
+		return bad("parser", "give format or parser (its older name), not both")
 	}
-	return parse.Format(name)
+	var err error
+	if s.format, err = parse.ParseFormat(name); err != nil {
+		return bad(k, "%v", err)
+	}
+	if s.multiline, err = parse.MultilineStart(s.Multiline); err != nil {
+		return bad("multiline", "%v", err)
+	}
+	if s.Timezone != "" {
+		if s.location, err = time.LoadLocation(s.Timezone); err != nil {
+			return bad("timezone", "%q is not a zone like UTC or Europe/Berlin: %v", s.Timezone, err)
+		}
+	}
+	if err := schema.ValidateLabels(s.Labels); err != nil {
+		return bad("labels", "%v", err)
+	}
+	if s.Parse != nil {
+		r := s.Parse
+		if s.rule, err = parse.NewRule(parse.RuleSpec{Regex: r.Regex, TimeKey: r.TimeKey, TimeFormat: r.TimeFormat, LevelKey: r.LevelKey,
+			MessageKey: r.MessageKey, HostKey: r.HostKey, ServiceKey: r.ServiceKey}); err != nil {
+			return configError(path, ruleLine(n.child("parse"), err, n.line("parse")), key("parse"), "%v", err)
+		}
+	}
+	return nil
+}
+
+// ruleLine is the line of the parse block's key an error is about.
+func ruleLine(rule node, err error, fallback int) int {
+	var re *parse.RuleError
+	if errors.As(err, &re) && rule.line(re.Key) > 0 {
+		return rule.line(re.Key)
+	}
+	return fallback
 }
 
 // node wraps a YAML mapping node to find the lines of its keys.
@@ -181,6 +244,16 @@ func (n node) line(key string) int {
 		}
 	}
 	return 0
+}
+
+// child is the mapping under key.
+func (n node) child(key string) node {
+	for i := 0; i+1 < len(n.node.Content); i += 2 {
+		if n.node.Content[i].Value == key {
+			return node{n.node.Content[i+1]}
+		}
+	}
+	return mapping(nil)
 }
 
 func (n node) seq(key string) []*yaml.Node {

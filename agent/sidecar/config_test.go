@@ -16,8 +16,14 @@ func TestLoadConfigGood(t *testing.T) {
 	if len(srcs) != 4 || c.Collector != "tcp://collector:4444" || c.MultilineTimeoutOrZero().String() != "2s" {
 		t.Fatalf("config = %+v", c)
 	}
-	if srcs[0].Parser != "json" || srcs[1].Multiline == nil || len(srcs[2].Syslog) != 2 || srcs[1].Files[0] != "/var/log/worker.log" {
+	if srcs[0].Format != "json" || srcs[1].Multiline == nil || len(srcs[2].Syslog) != 2 || srcs[1].Files[0] != "/var/log/worker.log" {
 		t.Errorf("sources = %+v", srcs)
+	}
+	if srcs[1].Location.String() != "Europe/Berlin" || srcs[1].Labels["env"] != "prod" || srcs[1].Labels["cluster"] != "eu-1" {
+		t.Errorf("worker: zone %v labels %v", srcs[1].Location, srcs[1].Labels)
+	}
+	if srcs[3].Format != "cri" || srcs[3].Rule == nil {
+		t.Errorf("app: format %q rule %v", srcs[3].Format, srcs[3].Rule)
 	}
 	if err := (Options{Sources: srcs[:3], Positions: "p.json"}).Check(); err != nil {
 		t.Errorf("Check: %v", err)
@@ -29,7 +35,12 @@ func TestLoadConfigErrorsNameLineAndKey(t *testing.T) {
 	for _, c := range []struct{ file, want string }{
 		{"unknown-key.yaml", "line 3: field path not found in a source"},
 		{"bad-service.yaml", "line 4: sources[1].service: "},
-		{"bad-parser.yaml", `line 4: sources[0].parser: "xml": want auto, json, logfmt or plain`},
+		{"bad-parser.yaml", `line 4: sources[0].parser: format "xml": want one of auto, json, logfmt, plain, docker, cri`},
+		{"format-and-parser.yaml", `line 5: sources[0].parser: give format or parser`},
+		{"bad-timezone.yaml", `line 4: sources[0].timezone: "Mars/Olympus" is not a zone`},
+		{"bad-labels.yaml", `line 5: sources[0].labels: label: invalid field: key "bad key"`},
+		{"bad-regex.yaml", "line 6: sources[0].parse: invalid parse rule: regex: error parsing regexp"},
+		{"bad-time-format.yaml", "line 6: sources[0].parse: invalid parse rule: time_format: \"%Y-%m-%d %Q\": %Q is not supported"},
 		{"bad-listen.yaml", `line 3: sources[0].listen: "0.0.0.0:5514": want tcp://HOST:PORT or udp://HOST:PORT`},
 		{"bad-multiline.yaml", "line 4: sources[0].multiline: "},
 		{"reads-nothing.yaml", `line 2: sources[0]: source "web" reads nothing`},

@@ -12,27 +12,21 @@ import (
 	"github.com/zlog/zlog/agent/positions"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/tail"
+	"github.com/zlog/zlog/schema"
 )
 
-// fileSource is one source's files: its tailer and the multiline events
-// being joined, by file.
+// fileSource is one source's files: its tailer, and by file the joiner of
+// container records and multiline events and the file's labels.
 type fileSource struct {
 	a       *Agent
 	src     *Source
 	tailer  *tail.Tailer
 	parser  *parse.Parser
-	pending map[string]*joined
+	joiners map[string]*parse.Joiner
+	labels  map[string]schema.Labels // by path
 }
 
 func (fs *fileSource) Close() error { return nil }
-
-// joined is a multiline event waiting for its next line.
-type joined struct {
-	text  []byte
-	total int
-	pos   tail.Position
-	at    time.Time
-}
 
 // openFiles loads where each file was left and makes the tailers. A file's
 // resume point is the cursor the spool holds for it (the position after the
@@ -73,8 +67,9 @@ func (a *Agent) openFiles(files []*fileSource) error {
 	}
 	firstStart := !exists && len(cursors) == 0
 	for i, fs := range files {
-		fs.parser = parse.New(parse.Options{MaxLineBytes: a.opts.MaxLineBytes, Force: fs.src.Parser})
-		fs.pending = map[string]*joined{}
+		fs.parser = fs.src.newParser(a.opts.MaxLineBytes)
+		fs.joiners = map[string]*parse.Joiner{}
+		fs.labels = map[string]schema.Labels{}
 		fs.tailer, err = tail.New(tail.Options{
 			Globs: fs.src.Files, Resume: perSource[i], FirstStart: firstStart, FromBeginning: a.opts.FromBeginning,
 			PollInterval: a.opts.PollInterval, MaxLineBytes: a.opts.MaxLineBytes,
@@ -104,36 +99,24 @@ func matchesAny(globs []string, path string) bool {
 	return false
 }
 
-// Run follows the source's files until ctx ends. Lines of a multiline
-// event still being joined are not published at the end: their file
-// position was not advanced, so the next start reads them again.
+// Run follows the source's files until ctx ends. Lines of an event still
+// being joined are not published at the end: their file position was not
+// advanced, so the next start reads them again.
 func (fs *fileSource) Run(ctx context.Context) error {
-	a := fs.a
+	emit := func(l parse.Logical) error { return fs.publish(ctx, l) }
 	err := fs.tailer.Run(ctx, func(l tail.Line) error {
-		if fs.src.Multiline == nil {
-			if err := fs.publish(ctx, l.Text, l.Total, l.Pos); err != nil && ctx.Err() != nil {
-				return ctx.Err() // stopping: the rest is read again next time
-			}
-			return nil
+		err := fs.joiner(l.Pos.Key()).Add(l.Text, l.Total, l.Pos, time.Now(), emit)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err() // stopping: the rest is read again next time
 		}
-		key := l.Pos.Key()
-		j := fs.pending[key]
-		if j != nil && !fs.src.Multiline(l.Text) {
-			j.text = append(append(j.text, '\n'), l.Text...)
-			j.total += 1 + l.Total
-			j.pos, j.at = l.Pos, time.Now()
-			return nil
-		}
-		if j != nil {
-			if err := fs.publish(ctx, j.text, j.total, j.pos); err != nil && ctx.Err() != nil {
-				return ctx.Err()
-			}
-		}
-		fs.pending[key] = &joined{text: append([]byte(nil), l.Text...), total: l.Total, pos: l.Pos, at: time.Now()}
 		return nil
 	}, func(key string) {
-		a.pub.ForgetCursor(key)
-		a.positions.Forget(key)
+		if j := fs.joiners[key]; j != nil {
+			j.Flush(emit) // the file is gone: what waits is complete
+			delete(fs.joiners, key)
+		}
+		fs.a.pub.ForgetCursor(key)
+		fs.a.positions.Forget(key)
 	})
 	if ctx.Err() != nil {
 		return nil
@@ -141,19 +124,43 @@ func (fs *fileSource) Run(ctx context.Context) error {
 	return err
 }
 
+func (fs *fileSource) joiner(key string) *parse.Joiner {
+	j := fs.joiners[key]
+	if j == nil {
+		j = fs.src.newJoiner(fs.a.opts.MaxLineBytes)
+		fs.joiners[key] = j
+	}
+	return j
+}
+
 // flushJoined publishes joined events whose next line is overdue.
 func (fs *fileSource) flushJoined(ctx context.Context) {
-	for key, j := range fs.pending {
-		if time.Since(j.at) >= fs.a.opts.MultilineTimeout {
-			fs.publish(ctx, j.text, j.total, j.pos)
-			delete(fs.pending, key)
+	for _, j := range fs.joiners {
+		if since, waiting := j.Waiting(); waiting && time.Since(since) >= fs.a.opts.MultilineTimeout {
+			j.Flush(func(l parse.Logical) error { return fs.publish(ctx, l) })
 		}
 	}
 }
 
 // publish sends one line (or joined event) of a file, with the position
 // after it as the spool cursor and for the positions file once acknowledged.
-func (fs *fileSource) publish(ctx context.Context, text []byte, total int, pos tail.Position) error {
+func (fs *fileSource) publish(ctx context.Context, l parse.Logical) error {
+	pos := l.Mark.(tail.Position)
 	cursor, _ := json.Marshal(pos)
-	return fs.a.publishLine(ctx, fs.src, fs.parser, text, total, publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: fs.a.positions.Track(pos)})
+	return fs.a.publishLogical(ctx, fs.src, fs.parser, l, fs.fileLabels(pos.Path),
+		publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: fs.a.positions.Track(pos)})
+}
+
+// fileLabels are the source's labels, with a Kubernetes container log's
+// pod, namespace and container from its path.
+func (fs *fileSource) fileLabels(path string) schema.Labels {
+	if !fs.src.Format.IsContainer() {
+		return fs.src.Labels
+	}
+	l, ok := fs.labels[path]
+	if !ok {
+		l = mergeLabels(fs.src.Labels, parse.KubernetesLabels(path))
+		fs.labels[path] = l
+	}
+	return l
 }

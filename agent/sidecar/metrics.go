@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,8 @@ func (a *Agent) Collectors() []prometheus.Collector {
 		counter("zlog_agent_truncated_total", "Lines cut at --max-line-bytes (the event carries truncated=<length>).", func() float64 { return float64(a.Truncated.Load()) }),
 		counter("zlog_agent_invalid_utf8_total", "Lines and syslog messages whose invalid UTF-8 was replaced with U+FFFD.", func() float64 { return float64(a.InvalidUTF8.Load()) }),
 		counter("zlog_agent_publish_errors_total", "Events the publisher refused (see zlog_publisher_dropped_total).", func() float64 { return float64(a.PublishErrors.Load()) }),
+		counter("zlog_agent_container_undecodable_total", "Lines of a docker or cri source that were not records of the format (published as they are).", func() float64 { return float64(a.Undecodable.Load()) }),
+		counter("zlog_agent_syslog_udp_kernel_drops_total", "Datagrams the kernel dropped for the syslog UDP listeners because their receive buffer was full (/proc/net/udp).", func() float64 { return float64(a.UDPKernelDrops()) }),
 		counter("zlog_agent_syslog_messages_total", "Syslog messages received and parsed.", syslogStat(0)),
 		counter("zlog_agent_syslog_invalid_total", "Syslog messages skipped as unparseable.", syslogStat(1)),
 		counter("zlog_agent_syslog_too_long_total", "Syslog frames skipped as longer than --max-line-bytes.", syslogStat(2)),
@@ -45,7 +48,8 @@ func (a *Agent) Summary() []any {
 	frames, invalid, tooLong := a.SyslogStats()
 	t := a.TailStats()
 	return []any{"lines", a.Lines.Load(), "truncated", a.Truncated.Load(), "invalid_utf8", a.InvalidUTF8.Load(),
-		"publish_errors", a.PublishErrors.Load(), "syslog_messages", frames, "syslog_invalid", invalid, "syslog_too_long", tooLong,
+		"publish_errors", a.PublishErrors.Load(), "container_undecodable", a.Undecodable.Load(),
+		"udp_kernel_drops", a.UDPKernelDrops(), "syslog_messages", frames, "syslog_invalid", invalid, "syslog_too_long", tooLong,
 		"files", t[0], "rotations", t[1] + t[2], "generations", t[7], "file_open_errors", t[5], "file_read_errors", t[6],
 		"file_lost_bytes", t[4], "file_lost_files", t[8]}
 }
@@ -65,6 +69,32 @@ func (a *Agent) TailStats() [9]uint64 {
 		}
 	}
 	return out
+}
+
+// Losses reports what the agent knows it lost: datagrams the kernel
+// dropped, the unread end of truncated or vanished files. nil when nothing.
+func (a *Agent) Losses() error {
+	t := a.TailStats()
+	drops := a.UDPKernelDrops()
+	if drops == 0 && t[4] == 0 && t[8] == 0 {
+		return nil
+	}
+	return fmt.Errorf("lost %d syslog datagrams in the kernel, %d bytes of truncated files, %d files not found again", drops, t[4], t[8])
+}
+
+// UDPKernelDrops sums the kernel's drop counters of the UDP listeners.
+func (a *Agent) UDPKernelDrops() uint64 {
+	var total uint64
+	for _, src := range a.sources {
+		if s, ok := src.(*syslogSource); ok {
+			n, err := s.server.KernelDrops()
+			if err != nil {
+				a.logger.Debug("udp kernel drops unreadable", "listen", s.server.Addr, "err", err)
+			}
+			total += n
+		}
+	}
+	return total
 }
 
 // SyslogStats sums the listeners' counters: messages, unparseable, oversized.

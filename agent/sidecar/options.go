@@ -3,7 +3,9 @@ package sidecar
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/zlog/zlog/agent/parse"
@@ -19,10 +21,11 @@ func (o Options) Check() error {
 		if err := schema.ValidateService(s.Service); err != nil {
 			return fmt.Errorf("source %d: service: %w", i+1, err)
 		}
-		switch s.Parser {
-		case "", parse.JSON, parse.Logfmt, parse.Plain:
-		default:
-			return fmt.Errorf("source %q: parser %q: want auto, json, logfmt or plain", s.Service, s.Parser)
+		if _, err := parse.ParseFormat(string(s.Format)); err != nil {
+			return fmt.Errorf("source %q: %w", s.Service, err)
+		}
+		if err := schema.ValidateLabels(s.Labels); err != nil {
+			return fmt.Errorf("source %q: %w", s.Service, err)
 		}
 		for _, g := range s.Files {
 			if _, err := filepath.Match(g, ""); err != nil || g == "" {
@@ -40,19 +43,30 @@ func (o Options) Check() error {
 func (o Options) Describe() string {
 	var b strings.Builder
 	for _, s := range o.Sources {
-		parser := string(s.Parser)
-		if parser == "" {
-			parser = "auto"
+		format := string(s.Format)
+		if format == "" {
+			format = "auto"
+		}
+		zone := "local"
+		if s.Location != nil {
+			zone = s.Location.String()
 		}
 		fmt.Fprintf(&b, "source service=%s", s.Service)
 		if len(s.Files) > 0 {
-			fmt.Fprintf(&b, " files=%s parser=%s multiline=%t", strings.Join(s.Files, ","), parser, s.Multiline != nil)
+			fmt.Fprintf(&b, " files=%s format=%s multiline=%t timezone=%s rule=%t", strings.Join(s.Files, ","), format, s.Multiline != nil, zone, s.Rule != nil)
 		}
 		if len(s.Syslog) > 0 {
 			fmt.Fprintf(&b, " syslog=%s", strings.Join(s.Syslog, ","))
 		}
 		if s.Stdin != nil {
-			fmt.Fprintf(&b, " stdin parser=%s multiline=%t", parser, s.Multiline != nil)
+			fmt.Fprintf(&b, " stdin format=%s multiline=%t timezone=%s rule=%t", format, s.Multiline != nil, zone, s.Rule != nil)
+		}
+		if len(s.Labels) > 0 {
+			keys := slices.Sorted(maps.Keys(s.Labels))
+			for i, k := range keys {
+				keys[i] = k + "=" + s.Labels[k]
+			}
+			fmt.Fprintf(&b, " labels=%s", strings.Join(keys, ","))
 		}
 		b.WriteByte('\n')
 	}

@@ -36,10 +36,34 @@ type Source struct {
 	Files   []string  // globs of files to follow
 	Syslog  []string  // tcp://ADDR and udp://ADDR listeners; the tag, when present, names the service
 	Stdin   io.Reader // read lines from it until EOF
-	Parser  parse.Format
+	// Format of file and stdin lines: parse.Auto detects JSON, logfmt and
+	// the text formats per line; docker and cri unwrap container logs.
+	Format parse.Format
 	// Multiline, when set, joins lines that do not start an event onto the
 	// event before them (stack traces).
 	Multiline parse.StartFunc
+	// Location is the zone of time stamps without one; time.Local if nil.
+	Location *time.Location
+	Rule     *parse.Rule   // the source's own parse rule; nil for none
+	Labels   schema.Labels // added to every event of the source
+}
+
+// newParser makes the parser of the source's lines and messages.
+func (s *Source) newParser(maxLineBytes int) *parse.Parser {
+	f := s.Format
+	if f.IsContainer() {
+		f = parse.Auto // the container's lines are the application's, of any format
+	}
+	return parse.New(parse.Options{MaxLineBytes: maxLineBytes, Format: f, Location: s.Location, Rule: s.Rule})
+}
+
+// newJoiner makes the joiner of one of the source's files or its stdin.
+func (s *Source) newJoiner(maxLineBytes int) *parse.Joiner {
+	o := parse.JoinerOptions{Start: s.Multiline, MaxBytes: maxLineBytes}
+	if s.Format.IsContainer() {
+		o.Container, _ = parse.NewContainerDecoder(s.Format)
+	}
+	return parse.NewJoiner(o)
 }
 
 // Options configure the agent. Zero values take the defaults shown.
@@ -47,6 +71,9 @@ type Options struct {
 	Host         string // host of file and stdin lines, and of syslog messages without one
 	Sources      []Source
 	MaxLineBytes int // longer lines are cut; longer syslog frames skipped; 64 KiB
+	// UDPReceiveBuffer is the kernel receive buffer of syslog UDP
+	// listeners; syslog.DefaultReceiveBuffer.
+	UDPReceiveBuffer int
 	// MultilineTimeout sends a joined event whose next line has not come; 1s.
 	MultilineTimeout time.Duration
 
@@ -82,7 +109,7 @@ type Agent struct {
 	sources    []source
 	positions  *positions.Store // nil without file sources
 
-	Lines, Truncated, InvalidUTF8, PublishErrors atomic.Uint64
+	Lines, Truncated, InvalidUTF8, PublishErrors, Undecodable atomic.Uint64
 }
 
 // New validates the options, binds the syslog listeners and loads the file
@@ -109,7 +136,8 @@ func New(opts Options, logger *slog.Logger, pub Publisher) (a *Agent, err error)
 			return nil, fmt.Errorf("source %d: service: %w", i+1, err)
 		}
 		for _, url := range src.Syslog {
-			s, err := syslog.Listen(url, syslog.Options{MaxFrameBytes: opts.MaxLineBytes}, logger, a.syslogHandler(src.Service))
+			s, err := syslog.Listen(url, syslog.Options{MaxFrameBytes: opts.MaxLineBytes, ReceiveBuffer: opts.UDPReceiveBuffer}, logger,
+				a.syslogHandler(src, src.newParser(opts.MaxLineBytes)))
 			if err != nil {
 				return nil, err
 			}

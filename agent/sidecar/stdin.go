@@ -20,15 +20,21 @@ type stdinSource struct {
 
 func (s *stdinSource) Close() error { return nil }
 
-// Run publishes each line of stdin until its end; lines over the limit are cut
-// (the event says so) and the rest of the line is skipped. With a multiline
-// start pattern, continuation lines are joined first.
+// Run publishes each line of stdin until its end; lines over the limit are
+// cut (the event says so) and the rest of the line is skipped. Container
+// records are unwrapped and, with a multiline start pattern, continuation
+// lines joined first; an event still waiting at the end is published.
 func (s *stdinSource) Run(ctx context.Context) error {
 	a, src := s.a, s.src
-	r := src.Stdin
-	parser := parse.New(parse.Options{MaxLineBytes: a.opts.MaxLineBytes, Force: src.Parser})
+	parser, joiner := src.newParser(a.opts.MaxLineBytes), src.newJoiner(a.opts.MaxLineBytes)
+	emit := func(l parse.Logical) error {
+		a.publishLogical(ctx, src, parser, l, src.Labels, publisher.Mark{})
+		return nil
+	}
 	if src.Multiline == nil {
-		return a.scanLines(ctx, r, func(line []byte, total int) { a.publishLine(ctx, src, parser, line, total, publisher.Mark{}) })
+		err := a.scanLines(ctx, src.Stdin, func(line []byte, total int) { joiner.Add(line, total, nil, time.Now(), emit) })
+		joiner.Flush(emit)
+		return err
 	}
 	type line struct {
 		b     []byte
@@ -37,37 +43,22 @@ func (s *stdinSource) Run(ctx context.Context) error {
 	lines := make(chan line, 1024)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- a.scanLines(ctx, r, func(b []byte, total int) { lines <- line{append([]byte(nil), b...), total} })
+		errc <- a.scanLines(ctx, src.Stdin, func(b []byte, total int) { lines <- line{append([]byte(nil), b...), total} })
 		close(lines)
 	}()
-	var event []byte
-	total := 0
-	flush := func() {
-		if len(event) > 0 || total > 0 {
-			a.publishLine(ctx, src, parser, event, total, publisher.Mark{})
-		}
-		event, total = event[:0], 0
-	}
 	timer := time.NewTimer(a.opts.MultilineTimeout)
 	defer timer.Stop()
 	for {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				flush()
+				joiner.Flush(emit)
 				return <-errc
 			}
-			if src.Multiline(l.b) || total == 0 {
-				flush()
-			} else {
-				event = append(event, '\n')
-				total++
-			}
-			event = append(event, l.b...)
-			total += l.total
+			joiner.Add(l.b, l.total, nil, time.Now(), emit)
 			timer.Reset(a.opts.MultilineTimeout)
 		case <-timer.C:
-			flush() // no continuation came: the event is complete
+			joiner.Flush(emit) // no continuation came: the event is complete
 		}
 	}
 }

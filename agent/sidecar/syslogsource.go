@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strings"
-	"unicode/utf8"
 
+	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/syslog"
 	"github.com/zlog/zlog/schema"
@@ -28,53 +27,21 @@ func (s *syslogSource) Close() error {
 	return nil
 }
 
-// syslogHandler maps APP-NAME/tag to the service (the source's when there
-// is none), HOSTNAME to the host and the severity to the level.
-func (a *Agent) syslogHandler(service string) syslog.Handler {
-	return func(m syslog.Message, peer string) { a.syslogMessage(service, m, peer) }
-}
-
-func (a *Agent) syslogMessage(service string, m syslog.Message, peer string) {
-	svc := service
-	if m.AppName != "" {
-		svc = schema.SanitizeService(m.AppName)
-	}
-	host := m.Host
-	if host == "" {
-		host = a.opts.Host
-	}
-	fields := schema.Fields{"peer": peer}
-	if m.ProcID != "" {
-		fields["procid"] = m.ProcID
-	}
-	if m.MsgID != "" {
-		fields["msgid"] = m.MsgID
-	}
-	ev := schema.Event{Time: m.Time, Service: svc, Level: m.Level, Host: host, Message: m.Text, Fields: fields}
-	if repairUTF8(&ev) {
-		a.InvalidUTF8.Add(1)
-	}
-	a.publish(context.Background(), ev, publisher.Mark{})
-}
-
-// repairUTF8 replaces invalid UTF-8 in an event's text with U+FFFD, as the
-// line parser does for files and stdin: a sender's bad bytes must not cost
-// the whole message. It reports whether anything was replaced.
-func repairUTF8(ev *schema.Event) bool {
-	fixed := false
-	fix := func(s *string) {
-		if !utf8.ValidString(*s) {
-			*s, fixed = strings.ToValidUTF8(*s, "\uFFFD"), true
+// syslogHandler parses each message (agent/parse reads RFC 5424 and
+// 3164): APP-NAME or the tag names the service (the source's when there is
+// none), HOSTNAME the host (the agent's when there is none), the severity
+// the level; the sender's address is the field peer.
+func (a *Agent) syslogHandler(src *Source, parser *parse.Parser) syslog.Handler {
+	return func(frame []byte, peer string) error {
+		res, err := parser.Syslog(frame)
+		if err != nil {
+			return err
 		}
-	}
-	fix(&ev.Message)
-	fix(&ev.Host)
-	for k, v := range ev.Fields {
-		if s, ok := v.(string); ok {
-			if fix(&s); fixed {
-				ev.Fields[k] = s
-			}
+		if res.Fields == nil {
+			res.Fields = schema.Fields{}
 		}
+		res.Fields["peer"] = peer
+		a.publishResult(context.Background(), src, res, src.Labels, publisher.Mark{})
+		return nil
 	}
-	return fixed
 }

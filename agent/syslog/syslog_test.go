@@ -1,49 +1,107 @@
 package syslog
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/zlog/zlog/schema"
 )
 
-func TestParse(t *testing.T) {
-	now := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
-	cases := []struct {
-		in   string
-		want Message
-	}{
-		{`<13>1 2026-11-25T00:50:01.123456+00:00 web-1 myapp 4242 ID47 [timeQuality tzKnown="1" isSynced="0"] hello 5424`,
-			Message{Time: time.Date(2026, 11, 25, 0, 50, 1, 123456000, time.UTC), Level: schema.LevelInfo, Host: "web-1", AppName: "myapp", ProcID: "4242", MsgID: "ID47", Text: "hello 5424", Facility: 1}},
-		{`<11>1 - - - - - -`, Message{Level: schema.LevelError, Facility: 1}},
-		{`<12>1 2026-11-25T00:00:00Z h app - - [a x="q\]"][b y="2"] after sd`,
-			Message{Time: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Level: schema.LevelWarn, Host: "h", AppName: "app", Text: "after sd", Facility: 1}},
-		{`<27>Nov 25 00:50:01 db-2 postgres[77]: connection reset`,
-			Message{Time: time.Date(2026, 11, 25, 0, 50, 1, 0, time.UTC), Level: schema.LevelError, Host: "db-2", AppName: "postgres", ProcID: "77", Text: "connection reset", Facility: 3}},
-		{`<15>Nov 25 00:50:01 host cron: job done`,
-			Message{Time: time.Date(2026, 11, 25, 0, 50, 1, 0, time.UTC), Level: schema.LevelDebug, Host: "host", AppName: "cron", Text: "job done", Facility: 1}},
-		{`<14>no header at all`, Message{Level: schema.LevelInfo, Text: "no header at all", Facility: 1}},
-		{`<8>Dec 31 23:59:59 h k: last year`,
-			Message{Time: time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC), Level: schema.LevelFatal, Host: "h", AppName: "k", Text: "last year", Facility: 1}},
+var errBad = errors.New("bad")
+
+type collected struct {
+	mu     sync.Mutex
+	frames []string
+}
+
+func (c *collected) handle(frame []byte, peer string) error {
+	if strings.HasPrefix(string(frame), "bad") {
+		return errBad
 	}
-	for _, c := range cases {
-		got, err := Parse([]byte(c.in), now)
-		if err != nil {
-			t.Errorf("%q: %v", c.in, err)
-			continue
+	c.mu.Lock()
+	c.frames = append(c.frames, string(frame))
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *collected) wait(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		got := append([]string(nil), c.frames...)
+		c.mu.Unlock()
+		if len(got) >= n {
+			return got
 		}
-		if !got.Time.Equal(c.want.Time) {
-			t.Errorf("%q: time %v, want %v", c.in, got.Time, c.want.Time)
-		}
-		got.Time, c.want.Time = time.Time{}, time.Time{}
-		if got != c.want {
-			t.Errorf("%q:\n got %+v\nwant %+v", c.in, got, c.want)
-		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	for _, bad := range []string{"", "hello", "<>x", "<999>x", "<abc>x", "<13>1 notatime h a p m - x", "<13>1 2026-11-25T00:00:00Z h", "<13>1 - h a p m [unterminated"} {
-		if _, err := Parse([]byte(bad), now); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%q: got %v, want ErrMalformed", bad, err)
-		}
+	t.Fatalf("got %d frames, want %d", len(c.frames), n)
+	return nil
+}
+
+func serve(t *testing.T, url string, opts Options) (*Server, *collected) {
+	t.Helper()
+	c := &collected{}
+	s, err := Listen(url, opts, slog.New(slog.NewTextHandler(io.Discard, nil)), c.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, c
+}
+
+// TCP frames end at a newline, CR LF or NUL (Python's SysLogHandler), or
+// are octet-counted; oversized and refused frames are counted, and the
+// connection goes on.
+func TestTCPFraming(t *testing.T) {
+	s, c := serve(t, "tcp://127.0.0.1:0", Options{MaxFrameBytes: 64})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.Addr, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := "<14>one\x00<14>two\x00<14>three\r\n" + "9 <14>four!" + "<14>" + strings.Repeat("x", 100) + "\n" +
+		"bad frame\n" + "\x00\n" + "<14>five\n<14>six"
+	if _, err := conn.Write([]byte(stream)); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	got := c.wait(t, 6)
+	want := []string{"<14>one", "<14>two", "<14>three\r", "<14>four!", "<14>five", "<14>six"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("frames %q, want %q", got, want)
+	}
+	if s.TooLong.Load() != 1 || s.Invalid.Load() != 1 || s.Frames.Load() != 6 {
+		t.Errorf("too long %d, invalid %d, frames %d; want 1, 1, 6", s.TooLong.Load(), s.Invalid.Load(), s.Frames.Load())
+	}
+}
+
+// A UDP listener gets a large receive buffer and reads its kernel drop
+// counter from /proc/net/udp.
+func TestUDPReceiveBufferAndDrops(t *testing.T) {
+	s, c := serve(t, "udp://127.0.0.1:0", Options{})
+	size, err := s.receiveBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size < 2*212992 { // above Linux's usual default either way
+		t.Errorf("receive buffer %d bytes, want it raised", size)
+	}
+	conn, err := net.Dial("udp", strings.TrimPrefix(s.Addr, "udp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Write([]byte("<14>hello\x00"))
+	c.wait(t, 1)
+	if _, err := s.KernelDrops(); err != nil {
+		t.Errorf("kernel drops: %v", err)
 	}
 }

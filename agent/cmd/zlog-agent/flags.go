@@ -14,6 +14,7 @@ import (
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
+	"github.com/zlog/zlog/agent/syslog"
 )
 
 const usage = `Usage: zlog-agent [flags]
@@ -58,13 +59,18 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 	fs.Var(&files, "file", "follow files matching this glob (repeatable); needs --service")
 	readStdin := fs.Bool("stdin", false, "read stdin even when --file or --syslog is given")
 	fs.Var(&syslogs, "syslog", "receive syslog (RFC 5424/3164) on tcp://ADDR or udp://ADDR (repeatable)")
-	parser := fs.String("parser", "auto", "how to read --file and stdin lines: auto, json, logfmt, plain")
+	format := fs.String("format", "auto", "how to read --file and stdin lines: "+parse.FormatNames+" (docker and cri unwrap container logs)")
+	fs.StringVar(format, "parser", "auto", "the older name of --format")
+	var labels listFlag
+	fs.Var(&labels, "label", "add the label KEY=VALUE to every event of these sources, e.g. env=prod (repeatable)")
+	timezone := fs.String("timezone", "", "zone of time stamps without one in --file and stdin lines, e.g. Europe/Berlin (default: the machine's)")
+	fs.IntVar(&c.agent.UDPReceiveBuffer, "udp-receive-buffer", syslog.DefaultReceiveBuffer, "kernel receive buffer of --syslog udp:// listeners in bytes (the size granted is logged)")
 	fs.BoolVar(&c.agent.FromBeginning, "from-beginning", false, "on the first start, read files that already exist from their start (default: from their end)")
 	fs.StringVar(&c.agent.Positions, "positions", "", "file of acknowledged read positions (default: positions.json in --spool)")
 	fs.DurationVar(&c.agent.PollInterval, "poll-interval", c.agent.PollInterval, "check followed files this often even without a file event")
 	checkPub := pubflags.Register(fs, &c.pub)
 	fs.IntVar(&c.agent.MaxLineBytes, "max-line-bytes", c.agent.MaxLineBytes, "longer lines are cut (marked truncated=<length>); longer syslog frames are skipped")
-	multiline := fs.String("multiline", "", "join continuation lines of --file and stdin into one event: \"java\" (stack traces, Go panics, Python tracebacks' indented lines) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
+	multiline := fs.String("multiline", "", "join continuation lines of --file and stdin into one event: java, python or go (each joins the stack traces of all three: Java exceptions, Python tracebacks, Go panics) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
 	fs.DurationVar(&c.agent.MultilineTimeout, "multiline-timeout", c.agent.MultilineTimeout, "with --multiline, send an event once no continuation line has come for this long")
 	fs.StringVar(&c.httpAddr, "http", "", "address for /metrics and /healthz, e.g. 127.0.0.1:4447 (default: off)")
 	fs.DurationVar(&c.closeTimeout, "close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything")
@@ -91,8 +97,12 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 			return fail(err)
 		}
 	}
+	reading, err := lineOptions(*format, start, *timezone, labels)
+	if err != nil {
+		return fail(err)
+	}
 	stdin := *readStdin || (len(files) == 0 && len(syslogs) == 0 && *configPath == "")
-	if err := flagSources(&c.agent, *service, files, syslogs, stdin, sidecar.ParserFormat(*parser), start); err != nil {
+	if err := flagSources(&c.agent, *service, files, syslogs, stdin, reading); err != nil {
 		return fail(err)
 	}
 	if c.agent.Positions == "" && c.pub.Spool.Dir != "" {

@@ -74,7 +74,7 @@ func realMain(args []string) int {
 
 // finish closes in reverse order: the publisher waits for the last
 // acknowledgements, then the agent saves positions with them. Anything
-// dropped, or not acknowledged, makes the exit status 1.
+// dropped, known lost, or not acknowledged, makes the exit status 1.
 func finish(agent *sidecar.Agent, pub *publisher.Publisher, runErr error, timeout time.Duration, logger *slog.Logger) int {
 	code := 0
 	if runErr != nil {
@@ -85,6 +85,10 @@ func finish(agent *sidecar.Agent, pub *publisher.Publisher, runErr error, timeou
 	defer cancel()
 	if err := pub.Close(ctx); err != nil {
 		logger.Error("not everything was acknowledged", "err", err, "stats", fmt.Sprintf("%+v", pub.Stats()))
+		code = 1
+	}
+	if err := agent.Losses(); err != nil {
+		logger.Error("input was lost before it could be published", "err", err)
 		code = 1
 	}
 	if err := agent.Close(); err != nil {

@@ -3,11 +3,15 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
+	"github.com/zlog/zlog/schema"
 )
 
 // applyConfig takes the config file's settings where no flag was given,
@@ -38,6 +42,11 @@ func applyConfig(fs *flag.FlagSet, path string, o *sidecar.Options, po *publishe
 			o.MaxLineBytes = c.MaxLineBytes
 		}
 	})
+	take("udp-receive-buffer", func() {
+		if c.UDPReceiveBuffer > 0 {
+			o.UDPReceiveBuffer = c.UDPReceiveBuffer
+		}
+	})
 	take("multiline-timeout", func() {
 		if d := c.MultilineTimeoutOrZero(); d > 0 {
 			o.MultilineTimeout = d
@@ -47,27 +56,62 @@ func applyConfig(fs *flag.FlagSet, path string, o *sidecar.Options, po *publishe
 	return nil
 }
 
-// flagSources adds the sources given by --file, --syslog and stdin.
-func flagSources(o *sidecar.Options, service string, files, syslogs []string, stdin bool, format parse.Format, start parse.StartFunc) error {
+// lineOptions makes the reading options the flags give (--format,
+// --multiline, --timezone, --label) into a template source.
+func lineOptions(format string, start parse.StartFunc, timezone string, labels []string) (sidecar.Source, error) {
+	var src sidecar.Source
+	var err error
+	if src.Format, err = parse.ParseFormat(format); err != nil {
+		return src, fmt.Errorf("flag --format: %w", err)
+	}
+	src.Multiline = start
+	if timezone != "" {
+		if src.Location, err = time.LoadLocation(timezone); err != nil {
+			return src, fmt.Errorf("flag --timezone: %q is not a zone like UTC or Europe/Berlin: %w", timezone, err)
+		}
+	}
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return src, fmt.Errorf("flag --label %q: want KEY=VALUE", l)
+		}
+		if src.Labels == nil {
+			src.Labels = schema.Labels{}
+		}
+		src.Labels[k] = v
+	}
+	if err := schema.ValidateLabels(src.Labels); err != nil {
+		return src, fmt.Errorf("flag --label: %w", err)
+	}
+	return src, nil
+}
+
+// flagSources adds the sources given by --file, --syslog and stdin, each
+// reading its lines as the template says.
+func flagSources(o *sidecar.Options, service string, files, syslogs []string, stdin bool, template sidecar.Source) error {
 	if len(files) > 0 {
 		if service == "" {
 			return errors.New("--file needs --service NAME: the service its lines are published under")
 		}
-		o.Sources = append(o.Sources, sidecar.Source{Service: service, Files: files, Parser: format, Multiline: start})
+		src := template
+		src.Service, src.Files = service, files
+		o.Sources = append(o.Sources, src)
 	}
 	if len(syslogs) > 0 {
 		svc := service
 		if svc == "" {
 			svc = "syslog"
 		}
-		o.Sources = append(o.Sources, sidecar.Source{Service: svc, Syslog: syslogs})
+		o.Sources = append(o.Sources, sidecar.Source{Service: svc, Syslog: syslogs, Labels: template.Labels})
 	}
 	if stdin {
 		svc := service
 		if svc == "" {
 			svc = "stdin"
 		}
-		o.Sources = append(o.Sources, sidecar.Source{Service: svc, Stdin: os.Stdin, Parser: format, Multiline: start})
+		src := template
+		src.Service, src.Stdin = svc, os.Stdin
+		o.Sources = append(o.Sources, src)
 	}
 	return nil
 }
