@@ -369,7 +369,7 @@ func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to 
 	if err != nil {
 		return nil, afterID, err
 	}
-	const stmt = "SELECT e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher " +
+	const stmt = "SELECT " + eventColumns + " " +
 		"FROM events e JOIN series s ON s.id = e.series " +
 		"WHERE e.id > ? AND e.series IN (SELECT id FROM series WHERE publisher = ? AND service = ? AND level = ?) AND e.seq > ? AND e.seq <= ? " +
 		"ORDER BY e.id LIMIT ?"
@@ -483,7 +483,8 @@ func (m *liveMatcher) matches(ev *schema.Event) (bool, error) {
 		!m.levels[ev.Level],
 		len(q.Services) > 0 && !slices.Contains(q.Services, ev.Service),
 		q.TopicPrefix != "" && !strings.HasPrefix(ev.Topic(), q.TopicPrefix),
-		q.Host != "" && ev.Host != q.Host:
+		q.Host != "" && ev.Host != q.Host,
+		!ev.Labels.Contains(q.Labels):
 		return false, nil
 	}
 	for _, sub := range m.p.terms.Substrings {
@@ -523,20 +524,25 @@ func containsSubstring(ev *schema.Event, sub string) bool {
 	return false
 }
 
-// scanEvent reads the columns of an event row (see plan.query).
+// eventColumns are the columns scanEventID reads, of events e joined with
+// series s.
+const eventColumns = "e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher, s.labels"
+
+// scanEvent reads the columns of an event row (eventColumns).
 func scanEvent(rows *sql.Rows) (schema.Event, error) {
 	ev, _, err := scanEventID(rows)
 	return ev, err
 }
 
-// scanEventID is scanEvent that also returns the row's id.
+// scanEventID reads an event row and its id.
 func scanEventID(rows *sql.Rows) (schema.Event, int64, error) {
 	var id, bump int64
 	var seq sql.NullInt64
 	var fields sql.NullString
 	var lvl int
+	var labels string
 	ev := schema.Event{}
-	if err := rows.Scan(&id, &bump, &seq, &ev.Message, &fields, &ev.Service, &lvl, &ev.Host, &ev.Publisher); err != nil {
+	if err := rows.Scan(&id, &bump, &seq, &ev.Message, &fields, &ev.Service, &lvl, &ev.Host, &ev.Publisher, &labels); err != nil {
 		return ev, 0, fmt.Errorf("read event: %w", err)
 	}
 	ev.Time = time.Unix(0, id-bump).UTC()
@@ -546,6 +552,10 @@ func scanEventID(rows *sql.Rows) (schema.Event, int64, error) {
 		if err := json.Unmarshal([]byte(fields.String), &ev.Fields); err != nil {
 			return ev, id, fmt.Errorf("read fields of event %d: %w", id, err)
 		}
+	}
+	var err error
+	if ev.Labels, err = index.ParseLabelsColumn(labels); err != nil {
+		return ev, id, err
 	}
 	return ev, id, nil
 }

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -35,6 +36,7 @@ type Query struct {
 	Services    []string // exact service names, ORed
 	TopicPrefix string   // prefix of "<service>.<level>"
 	Host        string
+	Labels      schema.Labels // source labels the event must all have
 	MinLevel    schema.Level
 	Limit       int  // 0 = no limit
 	OldestFirst bool // default is newest first
@@ -378,6 +380,9 @@ func (p *plan) match(ctx context.Context, db *sql.DB) (expr string, ok bool, err
 	if p.q.Host != "" {
 		label([]string{index.HostToken(p.q.Host)})
 	}
+	for _, k := range slices.Sorted(maps.Keys(p.q.Labels)) {
+		label([]string{index.LabelToken(k, p.q.Labels[k])})
+	}
 	return strings.Join(parts, " AND "), true, nil
 }
 
@@ -422,7 +427,7 @@ func (p *plan) query(match string, count bool, limit int) (string, []any) {
 		b.WriteString("SELECT e.series, (e.id - e.bump - ?) / ?, count(*), max(e.id - e.bump) ")
 		args = append(args, p.bucketBase, p.bucketNs)
 	default:
-		b.WriteString("SELECT e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher ")
+		b.WriteString("SELECT " + eventColumns + " ")
 	}
 	if match != "" {
 		b.WriteString("FROM events_fts f CROSS JOIN events e ON e.id = f.rowid ")

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -195,5 +197,69 @@ func TestUninitialisedPartitionIsEmpty(t *testing.T) {
 	}
 	if evs := collect(t, s, q); len(evs) != 1 {
 		t.Fatalf("Search returned %d events, want 1", len(evs))
+	}
+}
+
+// Source labels are stored with the series, filter searches and stats,
+// and come back on the events; typed fields keep their types.
+func TestLabelsAndTypedFields(t *testing.T) {
+	at := time.Date(2026, 11, 29, 23, 40, 0, 0, time.UTC)
+	ev := func(i int, labels schema.Labels) schema.Event {
+		return schema.Event{Time: at.Add(time.Duration(i) * time.Second), Service: "web", Level: schema.LevelInfo, Host: "h1",
+			Message: fmt.Sprintf("request %d", i), Publisher: "p1", Labels: labels,
+			Fields: schema.Fields{"duration_ms": int64(100 * i), "ratio": 0.25, "cached": i%2 == 0, "path": "/x"}}
+	}
+	prod := schema.Labels{"env": "prod", "cluster": "eu-1"}
+	stage := schema.Labels{"env": "staging", "cluster": "eu-1"}
+	s, err := NewSearcher(writeIndex(t, []schema.Event{ev(1, prod), ev(2, stage), ev(3, nil), ev(4, prod)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := Query{Since: at, Until: at.Add(time.Minute), OldestFirst: true}
+	all := collect(t, s, q)
+	if len(all) != 4 || !maps.Equal(all[0].Labels, prod) || all[2].Labels != nil {
+		t.Fatalf("events: %+v", all)
+	}
+	if f := all[0].Fields; f["duration_ms"] != int64(100) || f["ratio"] != 0.25 || f["cached"] != false || f["path"] != "/x" {
+		t.Errorf("typed fields came back as %#v", f)
+	}
+	for _, c := range []struct {
+		labels schema.Labels
+		want   []string
+	}{
+		{schema.Labels{"env": "prod"}, []string{"request 1", "request 4"}},
+		{schema.Labels{"cluster": "eu-1"}, []string{"request 1", "request 2", "request 4"}},
+		{schema.Labels{"cluster": "eu-1", "env": "staging"}, []string{"request 2"}},
+		{schema.Labels{"env": "dev"}, nil},
+	} {
+		q.Labels = c.labels
+		var got []string
+		for _, e := range collect(t, s, q) {
+			got = append(got, e.Message)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("label filter %v: %q, want %q", c.labels, got, c.want)
+		}
+	}
+	q.Labels = nil
+	for by, want := range map[GroupBy]map[string]int64{
+		"label:env": {"prod": 2, "staging": 1, "-": 1},
+		ByLabels:    {"{cluster=eu-1,env=prod}": 2, "{cluster=eu-1,env=staging}": 1, "{}": 1},
+		ByTopic:     {"web.info{cluster=eu-1,env=prod}": 2, "web.info{cluster=eu-1,env=staging}": 1, "web.info": 1},
+	} {
+		st, err := s.Stats(context.Background(), q, by, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, r := range st.Rows {
+			got[r.Key] = r.Count
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("stats by %s: %v, want %v", by, got, want)
+		}
+	}
+	if _, err := ParseGroupBy("label:bad key"); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("--by label:bad key: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
@@ -20,16 +21,48 @@ const (
 	ByService GroupBy = "service"
 	ByLevel   GroupBy = "level"
 	ByHost    GroupBy = "host"
-	ByTopic   GroupBy = "topic"
+	ByTopic   GroupBy = "topic"  // with the source labels: web.error{env=prod}
+	ByLabels  GroupBy = "labels" // the whole label set
+	// "label:KEY" groups by one label's value ("-" without it).
+	byLabelPrefix = "label:"
 )
 
 // ParseGroupBy reads a --by value.
 func ParseGroupBy(s string) (GroupBy, error) {
 	switch g := GroupBy(s); g {
-	case ByService, ByLevel, ByHost, ByTopic:
+	case ByService, ByLevel, ByHost, ByTopic, ByLabels:
 		return g, nil
 	}
-	return "", fmt.Errorf("%w: --by %q: want service, level, host or topic", ErrBadQuery, s)
+	if key, ok := strings.CutPrefix(s, byLabelPrefix); ok {
+		if _, _, err := schema.ParseLabel(key + "="); err != nil {
+			return "", fmt.Errorf("%w: --by %q: %w", ErrBadQuery, s, err)
+		}
+		return GroupBy(s), nil
+	}
+	return "", fmt.Errorf("%w: --by %q: want service, level, host, topic, labels or label:KEY", ErrBadQuery, s)
+}
+
+// key is an event's group.
+func (g GroupBy) key(ev *schema.Event) string {
+	switch g {
+	case ByService:
+		return ev.Service
+	case ByLevel:
+		return ev.Level.String()
+	case ByHost:
+		return ev.Host
+	case ByTopic:
+		return ev.Topic() + ev.Labels.String()
+	case ByLabels:
+		if len(ev.Labels) == 0 {
+			return "{}"
+		}
+		return ev.Labels.String()
+	}
+	if v, ok := ev.Labels[strings.TrimPrefix(string(g), byLabelPrefix)]; ok {
+		return v
+	}
+	return "-"
 }
 
 // Stats are counts of the events a query matches, per group and, with
@@ -110,20 +143,25 @@ func statsPartition(ctx context.Context, plan *plan, p index.Partition, by Group
 	}
 	defer db.Close()
 	keys := map[int64]string{} // series id → group key
-	srows, err := db.QueryContext(ctx, "SELECT id, service, level, host FROM series")
+	srows, err := db.QueryContext(ctx, "SELECT id, service, level, host, labels FROM series")
 	if err != nil {
 		return plan.wrapErr(p.Path, err)
 	}
 	for srows.Next() {
 		var id int64
-		var svc, host string
+		var ev schema.Event
 		var lvl int
-		if err := srows.Scan(&id, &svc, &lvl, &host); err != nil {
+		var labels string
+		if err := srows.Scan(&id, &ev.Service, &lvl, &ev.Host, &labels); err != nil {
 			srows.Close()
 			return err
 		}
-		ev := schema.Event{Service: svc, Level: schema.Level(lvl), Host: host}
-		keys[id] = map[GroupBy]string{ByService: svc, ByLevel: ev.Level.String(), ByHost: host, ByTopic: ev.Topic()}[by]
+		ev.Level = schema.Level(lvl)
+		if ev.Labels, err = index.ParseLabelsColumn(labels); err != nil {
+			srows.Close()
+			return err
+		}
+		keys[id] = by.key(&ev)
 	}
 	srows.Close()
 	match, ok, err := plan.match(ctx, db)

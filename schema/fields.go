@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -22,6 +23,50 @@ type Labels map[string]string
 
 // MaxLabels bounds an event's labels.
 const MaxLabels = 64
+
+// Append writes the labels as "{key=value,…}" sorted by key (values quoted
+// as in a log line when they need it), nothing when there are none: how
+// log lines and logq show them after the service.
+func (l Labels) Append(b []byte) []byte {
+	if len(l) == 0 {
+		return b
+	}
+	b = append(b, '{')
+	for i, k := range sortedKeys(l) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, k...)
+		b = append(b, '=')
+		b = AppendLogfmtValue(b, l[k])
+	}
+	return append(b, '}')
+}
+
+func (l Labels) String() string { return string(l.Append(nil)) }
+
+// Contains reports whether l has every label of want, with its value: how
+// a label filter matches an event.
+func (l Labels) Contains(want Labels) bool {
+	for k, v := range want {
+		if got, ok := l[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseLabel reads "KEY=VALUE" as flags and query parameters give a label.
+func ParseLabel(s string) (key, value string, err error) {
+	key, value, ok := strings.Cut(s, "=")
+	if !ok {
+		return "", "", fmt.Errorf("%w: label %q: want KEY=VALUE", ErrBadField, s)
+	}
+	if err := validateFieldKey(key); err != nil {
+		return "", "", fmt.Errorf("label %q: %w", s, err)
+	}
+	return key, value, nil
+}
 
 // checkValue accepts the four value types; a float must be finite (JSON
 // has no NaN) and a string valid UTF-8.

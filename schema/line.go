@@ -30,18 +30,7 @@ func AppendLine(b []byte, ev *Event) []byte {
 	}
 	b = append(b, ' ')
 	b = append(b, ev.Service...)
-	if len(ev.Labels) > 0 {
-		b = append(b, '{')
-		for i, k := range sortedKeys(ev.Labels) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, k...)
-			b = append(b, '=')
-			b = AppendLogfmtValue(b, ev.Labels[k])
-		}
-		b = append(b, '}')
-	}
+	b = ev.Labels.Append(b)
 	b = append(b, ' ')
 	if ev.Host == "" {
 		b = append(b, '-')

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,9 +32,46 @@ import (
 // land all over an index keyed by label first) and 18 bytes per event.
 
 // LabelsSQL computes an event's labels column from its series row (alias s);
-// LevelToken, ServiceToken and HostToken build the same tokens for queries.
-// Hex keeps any service or host name a single unicode61 token.
-const LabelsSQL = `'l' || s.level || ' s' || hex(s.service) || ' h' || hex(s.host)`
+// LevelToken, ServiceToken, HostToken and LabelToken build the same tokens
+// for queries. Hex keeps any service, host or label a single unicode61
+// token. series.label_tokens holds the source labels' tokens (Go computes
+// them: SQL cannot split a label set), each after a space.
+const LabelsSQL = `'l' || s.level || ' s' || hex(s.service) || ' h' || hex(s.host) || s.label_tokens`
+
+// LabelsColumn is series.labels for an event's labels: a JSON object with
+// sorted keys, "" when there are none.
+func LabelsColumn(l schema.Labels) string {
+	if len(l) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(l) // strings only: cannot fail
+	return string(b)
+}
+
+// ParseLabelsColumn reads series.labels.
+func ParseLabelsColumn(s string) (schema.Labels, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var l schema.Labels
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("read series labels %q: %w", s, err)
+	}
+	return l, nil
+}
+
+// LabelTokensColumn is series.label_tokens for an event's labels.
+func LabelTokensColumn(l schema.Labels) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		b.WriteByte(' ')
+		b.WriteString(LabelToken(k, l[k]))
+	}
+	return b.String()
+}
+
+// LabelToken is the labels-column token of one source label.
+func LabelToken(key, value string) string { return fmt.Sprintf("k%X", key+"="+value) }
 
 // FieldsColumn is the events.fields value for an event's fields: a JSON
 // object with sorted keys, or nil (NULL) when there are none. Whatever
@@ -118,7 +157,7 @@ CREATE TABLE events (
 	bump    INTEGER NOT NULL DEFAULT 0, -- id - time; 0 unless timestamps collided
 	seq     INTEGER,                    -- per-stream sequence number, NULL if none
 	message TEXT    NOT NULL,
-	fields  TEXT                        -- JSON object of strings, NULL if none
+	fields  TEXT                        -- JSON object, NULL if none
 );
 CREATE VIRTUAL TABLE events_fts USING fts5(
 	message, fields, labels,
@@ -135,6 +174,23 @@ CREATE TABLE streams (
 	hwm       INTEGER NOT NULL, -- highest sequence number stored in this partition
 	PRIMARY KEY (publisher, topic)
 ) WITHOUT ROWID;
+`,
+	// 3: source labels (env, pod) are part of a series. SQLite cannot change
+	// a UNIQUE constraint in place, so the table is rebuilt with the same ids.
+	`
+CREATE TABLE series_v3 (
+	id           INTEGER PRIMARY KEY,
+	service      TEXT    NOT NULL,
+	level        INTEGER NOT NULL,
+	host         TEXT    NOT NULL,
+	publisher    TEXT    NOT NULL,
+	labels       TEXT    NOT NULL DEFAULT '', -- JSON object, sorted keys; '' when none
+	label_tokens TEXT    NOT NULL DEFAULT '', -- their labels-column tokens
+	UNIQUE (service, level, host, publisher, labels)
+);
+INSERT INTO series_v3 (id, service, level, host, publisher) SELECT id, service, level, host, publisher FROM series;
+DROP TABLE series;
+ALTER TABLE series_v3 RENAME TO series;
 `,
 }
 

@@ -302,6 +302,7 @@ type seriesKey struct {
 	level   schema.Level
 	host    string
 	pub     string
+	labels  string // LabelsColumn
 }
 
 type partition struct {
@@ -369,7 +370,7 @@ func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, err
 		return fail(err)
 	}
 	p.maxID = maxID.Int64
-	rows, err := p.conn.QueryContext(ctx, "SELECT id, service, level, host, publisher FROM series")
+	rows, err := p.conn.QueryContext(ctx, "SELECT id, service, level, host, publisher, labels FROM series")
 	if err != nil {
 		return fail(err)
 	}
@@ -377,7 +378,7 @@ func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, err
 	for rows.Next() {
 		var id int64
 		var k seriesKey
-		if err := rows.Scan(&id, &k.service, &k.level, &k.host, &k.pub); err != nil {
+		if err := rows.Scan(&id, &k.service, &k.level, &k.host, &k.pub, &k.labels); err != nil {
 			return fail(err)
 		}
 		p.series[k] = id
@@ -533,12 +534,12 @@ func nullSeq(seq uint64) any {
 }
 
 func (p *partition) seriesID(ctx context.Context, tx *sql.Tx, ev *schema.Event) (int64, error) {
-	k := seriesKey{ev.Service, ev.Level, ev.Host, ev.Publisher}
+	k := seriesKey{ev.Service, ev.Level, ev.Host, ev.Publisher, LabelsColumn(ev.Labels)}
 	if id, ok := p.series[k]; ok {
 		return id, nil
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO series(service, level, host, publisher) VALUES (?, ?, ?, ?)",
-		k.service, int(k.level), k.host, k.pub)
+	res, err := tx.ExecContext(ctx, "INSERT INTO series(service, level, host, publisher, labels, label_tokens) VALUES (?, ?, ?, ?, ?, ?)",
+		k.service, int(k.level), k.host, k.pub, k.labels, LabelTokensColumn(ev.Labels))
 	if err != nil {
 		return 0, fmt.Errorf("add series: %w", err)
 	}

@@ -255,7 +255,7 @@ func (c *Client) Tail(ctx context.Context, f live.Filter, emit func(*schema.Even
 
 // tailValues are the parameters of a tail request: a filter, no window.
 func tailValues(f live.Filter) url.Values {
-	v := EncodeQuery(query.Query{Words: f.Words, Services: f.Services, TopicPrefix: f.Topic, Host: f.Host, MinLevel: f.MinLevel})
+	v := EncodeQuery(query.Query{Words: f.Words, Services: f.Services, TopicPrefix: f.Topic, Host: f.Host, Labels: f.Labels, MinLevel: f.MinLevel})
 	v.Del(pLimit)
 	return v
 }

@@ -9,6 +9,7 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -32,13 +33,14 @@ const (
 	pOrder   = "order"
 	pBy      = "by"
 	pEvery   = "every"
+	pLabel   = "label" // KEY=VALUE, repeatable
 )
 
 var (
-	queryParams  = []string{pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLevel}
+	queryParams  = []string{pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLabel, pLevel}
 	searchParams = append(slices.Clone(queryParams), pLimit, pOrder)
 	statsParams  = append(slices.Clone(queryParams), pBy, pEvery)
-	tailParams   = []string{pWord, pService, pTopic, pHost, pLevel}
+	tailParams   = []string{pWord, pService, pTopic, pHost, pLabel, pLevel}
 )
 
 // EncodeQuery writes q as URL parameters; times are absolute.
@@ -50,6 +52,7 @@ func EncodeQuery(q query.Query) url.Values {
 	for _, s := range q.Services {
 		v.Add(pService, s)
 	}
+	addLabels(v, q.Labels)
 	set := func(k, val string) {
 		if val != "" {
 			v.Set(k, val)
@@ -83,12 +86,15 @@ func decodeQuery(v url.Values, allowed []string, now time.Time) (query.Query, er
 		if !slices.Contains(allowed, k) {
 			return q, fmt.Errorf("%w: unknown parameter %q (this endpoint takes %v)", query.ErrBadQuery, k, allowed)
 		}
-		if len(vals) > 1 && k != pWord && k != pService {
+		if len(vals) > 1 && k != pWord && k != pService && k != pLabel {
 			return q, fmt.Errorf("%w: parameter %q given %d times", query.ErrBadQuery, k, len(vals))
 		}
 	}
 	var err error
 	q.Words, q.Services = v[pWord], v[pService]
+	if q.Labels, err = decodeLabels(v[pLabel]); err != nil {
+		return q, err
+	}
 	q.FTS, q.TopicPrefix, q.Host = v.Get(pFTS), v.Get(pTopic), v.Get(pHost)
 	if s := v.Get(pSince); s != "" {
 		if q.Since, err = query.ParseTime(s, now, time.UTC); err != nil {
@@ -123,4 +129,25 @@ func decodeQuery(v url.Values, allowed []string, now time.Time) (query.Query, er
 		return q, fmt.Errorf("%w: parameter order: %q is not newest or oldest", query.ErrBadQuery, o)
 	}
 	return q, nil
+}
+
+func addLabels(v url.Values, labels schema.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		v.Add(pLabel, k+"="+labels[k])
+	}
+}
+
+func decodeLabels(vals []string) (schema.Labels, error) {
+	var out schema.Labels
+	for _, s := range vals {
+		k, val, err := schema.ParseLabel(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: parameter label: %w", query.ErrBadQuery, err)
+		}
+		if out == nil {
+			out = schema.Labels{}
+		}
+		out[k] = val
+	}
+	return out, nil
 }

@@ -284,7 +284,7 @@ func (h *Handler) tail(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	f := live.Filter{Services: q.Services, Topic: q.TopicPrefix, Host: q.Host, MinLevel: q.MinLevel, Words: q.Words}
+	f := live.Filter{Services: q.Services, Topic: q.TopicPrefix, Host: q.Host, Labels: q.Labels, MinLevel: q.MinLevel, Words: q.Words}
 	h.followers.Inc()
 	defer h.followers.Dec()
 	emit := h.streamer(w)

@@ -162,11 +162,13 @@ func Prefixes(services []string, topic string, minLevel schema.Level) []string {
 }
 
 // Filter selects live events. Services, Topic and MinLevel become topic
-// subscriptions, so the collector filters; Host and Words are checked here.
+// subscriptions, so the collector filters; Host, Labels and Words are
+// checked here.
 type Filter struct {
 	Services []string
 	Topic    string // topic prefix
 	Host     string
+	Labels   schema.Labels // source labels the event must all have
 	MinLevel schema.Level
 	Words    []string // each must appear in the message or a field value, ignoring case
 }
@@ -176,7 +178,7 @@ func (f Filter) Prefixes() []string { return Prefixes(f.Services, f.Topic, f.Min
 
 // Match reports whether ev passes the filter.
 func (f Filter) Match(ev *schema.Event) bool {
-	if ev.Level < f.MinLevel || (f.Host != "" && ev.Host != f.Host) || !strings.HasPrefix(ev.Topic(), f.Topic) {
+	if ev.Level < f.MinLevel || (f.Host != "" && ev.Host != f.Host) || !strings.HasPrefix(ev.Topic(), f.Topic) || !ev.Labels.Contains(f.Labels) {
 		return false
 	}
 	if len(f.Services) > 0 && !slices.Contains(f.Services, ev.Service) {

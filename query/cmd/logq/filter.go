@@ -13,7 +13,23 @@ import (
 type filterFlags struct {
 	src                                   *sourceFlags
 	since, until, topic, host, level, fts *string
-	services                              listFlag
+	services, labels                      listFlag
+}
+
+// parseLabels reads --label KEY=VALUE flags.
+func parseLabels(flags []string) (schema.Labels, error) {
+	var out schema.Labels
+	for _, s := range flags {
+		k, v, err := schema.ParseLabel(s)
+		if err != nil {
+			return nil, fmt.Errorf("flag --label: %w", err)
+		}
+		if out == nil {
+			out = schema.Labels{}
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
@@ -24,6 +40,7 @@ func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
 	fs.Var(&f.services, "service", "only this service (repeatable)")
 	f.topic = fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
 	f.host = fs.String("host", "", "only this host")
+	fs.Var(&f.labels, "label", "only events with this source label, KEY=VALUE, e.g. env=prod (repeatable: all must match)")
 	f.level = fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
 	f.fts = fs.String("fts", "", "raw SQLite FTS5 expression, ANDed with the words (e.g. 'time* NOT ok')")
 	return f
@@ -33,6 +50,9 @@ func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
 func (f *filterFlags) query(words []string, now time.Time) (query.Query, error) {
 	q := query.Query{Words: words, FTS: *f.fts, Services: f.services, TopicPrefix: *f.topic, Host: *f.host}
 	var err error
+	if q.Labels, err = parseLabels(f.labels); err != nil {
+		return q, err
+	}
 	if q.Since, err = query.ParseTime(*f.since, now, time.Local); err != nil {
 		return q, fmt.Errorf("flag --since: %w", err)
 	}

@@ -40,7 +40,7 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq stats --help" for usage`) }
 	filter := addFilterFlags(fs, "24h")
-	by := fs.String("by", "service", "group by service, level, host or topic")
+	by := fs.String("by", "service", "group by service, level, host, topic, labels (the whole label set) or label:KEY (one label's value)")
 	every := fs.Duration("every", 0, "also count per bucket of this length (e.g. 1h), drawn as a histogram")
 	output := fs.String("output", "text", "text or json")
 	fs.StringVar(output, "o", "text", "shorthand for --output")

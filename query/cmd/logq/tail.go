@@ -38,6 +38,8 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&services, "service", "only this service (repeatable)")
 	topic := fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
 	host := fs.String("host", "", "only this host")
+	var labels listFlag
+	fs.Var(&labels, "label", "only events with this source label, KEY=VALUE (repeatable: all must match)")
 	level := fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
 	output := fs.String("output", "text", "text, json or raw")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
@@ -49,6 +51,9 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	fail := failer(stderr)
 	f := live.Filter{Services: services, Topic: *topic, Host: *host, Words: words}
 	var err error
+	if f.Labels, err = parseLabels(labels); err != nil {
+		return fail("%v", err)
+	}
 	if *level != "" {
 		if f.MinLevel, err = schema.ParseLevel(*level); err != nil {
 			return fail("flag --level: %v", err)
