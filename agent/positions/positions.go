@@ -1,15 +1,18 @@
-// Package positions keeps, for every file the agent follows, the position
-// up to which the collector has acknowledged its lines, and writes them to
-// a file (atomic write, fsync, rename, directory fsync) at most once a
-// second and once more when it is closed.
+// Package positions keeps, for every source the agent reads with a cursor
+// (each followed file, the journal), the cursor up to which the collector
+// has acknowledged its events, and writes them to a file (atomic write,
+// fsync, rename, directory fsync) at most once a second and once more when
+// it is closed. A cursor is the source's own JSON (a tail.Position, a
+// journal cursor string), by key.
 //
-// A position advances only when every earlier event of its file has been
-// acknowledged, so after a crash the agent never skips a line it had not
+// A cursor advances only when every earlier event of its source has been
+// acknowledged, so after a crash the agent never skips an event it had not
 // delivered. With a spool, the spool's cursors say where reading resumes
 // and this file is the fallback; without one it is the only record.
 package positions
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,10 +26,12 @@ import (
 	"github.com/zlog/zlog/schema/atomicfile"
 )
 
-// fileFormat is what the positions file holds.
+// fileFormat is what the positions file holds. "files" keeps its name
+// from when files were the only sources; version 1 readers decode a
+// file's entry as a tail.Position and skip the others.
 type fileFormat struct {
-	Version int                      `json:"version"`
-	Files   map[string]tail.Position `json:"files"`
+	Version int                        `json:"version"`
+	Files   map[string]json.RawMessage `json:"files"`
 }
 
 // Store is safe for concurrent use: acknowledgements arrive on the
@@ -36,8 +41,8 @@ type Store struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	acked    map[string]tail.Position
-	inflight map[string][]*inflight // by file, in publish order
+	acked    map[string]json.RawMessage
+	inflight map[string][]*inflight // by key, in publish order
 	dirty    bool
 	saved    bool
 
@@ -47,8 +52,8 @@ type Store struct {
 }
 
 type inflight struct {
-	pos  tail.Position
-	done bool
+	cursor json.RawMessage
+	done   bool
 }
 
 // Open reads path; existed is false when there was none yet (a first start).
@@ -60,10 +65,10 @@ func Open(path string, logger *slog.Logger) (s *Store, existed bool, err error) 
 	return &Store{path: path, logger: logger, acked: acked, inflight: map[string][]*inflight{}, dirty: !existed}, existed, nil
 }
 
-func load(path string) (map[string]tail.Position, bool, error) {
+func load(path string) (map[string]json.RawMessage, bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string]tail.Position{}, false, nil
+		return map[string]json.RawMessage{}, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read positions %q: %w", path, err)
@@ -74,34 +79,46 @@ func load(path string) (map[string]tail.Position, bool, error) {
 		return nil, false, fmt.Errorf("positions file %q is not a zlog-agent positions file (version 1): %v; move it away to start over", path, err)
 	}
 	if f.Files == nil {
-		f.Files = map[string]tail.Position{}
+		f.Files = map[string]json.RawMessage{}
 	}
 	return f.Files, true, nil
 }
 
-// Acked is a copy of the acknowledged positions, by file key.
-func (s *Store) Acked() map[string]tail.Position {
+// Acked is a copy of the acknowledged cursors, by key.
+func (s *Store) Acked() map[string]json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.acked)
 }
 
+// Files is Acked's entries that are file positions.
+func (s *Store) Files() map[string]tail.Position {
+	out := map[string]tail.Position{}
+	for k, raw := range s.Acked() {
+		var p tail.Position
+		if json.Unmarshal(raw, &p) == nil && p.Path != "" {
+			out[k] = p
+		}
+	}
+	return out
+}
+
 // Opened records where a newly opened file's reading starts, unless events
 // of it are in flight.
 func (s *Store) Opened(pos tail.Position) {
+	raw, _ := json.Marshal(pos)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.inflight[pos.Key()]) == 0 && s.acked[pos.Key()] != pos {
-		s.acked[pos.Key()] = pos
+	if key := pos.Key(); len(s.inflight[key]) == 0 && !bytes.Equal(s.acked[key], raw) {
+		s.acked[key] = raw
 		s.dirty = true
 	}
 }
 
-// Track registers an event about to be published whose line ends at pos,
-// and returns the callback for its acknowledgement.
-func (s *Store) Track(pos tail.Position) func() {
-	key := pos.Key()
-	e := &inflight{pos: pos}
+// Track registers an event about to be published after which its source's
+// cursor is cursor, and returns the callback for its acknowledgement.
+func (s *Store) Track(key string, cursor json.RawMessage) func() {
+	e := &inflight{cursor: cursor}
 	s.mu.Lock()
 	s.inflight[key] = append(s.inflight[key], e)
 	s.mu.Unlock()
@@ -112,7 +129,7 @@ func (s *Store) Track(pos tail.Position) func() {
 		q := s.inflight[key]
 		i := 0
 		for i < len(q) && q[i].done {
-			s.acked[key] = q[i].pos
+			s.acked[key] = q[i].cursor
 			s.dirty = true
 			i++
 		}
@@ -124,7 +141,7 @@ func (s *Store) Track(pos tail.Position) func() {
 	}
 }
 
-// Forget drops a file that is finished and gone.
+// Forget drops a source (a file) that is finished and gone.
 func (s *Store) Forget(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -61,11 +61,20 @@ type SourceConfig struct {
 	Timezone  string            `yaml:"timezone"`  // of time stamps without a zone; default the machine's
 	Labels    map[string]string `yaml:"labels"`    // added to every event
 	Parse     *RuleConfig       `yaml:"parse"`     // the source's own parse rule
+	Journal   *JournalConfig    `yaml:"journal"`   // read systemd's journal
 
 	multiline parse.StartFunc
 	format    parse.Format
 	location  *time.Location
 	rule      *parse.Rule
+}
+
+// JournalConfig is a source's journal block; an empty block reads the
+// system journal.
+type JournalConfig struct {
+	Directory string   `yaml:"directory"`
+	Files     []string `yaml:"files"`
+	Matches   []string `yaml:"matches"`
 }
 
 // RuleConfig is a source's parse block (parse.RuleSpec).
@@ -131,8 +140,16 @@ func LoadConfig(path string) (*Config, error) {
 		if err := schema.ValidateService(s.Service); err != nil {
 			return nil, bad(at("service"), key("service"), "%v", err)
 		}
-		if len(s.Paths) == 0 && len(s.Listen) == 0 && !s.Stdin {
-			return nil, bad(at("service"), fmt.Sprintf("sources[%d]", i), "source %q reads nothing: give paths, listen or stdin", s.Service)
+		if len(s.Paths) == 0 && len(s.Listen) == 0 && !s.Stdin && s.Journal == nil {
+			return nil, bad(at("service"), fmt.Sprintf("sources[%d]", i), "source %q reads nothing: give paths, listen, journal or stdin", s.Service)
+		}
+		if j := s.Journal; j != nil {
+			if j.Directory != "" && len(j.Files) > 0 {
+				return nil, bad(at("journal"), key("journal"), "give directory or files, not both")
+			}
+			if err := (&Journal{Matches: j.Matches}).ValidateMatches(); err != nil {
+				return nil, bad(at("journal"), key("journal.matches"), "%v", err)
+			}
 		}
 		for _, g := range s.Paths {
 			if _, err := filepath.Match(g, ""); err != nil || g == "" {
@@ -163,6 +180,9 @@ func (c *Config) AgentSources(stdin *os.File) []Source {
 	for _, s := range c.Sources {
 		src := Source{Service: s.Service, Files: s.Paths, Syslog: s.Listen, Format: s.format, Multiline: s.multiline,
 			Location: s.location, Rule: s.rule, Labels: s.Labels}
+		if j := s.Journal; j != nil {
+			src.Journal = &Journal{Directory: j.Directory, Files: j.Files, Matches: j.Matches}
+		}
 		if s.Stdin {
 			src.Stdin = stdin
 		}

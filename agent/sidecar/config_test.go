@@ -13,7 +13,7 @@ func TestLoadConfigGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	srcs := c.AgentSources(nil)
-	if len(srcs) != 4 || c.Collector != "tcp://collector:4444" || c.MultilineTimeoutOrZero().String() != "2s" {
+	if len(srcs) != 5 || c.Collector != "tcp://collector:4444" || c.MultilineTimeoutOrZero().String() != "2s" {
 		t.Fatalf("config = %+v", c)
 	}
 	if srcs[0].Format != "json" || srcs[1].Multiline == nil || len(srcs[2].Syslog) != 2 || srcs[1].Files[0] != "/var/log/worker.log" {
@@ -24,6 +24,9 @@ func TestLoadConfigGood(t *testing.T) {
 	}
 	if srcs[3].Format != "cri" || srcs[3].Rule == nil {
 		t.Errorf("app: format %q rule %v", srcs[3].Format, srcs[3].Rule)
+	}
+	if j := srcs[4].Journal; j == nil || j.Directory != "/var/log/journal" || j.Matches[0] != "_SYSTEMD_UNIT=nginx.service" {
+		t.Errorf("system: journal %+v", j)
 	}
 	if err := (Options{Sources: srcs[:3], Positions: "p.json"}).Check(); err != nil {
 		t.Errorf("Check: %v", err)
@@ -43,6 +46,7 @@ func TestLoadConfigErrorsNameLineAndKey(t *testing.T) {
 		{"bad-time-format.yaml", "line 6: sources[0].parse: invalid parse rule: time_format: \"%Y-%m-%d %Q\": %Q is not supported"},
 		{"bad-listen.yaml", `line 3: sources[0].listen: "0.0.0.0:5514": want tcp://HOST:PORT or udp://HOST:PORT`},
 		{"bad-multiline.yaml", "line 4: sources[0].multiline: "},
+		{"bad-journal.yaml", `line 4: sources[0].journal.matches: journal match "nginx": want FIELD=VALUE`},
 		{"reads-nothing.yaml", `line 2: sources[0]: source "web" reads nothing`},
 		{"no-sources.yaml", "line 1: sources: no sources"},
 		{"bad-timeout.yaml", `line 1: multiline_timeout: "soon" is not a positive duration`},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/agent/parse"
@@ -33,17 +34,13 @@ func (fs *fileSource) Close() error { return nil }
 // last event spooled, acknowledged or not: the spool resends the rest), or
 // else the acknowledged position from the positions file.
 func (a *Agent) openFiles(files []*fileSource) error {
-	if a.opts.Positions == "" {
-		return errors.New("following files needs a place to keep read positions: give --spool DIR (exactly once across restarts) or --positions FILE")
-	}
-	store, exists, err := positions.Open(a.opts.Positions, a.logger)
-	if err != nil {
-		return err
-	}
-	a.positions = store
-	resume := store.Acked()
+	store := a.positions
+	resume := store.Files()
 	cursors := a.pub.Cursors()
 	for k, c := range cursors {
+		if strings.HasPrefix(k, journalKeyPrefix) {
+			continue
+		}
 		var p tail.Position
 		if err := json.Unmarshal(c, &p); err != nil {
 			a.logger.Warn("spool: unreadable file cursor ignored", "key", k, "err", err)
@@ -65,7 +62,8 @@ func (a *Agent) openFiles(files []*fileSource) error {
 			}
 		}
 	}
-	firstStart := !exists && len(cursors) == 0
+	firstStart := !a.positionsExisted && len(cursors) == 0
+	var err error
 	for i, fs := range files {
 		fs.parser = fs.src.newParser(a.opts.MaxLineBytes)
 		fs.joiners = map[string]*parse.Joiner{}
@@ -87,6 +85,20 @@ func (a *Agent) openFiles(files []*fileSource) error {
 		}
 		a.sources = append(a.sources, fs)
 	}
+	return nil
+}
+
+// openPositions opens the positions file file and journal sources keep
+// their acknowledged cursors in.
+func (a *Agent) openPositions() error {
+	if a.opts.Positions == "" {
+		return errors.New("following files or the journal needs a place to keep read positions: give --spool DIR (exactly once across restarts) or --positions FILE")
+	}
+	store, exists, err := positions.Open(a.opts.Positions, a.logger)
+	if err != nil {
+		return err
+	}
+	a.positions, a.positionsExisted = store, exists
 	return nil
 }
 
@@ -148,7 +160,7 @@ func (fs *fileSource) publish(ctx context.Context, l parse.Logical) error {
 	pos := l.Mark.(tail.Position)
 	cursor, _ := json.Marshal(pos)
 	return fs.a.publishLogical(ctx, fs.src, fs.parser, l, fs.fileLabels(pos.Path),
-		publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: fs.a.positions.Track(pos)})
+		publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: fs.a.positions.Track(pos.Key(), cursor)})
 }
 
 // fileLabels are the source's labels, with a Kubernetes container log's

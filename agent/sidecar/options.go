@@ -15,7 +15,7 @@ import (
 // Check validates the options without opening anything.
 func (o Options) Check() error {
 	if len(o.Sources) == 0 {
-		return errors.New("no sources: give --file, --syslog, --stdin or --config")
+		return errors.New("no sources: give --file, --syslog, --journal, --stdin or --config")
 	}
 	for i, s := range o.Sources {
 		if err := schema.ValidateService(s.Service); err != nil {
@@ -27,13 +27,18 @@ func (o Options) Check() error {
 		if err := schema.ValidateLabels(s.Labels); err != nil {
 			return fmt.Errorf("source %q: %w", s.Service, err)
 		}
+		if s.Journal != nil {
+			if err := s.Journal.ValidateMatches(); err != nil {
+				return fmt.Errorf("source %q: %w", s.Service, err)
+			}
+		}
 		for _, g := range s.Files {
 			if _, err := filepath.Match(g, ""); err != nil || g == "" {
 				return fmt.Errorf("source %q: bad file glob %q", s.Service, g)
 			}
 		}
-		if len(s.Files) > 0 && o.Positions == "" {
-			return errors.New("following files needs a place to keep read positions: give --spool DIR (exactly once across restarts) or --positions FILE")
+		if (len(s.Files) > 0 || s.Journal != nil) && o.Positions == "" {
+			return errors.New("following files or the journal needs a place to keep read positions: give --spool DIR (exactly once across restarts) or --positions FILE")
 		}
 	}
 	return nil
@@ -57,6 +62,12 @@ func (o Options) Describe() string {
 		}
 		if len(s.Syslog) > 0 {
 			fmt.Fprintf(&b, " syslog=%s", strings.Join(s.Syslog, ","))
+		}
+		if j := s.Journal; j != nil {
+			fmt.Fprintf(&b, " journal=%s", strings.TrimPrefix(j.key(), journalKeyPrefix))
+			if len(j.Matches) > 0 {
+				fmt.Fprintf(&b, " matches=%s", strings.Join(j.Matches, ","))
+			}
 		}
 		if s.Stdin != nil {
 			fmt.Fprintf(&b, " stdin format=%s multiline=%t timezone=%s rule=%t", format, s.Multiline != nil, zone, s.Rule != nil)

@@ -46,6 +46,9 @@ type Source struct {
 	Location *time.Location
 	Rule     *parse.Rule   // the source's own parse rule; nil for none
 	Labels   schema.Labels // added to every event of the source
+	// Journal, when set, reads systemd's journal; the entry's unit or
+	// identifier names the service (Service when it has none).
+	Journal *Journal
 }
 
 // newParser makes the parser of the source's lines and messages.
@@ -107,7 +110,9 @@ type Agent struct {
 	baseLogger *slog.Logger
 	pub        Publisher
 	sources    []source
-	positions  *positions.Store // nil without file sources
+	positions  *positions.Store // nil without file and journal sources
+	// positionsExisted is false on a first start (no positions file yet).
+	positionsExisted bool
 
 	Lines, Truncated, InvalidUTF8, PublishErrors, Undecodable atomic.Uint64
 }
@@ -129,6 +134,7 @@ func New(opts Options, logger *slog.Logger, pub Publisher) (a *Agent, err error)
 		}
 	}()
 	var files []*fileSource
+	var journals []*journalSource
 	stdin := false
 	for i := range a.opts.Sources {
 		src := &a.opts.Sources[i]
@@ -153,14 +159,26 @@ func New(opts Options, logger *slog.Logger, pub Publisher) (a *Agent, err error)
 		if len(src.Files) > 0 {
 			files = append(files, &fileSource{a: a, src: src})
 		}
+		if src.Journal != nil {
+			journals = append(journals, a.newJournal(src))
+		}
 	}
-	if len(a.sources) == 0 && len(files) == 0 {
-		return nil, errors.New("no sources: give --file, --syslog or --stdin")
+	if len(a.sources) == 0 && len(files) == 0 && len(journals) == 0 {
+		return nil, errors.New("no sources: give --file, --syslog, --journal or --stdin")
+	}
+	if len(files) > 0 || len(journals) > 0 {
+		if err := a.openPositions(); err != nil {
+			return nil, err
+		}
 	}
 	if len(files) > 0 {
 		if err := a.openFiles(files); err != nil {
 			return nil, err
 		}
+	}
+	for _, j := range journals {
+		a.resumeJournal(j)
+		a.sources = append(a.sources, j)
 	}
 	return a, nil
 }

@@ -32,7 +32,7 @@ func (s *stdinSource) Run(ctx context.Context) error {
 		return nil
 	}
 	if src.Multiline == nil {
-		err := a.scanLines(ctx, src.Stdin, func(line []byte, total int) { joiner.Add(line, total, nil, time.Now(), emit) })
+		err := scanLines(ctx, src.Stdin, a.opts.MaxLineBytes, func(line []byte, total int) { joiner.Add(line, total, nil, time.Now(), emit) })
 		joiner.Flush(emit)
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *stdinSource) Run(ctx context.Context) error {
 	lines := make(chan line, 1024)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- a.scanLines(ctx, src.Stdin, func(b []byte, total int) { lines <- line{append([]byte(nil), b...), total} })
+		errc <- scanLines(ctx, src.Stdin, a.opts.MaxLineBytes, func(b []byte, total int) { lines <- line{append([]byte(nil), b...), total} })
 		close(lines)
 	}()
 	timer := time.NewTimer(a.opts.MultilineTimeout)
@@ -64,15 +64,15 @@ func (s *stdinSource) Run(ctx context.Context) error {
 }
 
 // scanLines calls emit for each line of r (without its newline) with the
-// line's full length, keeping at most MaxLineBytes+1 bytes of it.
-func (a *Agent) scanLines(ctx context.Context, r io.Reader, emit func(line []byte, total int)) error {
+// line's full length, keeping at most limit+1 bytes of it.
+func scanLines(ctx context.Context, r io.Reader, limit int, emit func(line []byte, total int)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var line []byte
 	total := 0 // the line's true length, however much of it is kept
 	for {
 		chunk, err := br.ReadSlice('\n')
 		total += len(chunk)
-		if room := a.opts.MaxLineBytes + 1 - len(line); room > 0 {
+		if room := limit + 1 - len(line); room > 0 {
 			// Keep at most one byte past the limit: enough for the parser
 			// to see the line is too long and cut it cleanly.
 			line = append(line, chunk[:min(len(chunk), room)]...)
@@ -94,7 +94,7 @@ func (a *Agent) scanLines(ctx context.Context, r io.Reader, emit func(line []byt
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read stdin: %w", err)
+			return fmt.Errorf("read: %w", err)
 		}
 		if ctx.Err() != nil {
 			return nil

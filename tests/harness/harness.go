@@ -40,6 +40,20 @@ func ModuleRoot() string {
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
 }
 
+// PeerTools unpacks rsyslog, syslog-ng (with loggen) and
+// systemd-journal-remote from Debian's packages (tests/bench/peers.sh,
+// cached under tests/bench/work/peers) and returns the root they are in.
+// The test fails, saying why, when they cannot be had.
+func PeerTools(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(ModuleRoot(), "tests", "bench", "work", "peers")
+	res := Run(t, 10*time.Minute, "bash", filepath.Join(ModuleRoot(), "tests", "bench", "peers.sh"), dir)
+	if res.Code != 0 {
+		t.Fatalf("tests/bench/peers.sh: %s %s", res.Stdout, res.Stderr)
+	}
+	return filepath.Join(dir, "root")
+}
+
 // Build compiles the binaries into dir.
 func Build(dir string) error {
 	args := []string{"build", "-tags", BuildTags, "-o", dir + string(os.PathSeparator)}

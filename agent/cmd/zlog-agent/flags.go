@@ -22,14 +22,30 @@ const usage = `Usage: zlog-agent [flags]
   app | zlog-agent --service web
   zlog-agent --service web --file '/var/log/web/*.log' --spool /var/lib/zlog-agent
   zlog-agent --syslog tcp://0.0.0.0:5514 --syslog udp://0.0.0.0:5514
+  zlog-agent --journal --spool /var/lib/zlog-agent
   zlog-agent --config agent.yaml
 
-Follows files, receives syslog and reads stdin (when no other source is
-given, or with --stdin), and publishes each line to the collector as
-<service>.<level>.
+Follows files and the systemd journal, receives syslog and reads stdin
+(when no other source is given, or with --stdin), and publishes each line
+to the collector as <service>.<level>.
 
 Flags:
 `
+
+// journalFlags are --journal, --journal-directory and --journal-match.
+type journalFlags struct {
+	system    bool
+	directory string
+	matches   listFlag
+}
+
+// source is the journal to read, or nil.
+func (f journalFlags) source() *sidecar.Journal {
+	if !f.system && f.directory == "" && len(f.matches) == 0 {
+		return nil
+	}
+	return &sidecar.Journal{Directory: f.directory, Matches: f.matches}
+}
 
 type listFlag []string
 
@@ -57,7 +73,11 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 	checkConfig := fs.Bool("check-config", false, "check the flags and --config file, print the sources, and exit")
 	service := fs.String("service", "", "service of --file and stdin lines (stdin: \"stdin\"), and of syslog messages without a tag (\"syslog\")")
 	fs.Var(&files, "file", "follow files matching this glob (repeatable); needs --service")
-	readStdin := fs.Bool("stdin", false, "read stdin even when --file or --syslog is given")
+	readStdin := fs.Bool("stdin", false, "read stdin even when --file, --syslog or --journal is given")
+	var journal journalFlags
+	fs.BoolVar(&journal.system, "journal", false, "follow the systemd journal (through journalctl), from its cursor; each entry's unit names its service")
+	fs.StringVar(&journal.directory, "journal-directory", "", "follow the journal files in this directory instead of the system journal (implies --journal)")
+	fs.Var(&journal.matches, "journal-match", "only journal entries matching FIELD=VALUE, e.g. _SYSTEMD_UNIT=nginx.service (repeatable, as journalctl's matches)")
 	fs.Var(&syslogs, "syslog", "receive syslog (RFC 5424/3164) on tcp://ADDR or udp://ADDR (repeatable)")
 	format := fs.String("format", "auto", "how to read --file and stdin lines: "+parse.FormatNames+" (docker and cri unwrap container logs)")
 	fs.StringVar(format, "parser", "auto", "the older name of --format")
@@ -101,7 +121,8 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 	if err != nil {
 		return fail(err)
 	}
-	stdin := *readStdin || (len(files) == 0 && len(syslogs) == 0 && *configPath == "")
+	reading.Journal = journal.source()
+	stdin := *readStdin || (len(files) == 0 && len(syslogs) == 0 && reading.Journal == nil && *configPath == "")
 	if err := flagSources(&c.agent, *service, files, syslogs, stdin, reading); err != nil {
 		return fail(err)
 	}

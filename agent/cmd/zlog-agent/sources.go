@@ -86,9 +86,11 @@ func lineOptions(format string, start parse.StartFunc, timezone string, labels [
 	return src, nil
 }
 
-// flagSources adds the sources given by --file, --syslog and stdin, each
-// reading its lines as the template says.
+// flagSources adds the sources given by --file, --syslog, --journal and
+// stdin, each reading its lines as the template says.
 func flagSources(o *sidecar.Options, service string, files, syslogs []string, stdin bool, template sidecar.Source) error {
+	journal := template.Journal
+	template.Journal = nil
 	if len(files) > 0 {
 		if service == "" {
 			return errors.New("--file needs --service NAME: the service its lines are published under")
@@ -96,6 +98,13 @@ func flagSources(o *sidecar.Options, service string, files, syslogs []string, st
 		src := template
 		src.Service, src.Files = service, files
 		o.Sources = append(o.Sources, src)
+	}
+	if journal != nil {
+		svc := service
+		if svc == "" {
+			svc = "journal"
+		}
+		o.Sources = append(o.Sources, sidecar.Source{Service: svc, Journal: journal, Labels: template.Labels, Location: template.Location})
 	}
 	if len(syslogs) > 0 {
 		svc := service
