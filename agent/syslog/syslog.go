@@ -109,7 +109,7 @@ func (s *Server) Run(ctx context.Context) error {
 				s.TooLong.Add(1)
 				continue
 			}
-			s.message(buf[:n], peer.String())
+			s.message(stripOctetCount(buf[:n]), peer.String())
 		}
 	}
 	var mu sync.Mutex
@@ -144,6 +144,19 @@ func (s *Server) Run(ctx context.Context) error {
 			c.Close()
 		}()
 	}
+}
+
+// stripOctetCount drops an RFC 6587 length prefix from a datagram: loggen
+// -P frames UDP messages as it frames TCP ones ("256 <38>1 …").
+func stripOctetCount(b []byte) []byte {
+	i := 0
+	for i < len(b) && i < 6 && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	if i > 0 && i+1 < len(b) && b[i] == ' ' && b[i+1] == '<' {
+		return b[i+1:]
+	}
+	return b
 }
 
 func (s *Server) message(b []byte, peer string) {

@@ -100,7 +100,10 @@ func TestUDPReceiveBufferAndDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Write([]byte("<14>hello\x00"))
-	c.wait(t, 1)
+	conn.Write([]byte("18 <14>1 - - - - - - x")) // loggen -P frames datagrams too
+	if got := c.wait(t, 2); got[1] != "<14>1 - - - - - - x" {
+		t.Errorf("octet-counted datagram read as %q", got[1])
+	}
 	if _, err := s.KernelDrops(); err != nil {
 		t.Errorf("kernel drops: %v", err)
 	}
