@@ -91,6 +91,9 @@ func checkValue(key string, v any) error {
 // formats them (floats shortest, never in exponent form below 1e21),
 // booleans true and false.
 func FormatValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s // most values are: no copy
+	}
 	return string(AppendValue(nil, v))
 }
 

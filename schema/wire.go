@@ -60,34 +60,50 @@ func Encode(dst [][]byte, ev *Event) ([][]byte, error) {
 	if len(ev.Publisher) > MaxPublisherLen || len(ev.Host) > MaxHostLen {
 		return dst, fmt.Errorf("%w: publisher id over %d or host over %d bytes", ErrBadEnvelope, MaxPublisherLen, MaxHostLen)
 	}
+	// One allocation holds every frame: the spool and the socket only read them.
+	buf := make([]byte, 0, EncodedSize(ev))
+	frame := func(from int) []byte { return buf[from:len(buf):len(buf)] }
+	if dst == nil {
+		dst = make([][]byte, 0, 5)
+	}
 	dst = dst[:0]
-	dst = append(dst, []byte(ev.Topic()))
+	buf = append(buf, ev.Service...)
+	buf = append(buf, '.')
+	buf = append(buf, ev.Level.String()...)
+	dst = append(dst, frame(0))
 
-	env := make([]byte, 0, envelopeFixed+2+len(ev.Publisher)+len(ev.Host))
-	env = append(env, envelopeMagic...)
-	env = append(env, WireVersion)
+	at := len(buf)
+	buf = append(buf, envelopeMagic...)
+	buf = append(buf, WireVersion)
 	var ns int64
 	if !ev.Time.IsZero() {
 		ns = ev.Time.UnixNano()
 	}
-	env = binary.BigEndian.AppendUint64(env, uint64(ns))
-	env = binary.BigEndian.AppendUint64(env, ev.Seq)
-	env = binary.BigEndian.AppendUint64(env, ev.Prev)
-	env = append(env, byte(len(ev.Publisher)))
-	env = append(env, ev.Publisher...)
-	env = append(env, byte(len(ev.Host)))
-	env = append(env, ev.Host...)
-	dst = append(dst, env, []byte(ev.Message))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(ns))
+	buf = binary.BigEndian.AppendUint64(buf, ev.Seq)
+	buf = binary.BigEndian.AppendUint64(buf, ev.Prev)
+	buf = append(buf, byte(len(ev.Publisher)))
+	buf = append(buf, ev.Publisher...)
+	buf = append(buf, byte(len(ev.Host)))
+	buf = append(buf, ev.Host...)
+	dst = append(dst, frame(at))
+
+	at = len(buf)
+	buf = append(buf, ev.Message...)
+	dst = append(dst, frame(at))
 
 	if len(ev.Fields) > 0 || len(ev.Labels) > 0 {
-		f, err := appendTyped(make([]byte, 0, typedSize(ev.Fields)), ev.Fields)
-		if err != nil {
+		at = len(buf)
+		var err error
+		if buf, err = appendTyped(buf, ev.Fields); err != nil {
 			return dst[:0], err
 		}
-		dst = append(dst, f)
+		dst = append(dst, frame(at))
 	}
 	if len(ev.Labels) > 0 {
-		dst = append(dst, appendStrings(make([]byte, 0, stringsSize(ev.Labels)), ev.Labels))
+		at = len(buf)
+		buf = appendStrings(buf, ev.Labels)
+		dst = append(dst, frame(at))
 	}
 	return dst, nil
 }

@@ -18,14 +18,14 @@ func (p *Parser) jsonLine(line []byte, r *Result) bool {
 	}
 	o, _ := v.Object()
 	r.Format = JSON
-	flatten(o, nil, r)
-	p.takeRecord(r, p.keys)
+	p.flatten(o, nil, r)
+	p.takeRecord(r, &p.keys)
 	return true
 }
 
 // flatten puts an object's members as fields, nested objects' with dotted
 // keys ("http.status"); arrays keep their JSON text.
-func flatten(o *fastjson.Object, prefix []byte, r *Result) {
+func (p *Parser) flatten(o *fastjson.Object, prefix []byte, r *Result) {
 	o.Visit(func(key []byte, v *fastjson.Value) {
 		k := key
 		if len(prefix) > 0 {
@@ -33,11 +33,15 @@ func flatten(o *fastjson.Object, prefix []byte, r *Result) {
 		}
 		if v.Type() == fastjson.TypeObject {
 			if inner, _ := v.Object(); inner.Len() > 0 {
-				flatten(inner, k, r)
+				p.flatten(inner, k, r)
 				return
 			}
 		}
-		r.put(string(k), jsonValue(k, v))
+		name, ok := p.interned[string(k)]
+		if !ok {
+			name = string(k)
+		}
+		r.put(name, jsonValue(k, v))
 	})
 }
 

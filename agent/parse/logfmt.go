@@ -16,13 +16,13 @@ import (
 func logfmtPairs(s string, strict bool) (schema.Fields, bool) {
 	var fields schema.Fields
 	for {
-		s = strings.TrimLeft(s, " \t")
+		s = s[blanks(s):]
 		if s == "" {
 			return fields, true
 		}
-		end := strings.IndexAny(s, " \t")
-		if end < 0 {
-			end = len(s)
+		end := 0
+		for end < len(s) && s[end] != ' ' && s[end] != '\t' {
+			end++
 		}
 		key, rest, isPair := strings.Cut(s[:end], "=")
 		if !isPair || !validKey(key) {
@@ -60,6 +60,16 @@ func logfmtPairs(s string, strict bool) (schema.Fields, bool) {
 		}
 		fields[key] = val
 	}
+}
+
+// blanks counts the spaces and tabs s starts with; byte loops beat
+// strings.TrimLeft and IndexAny, which build a set on every call.
+func blanks(s string) int {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
 }
 
 // typedText gives a bare value its type when its text is exactly how that

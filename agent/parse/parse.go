@@ -61,6 +61,9 @@ type Parser struct {
 	o    Options
 	keys keySet // of JSON and logfmt records: the rule's, or the usual
 	json fastjson.ParserPool
+	// interned holds the record keys as strings, so a JSON member named
+	// by one needs no new string (most members of most records are).
+	interned map[string]string
 }
 
 // New returns a parser.
@@ -80,6 +83,10 @@ func New(o Options) *Parser {
 	p := &Parser{o: o, keys: recordKeys}
 	if o.Rule != nil {
 		p.keys = o.Rule.keys
+	}
+	p.interned = map[string]string{}
+	for k := range p.keys.parts {
+		p.interned[k] = k
 	}
 	return p
 }
@@ -158,7 +165,7 @@ func (p *Parser) logfmtLine(line []byte, r *Result) bool {
 	}
 	r.Format = Logfmt
 	r.addFields(fields)
-	p.takeRecord(r, p.keys)
+	p.takeRecord(r, &p.keys)
 	return true
 }
 

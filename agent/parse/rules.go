@@ -72,6 +72,7 @@ func NewRule(s RuleSpec) (*Rule, error) {
 	if r.keys.service == "" && s.Regex != "" {
 		r.keys.service = "service"
 	}
+	r.keys = r.keys.indexed()
 	if s.Regex == "" {
 		return r, nil
 	}
@@ -110,7 +111,7 @@ func (rl *Rule) apply(p *Parser, line []byte, r *Result) bool {
 		}
 	}
 	r.Format = "regex"
-	p.takeRecord(r, rl.keys)
+	p.takeRecord(r, &rl.keys)
 	if !rl.hasMessage {
 		r.Message = s
 	}

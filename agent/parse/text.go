@@ -102,7 +102,7 @@ func (p *Parser) jsonTail(text string, r *Result) {
 		return
 	}
 	if o, err := v.Object(); err == nil {
-		flatten(o, nil, r)
+		p.flatten(o, nil, r)
 	}
 }
 

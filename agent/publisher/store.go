@@ -32,6 +32,9 @@ type store interface {
 	// put numbers ev in its stream, keeps it, and queues it for the sender.
 	// When full it waits until ctx ends, or fails at once with drop.
 	put(ctx context.Context, ev *schema.Event, m Mark, drop bool) error
+	// putBatch puts events in order, returning how many it put before the
+	// error that stopped it.
+	putBatch(ctx context.Context, evs []*schema.Event, marks []Mark, drop bool) (int, error)
 	// take returns the events put since the last take, oldest first; limit
 	// bounds how many (0: all).
 	take(limit int) []*held
@@ -140,6 +143,20 @@ func (s *memStore) put(ctx context.Context, ev *schema.Event, m Mark, drop bool)
 	}
 }
 
+func (s *memStore) putBatch(ctx context.Context, evs []*schema.Event, marks []Mark, drop bool) (int, error) {
+	return putEach(ctx, s, evs, marks, drop)
+}
+
+// putEach puts events one at a time.
+func putEach(ctx context.Context, s store, evs []*schema.Event, marks []Mark, drop bool) (int, error) {
+	for i, ev := range evs {
+		if err := s.put(ctx, ev, marks[i], drop); err != nil {
+			return i, err
+		}
+	}
+	return len(evs), nil
+}
+
 func (s *memStore) settledBelow(map[string]uint64) {}
 
 func (s *memStore) lastSeq(topic string) uint64 {
@@ -190,6 +207,32 @@ func (s *spoolStore) put(ctx context.Context, ev *schema.Event, m Mark, drop boo
 		case <-time.After(wait):
 		}
 	}
+}
+
+// putBatch writes the events to the spool with one system call. When the
+// spool has no room for all of them, they go one at a time, as put waits.
+func (s *spoolStore) putBatch(ctx context.Context, evs []*schema.Event, marks []Mark, drop bool) (int, error) {
+	rs := make([]spool.Record, len(evs))
+	for i, ev := range evs {
+		rs[i] = spool.Record{Topic: ev.Topic(), Key: marks[i].Key, Cursor: marks[i].Cursor}
+	}
+	s.mu.Lock()
+	err := s.sp.AppendNextBatch(rs, func(i int, seq uint64) ([][]byte, error) {
+		evs[i].Seq = seq
+		return schema.Encode(nil, evs[i])
+	})
+	if err == nil {
+		for i := range rs {
+			s.push(&held{topic: rs[i].Topic, seq: rs[i].Seq, frames: rs[i].Frames, settled: marks[i].Acked})
+		}
+		s.mu.Unlock()
+		return len(evs), nil
+	}
+	s.mu.Unlock()
+	if !errors.Is(err, spool.ErrFull) && !errors.Is(err, spool.ErrNoSpace) {
+		return 0, err
+	}
+	return putEach(ctx, s, evs, marks, drop)
 }
 
 func (s *spoolStore) settledBelow(floor map[string]uint64) { s.sp.Ack(floor) }

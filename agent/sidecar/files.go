@@ -25,6 +25,7 @@ type fileSource struct {
 	parser  *parse.Parser
 	joiners map[string]*parse.Joiner
 	labels  map[string]schema.Labels // by path
+	batch   batch
 }
 
 func (fs *fileSource) Close() error { return nil }
@@ -68,11 +69,14 @@ func (a *Agent) openFiles(files []*fileSource) error {
 		fs.parser = fs.src.newParser(a.opts.MaxLineBytes)
 		fs.joiners = map[string]*parse.Joiner{}
 		fs.labels = map[string]schema.Labels{}
+		fs.batch = batch{a: a, track: store.Track}
 		fs.tailer, err = tail.New(tail.Options{
 			Globs: fs.src.Files, Resume: perSource[i], FirstStart: firstStart, FromBeginning: a.opts.FromBeginning,
 			PollInterval: a.opts.PollInterval, MaxLineBytes: a.opts.MaxLineBytes,
 			AfterPass: func(ctx context.Context) error {
 				fs.flushJoined(ctx)
+				// Errors are counted and logged per event.
+				fs.batch.flush(ctx)
 				if err := store.SaveFirst(); err != nil { // retried every second
 					a.logger.Warn("positions not saved; will retry", "err", err)
 				}
@@ -117,7 +121,7 @@ func matchesAny(globs []string, path string) bool {
 func (fs *fileSource) Run(ctx context.Context) error {
 	emit := func(l parse.Logical) error { return fs.publish(ctx, l) }
 	err := fs.tailer.Run(ctx, func(l tail.Line) error {
-		err := fs.joiner(l.Pos.Key()).Add(l.Text, l.Total, l.Pos, time.Now(), emit)
+		err := fs.joiner(l.Key).Add(l.Text, l.Total, fileMark{pos: l.Pos, key: l.Key}, time.Now(), emit)
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err() // stopping: the rest is read again next time
 		}
@@ -127,6 +131,7 @@ func (fs *fileSource) Run(ctx context.Context) error {
 			j.Flush(emit) // the file is gone: what waits is complete
 			delete(fs.joiners, key)
 		}
+		fs.batch.flush(ctx) // before the cursor is forgotten
 		fs.a.pub.ForgetCursor(key)
 		fs.a.positions.Forget(key)
 	})
@@ -154,13 +159,20 @@ func (fs *fileSource) flushJoined(ctx context.Context) {
 	}
 }
 
+// fileMark is where a line ends: the joiner hands it back with the
+// logical event the line completes.
+type fileMark struct {
+	pos tail.Position
+	key string
+}
+
 // publish sends one line (or joined event) of a file, with the position
 // after it as the spool cursor and for the positions file once acknowledged.
+// It is gathered in the source's batch.
 func (fs *fileSource) publish(ctx context.Context, l parse.Logical) error {
-	pos := l.Mark.(tail.Position)
-	cursor, _ := json.Marshal(pos)
-	return fs.a.publishLogical(ctx, fs.src, fs.parser, l, fs.fileLabels(pos.Path),
-		publisher.Mark{Key: pos.Key(), Cursor: cursor, Acked: fs.a.positions.Track(pos.Key(), cursor)})
+	m := l.Mark.(fileMark)
+	ev := fs.a.logicalEvent(fs.src, fs.parser, l, fs.fileLabels(m.pos.Path))
+	return fs.batch.add(ctx, ev, publisher.Mark{Key: m.key, Cursor: m.pos.AppendJSON(make([]byte, 0, 160))})
 }
 
 // fileLabels are the source's labels, with a Kubernetes container log's

@@ -25,6 +25,7 @@ import (
 // Publisher is the part of the publisher library the agent uses.
 type Publisher interface {
 	PublishMarked(ctx context.Context, ev schema.Event, m publisher.Mark) error
+	PublishBatch(ctx context.Context, items []publisher.Item) []error
 	// Cursors returns the file positions kept in the spool (nil without one).
 	Cursors() map[string][]byte
 	ForgetCursor(key string)

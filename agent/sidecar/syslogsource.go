@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
@@ -30,18 +31,39 @@ func (s *syslogSource) Close() error {
 // syslogHandler parses each message (agent/parse reads RFC 5424 and
 // 3164): APP-NAME or the tag names the service (the source's when there is
 // none), HOSTNAME the host (the agent's when there is none), the severity
-// the level; the sender's address is the field peer.
+// the level; the sender's address is the field peer. Messages are gathered
+// until their connection has nothing more buffered, then published as one
+// batch.
 func (a *Agent) syslogHandler(src *Source, parser *parse.Parser) syslog.Handler {
-	return func(frame []byte, peer string) error {
-		res, err := parser.Syslog(frame)
-		if err != nil {
-			return err
-		}
-		if res.Fields == nil {
-			res.Fields = schema.Fields{}
-		}
-		res.Fields["peer"] = peer
-		a.publishResult(context.Background(), src, res, src.Labels, publisher.Mark{})
-		return nil
+	return &syslogBatcher{a: a, src: src, parser: parser, batch: batch{a: a}}
+}
+
+type syslogBatcher struct {
+	a      *Agent
+	src    *Source
+	parser *parse.Parser
+	mu     sync.Mutex // connections share the batch
+	batch  batch
+}
+
+func (h *syslogBatcher) Frame(frame []byte, peer string) error {
+	res, err := h.parser.Syslog(frame)
+	if err != nil {
+		return err
 	}
+	if res.Fields == nil {
+		res.Fields = schema.Fields{}
+	}
+	res.Fields["peer"] = peer
+	ev := h.a.event(h.src, res, h.src.Labels)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.batch.add(context.Background(), ev, publisher.Mark{}) // errors are counted and logged per event
+	return nil
+}
+
+func (h *syslogBatcher) Flush() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.batch.flush(context.Background())
 }

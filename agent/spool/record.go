@@ -80,21 +80,36 @@ func decodePayload(p []byte) (decoded, byte, error) {
 	return d, 0, fmt.Errorf("unknown record kind %d", p[0])
 }
 
-// encodeEvent is the payload of an event record (kind 3).
-func encodeEvent(r Record) []byte {
-	payload := []byte{kindEvent}
-	payload = binary.BigEndian.AppendUint64(payload, r.Seq)
-	payload = append(payload, byte(len(r.Topic)))
-	payload = append(payload, r.Topic...)
-	payload = append(payload, byte(len(r.Key)))
-	payload = append(payload, r.Key...)
-	payload = binary.BigEndian.AppendUint32(payload, uint32(len(r.Cursor)))
-	payload = append(payload, r.Cursor...)
+// eventRecordSize is the length appendEventRecord adds for r.
+func eventRecordSize(r *Record) int {
+	n := headerLen + 1 + 8 + 1 + len(r.Topic) + 1 + len(r.Key) + 4 + len(r.Cursor)
 	for _, f := range r.Frames {
-		payload = binary.BigEndian.AppendUint32(payload, uint32(len(f)))
-		payload = append(payload, f...)
+		n += 4 + len(f)
 	}
-	return payload
+	return n
+}
+
+// appendEventRecord appends r as a framed event record (kind 3): the
+// header, then the payload, encoded in place.
+func appendEventRecord(b []byte, r *Record) []byte {
+	start := len(b)
+	b = append(b, make([]byte, headerLen)...)
+	b = append(b, kindEvent)
+	b = binary.BigEndian.AppendUint64(b, r.Seq)
+	b = append(b, byte(len(r.Topic)))
+	b = append(b, r.Topic...)
+	b = append(b, byte(len(r.Key)))
+	b = append(b, r.Key...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(r.Cursor)))
+	b = append(b, r.Cursor...)
+	for _, f := range r.Frames {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	payload := b[start+headerLen:]
+	binary.BigEndian.PutUint32(b[start:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(b[start+4:], crc32.Checksum(payload, castagnoli))
+	return b
 }
 
 // frameRecord puts the length and checksum header before a payload.

@@ -245,21 +245,42 @@ func (s *Spool) NextSeq(topic string) uint64 {
 // when the write succeeds, so a full spool never leaves a gap in a stream.
 // Callers serialise AppendNext calls for a topic.
 func (s *Spool) AppendNext(r Record, build func(seq uint64) ([][]byte, error)) (Record, error) {
+	rs := []Record{r}
+	err := s.AppendNextBatch(rs, func(_ int, seq uint64) ([][]byte, error) { return build(seq) })
+	return rs[0], err
+}
+
+// AppendNextBatch is AppendNext for several records at once, written with
+// one system call: each takes the next number of its topic (set in rs, with
+// the frames build returns for it), and either all are written or none.
+func (s *Spool) AppendNextBatch(rs []Record, build func(i int, seq uint64) ([][]byte, error)) error {
+	next := make(map[string]uint64, 1)
 	s.mu.Lock()
-	seq := s.lastSeq[r.Topic] + 1
-	s.mu.Unlock()
-	frames, err := build(seq)
-	if err != nil {
-		return Record{}, err
+	for i := range rs {
+		seq, ok := next[rs[i].Topic]
+		if !ok {
+			seq = s.lastSeq[rs[i].Topic]
+		}
+		rs[i].Seq = seq + 1
+		next[rs[i].Topic] = seq + 1
 	}
-	r.Seq, r.Frames = seq, frames
-	if err := s.Append(r); err != nil {
-		return Record{}, err
+	s.mu.Unlock()
+	for i := range rs {
+		frames, err := build(i, rs[i].Seq)
+		if err != nil {
+			return err
+		}
+		rs[i].Frames = frames
+	}
+	if err := s.AppendBatch(rs); err != nil {
+		return err
 	}
 	s.mu.Lock()
-	s.lastSeq[r.Topic] = max(s.lastSeq[r.Topic], seq)
+	for topic, seq := range next {
+		s.lastSeq[topic] = max(s.lastSeq[topic], seq)
+	}
 	s.mu.Unlock()
-	return r, nil
+	return nil
 }
 
 // Cursors returns every cursor key's last cursor: those recovered at Open
@@ -283,14 +304,51 @@ func (s *Spool) ForgetCursor(key string) {
 }
 
 // Append writes one event record.
-func (s *Spool) Append(r Record) error {
-	if len(r.Topic) > 255 || len(r.Key) > 255 {
-		return errors.New("spool: topic or cursor key longer than 255 bytes")
+func (s *Spool) Append(r Record) error { return s.AppendBatch([]Record{r}) }
+
+// AppendBatch writes event records with one system call: all or none.
+func (s *Spool) AppendBatch(rs []Record) error {
+	size := 0
+	for i := range rs {
+		if len(rs[i].Topic) > 255 || len(rs[i].Key) > 255 {
+			return errors.New("spool: topic or cursor key longer than 255 bytes")
+		}
+		size += eventRecordSize(&rs[i])
 	}
-	payload := encodeEvent(r)
+	buf := make([]byte, 0, size)
+	for i := range rs {
+		buf = appendEventRecord(buf, &rs[i])
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	size := int64(headerLen + len(payload))
+	if err := s.makeRoom(int64(len(buf))); err != nil {
+		return err
+	}
+	err := s.write(buf)
+	if errors.Is(err, ErrNoSpace) && s.covered(s.segs[len(s.segs)-1]) {
+		// The disk is full but all the segment holds is settled: start a
+		// new one, which lets this one go.
+		if err = s.rotateFreeing(); err == nil {
+			err = s.write(buf)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	seg := s.segs[len(s.segs)-1]
+	seg.events += len(rs)
+	for i, r := range rs {
+		seg.maxSeq[r.Topic] = max(seg.maxSeq[r.Topic], r.Seq)
+		if r.Key != "" && (i == len(rs)-1 || rs[i+1].Key != r.Key) { // the key's last cursor here
+			s.cursors[r.Key] = append([]byte(nil), r.Cursor...)
+		}
+	}
+	return nil
+}
+
+// makeRoom frees or refuses room for size more bytes, and starts a new
+// segment when the active one would grow past SegmentBytes.
+func (s *Spool) makeRoom(size int64) error {
 	for s.total+size > s.opts.MaxBytes {
 		if !s.opts.DropOldest || len(s.segs) < 2 {
 			return ErrFull
@@ -299,26 +357,7 @@ func (s *Spool) Append(r Record) error {
 		s.removeOldest()
 	}
 	if s.active == nil || s.segs[len(s.segs)-1].size+size > s.opts.SegmentBytes && s.segs[len(s.segs)-1].events > 0 {
-		if err := s.rotateFreeing(); err != nil {
-			return err
-		}
-	}
-	err := s.write(frameRecord(payload))
-	if errors.Is(err, ErrNoSpace) && s.covered(s.segs[len(s.segs)-1]) {
-		// The disk is full but all the segment holds is settled: start a
-		// new one, which lets this one go.
-		if err = s.rotateFreeing(); err == nil {
-			err = s.write(frameRecord(payload))
-		}
-	}
-	if err != nil {
-		return err
-	}
-	seg := s.segs[len(s.segs)-1]
-	seg.events++
-	seg.maxSeq[r.Topic] = max(seg.maxSeq[r.Topic], r.Seq)
-	if r.Key != "" {
-		s.cursors[r.Key] = append([]byte(nil), r.Cursor...)
+		return s.rotateFreeing()
 	}
 	return nil
 }

@@ -281,3 +281,55 @@ func TestRecoverVersion1Records(t *testing.T) {
 		t.Error("numbering did not continue after the version 1 records")
 	}
 }
+
+func TestEventRecordSizeIsExact(t *testing.T) {
+	r := Record{Topic: "api.info", Seq: 7, Key: "2049:12", Cursor: []byte(`{"offset":1}`), Frames: [][]byte{[]byte("a"), nil, []byte("hello")}}
+	if got, want := len(appendEventRecord(nil, &r)), eventRecordSize(&r); got != want {
+		t.Fatalf("record is %d bytes, size says %d", got, want)
+	}
+}
+
+// A batch numbers each topic on from its last number, keeps every key's
+// last cursor, and is written whole or not at all.
+func TestAppendNextBatch(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SegmentBytes: 1 << 20, MaxBytes: 4096, Fsync: FsyncNever}
+	s, _, err := Open(opts, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s, "a.info", 3)
+	batch := func(n int) []Record {
+		rs := make([]Record, n)
+		for i := range rs {
+			rs[i] = Record{Topic: []string{"a.info", "b.warn"}[i%2], Key: "f", Cursor: []byte(fmt.Sprint(i))}
+		}
+		return rs
+	}
+	build := func(rs []Record) func(int, uint64) ([][]byte, error) {
+		return func(i int, seq uint64) ([][]byte, error) { return rec(rs[i].Topic, seq).Frames, nil }
+	}
+	rs := batch(4)
+	if err := s.AppendNextBatch(rs, build(rs)); err != nil {
+		t.Fatal(err)
+	}
+	if got := []uint64{rs[0].Seq, rs[1].Seq, rs[2].Seq, rs[3].Seq}; fmt.Sprint(got) != "[4 1 5 2]" {
+		t.Fatalf("batch numbered %v, want [4 1 5 2]", got)
+	}
+	big := batch(100) // more than MaxBytes: refused whole, numbers not used up
+	if err := s.AppendNextBatch(big, build(big)); !errors.Is(err, ErrFull) {
+		t.Fatalf("oversized batch: %v, want ErrFull", err)
+	}
+	if s.LastSeq("a.info") != 5 || s.LastSeq("b.warn") != 2 {
+		t.Fatalf("a refused batch used numbers: a.info %d, b.warn %d", s.LastSeq("a.info"), s.LastSeq("b.warn"))
+	}
+	s.Close()
+	s, recs, err := Open(opts, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(recs) != 7 || string(recs[6].Frames[2]) != "message 2" || string(s.Cursors()["f"]) != "3" {
+		t.Fatalf("recovered %d records, last %+v, cursor %q", len(recs), recs[len(recs)-1], s.Cursors()["f"])
+	}
+}

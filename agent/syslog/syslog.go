@@ -21,9 +21,22 @@ import (
 	"sync/atomic"
 )
 
-// Handler receives each frame with the peer's address; the frame's memory
-// is reused after it returns. An error counts the frame as invalid.
-type Handler func(frame []byte, peer string) error
+// Handler receives what the listener reads. Frames of several connections
+// may arrive concurrently.
+type Handler interface {
+	// Frame receives one frame with the peer's address; the frame's memory
+	// is reused after it returns. An error counts the frame as invalid.
+	Frame(frame []byte, peer string) error
+	// Flush says a connection has nothing more buffered (its next read may
+	// block): frames gathered so far should be published now.
+	Flush()
+}
+
+// HandlerFunc is a Handler that handles each frame at once.
+type HandlerFunc func(frame []byte, peer string) error
+
+func (f HandlerFunc) Frame(frame []byte, peer string) error { return f(frame, peer) }
+func (f HandlerFunc) Flush()                                {}
 
 // Options configure a Server.
 type Options struct {
@@ -110,6 +123,7 @@ func (s *Server) Run(ctx context.Context) error {
 				continue
 			}
 			s.message(stripOctetCount(buf[:n]), peer.String())
+			s.handle.Flush()
 		}
 	}
 	var mu sync.Mutex
@@ -160,7 +174,7 @@ func stripOctetCount(b []byte) []byte {
 }
 
 func (s *Server) message(b []byte, peer string) {
-	if err := s.handle(b, peer); err != nil {
+	if err := s.handle.Frame(b, peer); err != nil {
 		s.Invalid.Add(1)
 		s.logger.Debug("skipped malformed syslog message", "peer", peer, "err", err)
 		return
@@ -174,7 +188,11 @@ func (s *Server) serveConn(c net.Conn) {
 	r := bufio.NewReaderSize(c, 64<<10)
 	peer := c.RemoteAddr().String()
 	max := s.opts.MaxFrameBytes
+	defer s.handle.Flush()
 	for {
+		if r.Buffered() == 0 {
+			s.handle.Flush()
+		}
 		first, err := r.Peek(1)
 		if err != nil {
 			return

@@ -48,7 +48,7 @@ func (c *collected) wait(t *testing.T, n int) []string {
 func serve(t *testing.T, url string, opts Options) (*Server, *collected) {
 	t.Helper()
 	c := &collected{}
-	s, err := Listen(url, opts, slog.New(slog.NewTextHandler(io.Discard, nil)), c.handle)
+	s, err := Listen(url, opts, slog.New(slog.NewTextHandler(io.Discard, nil)), HandlerFunc(c.handle))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ package tail
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -68,11 +69,48 @@ func (p Position) Key() string {
 	return strconv.FormatUint(p.Dev, 10) + ":" + strconv.FormatUint(p.Ino, 10)
 }
 
+// AppendJSON appends p as encoding/json would marshal it, without
+// reflection: a file source writes one per line it publishes.
+func (p Position) AppendJSON(b []byte) []byte {
+	b = append(b, `{"path":`...)
+	b = appendJSONString(b, p.Path)
+	b = append(b, `,"dev":`...)
+	b = strconv.AppendUint(b, p.Dev, 10)
+	b = append(b, `,"ino":`...)
+	b = strconv.AppendUint(b, p.Ino, 10)
+	b = append(b, `,"fp_len":`...)
+	b = strconv.AppendInt(b, int64(p.FPLen), 10)
+	b = append(b, `,"fp":`...)
+	b = appendJSONString(b, p.FP)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, p.Offset, 10)
+	if p.Time != 0 {
+		b = append(b, `,"time":`...)
+		b = strconv.AppendInt(b, p.Time, 10)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString quotes plain ASCII directly and leaves anything else
+// (escapes, UTF-8, invalid bytes) to encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // Line is one line of a file.
 type Line struct {
 	Text  []byte // without its newline; at most MaxLineBytes+1 bytes of it
 	Total int    // the line's full length
 	Pos   Position
+	Key   string // Pos.Key(), computed once per file
 }
 
 // Options configure a Tailer. Zero values take the defaults shown.
@@ -133,6 +171,15 @@ type file struct {
 	partTotal int
 	renamed   bool      // the path names another file now, or nothing
 	grew      time.Time // last time reading got bytes
+	key       string    // pos.Key(), once known
+}
+
+// lineKey is the file's position key; dev and ino never change for a file.
+func (f *file) lineKey() string {
+	if f.key == "" {
+		f.key = f.pos.Key()
+	}
+	return f.key
 }
 
 // ErrNoGlobs is returned by New without any glob.
@@ -308,6 +355,7 @@ func (t *Tailer) scan(ctx context.Context, emit func(Line) error, finished func(
 	for p, f := range t.byPath {
 		if !seen[p] { // removed, or renamed to a name no glob matches
 			f.renamed = true
+			t.Stats.Renamed.Add(1)
 			delete(t.byPath, p)
 		}
 	}
@@ -613,7 +661,7 @@ func (t *Tailer) lines(f *file, chunk []byte, emit func(Line) error) error {
 		}
 		f.pos.Offset += int64(f.partTotal + 1)
 		chunk = chunk[i+1:]
-		if err := emit(Line{Text: f.partial, Total: f.partTotal, Pos: f.pos}); err != nil {
+		if err := emit(Line{Text: f.partial, Total: f.partTotal, Pos: f.pos, Key: f.lineKey()}); err != nil {
 			return err
 		}
 		f.partial, f.partTotal = f.partial[:0], 0
@@ -628,7 +676,7 @@ func (t *Tailer) flushPartial(f *file, emit func(Line) error) error {
 		return nil
 	}
 	f.pos.Offset += int64(f.partTotal)
-	err := emit(Line{Text: f.partial, Total: f.partTotal, Pos: f.pos})
+	err := emit(Line{Text: f.partial, Total: f.partTotal, Pos: f.pos, Key: f.lineKey()})
 	f.partial, f.partTotal = f.partial[:0], 0
 	return err
 }

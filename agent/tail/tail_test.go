@@ -2,6 +2,7 @@ package tail
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -339,5 +340,23 @@ func TestTwoRotationsBetweenLooks(t *testing.T) {
 	}
 	if tl.Stats.Generations.Load() != 1 {
 		t.Fatalf("generations read = %d, want 1", tl.Stats.Generations.Load())
+	}
+}
+
+func TestPositionAppendJSONMatchesEncodingJSON(t *testing.T) {
+	for _, p := range []Position{
+		{},
+		{Path: "/var/log/app.log", Dev: 2049, Ino: 1234567, FPLen: 256, FP: "cbf29ce484222325", Offset: 987654321, Time: 1764460800000000000},
+		{Path: `/logs/we"ird\name <&>.log`, Dev: 1, Ino: 2, Offset: 3},
+		{Path: "/logs/Überwacher/日本語.log", FP: "00", Offset: -1},
+		{Path: "/logs/bad\xffbyte\n.log", Time: -5},
+	} {
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.AppendJSON(nil); string(got) != string(want) {
+			t.Errorf("AppendJSON(%+v)\n got %s\nwant %s", p, got, want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/schema"
@@ -158,6 +159,40 @@ func JSONLine(b []byte, ev *schema.Event) []byte {
 	b = append(b, `","msg":`...)
 	b = strconv.AppendQuote(b, ev.Message)
 	return append(b, "}\n"...)
+}
+
+// LogfmtLine renders ev as one logfmt record per line (the shape of
+// logrus, go-kit and slog's text handler).
+func LogfmtLine(b []byte, ev *schema.Event) []byte {
+	b = append(b, "time="...)
+	b = ev.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, " level="...)
+	b = append(b, ev.Level.String()...)
+	b = append(b, " service="...)
+	b = append(b, ev.Service...)
+	b = append(b, " host="...)
+	b = append(b, ev.Host...)
+	b = append(b, " msg="...)
+	b = strconv.AppendQuote(b, ev.Message)
+	return append(b, '\n')
+}
+
+// LogbackLine renders ev as a logback/log4j line: local-style ISO time with
+// comma millis, the level, a thread and a logger, then the message.
+func LogbackLine(b []byte, ev *schema.Event) []byte {
+	b = ev.Time.UTC().AppendFormat(b, "2006-01-02 15:04:05,000")
+	b = append(b, ' ')
+	b = append(b, strings.ToUpper(ev.Level.String())...)
+	b = append(b, " [main] c.e."...)
+	b = append(b, ev.Service...)
+	b = append(b, " - "...)
+	b = append(b, ev.Message...)
+	return append(b, '\n')
+}
+
+// Renderers are the line formats by name, each appending one LF-ended line.
+var Renderers = map[string]func([]byte, *schema.Event) []byte{
+	"json": JSONLine, "logfmt": LogfmtLine, "logback": LogbackLine, "rfc5424": RFC5424,
 }
 
 // PlainLine renders ev in zlog's log-file line format (schema.AppendLine).

@@ -92,7 +92,7 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 	fs.IntVar(&c.agent.MaxLineBytes, "max-line-bytes", c.agent.MaxLineBytes, "longer lines are cut (marked truncated=<length>); longer syslog frames are skipped")
 	multiline := fs.String("multiline", "", "join continuation lines of --file and stdin into one event: java, python or go (each joins the stack traces of all three: Java exceptions, Python tracebacks, Go panics) or a regexp matching the first line of each event, e.g. '^\\d{4}-\\d{2}-\\d{2}'")
 	fs.DurationVar(&c.agent.MultilineTimeout, "multiline-timeout", c.agent.MultilineTimeout, "with --multiline, send an event once no continuation line has come for this long")
-	fs.StringVar(&c.httpAddr, "http", "", "address for /metrics and /healthz, e.g. 127.0.0.1:4447 (default: off)")
+	fs.StringVar(&c.httpAddr, "http", "", "address for /metrics, /healthz and /debug/pprof, e.g. 127.0.0.1:4447 (default: off)")
 	fs.DurationVar(&c.closeTimeout, "close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"syscall"
@@ -99,7 +100,7 @@ func finish(agent *sidecar.Agent, pub *publisher.Publisher, runErr error, timeou
 	return code
 }
 
-// metricsServer is the actor serving /metrics and /healthz.
+// metricsServer is the actor serving /metrics, /healthz and pprof.
 func metricsServer(addr string, reg *prometheus.Registry, logger *slog.Logger) (func() error, func(error), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -108,6 +109,10 @@ func metricsServer(addr string, reg *prometheus.Registry, logger *slog.Logger) (
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	// Profiles for `go tool pprof`, as on the collector: the agent's CPU
+	// per line is a budget worth seeing where it goes.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10}
 	logger.Info("metrics", "http", ln.Addr().String())
 	return func() error {
