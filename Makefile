@@ -47,8 +47,10 @@ bench-deps: deps
 	command -v rg >/dev/null || missing="$$missing ripgrep"; \
 	$(APT_INSTALL)
 
-# Timed benchmarks against rsyslog, syslog-ng, rg, grep and plain net/http;
-# writes tests/bench/results.md and tests/bench/ratios.svg. About 9 minutes.
+# Timed benchmarks against VictoriaLogs, rsyslog, syslog-ng, rg, grep and
+# plain net/http; writes tests/bench/results.md and tests/bench/ratios.svg.
+# About 12 minutes (VictoriaLogs' first build, from the Go module proxy into
+# tests/bench/tools/, adds about 2).
 # ZLOG_BENCH_RUNS (default 3) and ZLOG_BENCH_LARGE (default 10000000) scale it.
 bench: bench-deps
 	ZLOG_BENCH=1 $(GO) test -count=1 -timeout 45m -v -run TestBench ./tests/bench/

@@ -62,6 +62,7 @@ func TestBench(t *testing.T) {
 
 	t.Run("ingest", func(t *testing.T) { e.ingest(t, false) })
 	t.Run("ingest-spooled", func(t *testing.T) { e.ingest(t, true) })
+	t.Run("victorialogs", e.vlIngest)
 	t.Run("freshness", e.freshness)
 	t.Run("shapes", e.shapes)
 	t.Run("search", func(t *testing.T) { e.search(t, 1_000_000); e.search(t, large) })
@@ -130,7 +131,7 @@ func waitIndexed(t testing.TB, col *harness.Collector, n float64, timeout time.D
 // with spooled, each publisher also keeps its events in an on-disk spool.
 func (e *env) ingest(t *testing.T, spooled bool) {
 	const total, pubs = 1_000_000, 4
-	var rate, mbps, rss, ratio []float64
+	var rate, mbps, rss, ratio, cpu []float64
 	for run := 0; run < e.runs; run++ {
 		work := e.dir(fmt.Sprintf("ingest-%v-%d", spooled, run))
 		col := harness.StartCollector(t, e.bin, work, filepath.Join(work, "data"))
@@ -155,6 +156,7 @@ func (e *env) ingest(t *testing.T, spooled bool) {
 		secs := done.Sub(time.Unix(0, start)).Seconds()
 		fileBytes := col.Metric(t, "zlog_collector_file_bytes_total")
 		rss = append(rss, vmHWM(t, col.Cmd.Process.Pid))
+		cpu = append(cpu, procCPUSeconds(t, col.Cmd.Process.Pid)) // per 1M: total is 1M
 		col.Signal(t, syscall.SIGTERM, time.Minute)
 		rate = append(rate, total/secs)
 		mbps = append(mbps, fileBytes/secs/1e6)
@@ -170,7 +172,8 @@ func (e *env) ingest(t *testing.T, spooled bool) {
 	r.add("Ingest", "same, raw log bytes written", "MB/s", mbps, "", nil)
 	r.add("Ingest", "collector peak RSS through the 1M burst", "MiB", rss, "<= 200", func(v float64) bool { return v <= 200 })
 	r.add("Ingest", "index bytes per raw log byte", "×", ratio, "<= 1.2", func(v float64) bool { return v <= 1.2 })
-	r.zlogIngest = median(rate)
+	r.add("Ingest", "collector CPU (user+system, start-up included) per 1M events", "CPU s", cpu, "", nil)
+	r.zlogIngest, r.zlogCPU, r.zlogDisk = median(rate), median(cpu), median(ratio)
 }
 
 // shapes times workloads whose shape, not size, used to stall the
@@ -363,6 +366,7 @@ func (e *env) search(t *testing.T, n int) {
 		e.report.ratio(fmt.Sprintf("rg / logq, %s, %s", c.name, label), median(rg)/median(zl))
 		e.report.ratio(fmt.Sprintf("grep / logq, %s, %s", c.name, label), median(gr)/median(zl))
 	}
+	e.vlSearch(t, n, label)
 	if n >= 10_000_000 {
 		raw := dirBytes(logs)
 		idx := dirBytes(filepath.Join(data, "index"))

@@ -20,11 +20,14 @@ type row struct {
 }
 
 type report struct {
-	started    time.Time
-	rows       []row
-	ratios     []ratioRow
-	notes      []string
-	zlogIngest float64
+	started time.Time
+	rows    []row
+	ratios  []ratioRow
+	notes   []string
+	// Medians kept for the VictoriaLogs ratios: events/s, CPU s per 1M
+	// events, bytes on disk per raw byte.
+	zlogIngest, zlogCPU, zlogDisk float64
+	vlIngest, vlCPU, vlDisk       float64
 }
 
 type ratioRow struct {
@@ -36,6 +39,16 @@ func newReport() *report { return &report{started: time.Now()} }
 
 func (r *report) add(section, name, unit string, vals []float64, target string, pass func(float64) bool) {
 	r.rows = append(r.rows, row{section, name, unit, vals, target, pass})
+}
+
+// median is the median of a row added before, 0 when there is none.
+func (r *report) median(section, name string) float64 {
+	for _, row := range r.rows {
+		if row.section == section && row.name == name {
+			return median(row.vals)
+		}
+	}
+	return 0
 }
 
 func (r *report) ratio(name string, v float64) { r.ratios = append(r.ratios, ratioRow{name, v}) }

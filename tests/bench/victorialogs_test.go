@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zlog/zlog/tests/harness"
+	"github.com/zlog/zlog/tests/workload"
+)
+
+// VictoriaLogs is the peer users would pick instead of zlog: built from the
+// Go module proxy at a pinned version, cached in tests/bench/tools.
+const (
+	vlModule  = "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs"
+	vlVersion = "v1.52.1"
+)
+
+// vlBinary builds VictoriaLogs once and returns its path.
+func vlBinary(t *testing.T) string {
+	dir := filepath.Join(harness.ModuleRoot(), "tests", "bench", "tools")
+	bin := filepath.Join(dir, "victoria-logs-"+vlVersion)
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	tmp := filepath.Join(dir, "build")
+	cmd := exec.Command("go", "install", vlModule+"@"+vlVersion)
+	// Its own module, not zlog's tags: GOFLAGS would carry sqlite_fts5.
+	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build VictoriaLogs %s: %v\n%s", vlVersion, err, out)
+	}
+	if err := os.Rename(filepath.Join(tmp, "victoria-logs"), bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// vlServer is one VictoriaLogs single node on loopback.
+type vlServer struct {
+	proc *harness.Proc
+	url  string
+	data string
+}
+
+func startVL(t *testing.T, bin, work string) *vlServer {
+	port := freePort(t)
+	data := filepath.Join(work, "vl-data")
+	p := harness.Start(t, work, "victoria-logs", bin, "-storageDataPath="+data,
+		fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-retentionPeriod=100y", "-loggerLevel=WARN")
+	waitPort(t, port, p)
+	return &vlServer{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d", port), data: data}
+}
+
+// vlClient makes a new connection per request, so a timed query is a whole
+// HTTP request as a user's curl would make it.
+var vlClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Minute}
+
+// insert posts JSON lines the way the workload renders them.
+func (v *vlServer) insert(body []byte) error {
+	q := url.Values{"_stream_fields": {"service,host"}, "_time_field": {"ts"}, "_msg_field": {"msg"}}
+	resp, err := http.Post(v.url+"/insert/jsonline?"+q.Encode(), "application/stream+json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("insert: %s", resp.Status)
+	}
+	return nil
+}
+
+// flush makes what was inserted searchable.
+func (v *vlServer) flush(t testing.TB) {
+	resp, err := vlClient.Get(v.url + "/internal/force_flush")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// query runs a LogsQL query and returns its rows.
+func (v *vlServer) query(q string) ([]map[string]string, error) {
+	resp, err := vlClient.PostForm(v.url+"/select/logsql/query", url.Values{"query": {q}})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("query %q: %s: %s", q, resp.Status, b)
+	}
+	var rows []map[string]string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var row map[string]string
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+	return rows, sc.Err()
+}
+
+// count is the number of rows stored: VictoriaLogs answers 200 to inserts
+// even when it stores nothing, so rows are counted back.
+func (v *vlServer) count(t testing.TB) int {
+	rows, err := v.query("* | stats count() as n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 {
+		return 0
+	}
+	n, _ := strconv.Atoi(rows[0]["n"])
+	return n
+}
+
+// load inserts n workload events (as JSON lines) from senders concurrent
+// clients, each posting its part in requests of about 2 MB, and returns
+// when the last request was answered.
+func (v *vlServer) load(t testing.TB, o workload.Options, senders int) {
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func(part int) {
+			defer wg.Done()
+			po := o
+			po.Parts, po.Partition = senders, part
+			gen := workload.New(po)
+			var body []byte
+			for !gen.Done() {
+				ev, _ := gen.Next()
+				body = workload.JSONLine(body, &ev)
+				if len(body) >= 2<<20 || gen.Done() {
+					if err := v.insert(body); err != nil {
+						errs <- err
+						return
+					}
+					body = body[:0]
+				}
+			}
+		}(s)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// waitCount flushes and polls until n rows are stored.
+func (v *vlServer) waitCount(t testing.TB, n int, timeout time.Duration) time.Time {
+	deadline := time.Now().Add(timeout)
+	for {
+		v.flush(t)
+		got := v.count(t)
+		if got >= n {
+			if got > n {
+				t.Fatalf("VictoriaLogs stored %d rows, %d sent", got, n)
+			}
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("VictoriaLogs stored %d of %d rows within %v", got, n, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rawBytes is the size of the events as zlog's plain log lines: the
+// denominator of both engines' bytes on disk per raw byte.
+func rawBytes(o workload.Options) int64 {
+	gen := workload.New(o)
+	var n int64
+	var buf []byte
+	for !gen.Done() {
+		ev, _ := gen.Next()
+		buf = workload.PlainLine(buf[:0], &ev)
+		n += int64(len(buf))
+	}
+	return n
+}
+
+// vlIngest: the 1M events of the ingest rows, as JSON lines from 4
+// concurrent clients, until all are counted back; VictoriaLogs' own CPU
+// time, and its data directory after a clean stop per raw byte.
+func (e *env) vlIngest(t *testing.T) {
+	const total, senders = 1_000_000, 4
+	bin := vlBinary(t)
+	o := workload.Options{Count: total, Seed: 1, Start: time.Now().Add(-24 * time.Hour)}
+	raw := rawBytes(o)
+	var rate, cpu, ratio []float64
+	for run := 0; run < e.runs; run++ {
+		work := e.dir(fmt.Sprintf("vl-ingest-%d", run))
+		vl := startVL(t, bin, work)
+		cpu0 := procCPUSeconds(t, vl.proc.Cmd.Process.Pid)
+		start := time.Now()
+		vl.load(t, o, senders)
+		done := vl.waitCount(t, total, 5*time.Minute)
+		secs := done.Sub(start).Seconds()
+		cpuSecs := procCPUSeconds(t, vl.proc.Cmd.Process.Pid) - cpu0
+		vl.proc.Signal(t, 15, time.Minute) // a clean stop writes everything out
+		disk := dirBytes(vl.data)
+		rate, cpu, ratio = append(rate, total/secs), append(cpu, cpuSecs), append(ratio, float64(disk)/float64(raw))
+		t.Logf("VictoriaLogs ingest run %d: %.0f events/s, %.2f CPU s, %d bytes on disk (%.3f × raw)", run, total/secs, cpuSecs, disk, float64(disk)/float64(raw))
+	}
+	r := e.report
+	const section = "Peer: VictoriaLogs " + vlVersion + " (single node, /insert/jsonline, 4 clients)"
+	r.add(section, "1M events ingested and counted back", "events/s", rate, "", nil)
+	r.add(section, "VictoriaLogs CPU per 1M events", "CPU s", cpu, "", nil)
+	r.add(section, "bytes on disk per raw log byte, after a clean stop", "×", ratio, "", nil)
+	r.vlIngest, r.vlCPU, r.vlDisk = median(rate), median(cpu), median(ratio)
+	if r.zlogIngest > 0 {
+		r.ratio("zlog ingest / VictoriaLogs ingest, events/s", r.zlogIngest/r.vlIngest)
+	}
+	if r.zlogCPU > 0 {
+		r.ratio("VictoriaLogs CPU / zlog collector CPU, per 1M events", r.vlCPU/r.zlogCPU)
+	}
+	if r.zlogDisk > 0 {
+		r.ratio("VictoriaLogs bytes / zlog index bytes, per raw byte", r.vlDisk/r.zlogDisk)
+	}
+}
+
+// vlSearchCases are the search rows' queries in LogsQL.
+var vlSearchCases = map[string]string{
+	"rare word over 24 h":                "_time:25h needle3 | limit 100",
+	"word + last 1 h + level, limit 100": "_time:1h level:error timeout | limit 100",
+	"count of a common word over 24 h":   "_time:25h request | stats count() as n",
+	"count of errors in the last 1 h":    "_time:1h level:error | stats count() as n",
+}
+
+// timeVLQuery runs a query once to warm the cache, then e.runs times, each
+// a whole HTTP request; wall times in ms.
+func (e *env) timeVLQuery(t *testing.T, vl *vlServer, q string) []float64 {
+	var out []float64
+	for i := 0; i <= e.runs; i++ {
+		start := time.Now()
+		if _, err := vl.query(q); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			out = append(out, float64(time.Since(start).Microseconds())/1000)
+		}
+	}
+	return out
+}
+
+// vlSearch loads the search rows' n events into VictoriaLogs (the same
+// workload: seed 2, spread over 24 h) and times each case as a whole HTTP
+// request, beside logq's whole process.
+func (e *env) vlSearch(t *testing.T, n int, label string) {
+	work := e.dir(fmt.Sprintf("vl-search-%d", n))
+	vl := startVL(t, vlBinary(t), work)
+	defer vl.proc.Signal(t, 15, 5*time.Minute)
+	vl.load(t, workload.Options{Count: n, Seed: 2, Window: 24 * time.Hour}, 2)
+	vl.waitCount(t, n, 30*time.Minute)
+	section := fmt.Sprintf("Search, %s events over 24 h (whole process, warm cache)", label)
+	for _, name := range []string{"rare word over 24 h", "word + last 1 h + level, limit 100", "count of a common word over 24 h", "count of errors in the last 1 h"} {
+		vlt := e.timeVLQuery(t, vl, vlSearchCases[name])
+		if rows, err := vl.query(vlSearchCases[name]); err == nil && len(rows) > 0 {
+			t.Logf("VictoriaLogs %s, %s: %d rows, first %v", label, name, len(rows), rows[0]) // to check against logq's answers
+		}
+		e.report.add(section, "VictoriaLogs (whole HTTP request): "+name, "ms", vlt, "", nil)
+		if zl := e.report.median(section, "logq: "+name); zl > 0 {
+			e.report.ratio(fmt.Sprintf("VictoriaLogs / logq, %s, %s", name, label), median(vlt)/zl)
+		}
+	}
+}
