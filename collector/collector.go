@@ -64,10 +64,10 @@ type Options struct {
 	MaxIndexBytes  int64
 	RetentionEvery time.Duration
 
-	LogMaxSizeMB  int // 100
-	LogMaxBackups int // 10
-	LogMaxAgeDays int // 0 = keep by count only
-	LogCompress   bool
+	LogMaxSizeMB  int  // 100
+	LogMaxBackups int  // 10
+	LogMaxAgeDays int  // 0 = keep by count only
+	LogCompress   bool // gzip rotated files: they are the second copy of every line
 }
 
 // DefaultOptions are the defaults of every option; zlog-collector's flags
@@ -83,7 +83,7 @@ func DefaultOptions() Options {
 		MaxEventBytes:      schema.DefaultMaxEvent, MaxFuture: time.Hour,
 		CommitInterval: 100 * time.Millisecond, CommitEvents: 20000, QueueBatches: 16, ShutdownTimeout: 10 * time.Second,
 		Retain: 7 * 24 * time.Hour, RetentionEvery: time.Minute,
-		LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 7,
+		LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 7, LogCompress: true,
 	}
 }
 

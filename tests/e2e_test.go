@@ -4,6 +4,8 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,13 +67,18 @@ func logqJSON(t *testing.T, data string, args ...string) ([]schema.Event, harnes
 	return harness.JSONLines[schema.Event](t, res.Stdout), res
 }
 
-// readLogLines reads a service's live log file and its rotated backups.
+// readLogLines reads a service's live log file and its rotated backups,
+// gzipped or not.
 func readLogLines(t *testing.T, logsDir, service string) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(logsDir, service+"*.log"))
+	gzipped, _ := filepath.Glob(filepath.Join(logsDir, service+"*.log.gz"))
 	var lines []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	for _, f := range append(files, gzipped...) {
+		if strings.HasSuffix(f, ".gz") && slices.Contains(files, strings.TrimSuffix(f, ".gz")) {
+			t.Fatalf("%s exists both plain and gzipped", f)
+		}
+		data, err := readMaybeGzipped(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,6 +92,18 @@ func readLogLines(t *testing.T, logsDir, service string) []string {
 		}
 	}
 	return lines
+}
+
+func readMaybeGzipped(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(path, ".gz") {
+		return data, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return io.ReadAll(zr)
 }
 
 func TestDowncaseEndToEnd(t *testing.T) {
@@ -423,15 +443,19 @@ func TestLogRotationKeepsWholeLines(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("loadgen: %s", res.Stderr)
 	}
+	// Rotated files are gzipped by default, in the background: wait until
+	// no plain backup is left.
+	var backups []string
+	harness.Eventually(t, 15*time.Second, "rotated files gzipped", func() (bool, string) {
+		plain, _ := filepath.Glob(filepath.Join(filepath.Dir(logPath), "rotate-*.log"))
+		backups, _ = filepath.Glob(filepath.Join(filepath.Dir(logPath), "rotate-*.log.gz"))
+		return len(plain) == 0 && len(backups) >= 2, fmt.Sprintf("plain %v, gzipped %v", plain, backups)
+	})
 	var lines []string
 	harness.Eventually(t, 15*time.Second, "all lines written", func() (bool, string) {
 		lines = readLogLines(t, filepath.Dir(logPath), "rotate")
 		return len(lines) >= n, fmt.Sprint(len(lines))
 	})
-	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(logPath), "rotate-*.log"))
-	if len(backups) < 2 {
-		t.Fatalf("want at least 2 rotated files, got %v", backups)
-	}
 	checkLines := func(what string, lines []string) {
 		t.Helper()
 		re := regexp.MustCompile(`^\S+Z \S+\s+rotate \S+: event (\d+)$`)

@@ -44,7 +44,7 @@ func parseFlags(args []string, stderr io.Writer) (o collector.Options, logger *s
 	retain := fs.String("retain", "7d", "remove index partitions (whole UTC days) once they end longer ago than this, e.g. 36h, 7d, 4w; 0 keeps everything")
 	fs.DurationVar(&o.RetentionEvery, "retention-interval", o.RetentionEvery, "how often --retain and --max-index-bytes are checked")
 	fs.Int64Var(&o.MaxIndexBytes, "max-index-bytes", o.MaxIndexBytes, "also remove the oldest index partitions, days before today only, while the index is larger than this; 0: no limit")
-	fs.BoolVar(&o.LogCompress, "log-compress", o.LogCompress, "gzip rotated log files")
+	fs.BoolVar(&o.LogCompress, "log-compress", o.LogCompress, "gzip rotated log files (--log-compress=false keeps them plain)")
 	fs.StringVar(&o.CurveSecretKey, "curve-secret-key", "", "the collector's CURVE secret key file (from keygen); with --authorized-keys, encrypts ZeroMQ traffic and admits only listed keys")
 	fs.StringVar(&o.AuthorizedKeys, "authorized-keys", "", "file of allowed client public keys (\"KEY [publish|subscribe]\" per line) or a directory of .pub files; SIGHUP reloads it")
 	fs.DurationVar(&o.FollowStallTimeout, "follow-stall-timeout", o.FollowStallTimeout, "a follow or tail client of the query API that accepts nothing for this long is disconnected (counted in zlog_collector_followers_dropped_total)")
