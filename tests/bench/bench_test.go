@@ -312,7 +312,9 @@ type searchCase struct {
 }
 
 // search builds an n-event dataset spread over 24 h through the collector,
-// then times four queries as whole processes: logq, rg and grep.
+// then times four queries as whole processes: logq right after the load
+// while the collector runs (as users query), then logq, rg and grep after
+// it stopped; then VictoriaLogs on the same events.
 func (e *env) search(t *testing.T, n int) {
 	work := e.dir(fmt.Sprintf("search-%d", n))
 	data := filepath.Join(work, "data")
@@ -323,30 +325,16 @@ func (e *env) search(t *testing.T, n int) {
 		"--count", strconv.Itoa(n), "--window", "24h", "--seed", "2", "--pregenerate=false", "--queue-size", "50000")
 	waitIndexed(t, col, float64(n), 30*time.Minute)
 	t.Logf("%d events loaded in %v", n, time.Since(buildStart))
+	cases := searchCases()
+	// As users query: right after the load, the collector still running.
+	live := map[string][]float64{}
+	for _, c := range cases {
+		live[c.name] = e.timeCommand(t, filepath.Join(e.bin, "logq"), append(slices.Clone(c.logq), "--data", data), false)
+	}
 	col.Signal(t, syscall.SIGTERM, 5*time.Minute)
 
 	logs := filepath.Join(data, "logs")
-	now := time.Now().UTC()
-	var hours []string
-	for h := now.Add(-time.Hour); !h.After(now.Add(time.Hour)); h = h.Add(time.Hour) {
-		if h.After(now) {
-			break
-		}
-		hours = append(hours, h.Format("2006-01-02T15"))
-	}
-	hours = slices.Compact(append(hours, now.Format("2006-01-02T15")))
-	lastHour := "^(" + strings.Join(hours, "|") + ")\\S* "
 	label := fmt.Sprintf("%dM", n/1_000_000)
-	cases := []searchCase{
-		{"rare word over 24 h", []string{"search", "--since", "25h", "--limit", "100", "needle3"},
-			[]string{"needle3"}, []string{"-r", "needle3"}, 10, false},
-		{"word + last 1 h + level, limit 100", []string{"search", "--since", "1h", "--level", "error", "--limit", "100", "timeout"},
-			[]string{lastHour + "error .*timeout"}, []string{"-r", "-E", lastHour + "error .*timeout"}, 10, true},
-		{"count of a common word over 24 h", []string{"search", "--since", "25h", "--count", "request"},
-			[]string{"-c", "-w", "request"}, []string{"-r", "-c", "-w", "request"}, 50, false},
-		{"count of errors in the last 1 h", []string{"search", "--since", "1h", "--level", "error", "--count"},
-			[]string{"-c", lastHour + "error "}, []string{"-r", "-c", "-E", lastHour + "error "}, 30, false},
-	}
 	for _, c := range cases {
 		logqArgs := append(slices.Clone(c.logq), "--data", data)
 		zl := e.timeCommand(t, filepath.Join(e.bin, "logq"), logqArgs, false)
@@ -360,6 +348,7 @@ func (e *env) search(t *testing.T, n int) {
 			target = fmt.Sprintf("<= %g", tgt)
 			pass = func(v float64) bool { return v <= tgt }
 		}
+		e.report.add(section, "logq, live collector: "+c.name, "ms", live[c.name], "", nil)
 		e.report.add(section, "logq: "+c.name, "ms", zl, target, pass)
 		e.report.add(section, "rg: "+c.name, "ms", rg, "", nil)
 		e.report.add(section, "grep: "+c.name, "ms", gr, "", nil)
@@ -372,6 +361,31 @@ func (e *env) search(t *testing.T, n int) {
 		idx := dirBytes(filepath.Join(data, "index"))
 		e.report.add("Search, 10M events over 24 h (whole process, warm cache)", "index bytes per raw log byte", "×",
 			[]float64{float64(idx) / float64(raw)}, "<= 1.2", func(v float64) bool { return v <= 1.2 })
+	}
+}
+
+// searchCases are the timed queries: for logq, and for rg and grep over
+// the log files (lines of the last hour picked by their timestamp prefix).
+func searchCases() []searchCase {
+	now := time.Now().UTC()
+	var hours []string
+	for h := now.Add(-time.Hour); !h.After(now.Add(time.Hour)); h = h.Add(time.Hour) {
+		if h.After(now) {
+			break
+		}
+		hours = append(hours, h.Format("2006-01-02T15"))
+	}
+	hours = slices.Compact(append(hours, now.Format("2006-01-02T15")))
+	lastHour := "^(" + strings.Join(hours, "|") + ")\\S* "
+	return []searchCase{
+		{"rare word over 24 h", []string{"search", "--since", "25h", "--limit", "100", "needle3"},
+			[]string{"needle3"}, []string{"-r", "needle3"}, 10, false},
+		{"word + last 1 h + level, limit 100", []string{"search", "--since", "1h", "--level", "error", "--limit", "100", "timeout"},
+			[]string{lastHour + "error .*timeout"}, []string{"-r", "-E", lastHour + "error .*timeout"}, 10, true},
+		{"count of a common word over 24 h", []string{"search", "--since", "25h", "--count", "request"},
+			[]string{"-c", "-w", "request"}, []string{"-r", "-c", "-w", "request"}, 50, false},
+		{"count of errors in the last 1 h", []string{"search", "--since", "1h", "--level", "error", "--count"},
+			[]string{"-c", lastHour + "error "}, []string{"-r", "-c", "-E", lastHour + "error "}, 30, false},
 	}
 }
 

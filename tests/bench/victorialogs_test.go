@@ -262,7 +262,7 @@ func (e *env) timeVLQuery(t *testing.T, vl *vlServer, q string) []float64 {
 
 // vlSearch loads the search rows' n events into VictoriaLogs (the same
 // workload: seed 2, spread over 24 h) and times each case as a whole HTTP
-// request, beside logq's whole process.
+// request, beside logq's whole process on the live collector.
 func (e *env) vlSearch(t *testing.T, n int, label string) {
 	work := e.dir(fmt.Sprintf("vl-search-%d", n))
 	vl := startVL(t, vlBinary(t), work)
@@ -276,8 +276,8 @@ func (e *env) vlSearch(t *testing.T, n int, label string) {
 			t.Logf("VictoriaLogs %s, %s: %d rows, first %v", label, name, len(rows), rows[0]) // to check against logq's answers
 		}
 		e.report.add(section, "VictoriaLogs (whole HTTP request): "+name, "ms", vlt, "", nil)
-		if zl := e.report.median(section, "logq: "+name); zl > 0 {
-			e.report.ratio(fmt.Sprintf("VictoriaLogs / logq, %s, %s", name, label), median(vlt)/zl)
+		if zl := e.report.median(section, "logq, live collector: "+name); zl > 0 {
+			e.report.ratio(fmt.Sprintf("VictoriaLogs / logq on a live collector, %s, %s", name, label), median(vlt)/zl)
 		}
 	}
 }
