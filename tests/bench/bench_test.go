@@ -65,6 +65,7 @@ func TestBench(t *testing.T) {
 	t.Run("victorialogs", e.vlIngest)
 	t.Run("freshness", e.freshness)
 	t.Run("shapes", e.shapes)
+	t.Run("startup", e.startup)
 	t.Run("search", func(t *testing.T) { e.search(t, 1_000_000); e.search(t, large) })
 	t.Run("downcase", e.downcase)
 	t.Run("agent-formats", e.agentFormats)
@@ -362,6 +363,15 @@ func (e *env) search(t *testing.T, n int) {
 		e.report.add("Search, 10M events over 24 h (whole process, warm cache)", "index bytes per raw log byte", "×",
 			[]float64{float64(idx) / float64(raw)}, "<= 1.2", func(v float64) bool { return v <= 1.2 })
 	}
+}
+
+// startup times logq doing nothing but start (`--help`), beside rg: most
+// of a fast search is the process starting.
+func (e *env) startup(t *testing.T) {
+	zl := e.timeCommand(t, filepath.Join(e.bin, "logq"), []string{"--help"}, false)
+	rg := e.timeCommand(t, "rg", []string{"--version"}, false)
+	e.report.add("Start-up (whole process)", "logq --help", "ms", zl, "<= 10", func(v float64) bool { return v <= 10 })
+	e.report.add("Start-up (whole process)", "rg --version", "ms", rg, "", nil)
 }
 
 // searchCases are the timed queries: for logq, and for rg and grep over
