@@ -64,6 +64,7 @@ func TestBench(t *testing.T) {
 	t.Run("ingest-spooled", func(t *testing.T) { e.ingest(t, true) })
 	t.Run("victorialogs", e.vlIngest)
 	t.Run("freshness", e.freshness)
+	t.Run("victorialogs-freshness", e.vlFreshness)
 	t.Run("shapes", e.shapes)
 	t.Run("startup", e.startup)
 	t.Run("search", func(t *testing.T) { e.search(t, 1_000_000); e.search(t, large) })

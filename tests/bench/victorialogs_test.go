@@ -281,3 +281,86 @@ func (e *env) vlSearch(t *testing.T, n int, label string) {
 		}
 	}
 }
+
+// vlFreshness: VictoriaLogs under the freshness rows' background load
+// (20k events/s as JSON lines, a request every 10 ms), probed as zlog is:
+// one event at a time, polled with a query (no forced flush, as users
+// query) until it is found.
+func (e *env) vlFreshness(t *testing.T) {
+	const rate, seconds = 20000, 20
+	bin := vlBinary(t)
+	var p50, p99 []float64
+	for run := 0; run < e.runs; run++ {
+		vl := startVL(t, bin, e.dir(fmt.Sprintf("vl-fresh-%d", run)))
+		stop := make(chan struct{})
+		loaded := make(chan error, 1)
+		go func() { loaded <- vl.loadAtRate(rate, stop) }()
+		time.Sleep(seconds / 2 * time.Second) // as zlog's: probes in the second half
+		var lat []float64
+		end := time.Now().Add((seconds/2 - 1) * time.Second)
+		for i := 0; time.Now().Before(end); i++ {
+			lat = append(lat, vl.probe(t, fmt.Sprintf("probe%dx%d", run, i)))
+		}
+		close(stop)
+		if err := <-loaded; err != nil {
+			t.Fatal(err)
+		}
+		vl.proc.Signal(t, 15, time.Minute)
+		p50, p99 = append(p50, percentile(lat, 50)), append(p99, percentile(lat, 99))
+		t.Logf("VictoriaLogs freshness run %d: %d probes, p50 %.1f p99 %.1f ms", run, len(lat), percentile(lat, 50), percentile(lat, 99))
+	}
+	r := e.report
+	r.add("Freshness at 20k events/s", "VictoriaLogs: insert → searchable, p50", "ms", p50, "", nil)
+	r.add("Freshness at 20k events/s", "VictoriaLogs: insert → searchable, p99", "ms", p99, "", nil)
+	if zl := r.median("Freshness at 20k events/s", "publish → searchable, p99"); zl > 0 {
+		r.ratio("VictoriaLogs / zlog, publish → searchable p99", median(p99)/zl)
+	}
+}
+
+// loadAtRate inserts workload events at rate per second, in a request
+// every 10 ms, until stop.
+func (v *vlServer) loadAtRate(rate int, stop <-chan struct{}) error {
+	gen := workload.New(workload.Options{Count: 1 << 30, Seed: 4})
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var body []byte
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-tick.C:
+		}
+		body = body[:0]
+		for i := 0; i < rate/100; i++ {
+			ev, _ := gen.Next()
+			ev.Time = time.Now()
+			body = workload.JSONLine(body, &ev)
+		}
+		if err := v.insert(body); err != nil {
+			return err
+		}
+	}
+}
+
+// probe inserts one event with a unique word and returns the ms until a
+// query finds it.
+func (v *vlServer) probe(t *testing.T, token string) float64 {
+	sent := time.Now()
+	line := fmt.Sprintf(`{"ts":%q,"level":"info","service":"probe","host":"probe","msg":"freshness %s"}`+"\n", sent.UTC().Format(time.RFC3339Nano), token)
+	if err := v.insert([]byte(line)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rows, err := v.query(token + " | stats count() as n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 1 && rows[0]["n"] == "1" {
+			return float64(time.Since(sent).Microseconds()) / 1000
+		}
+		if time.Since(sent) > 30*time.Second {
+			t.Fatalf("VictoriaLogs: probe %s not searchable after 30 s", token)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
