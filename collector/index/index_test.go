@@ -51,6 +51,43 @@ func TestLateEventsWithEqualTimes(t *testing.T) {
 	}
 }
 
+// Late events with free ids (publishers interleaving) go in with one plain
+// INSERT; each is stored once, at its own time, and reaches the full-text
+// index.
+func TestLateEventsWithFreeIDs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	ev := func(d time.Duration, msg string) schema.Event {
+		return schema.Event{Time: at.Add(d), Service: "s", Level: schema.LevelInfo, Host: "h", Message: msg}
+	}
+	for _, b := range [][]schema.Event{
+		{ev(time.Millisecond, "newest")},
+		{ev(0, "late zero"), ev(1, "late one"), ev(2, "late two")},
+	} {
+		if err := w.Write(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, bumped, fts int
+	db.QueryRow("SELECT count(*), sum(bump != 0) FROM events").Scan(&rows, &bumped)
+	db.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'late OR newest'").Scan(&fts)
+	if rows != 4 || bumped != 0 || fts != 4 {
+		t.Fatalf("stored %d events (%d bumped, %d in the full-text index), want 4, 0, 4", rows, bumped, fts)
+	}
+}
+
 // Many events sharing timestamps, arriving over many commits and mixed with
 // neighbours one nanosecond apart, all get distinct ids whose time (id -
 // bump) is exactly their own, and every one reaches the full-text index.
