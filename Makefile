@@ -55,7 +55,8 @@ bench-deps: deps
 bench: bench-deps
 	ZLOG_BENCH=1 $(GO) test -count=1 -timeout 45m -v -run TestBench ./tests/bench/
 
-# Coverage-guided fuzzing of the wire and ack decoders and spool recovery,
+# Coverage-guided fuzzing of the wire and ack decoders, spool recovery and
+# the index block codec,
 # FUZZTIME each. Seed corpora: testdata/fuzz/ beside each package (plus the
 # golden vectors); findings land there too.
 FUZZTIME ?= 30s
@@ -63,6 +64,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./schema/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAck$$' -fuzztime $(FUZZTIME) ./schema/
 	$(GO) test -run '^$$' -fuzz '^FuzzRecover$$' -fuzztime $(FUZZTIME) ./agent/spool/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./collector/index/block/
 
 run: build
 	@mkdir -p $(DATA)
