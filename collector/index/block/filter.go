@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -38,23 +39,32 @@ func frequent(rows int) uint32 { return uint32(max(4, rows/32)) }
 
 // NewFilter builds the filter of rows' messages and fields.
 func NewFilter(rows []Row) Filter {
-	inRows := map[string]uint32{}
-	seen := map[string]bool{}
-	for i := range rows {
-		clear(seen)
-		for _, text := range []string{rows[i].Message, rows[i].Fields} {
-			Words(text, func(w string) {
-				if !seen[w] {
-					seen[w] = true
-					inRows[w]++
-				}
-			})
-		}
+	type tally struct {
+		rows    uint32
+		lastRow int // the last row counted, so a word counts once per row
 	}
-	f := Filter{Bloom: make([]byte, max(8, (len(inRows)*bloomBits+7)/8))}
-	for w, n := range inRows {
+	index := map[string]int{}
+	var tallies []tally
+	for i := range rows {
+		count := func(w string) {
+			j, ok := index[w]
+			if !ok {
+				j = len(tallies)
+				index[w] = j
+				tallies = append(tallies, tally{lastRow: -1})
+			}
+			if t := &tallies[j]; t.lastRow != i {
+				t.lastRow = i
+				t.rows++
+			}
+		}
+		Words(rows[i].Message, count)
+		Words(rows[i].Fields, count)
+	}
+	f := Filter{Bloom: make([]byte, max(8, (len(index)*bloomBits+7)/8))}
+	for w, j := range index {
 		f.add(w)
-		if n >= frequent(len(rows)) {
+		if n := tallies[j].rows; n >= frequent(len(rows)) {
 			f.Counts = append(f.Counts, WordCount{w, n})
 		}
 	}
@@ -63,24 +73,43 @@ func NewFilter(rows []Row) Filter {
 }
 
 // Words calls fn with each word of text: runs of letters and digits,
-// lower-cased.
+// lower-cased. ASCII words already in lower case are handed out as
+// substrings of text, without a copy.
 func Words(text string, fn func(string)) {
-	start := -1
-	for i, r := range text {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			if start < 0 {
-				start = i
-			}
-			continue
+	start, lower := -1, true
+	for i := 0; i < len(text); {
+		r, size := rune(text[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(text[i:])
 		}
-		if start >= 0 {
-			fn(strings.ToLower(text[start:i]))
+		if isWordRune(r) {
+			if start < 0 {
+				start, lower = i, true
+			}
+			lower = lower && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+		} else if start >= 0 {
+			fn(word(text[start:i], lower))
 			start = -1
 		}
+		i += size
 	}
 	if start >= 0 {
-		fn(strings.ToLower(text[start:]))
+		fn(word(text[start:], lower))
 	}
+}
+
+func isWordRune(r rune) bool {
+	if r < 0x80 { // most of a log: no table lookups
+		return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+func word(w string, lower bool) string {
+	if lower {
+		return w
+	}
+	return strings.ToLower(w)
 }
 
 func (f *Filter) positions(w string, at func(bit uint64)) {
