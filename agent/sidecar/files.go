@@ -26,6 +26,7 @@ type fileSource struct {
 	joiners map[string]*parse.Joiner
 	labels  map[string]schema.Labels // by path
 	batch   batch
+	cursors map[string]*tail.CursorJSON // by file key
 }
 
 func (fs *fileSource) Close() error { return nil }
@@ -68,6 +69,7 @@ func (a *Agent) openFiles(files []*fileSource) error {
 	for i, fs := range files {
 		fs.parser = fs.src.newParser(a.opts.MaxLineBytes)
 		fs.joiners = map[string]*parse.Joiner{}
+		fs.cursors = map[string]*tail.CursorJSON{}
 		fs.labels = map[string]schema.Labels{}
 		fs.batch = batch{a: a, track: store.Track}
 		fs.tailer, err = tail.New(tail.Options{
@@ -131,6 +133,7 @@ func (fs *fileSource) Run(ctx context.Context) error {
 			j.Flush(emit) // the file is gone: what waits is complete
 			delete(fs.joiners, key)
 		}
+		delete(fs.cursors, key)
 		fs.batch.flush(ctx) // before the cursor is forgotten
 		fs.a.pub.ForgetCursor(key)
 		fs.a.positions.Forget(key)
@@ -139,6 +142,15 @@ func (fs *fileSource) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+func (fs *fileSource) cursor(key string) *tail.CursorJSON {
+	c := fs.cursors[key]
+	if c == nil {
+		c = &tail.CursorJSON{}
+		fs.cursors[key] = c
+	}
+	return c
 }
 
 func (fs *fileSource) joiner(key string) *parse.Joiner {
@@ -172,7 +184,7 @@ type fileMark struct {
 func (fs *fileSource) publish(ctx context.Context, l parse.Logical) error {
 	m := l.Mark.(fileMark)
 	ev := fs.a.logicalEvent(fs.src, fs.parser, l, fs.fileLabels(m.pos.Path))
-	return fs.batch.add(ctx, ev, publisher.Mark{Key: m.key, Cursor: m.pos.AppendJSON(make([]byte, 0, 160))})
+	return fs.batch.add(ctx, ev, publisher.Mark{Key: m.key, Cursor: fs.cursor(m.key).Append(make([]byte, 0, 160), m.pos)})
 }
 
 // fileLabels are the source's labels, with a Kubernetes container log's

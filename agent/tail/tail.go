@@ -69,9 +69,8 @@ func (p Position) Key() string {
 	return strconv.FormatUint(p.Dev, 10) + ":" + strconv.FormatUint(p.Ino, 10)
 }
 
-// AppendJSON appends p as encoding/json would marshal it, without
-// reflection: a file source writes one per line it publishes.
-func (p Position) AppendJSON(b []byte) []byte {
+// appendHead appends the fields a file's positions share, up to the offset.
+func (p Position) appendHead(b []byte) []byte {
 	b = append(b, `{"path":`...)
 	b = appendJSONString(b, p.Path)
 	b = append(b, `,"dev":`...)
@@ -81,7 +80,30 @@ func (p Position) AppendJSON(b []byte) []byte {
 	b = append(b, `,"fp_len":`...)
 	b = strconv.AppendInt(b, int64(p.FPLen), 10)
 	b = append(b, `,"fp":`...)
-	b = appendJSONString(b, p.FP)
+	return appendJSONString(b, p.FP)
+}
+
+// CursorJSON appends one file's positions as encoding/json would marshal
+// them, without reflection and reusing the encoding of what does not change
+// from line to line (path, identity, fingerprint): a file source encodes
+// one per line.
+type CursorJSON struct {
+	head    Position // Offset and Time zero
+	encoded []byte
+}
+
+// Append appends p's JSON to b.
+func (c *CursorJSON) Append(b []byte, p Position) []byte {
+	head := p
+	head.Offset, head.Time = 0, 0
+	if c.encoded == nil || head != c.head {
+		c.head, c.encoded = head, head.appendHead(nil)
+	}
+	return p.appendTail(append(b, c.encoded...))
+}
+
+// appendTail appends the offset and time, and closes the object.
+func (p Position) appendTail(b []byte) []byte {
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendInt(b, p.Offset, 10)
 	if p.Time != 0 {

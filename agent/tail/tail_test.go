@@ -343,7 +343,8 @@ func TestTwoRotationsBetweenLooks(t *testing.T) {
 	}
 }
 
-func TestPositionAppendJSONMatchesEncodingJSON(t *testing.T) {
+func TestCursorJSONMatchesEncodingJSON(t *testing.T) {
+	var c CursorJSON
 	for _, p := range []Position{
 		{},
 		{Path: "/var/log/app.log", Dev: 2049, Ino: 1234567, FPLen: 256, FP: "cbf29ce484222325", Offset: 987654321, Time: 1764460800000000000},
@@ -355,8 +356,13 @@ func TestPositionAppendJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.AppendJSON(nil); string(got) != string(want) {
-			t.Errorf("AppendJSON(%+v)\n got %s\nwant %s", p, got, want)
+		if got := c.Append(nil, p); string(got) != string(want) {
+			t.Errorf("CursorJSON.Append(%+v)\n got %s\nwant %s", p, got, want)
+		}
+		p.Offset, p.Time = p.Offset+100, p.Time+1 // the next line of the same file
+		want, _ = json.Marshal(p)
+		if got := c.Append(nil, p); string(got) != string(want) {
+			t.Errorf("CursorJSON.Append(%+v), same file\n got %s\nwant %s", p, got, want)
 		}
 	}
 }
