@@ -14,18 +14,8 @@ import (
 // 0.24 ×, measured.) It reports bytes per event on disk (data and
 // filter) against the events' plain log lines, for the index README.
 func BenchmarkEncodeWorkload(b *testing.B) {
-	const events, perBlock = 1_000_000, 1024
-	gen := workload.New(workload.Options{Count: events, Seed: 1, Start: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)})
-	bySeries := map[string][]Row{}
-	raw := 0
-	var line []byte
-	for !gen.Done() {
-		ev, i := gen.Next()
-		k := ev.Service
-		bySeries[k] = append(bySeries[k], Row{ID: ev.Time.UnixNano(), Seq: uint64(i + 1), Message: ev.Message})
-		line = workload.PlainLine(line[:0], &ev)
-		raw += len(line)
-	}
+	const perBlock = 1024
+	bySeries, raw := workloadRows(events)
 	c, err := NewCodec()
 	if err != nil {
 		b.Fatal(err)
@@ -50,4 +40,51 @@ func BenchmarkEncodeWorkload(b *testing.B) {
 	b.ReportMetric(float64(filter)/events, "filter-B/event")
 	b.ReportMetric(float64(data+filter)/float64(raw), "x-raw")
 	b.ReportMetric(float64(len(bySeries)), "series")
+}
+
+const events = 1_000_000
+
+// workloadRows are the bench's events grouped per service, with the size of
+// their plain log lines.
+func workloadRows(n int) (map[string][]Row, int) {
+	gen := workload.New(workload.Options{Count: n, Seed: 1, Start: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)})
+	bySeries := map[string][]Row{}
+	raw := 0
+	var line []byte
+	for !gen.Done() {
+		ev, i := gen.Next()
+		bySeries[ev.Service] = append(bySeries[ev.Service], Row{ID: ev.Time.UnixNano(), Seq: uint64(i + 1), Message: ev.Message})
+		line = workload.PlainLine(line[:0], &ev)
+		raw += len(line)
+	}
+	return bySeries, raw
+}
+
+// BenchmarkDecodeWorkload decodes those blocks again: what a search pays
+// for each block its filters cannot rule out.
+func BenchmarkDecodeWorkload(b *testing.B) {
+	bySeries, _ := workloadRows(events)
+	c, err := NewCodec()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var blocks [][]byte
+	for _, rows := range bySeries {
+		for i := 0; i < len(rows); i += 1024 {
+			blk, err := c.Encode(1, rows[i:min(i+1024, len(rows))])
+			if err != nil {
+				b.Fatal(err)
+			}
+			blocks = append(blocks, blk.Data)
+		}
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for _, data := range blocks {
+			if _, err := c.Decode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*events), "µs/event")
 }
