@@ -24,20 +24,10 @@ type corpusCase struct {
 	Multiline string            `yaml:"multiline"`
 	Timezone  string            `yaml:"timezone"`
 	Path      string            `yaml:"path"`
-	Rule      *corpusRule       `yaml:"rule"`
+	Rule      *RuleSpec         `yaml:"rule"`
 	Labels    map[string]string `yaml:"labels"`
 	Expect    *corpusEvent      `yaml:"expect"`
 	Events    []corpusEvent     `yaml:"events"`
-}
-
-type corpusRule struct {
-	Regex      string `yaml:"regex"`
-	TimeKey    string `yaml:"time_key"`
-	TimeFormat string `yaml:"time_format"`
-	LevelKey   string `yaml:"level_key"`
-	MessageKey string `yaml:"message_key"`
-	HostKey    string `yaml:"host_key"`
-	ServiceKey string `yaml:"service_key"`
 }
 
 type corpusEvent struct {
@@ -108,9 +98,7 @@ func (c corpusCase) run() ([]Result, error) {
 		o.Location = loc
 	}
 	if c.Rule != nil {
-		r := c.Rule
-		rule, err := NewRule(RuleSpec{Regex: r.Regex, TimeKey: r.TimeKey, TimeFormat: r.TimeFormat, LevelKey: r.LevelKey,
-			MessageKey: r.MessageKey, HostKey: r.HostKey, ServiceKey: r.ServiceKey})
+		rule, err := NewRule(*c.Rule)
 		if err != nil {
 			return nil, err
 		}

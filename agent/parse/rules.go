@@ -8,23 +8,27 @@ import (
 	"time"
 )
 
-// RuleSpec is a source's own reading of its lines, as the YAML config
-// gives it. Every part is optional.
+// RuleSpec is a source's own reading of its lines, as the YAML config's
+// parse block gives it (the tags are its keys). Every part is optional.
 type RuleSpec struct {
 	// Regex is matched against each line; its named groups time, level,
 	// message, host and service (or the names the keys below give) set
 	// those parts, every other named group becomes a field. A line it does
 	// not match is read as if there were no regex. Without a message group
 	// the message is the whole line.
-	Regex string
+	Regex string `yaml:"regex"`
 	// TimeKey, LevelKey, MessageKey, HostKey and ServiceKey name the field
 	// (of a JSON or logfmt record, or a regex group) that holds that part;
 	// they are looked for before the usual keys.
-	TimeKey, LevelKey, MessageKey, HostKey, ServiceKey string
+	TimeKey    string `yaml:"time_key"`
+	LevelKey   string `yaml:"level_key"`
+	MessageKey string `yaml:"message_key"`
+	HostKey    string `yaml:"host_key"`
+	ServiceKey string `yaml:"service_key"`
 	// TimeFormat reads the time key's value: a Go layout
 	// ("2006-01-02 15:04:05"), a strftime pattern ("%d/%m/%Y %H:%M:%S"),
 	// or rfc3339, unix, unix_ms, unix_us, unix_ns.
-	TimeFormat string
+	TimeFormat string `yaml:"time_format"`
 }
 
 // Rule is a compiled RuleSpec.

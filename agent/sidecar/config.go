@@ -60,7 +60,7 @@ type SourceConfig struct {
 	Multiline string            `yaml:"multiline"` // a preset or a regexp matching first lines
 	Timezone  string            `yaml:"timezone"`  // of time stamps without a zone; default the machine's
 	Labels    map[string]string `yaml:"labels"`    // added to every event
-	Parse     *RuleConfig       `yaml:"parse"`     // the source's own parse rule
+	Parse     *parse.RuleSpec   `yaml:"parse"`     // the source's own parse rule
 	Journal   *JournalConfig    `yaml:"journal"`   // read systemd's journal
 
 	multiline parse.StartFunc
@@ -75,17 +75,6 @@ type JournalConfig struct {
 	Directory string   `yaml:"directory"`
 	Files     []string `yaml:"files"`
 	Matches   []string `yaml:"matches"`
-}
-
-// RuleConfig is a source's parse block (parse.RuleSpec).
-type RuleConfig struct {
-	Regex      string `yaml:"regex"`
-	TimeKey    string `yaml:"time_key"`
-	TimeFormat string `yaml:"time_format"`
-	LevelKey   string `yaml:"level_key"`
-	MessageKey string `yaml:"message_key"`
-	HostKey    string `yaml:"host_key"`
-	ServiceKey string `yaml:"service_key"`
 }
 
 // ErrConfig marks an invalid configuration file.
@@ -225,9 +214,7 @@ func (s *SourceConfig) check(path string, n node, key func(string) string) error
 		return bad("labels", "%v", err)
 	}
 	if s.Parse != nil {
-		r := s.Parse
-		if s.rule, err = parse.NewRule(parse.RuleSpec{Regex: r.Regex, TimeKey: r.TimeKey, TimeFormat: r.TimeFormat, LevelKey: r.LevelKey,
-			MessageKey: r.MessageKey, HostKey: r.HostKey, ServiceKey: r.ServiceKey}); err != nil {
+		if s.rule, err = parse.NewRule(*s.Parse); err != nil {
 			return configError(path, ruleLine(n.child("parse"), err, n.line("parse")), key("parse"), "%v", err)
 		}
 	}
