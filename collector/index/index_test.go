@@ -11,26 +11,16 @@ import (
 	"github.com/zlog/zlog/schema"
 )
 
-// Late events (at or before what is stored) that share a timestamp with
-// each other, but not with a stored row, must all be stored: the bulk
-// insert takes the first and the others need a bumped id.
-func TestLateEventsWithEqualTimes(t *testing.T) {
+// writeCommits writes each batch as one commit of a new index, closes it,
+// and opens the partition of at for the test to look into.
+func writeCommits(t *testing.T, at time.Time, commits ...[]schema.Event) *sql.DB {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "index")
 	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := time.Date(2026, 11, 25, 2, 54, 0, 123456789, time.UTC)
-	ev := func(svc string, t time.Time, msg string) schema.Event {
-		return schema.Event{Time: t, Service: svc, Level: schema.LevelInfo, Host: "h", Message: msg}
-	}
-	// A later event is committed first (the app's answer), then the access
-	// event and the sidecar's copy of it arrive together, with one time.
-	batches := [][]schema.Event{
-		{ev("downcase", at.Add(50*time.Microsecond), "answer")},
-		{ev("downcase-access", at, "GET 200"), ev("downcase-file", at, "GET 200"), ev("other", at, "third at the same time")},
-	}
-	for _, b := range batches {
+	for _, b := range commits {
 		if err := w.Write(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +32,24 @@ func TestLateEventsWithEqualTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Late events (at or before what is stored) that share a timestamp with
+// each other, but not with a stored row, must all be stored: the bulk
+// insert takes the first and the others need a bumped id.
+func TestLateEventsWithEqualTimes(t *testing.T) {
+	at := time.Date(2026, 11, 25, 2, 54, 0, 123456789, time.UTC)
+	ev := func(svc string, t time.Time, msg string) schema.Event {
+		return schema.Event{Time: t, Service: svc, Level: schema.LevelInfo, Host: "h", Message: msg}
+	}
+	// A later event is committed first (the app's answer), then the access
+	// event and the sidecar's copy of it arrive together, with one time.
+	db := writeCommits(t, at,
+		[]schema.Event{ev("downcase", at.Add(50*time.Microsecond), "answer")},
+		[]schema.Event{ev("downcase-access", at, "GET 200"), ev("downcase-file", at, "GET 200"), ev("other", at, "third at the same time")},
+	)
 	var rows, fts int
 	db.QueryRow("SELECT count(*) FROM events").Scan(&rows)
 	db.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH '200 OR answer OR third'").Scan(&fts)
@@ -55,31 +62,14 @@ func TestLateEventsWithEqualTimes(t *testing.T) {
 // INSERT; each is stored once, at its own time, and reaches the full-text
 // index.
 func TestLateEventsWithFreeIDs(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "index")
-	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 	ev := func(d time.Duration, msg string) schema.Event {
 		return schema.Event{Time: at.Add(d), Service: "s", Level: schema.LevelInfo, Host: "h", Message: msg}
 	}
-	for _, b := range [][]schema.Event{
-		{ev(time.Millisecond, "newest")},
-		{ev(0, "late zero"), ev(1, "late one"), ev(2, "late two")},
-	} {
-		if err := w.Write(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := writeCommits(t, at,
+		[]schema.Event{ev(time.Millisecond, "newest")},
+		[]schema.Event{ev(0, "late zero"), ev(1, "late one"), ev(2, "late two")},
+	)
 	var rows, bumped, fts int
 	db.QueryRow("SELECT count(*), sum(bump != 0) FROM events").Scan(&rows, &bumped)
 	db.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'late OR newest'").Scan(&fts)
@@ -92,14 +82,10 @@ func TestLateEventsWithFreeIDs(t *testing.T) {
 // neighbours one nanosecond apart, all get distinct ids whose time (id -
 // bump) is exactly their own, and every one reaches the full-text index.
 func TestSharedTimestampsAcrossCommits(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "index")
-	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 	const commits, per = 40, 250
 	want := map[int64]int{}
+	var commitsOf [][]schema.Event
 	for c := 0; c < commits; c++ {
 		var b []schema.Event
 		for i := 0; i < per; i++ {
@@ -112,16 +98,9 @@ func TestSharedTimestampsAcrossCommits(t *testing.T) {
 			want[ts.UnixNano()]++
 			b = append(b, schema.Event{Time: ts, Service: "s", Level: schema.LevelInfo, Host: "h", Message: "shared stamp"})
 		}
-		if err := w.Write(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
+		commitsOf = append(commitsOf, b)
 	}
-	w.Close()
-	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := writeCommits(t, at, commitsOf...)
 	rows, err := db.Query("SELECT id - bump, count(*), count(DISTINCT id) FROM events GROUP BY 1")
 	if err != nil {
 		t.Fatal(err)
