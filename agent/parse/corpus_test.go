@@ -120,11 +120,9 @@ func (c corpusCase) run() ([]Result, error) {
 	}
 	jo.Start = start
 	p, j := New(o), NewJoiner(jo)
-	lines := []string{}
+	lines := strings.Split(strings.TrimSuffix(c.Text, "\n"), "\n")
 	if c.Line != nil {
 		lines = []string{*c.Line}
-	} else {
-		lines = strings.Split(strings.TrimSuffix(c.Text, "\n"), "\n")
 	}
 	var out []Result
 	emit := func(l Logical) error { out = append(out, p.Logical(l)); return nil }
