@@ -152,22 +152,31 @@ func inferYear(mon time.Month, day, hh, mm, ss, nsec int, loc *time.Location, no
 	return t
 }
 
-// clfTime reads Apache's "29/Nov/2026:23:40:00 +0000".
-func clfTime(b string) (time.Time, bool) {
-	if len(b) < 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[20] != ' ' {
-		return time.Time{}, false
-	}
+// dayMonthYearClock reads "DD?Mon?YYYY?hh?mm?ss" (the separators already
+// checked by the caller), the shape Apache's and Redis's stamps share.
+func dayMonthYearClock(b string, nsec int, loc *time.Location) (time.Time, bool) {
 	day, ok1 := digits(b, 0, 2)
 	mon, ok2 := monthNames[b[3:6]]
 	year, ok3 := digits(b, 7, 4)
 	hh, ok4 := digits(b, 12, 2)
 	mm, ok5 := digits(b, 15, 2)
 	ss, ok6 := digits(b, 18, 2)
-	zone, used := zonePrefix(b[21:], nil)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || used == 0 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return time.Time{}, false
 	}
-	return time.Date(year, mon, day, hh, mm, ss, 0, zone), true
+	return time.Date(year, mon, day, hh, mm, ss, nsec, loc), true
+}
+
+// clfTime reads Apache's "29/Nov/2026:23:40:00 +0000".
+func clfTime(b string) (time.Time, bool) {
+	if len(b) < 26 || b[2] != '/' || b[6] != '/' || b[11] != ':' || b[20] != ' ' {
+		return time.Time{}, false
+	}
+	zone, used := zonePrefix(b[21:], nil)
+	if used == 0 {
+		return time.Time{}, false
+	}
+	return dayMonthYearClock(b, 0, zone)
 }
 
 // epoch dates a Unix timestamp by its magnitude: seconds, milliseconds,
@@ -267,15 +276,9 @@ func dmyPrefix(b string, loc *time.Location) (t time.Time, n int, ok bool) {
 	if len(b) < 20 || b[2] != ' ' || b[6] != ' ' || b[11] != ' ' || b[14] != ':' || b[17] != ':' {
 		return t, 0, false
 	}
-	day, ok1 := digits(b, 0, 2)
-	mon, ok2 := monthNames[b[3:6]]
-	year, ok3 := digits(b, 7, 4)
-	hh, ok4 := digits(b, 12, 2)
-	mm, ok5 := digits(b, 15, 2)
-	ss, ok6 := digits(b, 18, 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	nsec, used := fraction(b[20:])
+	if t, ok = dayMonthYearClock(b, nsec, loc); !ok {
 		return t, 0, false
 	}
-	nsec, used := fraction(b[20:])
-	return time.Date(year, mon, day, hh, mm, ss, nsec, loc), 20 + used, true
+	return t, 20 + used, true
 }
