@@ -1,17 +1,17 @@
 package query
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
-
+	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -51,8 +51,8 @@ type FollowOptions struct {
 //     live event covered.
 //
 // Unsequenced events (seq 0) cannot be matched up and are printed as they
-// come. Live events are matched with the index's own tokenizer (an in-memory
-// FTS5 table), so live and stored events match the same words.
+// come. Live events are matched by the same code as stored ones, so both
+// match the same words.
 func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit func(*schema.Event) error, opts FollowOptions) error {
 	if opts.FillWait <= 0 {
 		opts.FillWait = 5 * time.Second
@@ -60,11 +60,11 @@ func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit fu
 	if !q.Until.IsZero() {
 		return fmt.Errorf("%w: --until cannot be used with --follow", ErrBadQuery)
 	}
-	p, m, err := s.planLive(q)
+	p, err := s.plan(q)
 	if err != nil {
 		return err
 	}
-	defer m.close()
+	m := newLiveMatcher(p)
 	// The marks come before the search: whatever it then finds above them
 	// is remembered, since live events will repeat it.
 	cover, err := s.streamMarks(ctx)
@@ -108,25 +108,8 @@ func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit fu
 // Check reports what is wrong with q (a bad full-text expression, say)
 // without reading the index.
 func (s *Searcher) Check(q Query) error {
-	_, m, err := s.planLive(q)
-	if err == nil {
-		m.close()
-	}
+	_, err := s.plan(q)
 	return err
-}
-
-// planLive plans q and builds its live matcher, which checks the
-// full-text expression.
-func (s *Searcher) planLive(q Query) (*plan, *liveMatcher, error) {
-	p, err := s.plan(q)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := newLiveMatcher(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	return p, m, nil
 }
 
 type follower struct {
@@ -223,8 +206,8 @@ func (f *follower) advance(st schema.Stream, seq uint64) {
 
 func (f *follower) live(ctx context.Context, ev *schema.Event) error {
 	if ev.Seq == 0 {
-		if ok, err := f.m.matches(ev); err != nil || !ok {
-			return err
+		if !f.m.matches(ev) {
+			return nil
 		}
 		return f.emit(ev)
 	}
@@ -240,11 +223,7 @@ func (f *follower) live(ctx context.Context, ev *schema.Event) error {
 			return err
 		}
 	}
-	ok, err := f.m.matches(ev)
-	if err != nil {
-		return err
-	}
-	if ok {
+	if f.m.matches(ev) {
 		if err := f.print(ev); err != nil {
 			return err
 		}
@@ -336,9 +315,8 @@ const (
 
 func (f *follower) printMatching(ev *schema.Event) error {
 	f.saw(ev)
-	ok, err := f.m.matches(ev)
-	if err != nil || !ok {
-		return err
+	if !f.m.matches(ev) {
+		return nil
 	}
 	return f.print(ev)
 }
@@ -357,8 +335,11 @@ func (s *Searcher) streamMarks(ctx context.Context) (map[schema.Stream]uint64, e
 	return index.ReadMarks(ctx, s.dir)
 }
 
-// streamEvents reads up to limit events of st with from < seq <= to and id
-// above afterID, in id order, and returns the last id read.
+// streamEvents reads up to limit events of st with from < seq <= to and
+// time above afterID (Unix ns), in time order, and returns the time of the
+// last one read. A page ends at a change of time, so that it may run a
+// little over limit: the next page starts after that time and must not
+// miss an event sharing it.
 func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to uint64, afterID int64, limit int) ([]schema.Event, int64, error) {
 	service, levelName, ok := cutLast(st.Topic, ".")
 	level, err := schema.ParseLevel(levelName)
@@ -369,98 +350,83 @@ func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to 
 	if err != nil {
 		return nil, afterID, err
 	}
-	const stmt = "SELECT " + eventColumns + " " +
-		"FROM events e JOIN series s ON s.id = e.series " +
-		"WHERE e.id > ? AND e.series IN (SELECT id FROM series WHERE publisher = ? AND service = ? AND level = ?) AND e.seq > ? AND e.seq <= ? " +
-		"ORDER BY e.id LIMIT ?"
+	p := &plan{s: s, q: Query{Services: []string{service}, OldestFirst: true}, lo: afterID + 1, hi: math.MaxInt64}
 	var out []schema.Event
-	last := afterID
 	for _, part := range parts {
-		if len(out) >= limit || part.Day.Add(24*time.Hour).UnixNano()+idSlack <= afterID {
+		if len(out) >= limit || part.Day.Add(24*time.Hour).UnixNano() <= afterID {
 			continue
 		}
-		args := []any{last, st.Publisher, service, int(level), int64(from), int64(to), limit - len(out)}
-		if err := eachRow(ctx, part.Path, stmt, args, func(rows *sql.Rows) error {
-			ev, id, err := scanEventID(rows)
-			if err == nil {
-				out = append(out, ev)
-				last = id
-			}
-			return err
-		}); err != nil {
+		evs, err := p.streamPart(ctx, part, st.Publisher, level, from, to, limit-len(out))
+		if err != nil {
 			return nil, afterID, err
 		}
+		out = append(out, evs...)
 	}
-	return out, last, nil
+	if len(out) == 0 {
+		return nil, afterID, nil
+	}
+	return out, out[len(out)-1].Time.UnixNano(), nil
 }
 
-// eachRow runs stmt on one partition (skipping one not initialised yet, or
-// damaged: what it held shows as a gap).
-func eachRow(ctx context.Context, path, stmt string, args []any, each func(*sql.Rows) error) error {
-	db, err := index.OpenReadOnly(path)
-	if errors.Is(err, index.ErrNotReady) || index.IsDamaged(err) {
-		return nil
+// streamPart reads one partition's part of streamEvents.
+func (p *plan) streamPart(ctx context.Context, part index.Partition, publisher string, level schema.Level, from, to uint64, limit int) ([]schema.Event, error) {
+	r, err := p.openPart(ctx, part)
+	if err != nil || r == nil {
+		return nil, err
 	}
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return fmt.Errorf("read %q: %w", path, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows); err != nil {
-			return fmt.Errorf("read %q: %w", path, err)
+	defer r.close()
+	for id := range r.want {
+		if s := r.series[id]; s.Publisher != publisher || s.Level != level {
+			delete(r.want, id)
 		}
 	}
-	if err := rows.Err(); err != nil && !index.IsDamaged(err) {
-		return fmt.Errorf("read %q: %w", path, err)
+	blocks, err := r.blocks(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	sort.SliceStable(blocks, func(i, j int) bool { return blocks[i].MinTime < blocks[j].MinTime })
+	var rows []block.Row
+	for i := range blocks {
+		if len(rows) >= limit && blocks[i].MinTime > rows[limit-1].Time {
+			break // the page is full and no later block comes before its end
+		}
+		decoded, err := r.rows(ctx, &blocks[i])
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range decoded {
+			if r.matches(&row) && row.Seq > from && row.Seq <= to {
+				rows = append(rows, row)
+			}
+		}
+		slices.SortStableFunc(rows, func(a, b block.Row) int { return cmp.Compare(a.Time, b.Time) })
+	}
+	if len(rows) > limit {
+		end := limit
+		for end < len(rows) && rows[end].Time == rows[limit-1].Time {
+			end++
+		}
+		rows = rows[:end]
+	}
+	out := make([]schema.Event, 0, len(rows))
+	for i := range rows {
+		ev, err := r.event(&rows[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
 }
 
 // liveMatcher decides whether an event outside the index matches a plan the
-// way the index would: labels and time in Go, words through FTS5 with the
-// index's tokenizer on a one-row in-memory table.
+// way the index would: the same label filters, time window and words.
 type liveMatcher struct {
-	p      *plan
-	db     *sql.DB
-	levels map[schema.Level]bool
+	p   *plan
+	doc doc
 }
 
-func newLiveMatcher(p *plan) (*liveMatcher, error) {
-	m := &liveMatcher{p: p, levels: make(map[schema.Level]bool)}
-	for _, l := range schema.Levels() {
-		m.levels[l] = l >= p.q.MinLevel
-	}
-	if p.terms.Match == "" {
-		return m, nil
-	}
-	db, err := sql.Open("sqlite3", "file:live?mode=memory")
-	if err != nil {
-		return nil, fmt.Errorf("live matcher: %w", err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec("CREATE VIRTUAL TABLE live USING fts5(message, fields, tokenize='unicode61 remove_diacritics 2')"); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("live matcher: %w", err)
-	}
-	// Check the expression once, so a bad --fts fails before anything prints.
-	if _, err := db.Exec("SELECT 1 FROM live WHERE live MATCH ?", "{message fields}: ("+p.terms.Match+")"); err != nil {
-		db.Close()
-		return nil, p.wrapErr("live matcher", err)
-	}
-	m.db = db
-	return m, nil
-}
-
-func (m *liveMatcher) close() {
-	if m.db != nil {
-		m.db.Close()
-	}
-}
+func newLiveMatcher(p *plan) *liveMatcher { return &liveMatcher{p: p} }
 
 // topicMatches reports whether events of a topic can match at all: a
 // stream of another topic is not worth reading from the index.
@@ -471,91 +437,27 @@ func (m *liveMatcher) topicMatches(topic string) bool {
 		return false
 	}
 	q := m.p.q
-	return m.levels[level] && (len(q.Services) == 0 || slices.Contains(q.Services, service)) &&
+	return level >= q.MinLevel && (len(q.Services) == 0 || slices.Contains(q.Services, service)) &&
 		strings.HasPrefix(topic, q.TopicPrefix)
 }
 
-func (m *liveMatcher) matches(ev *schema.Event) (bool, error) {
-	q := m.p.q
+func (m *liveMatcher) matches(ev *schema.Event) bool {
 	t := ev.Time.UnixNano()
-	switch {
-	case t < m.p.lo || t > m.p.hi,
-		!m.levels[ev.Level],
-		len(q.Services) > 0 && !slices.Contains(q.Services, ev.Service),
-		q.TopicPrefix != "" && !strings.HasPrefix(ev.Topic(), q.TopicPrefix),
-		q.Host != "" && ev.Host != q.Host,
-		!ev.Labels.Contains(q.Labels):
-		return false, nil
+	s := index.Series{Service: ev.Service, Level: ev.Level, Host: ev.Host, Publisher: ev.Publisher, Labels: ev.Labels}
+	if t < m.p.lo || t > m.p.hi || !m.p.seriesOK(&s) {
+		return false
 	}
-	for _, sub := range m.p.terms.Substrings {
-		if !containsSubstring(ev, sub) {
-			return false, nil
-		}
-	}
-	if m.db == nil {
-		return true, nil
-	}
-	tx, err := m.db.Begin()
-	if err != nil {
-		return false, fmt.Errorf("live matcher: %w", err)
-	}
-	defer tx.Rollback() // the row never needs to stay
-	if _, err := tx.Exec("INSERT INTO live(rowid, message, fields) VALUES (1, ?, ?)", ev.Message, index.FieldsColumn(ev.Fields)); err != nil {
-		return false, fmt.Errorf("live matcher: %w", err)
-	}
-	var n int
-	if err := tx.QueryRow("SELECT count(*) FROM live WHERE live MATCH ?", "{message fields}: ("+m.p.terms.Match+")").Scan(&n); err != nil {
-		return false, fmt.Errorf("live matcher: %w", err)
-	}
-	return n > 0, nil
-}
-
-// containsSubstring is the index's substring filter: in the message or in
-// any field value.
-func containsSubstring(ev *schema.Event, sub string) bool {
-	if strings.Contains(ev.Message, sub) {
+	if m.p.words == nil {
 		return true
 	}
-	for _, v := range ev.Fields {
-		if strings.Contains(schema.FormatValue(v), sub) {
-			return true
-		}
-	}
-	return false
+	m.doc.reset(ev.Message, index.FieldsColumn(ev.Fields))
+	return m.p.words.match(&m.doc)
 }
 
-// eventColumns are the columns scanEventID reads, of events e joined with
-// series s.
-const eventColumns = "e.id, e.bump, e.seq, e.message, e.fields, s.service, s.level, s.host, s.publisher, s.labels"
-
-// scanEvent reads the columns of an event row (eventColumns).
-func scanEvent(rows *sql.Rows) (schema.Event, error) {
-	ev, _, err := scanEventID(rows)
-	return ev, err
-}
-
-// scanEventID reads an event row and its id.
-func scanEventID(rows *sql.Rows) (schema.Event, int64, error) {
-	var id, bump int64
-	var seq sql.NullInt64
-	var fields sql.NullString
-	var lvl int
-	var labels string
-	ev := schema.Event{}
-	if err := rows.Scan(&id, &bump, &seq, &ev.Message, &fields, &ev.Service, &lvl, &ev.Host, &ev.Publisher, &labels); err != nil {
-		return ev, 0, fmt.Errorf("read event: %w", err)
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
 	}
-	ev.Time = time.Unix(0, id-bump).UTC()
-	ev.Level = schema.Level(lvl)
-	ev.Seq = uint64(seq.Int64)
-	if fields.Valid {
-		if err := json.Unmarshal([]byte(fields.String), &ev.Fields); err != nil {
-			return ev, id, fmt.Errorf("read fields of event %d: %w", id, err)
-		}
-	}
-	var err error
-	if ev.Labels, err = index.ParseLabelsColumn(labels); err != nil {
-		return ev, id, err
-	}
-	return ev, id, nil
+	return s[:i], s[i+len(sep):], true
 }

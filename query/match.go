@@ -1,54 +1,62 @@
 package query
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/zlog/zlog/schema"
 )
 
-// Terms is what a list of search words turns into: an FTS5 MATCH expression
-// for the words the index can see, and literal substrings for those it can't
-// (a lone "*" or "-" has no letters or digits, so FTS5 has no token for it).
-type Terms struct {
-	Match      string   // "" when no word is indexable and no raw expression was given
-	Substrings []string // each must appear in the message or fields
-}
-
-// BuildTerms turns literal words into FTS5 syntax that cannot fail to parse:
-// every word becomes a quoted FTS5 string (inner quotes doubled), so input
-// such as item:123, a-b, NOT, OR, * or a lone " is matched literally and
-// never read as an operator. A word holding spaces, or wrapped in double
-// quotes, is a phrase: its tokens must be adjacent. Words are ANDed.
-//
-// raw, when not empty, is a hand-written FTS5 expression (from --fts) ANDed
-// with the words and passed through unchanged; its syntax errors are the
-// user's to see.
-func BuildTerms(words []string, raw string) Terms {
-	var t Terms
-	var parts []string
+// buildWords turns literal search words, and a --fts expression, into one
+// wordExpr (nil when there is nothing to match). Every literal word is
+// matched as it is, never read as an operator: item:123, a-b, NOT, OR or a
+// lone " are words. A word holding spaces, or wrapped in double quotes, is
+// a phrase: its words must follow each other. A word with no letters or
+// digits (a lone "*") must appear as a substring. All are ANDed, with the
+// --fts expression, whose syntax errors are the user's (ErrBadQuery).
+func buildWords(words []string, raw string) (wordExpr, error) {
+	var all andExpr
 	if raw = strings.TrimSpace(raw); raw != "" {
-		parts = append(parts, "("+raw+")")
+		x, err := parseFTS(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: full-text expression %q: %w", ErrBadQuery, raw, err)
+		}
+		all = append(all, x)
 	}
 	for _, w := range words {
 		if len(w) >= 2 && w[0] == '"' && w[len(w)-1] == '"' {
 			w = w[1 : len(w)-1]
 		}
-		if strings.TrimSpace(w) == "" {
-			continue
+		switch {
+		case strings.TrimSpace(w) == "":
+		case !hasWord(w):
+			all = append(all, substring(w))
+		default:
+			all = append(all, phraseOf(w, false))
 		}
-		if !hasToken(w) {
-			t.Substrings = append(t.Substrings, w)
-			continue
-		}
-		parts = append(parts, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
 	}
-	t.Match = strings.Join(parts, " AND ")
-	return t
+	switch len(all) {
+	case 0:
+		return nil, nil
+	case 1:
+		return all[0], nil
+	}
+	return all, nil
 }
 
-// hasToken reports whether the unicode61 tokenizer finds a token in w.
-func hasToken(w string) bool {
-	for _, r := range w {
-		if unicode.IsLetter(r) || unicode.IsNumber(r) {
+// fieldValuesContain reports whether a value of the fields (stored JSON)
+// holds sub as it is shown: "5" for 5, "true" for true.
+func fieldValuesContain(fields, sub string) bool {
+	if fields == "" {
+		return false
+	}
+	var f schema.Fields
+	if err := json.Unmarshal([]byte(fields), &f); err != nil {
+		return false
+	}
+	for _, v := range f {
+		if strings.Contains(schema.FormatValue(v), sub) {
 			return true
 		}
 	}

@@ -263,3 +263,91 @@ func TestLabelsAndTypedFields(t *testing.T) {
 		t.Errorf("--by label:bad key: %v", err)
 	}
 }
+
+// Over many blocks (sealed and unsealed, services overlapping in time,
+// late events), Search in both orders, Count from block summaries and from
+// decoded blocks, and Stats all agree with a brute-force answer.
+func TestBlocksAgreeWithBruteForce(t *testing.T) {
+	start := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	services := []string{"api", "db", "web"}
+	var all []schema.Event
+	var batches [][]schema.Event
+	for c, size := range []int{5000, 37, 1, 900, 2100, 64, 3000} {
+		var b []schema.Event
+		for i := 0; i < size; i++ {
+			n := len(all)
+			at := start.Add(time.Duration(n) * time.Second)
+			if i%97 == 5 {
+				at = start.Add(time.Duration(n/3) * time.Second) // late
+			}
+			word := "common"
+			if n%1000 == 7 {
+				word = "rare"
+			}
+			ev := schema.Event{Time: at, Service: services[(n+c)%3], Level: schema.Level(1 + n%6), Host: fmt.Sprintf("h%d", n%4),
+				Message: fmt.Sprintf("%s event %d", word, n), Publisher: "p", Seq: uint64(n + 1)}
+			all = append(all, ev)
+			b = append(b, ev)
+		}
+		batches = append(batches, b)
+	}
+	s, err := NewSearcher(writeIndex(t, batches...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	window := Query{Since: start.Add(1000 * time.Second), Until: start.Add(9000 * time.Second)}
+	queries := map[string]Query{
+		"everything":    {},
+		"window":        window,
+		"common word":   {Words: []string{"common"}},
+		"rare word":     {Words: []string{"rare"}},
+		"word + window": {Words: []string{"common"}, Since: window.Since, Until: window.Until},
+		"level":         {MinLevel: schema.LevelError},
+		"host + window": {Host: "h1", Since: window.Since, Until: window.Until},
+		"service":       {Services: []string{"db"}, Words: []string{"event"}},
+	}
+	for name, q := range queries {
+		var want []schema.Event
+		p, err := s.plan(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newLiveMatcher(p)
+		for _, ev := range all {
+			if m.matches(&ev) {
+				want = append(want, ev)
+			}
+		}
+		n, err := s.Count(context.Background(), q)
+		if err != nil || n != int64(len(want)) {
+			t.Errorf("%s: Count %d, %v; want %d", name, n, err, len(want))
+		}
+		for _, oldest := range []bool{false, true} {
+			q.OldestFirst = oldest
+			got := collect(t, s, q)
+			if len(got) != len(want) {
+				t.Fatalf("%s (oldest first %v): %d events, want %d", name, oldest, len(got), len(want))
+			}
+			sorted := slices.IsSortedFunc(got, func(a, b schema.Event) int {
+				if oldest {
+					return a.Time.Compare(b.Time)
+				}
+				return b.Time.Compare(a.Time)
+			})
+			seqs := map[uint64]bool{}
+			for _, ev := range got {
+				seqs[ev.Seq] = true
+			}
+			if !sorted || len(seqs) != len(want) {
+				t.Fatalf("%s (oldest first %v): sorted %v, %d distinct events", name, oldest, sorted, len(seqs))
+			}
+		}
+		if q.Since.IsZero() {
+			q.Since, q.Until = start.Add(-time.Hour), start.Add(24*time.Hour)
+		}
+		st, err := s.Stats(context.Background(), q, ByLevel, time.Hour)
+		if err != nil || st.Total != int64(len(want)) {
+			t.Errorf("%s: Stats total %d, %v; want %d", name, st.Total, err, len(want))
+		}
+	}
+}

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -112,15 +111,14 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	if err != nil {
 		return nil, err
 	}
-	plan.grouped, plan.bucketBase, plan.bucketNs = true, q.Since.UnixNano(), bucketNs
-	rows := map[string]*StatsRow{}
+	acc := &statsAcc{by: by, base: q.Since.UnixNano(), every: bucketNs, nb: int(nb), bucketed: every > 0, rows: map[string]*StatsRow{}}
 	for _, p := range plan.parts {
-		if err := statsPartition(ctx, plan, p, by, int(nb), every > 0, rows); err != nil && !s.skipDamaged(p.Path, err) {
+		if err := acc.partition(ctx, plan, p); err != nil && !s.skipDamaged(p.Path, err) {
 			return nil, err
 		}
 	}
 	st := &Stats{By: by, Since: q.Since, Until: q.Until, Every: every}
-	for _, r := range rows {
+	for _, r := range acc.rows {
 		st.Rows = append(st.Rows, *r)
 		st.Total += r.Count
 	}
@@ -133,75 +131,76 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	return st, nil
 }
 
-func statsPartition(ctx context.Context, plan *plan, p index.Partition, by GroupBy, nb int, bucketed bool, rows map[string]*StatsRow) error {
-	db, err := index.OpenReadOnly(p.Path)
-	if errors.Is(err, index.ErrNotReady) || plan.s.skipDamaged(p.Path, err) {
-		return nil
+// statsAcc adds events up per group and time bucket.
+type statsAcc struct {
+	by       GroupBy
+	base     int64 // bucket = (time - base) / every
+	every    int64
+	nb       int
+	bucketed bool
+	rows     map[string]*StatsRow
+}
+
+func (a *statsAcc) bucket(t int64) int {
+	// Until is inclusive: an event at exactly Until ends the last bucket.
+	return int(min(max((t-a.base)/a.every, 0), int64(a.nb)-1))
+}
+
+func (a *statsAcc) add(key string, bucket int, n int64, last int64) {
+	r := a.rows[key]
+	if r == nil {
+		r = &StatsRow{Key: key}
+		if a.bucketed {
+			r.Buckets = make([]int64, a.nb)
+		}
+		a.rows[key] = r
 	}
+	r.Count += n
+	if t := time.Unix(0, last).UTC(); t.After(r.Last) {
+		r.Last = t
+	}
+	if a.bucketed {
+		r.Buckets[bucket] += n
+	}
+}
+
+// partition adds one partition's matches. A block wholly inside the window
+// and inside one bucket is counted from its per-series summary when no
+// words are asked for; the others are decoded.
+func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partition) error {
+	r, err := plan.openPart(ctx, part)
+	if err != nil || r == nil {
+		return err
+	}
+	defer r.close()
+	keys := make(map[int64]string, len(r.series))
+	for id, s := range r.series {
+		ev := schema.Event{Service: s.Service, Level: s.Level, Host: s.Host, Labels: s.Labels}
+		keys[id] = a.by.key(&ev)
+	}
+	blocks, err := r.blocks(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	keys := map[int64]string{} // series id → group key
-	srows, err := db.QueryContext(ctx, "SELECT id, service, level, host, labels FROM series")
-	if err != nil {
-		return plan.wrapErr(p.Path, err)
-	}
-	for srows.Next() {
-		var id int64
-		var ev schema.Event
-		var lvl int
-		var labels string
-		if err := srows.Scan(&id, &ev.Service, &lvl, &ev.Host, &labels); err != nil {
-			srows.Close()
-			return err
-		}
-		ev.Level = schema.Level(lvl)
-		if ev.Labels, err = index.ParseLabelsColumn(labels); err != nil {
-			srows.Close()
-			return err
-		}
-		keys[id] = by.key(&ev)
-	}
-	srows.Close()
-	match, ok, err := plan.match(ctx, db)
-	if err != nil || !ok {
-		if err != nil {
-			return plan.wrapErr(p.Path, err)
-		}
-		return nil
-	}
-	sqlText, args := plan.query(match, false, 0)
-	res, err := db.QueryContext(ctx, sqlText, args...)
-	if err != nil {
-		return plan.wrapErr(p.Path, err)
-	}
-	defer res.Close()
-	for res.Next() {
-		var series, bucket, n, last int64
-		if err := res.Scan(&series, &bucket, &n, &last); err != nil {
-			return fmt.Errorf("read stats: %w", err)
-		}
-		key := keys[series]
-		r := rows[key]
-		if r == nil {
-			r = &StatsRow{Key: key}
-			if bucketed {
-				r.Buckets = make([]int64, nb)
+	for i := range blocks {
+		b := &blocks[i]
+		if plan.words == nil && r.inside(b) && a.bucket(b.MinTime) == a.bucket(b.MaxTime) {
+			for _, s := range b.Series {
+				if r.want[s.ID] {
+					a.add(keys[s.ID], a.bucket(b.MinTime), int64(s.Rows), s.MaxTime)
+				}
 			}
-			rows[key] = r
+			continue
 		}
-		r.Count += n
-		if t := time.Unix(0, last).UTC(); t.After(r.Last) {
-			r.Last = t
+		rows, err := r.rows(ctx, b)
+		if err != nil {
+			return err
 		}
-		if bucketed {
-			// Until is inclusive: an event at exactly Until ends the last bucket.
-			r.Buckets[min(max(bucket, 0), int64(nb)-1)] += n
+		for j := range rows {
+			if row := &rows[j]; r.matches(row) {
+				a.add(keys[row.Series], a.bucket(row.Time), 1, row.Time)
+			}
 		}
-	}
-	if err := res.Err(); err != nil {
-		return plan.wrapErr(p.Path, err)
 	}
 	return nil
 }

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,23 +18,12 @@ import (
 // ("partitions"): <data>/index/2026-11-24.db. Retention deletes whole files;
 // a query opens only the days its time range touches.
 //
-// Inside a partition, events.id is the event time in Unix nanoseconds, plus a
-// small bump when two events share a timestamp. Row order is therefore time
-// order, and the FTS rowid (= events.id) can be limited to a time window, so a
-// word + time-range query never walks the word's matches outside the window.
-//
-// Label filters (level, service, host) also go through FTS: the labels column
-// holds one token per label (LabelTokens), so "errors in the last hour" is a
-// doclist walk bounded by the same rowid window. A secondary B-tree index on
-// the labels cost a third of the ingest rate (ids arrive in time order but
-// land all over an index keyed by label first) and 18 bytes per event.
-
-// LabelsSQL computes an event's labels column from its series row (alias s);
-// LevelToken, ServiceToken, HostToken and LabelToken build the same tokens
-// for queries. Hex keeps any service, host or label a single unicode61
-// token. series.label_tokens holds the source labels' tokens (Go computes
-// them: SQL cannot split a label set), each after a space.
-const LabelsSQL = `'l' || s.level || ' s' || hex(s.service) || ' h' || hex(s.host) || s.label_tokens`
+// Inside a partition (schema 4), events are stored in blocks of one
+// service's events in time order (package block): zstd-compressed columns
+// in block_data, and beside them, in blocks, the block's time range, how
+// many events of each series it holds, and a filter of its words. A query
+// reads the small rows of blocks to rule blocks out, and decompresses only
+// the blocks that may match. See README.md for the measurements behind it.
 
 // LabelsColumn is series.labels for an event's labels: a JSON object with
 // sorted keys, "" when there are none.
@@ -60,42 +47,22 @@ func ParseLabelsColumn(s string) (schema.Labels, error) {
 	return l, nil
 }
 
-// LabelTokensColumn is series.label_tokens for an event's labels.
-func LabelTokensColumn(l schema.Labels) string {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(l)) {
-		b.WriteByte(' ')
-		b.WriteString(LabelToken(k, l[k]))
-	}
-	return b.String()
-}
 
-// LabelToken is the labels-column token of one source label.
-func LabelToken(key, value string) string { return fmt.Sprintf("k%X", key+"="+value) }
 
-// FieldsColumn is the events.fields value for an event's fields: a JSON
-// object with sorted keys, or nil (NULL) when there are none. Whatever
-// matches events outside the index (logq's live filter) feeds FTS5 this same
-// text, so both see the same tokens.
-func FieldsColumn(f schema.Fields) any {
+// FieldsColumn is the stored form of an event's fields: a JSON object with
+// sorted keys, or "" when there are none. Whatever matches events outside
+// the index (logq's live filter) tokenises this same text, so both see the
+// same words.
+func FieldsColumn(f schema.Fields) string {
 	if len(f) == 0 {
-		return nil
+		return ""
 	}
 	b, err := json.Marshal(f) // sorted keys; numbers and booleans keep their JSON type
 	if err != nil {
-		return nil // validated values (strings, finite numbers, booleans) always marshal
+		return "" // validated values (strings, finite numbers, booleans) always marshal
 	}
 	return string(b)
 }
-
-// LevelToken is the labels-column token of a level.
-func LevelToken(l schema.Level) string { return fmt.Sprintf("l%d", l) }
-
-// ServiceToken is the labels-column token of a service.
-func ServiceToken(service string) string { return fmt.Sprintf("s%X", service) }
-
-// HostToken is the labels-column token of a host.
-func HostToken(host string) string { return fmt.Sprintf("h%X", host) }
 
 // DayOf returns the UTC day (midnight) that holds t; partitions are days.
 func DayOf(t time.Time) time.Time {
@@ -140,9 +107,9 @@ func ListPartitions(indexDir string) ([]Partition, error) {
 
 // migrations[i] takes a partition from user_version i to i+1. Append only:
 // never edit a migration that has shipped.
-var migrations = []string{
+var migrations = []migration{
 	// 1: events, their label dictionary, and the full-text index.
-	`
+	{sql: `
 CREATE TABLE series (
 	id        INTEGER PRIMARY KEY,
 	service   TEXT    NOT NULL,
@@ -164,20 +131,20 @@ CREATE VIRTUAL TABLE events_fts USING fts5(
 	content='', columnsize=0, detail=full,
 	tokenize='unicode61 remove_diacritics 2'
 );
-`,
+`},
 	// 2: per-stream high-water marks, written in the same transaction as the
 	// events they cover, so "stored" and "acknowledged" cannot disagree.
-	`
+	{sql: `
 CREATE TABLE streams (
 	publisher TEXT    NOT NULL,
 	topic     TEXT    NOT NULL,
 	hwm       INTEGER NOT NULL, -- highest sequence number stored in this partition
 	PRIMARY KEY (publisher, topic)
 ) WITHOUT ROWID;
-`,
+`},
 	// 3: source labels (env, pod) are part of a series. SQLite cannot change
 	// a UNIQUE constraint in place, so the table is rebuilt with the same ids.
-	`
+	{sql: `
 CREATE TABLE series_v3 (
 	id           INTEGER PRIMARY KEY,
 	service      TEXT    NOT NULL,
@@ -191,7 +158,32 @@ CREATE TABLE series_v3 (
 INSERT INTO series_v3 (id, service, level, host, publisher) SELECT id, service, level, host, publisher FROM series;
 DROP TABLE series;
 ALTER TABLE series_v3 RENAME TO series;
-`,
+`},
+	// 4: events in compressed blocks instead of a row and a full-text entry
+	// each (#15); the rows of version 3 are moved into blocks, then dropped.
+	{sql: `
+CREATE TABLE blocks (
+	id       INTEGER PRIMARY KEY,
+	service  TEXT    NOT NULL,
+	min_time INTEGER NOT NULL, -- Unix ns of the oldest event
+	max_time INTEGER NOT NULL, -- and of the newest
+	rows     INTEGER NOT NULL,
+	sealed   INTEGER NOT NULL, -- 0 while the writer may merge it with its service's next events
+	series   BLOB    NOT NULL, -- block.MarshalSeries: events and newest time per series
+	filter   BLOB              -- block.Filter.Marshal: the words of its messages and fields
+);
+CREATE INDEX blocks_by_time ON blocks(max_time);
+CREATE TABLE block_data (
+	id   INTEGER PRIMARY KEY, -- blocks.id
+	data BLOB    NOT NULL     -- block.Codec.Encode: the events, compressed
+);
+`, then: moveEventsIntoBlocks},
+}
+
+// migration is one step of the schema: SQL, then Go for what SQL cannot do.
+type migration struct {
+	sql  string
+	then func(context.Context, *sql.Tx) error
 }
 
 // SchemaVersion is the user_version of a fully migrated partition.
@@ -219,7 +211,14 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	}
 	defer tx.Rollback()
 	for ; v < SchemaVersion; v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		m := migrations[v]
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+		if m.then == nil {
+			continue
+		}
+		if err := m.then(ctx, tx); err != nil {
 			return fmt.Errorf("migrate to version %d: %w", v+1, err)
 		}
 	}

@@ -13,30 +13,42 @@ import (
 	"github.com/zlog/zlog/schema"
 )
 
-// A partition written at schema version 2 (before source labels) is
-// migrated in place when the writer opens it: its series keep their ids,
-// its events stay searchable by label token, and new events with labels
-// get series of their own.
-func TestMigrateVersion2Partition(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "index")
-	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	path := PartitionFile(dir, at)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+// oldPartition creates a partition at schema version v with the given
+// statements run after the migrations, as an older zlog left it.
+func oldPartition(t *testing.T, path string, v int, stmts ...string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	db, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range append(migrations[:2:2], "PRAGMA user_version = 2",
-		"INSERT INTO series(id, service, level, host, publisher) VALUES (7, 'web', 3, 'h1', 'p1')",
-		fmt.Sprintf("INSERT INTO events(id, series, message) VALUES (%d, 7, 'before labels')", at.UnixNano()),
-		"INSERT INTO events_fts(rowid, message, fields, labels) SELECT e.id, e.message, e.fields, 'l' || s.level || ' s' || hex(s.service) || ' h' || hex(s.host) FROM events e JOIN series s ON s.id = e.series") {
+	defer db.Close()
+	var all []string
+	for _, m := range migrations[:v] {
+		all = append(all, m.sql)
+	}
+	all = append(all, fmt.Sprintf("PRAGMA user_version = %d", v))
+	for _, stmt := range append(all, stmts...) {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	db.Close()
+}
+
+// A partition written at schema version 2 (before source labels) is
+// migrated in place when the writer opens it: its series keep their ids,
+// its events move into blocks, and new events with labels get series of
+// their own.
+func TestMigrateVersion2Partition(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	path := PartitionFile(dir, at)
+	oldPartition(t, path, 2,
+		"INSERT INTO series(id, service, level, host, publisher) VALUES (7, 'web', 3, 'h1', 'p1')",
+		fmt.Sprintf("INSERT INTO events(id, series, message) VALUES (%d, 7, 'before labels')", at.UnixNano()),
+		"INSERT INTO events_fts(rowid, message, fields, labels) SELECT e.id, e.message, e.fields, 'l' || s.level FROM events e JOIN series s ON s.id = e.series")
 
 	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
@@ -57,23 +69,69 @@ func TestMigrateVersion2Partition(t *testing.T) {
 	defer rdb.Close()
 	var version int
 	rdb.QueryRow("PRAGMA user_version").Scan(&version)
-	if version != SchemaVersion || SchemaVersion != 3 {
+	if version != SchemaVersion || SchemaVersion != 4 {
 		t.Fatalf("user_version %d, SchemaVersion %d", version, SchemaVersion)
 	}
-	count := func(match string) (n int) {
-		if err := rdb.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", match).Scan(&n); err != nil {
-			t.Fatal(err)
+	rows := storedRows(t, rdb)["web"]
+	if len(rows) != 2 || rows[0].Series != 7 || rows[0].Message != "before labels" || rows[0].Time != at.UnixNano() {
+		t.Fatalf("rows after the migration: %+v", rows)
+	}
+	series, err := ReadSeries(context.Background(), rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := series[rows[1].Series]; rows[1].Series == 7 || s.Labels["env"] != "prod" || series[7].Labels != nil {
+		t.Fatalf("series %+v", series)
+	}
+}
+
+// A version 3 partition's events, bumped ids included, keep their exact
+// times, sequence numbers, fields and series in version 4's blocks; the
+// row and full-text tables are gone.
+func TestMigrateVersion3Partition(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	path := PartitionFile(dir, at)
+	stmts := []string{
+		"INSERT INTO series(id, service, level, host, publisher, labels) VALUES (1, 'web', 3, 'h1', 'p1', ''), (2, 'db', 5, 'h2', 'p2', '{\"env\":\"prod\"}')",
+	}
+	const n = 2500
+	for i := 0; i < n; i++ {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO events(id, series, bump, seq, message, fields) VALUES (%d, %d, %d, %d, 'event %d', %s)",
+			at.UnixNano()+int64(i/2*2+i%2), 1+i%2, i%2, i+1, i, map[bool]string{true: `'{"n":1}'`, false: "NULL"}[i%3 == 0]))
+	}
+	oldPartition(t, path, 3, stmts...)
+	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.LoadHWMs(context.Background()); err != nil { // opens, so migrates, every partition
+		t.Fatal(err)
+	}
+	w.Close()
+	db, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name IN ('events', 'events_fts')").Scan(&tables)
+	if tables != 0 {
+		t.Fatalf("%d version 3 tables left", tables)
+	}
+	got := 0
+	for service, rows := range storedRows(t, db) {
+		for _, r := range rows {
+			i := int(r.Seq) - 1
+			wantService := map[int]string{0: "web", 1: "db"}[i%2]
+			wantFields := map[bool]string{true: `{"n":1}`}[i%3 == 0]
+			if service != wantService || r.Series != int64(1+i%2) || r.Time != at.UnixNano()+int64(i/2*2) || r.Message != fmt.Sprintf("event %d", i) || r.Fields != wantFields {
+				t.Fatalf("%s: row %+v", service, r)
+			}
+			got++
 		}
-		return n
 	}
-	if n := count("labels: " + ServiceToken("web")); n != 2 {
-		t.Errorf("%d events of service web, want 2", n)
-	}
-	if n := count("labels: " + LabelToken("env", "prod")); n != 1 {
-		t.Errorf("%d events labelled env=prod, want 1", n)
-	}
-	var oldSeries int
-	if err := rdb.QueryRow("SELECT count(*) FROM series WHERE id = 7 AND labels = ''").Scan(&oldSeries); err != nil || oldSeries != 1 {
-		t.Errorf("series 7 after the migration: %d rows, %v", oldSeries, err)
+	if got != n {
+		t.Fatalf("%d events after the migration, want %d", got, n)
 	}
 }

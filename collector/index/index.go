@@ -1,33 +1,31 @@
-// Package index writes events into the SQLite full-text index: one file per
-// UTC day of event time (see format.go and README.md for the layout and why).
+// Package index writes events into the SQLite index: one file per UTC day
+// of event time, events stored in compressed blocks per service (see
+// format.go, blocks.go and README.md for the layout and why).
 //
-// Each Write is one transaction per partition touched: the rows go in with
-// multi-row INSERTs in time order, then one INSERT … SELECT feeds the FTS5
-// table, labels included. One
-// statement matters: FTS5 flushes its pending terms to a new segment at every
-// statement savepoint, so a per-row insert (or trigger) builds thousands of
-// tiny segments and runs about four times slower.
+// Each Write is one transaction per partition touched, holding the events'
+// blocks and their streams' high-water marks together, so what is
+// acknowledged is exactly what is stored.
 package index
 
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/zlog/zlog/schema/atomicfile"
-
-	"github.com/mattn/go-sqlite3"
+	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/atomicfile"
 )
 
 // Options configure the writer.
@@ -311,17 +309,9 @@ type partition struct {
 	db        *sql.DB
 	conn      *sql.Conn
 	series    map[seriesKey]int64
-	maxID     int64 // highest events.id committed or pending in this transaction
+	blocks    *blockStore
 	lastWrite time.Time
-	// nextFree remembers, per event time already stored, the id after the
-	// last one given to that time. Events sharing a timestamp (syslog stamps
-	// are whole seconds) then find their id at once instead of walking the
-	// run of taken ids, which made indexing them quadratic. A hint may be
-	// stale (after a rollback); the insert still checks it.
-	nextFree map[int64]int64
 }
-
-const insertChunk = 128 // rows per INSERT statement (6 parameters each)
 
 func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, error) {
 	// The directory may have been deleted under a running collector.
@@ -354,7 +344,7 @@ func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, err
 		return nil, fmt.Errorf("open index %q: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	p := &partition{path: path, db: db, series: make(map[seriesKey]int64), lastWrite: time.Now(), nextFree: make(map[int64]int64)}
+	p := &partition{path: path, db: db, series: make(map[seriesKey]int64), lastWrite: time.Now()}
 	fail := func(err error) (*partition, error) {
 		db.Close()
 		return nil, fmt.Errorf("open index %q: %w", path, err)
@@ -365,11 +355,9 @@ func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, err
 	if p.conn, err = db.Conn(ctx); err != nil {
 		return fail(err)
 	}
-	var maxID sql.NullInt64
-	if err := p.conn.QueryRowContext(ctx, "SELECT max(id) FROM events").Scan(&maxID); err != nil {
+	if p.blocks, err = newBlockStore(ctx, p.conn); err != nil {
 		return fail(err)
 	}
-	p.maxID = maxID.Int64
 	rows, err := p.conn.QueryContext(ctx, "SELECT id, service, level, host, publisher, labels FROM series")
 	if err != nil {
 		return fail(err)
@@ -400,13 +388,8 @@ func (p *partition) close() error {
 	return err
 }
 
-type row struct {
-	id, series, bump int64
-	seq              any
-	message          string
-	fields           any
-}
-
+// write commits evs, with the high-water marks of their streams, in one
+// transaction: per service, the events in time order become a block.
 func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[schema.Stream]uint64, err error) {
 	tx, err := p.conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -417,13 +400,9 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 			tx.Rollback()
 		}
 	}()
-	// Time order keeps inserts at the right edge of the B-trees (full pages,
-	// no splits) and makes most ids free by construction.
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
-	startMax := p.maxID
-	rows := make([]row, len(evs))
-	split := len(evs) // evs[:split] are late: at or before what is stored
-	for i, ev := range evs {
+	byService := make(map[string][]block.Row)
+	for _, ev := range evs {
 		sid, err := p.seriesID(ctx, tx, ev)
 		if err != nil {
 			return nil, err
@@ -435,85 +414,12 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 			k := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
 			hwms[k] = max(hwms[k], ev.Seq)
 		}
-		rows[i] = row{id: ev.Time.UnixNano(), series: sid, message: ev.Message, seq: nullSeq(ev.Seq), fields: FieldsColumn(ev.Fields)}
-		if split == len(evs) && rows[i].id > startMax {
-			split = i
-		}
+		byService[ev.Service] = append(byService[ev.Service], block.Row{
+			Time: ev.Time.UnixNano(), Series: sid, Seq: ev.Seq, Message: ev.Message, Fields: FieldsColumn(ev.Fields)})
 	}
-
-	// Late events may collide with stored ids; each starts at its time's
-	// next free id as far as this writer knows, they go in in bulk, and the
-	// rare collision left is resolved one by one.
-	for i := range rows[:split] {
-		r := &rows[i]
-		base := r.id
-		r.id = max(base, p.nextFree[base])
-		r.bump = r.id - base
-		p.noteUsed(base, r.id)
-	}
-	var lateIDs []int64 // ids <= startMax, which the range feed below misses
-	maxLate := startMax
-	for chunk := rows[:split]; len(chunk) > 0; {
-		n := min(len(chunk), insertChunk)
-		inserted, err := insertLateChunk(ctx, tx, chunk[:n])
-		if err != nil {
+	for _, service := range slices.Sorted(maps.Keys(byService)) {
+		if err := p.blocks.store(ctx, tx, service, byService[service]); err != nil {
 			return nil, err
-		}
-		for _, r := range chunk[:n] {
-			id := r.id
-			switch {
-			case inserted == nil: // all went in
-			case inserted[id]:
-				// The first row with this id took it (SQLite inserts in
-				// VALUES order); another late row with the same id did
-				// not, and must not pass for inserted.
-				delete(inserted, id)
-			default:
-				base := r.id - r.bump
-				if id, err = insertLate(ctx, tx, base, r.id, r); err != nil {
-					return nil, err
-				}
-				p.noteUsed(base, id)
-			}
-			if id <= startMax {
-				lateIDs = append(lateIDs, id)
-			}
-			maxLate = max(maxLate, id)
-		}
-		chunk = chunk[n:]
-	}
-
-	// In-order events: ids above everything stored, bumped past each other
-	// when timestamps repeat.
-	last := maxLate
-	for i := split; i < len(rows); i++ {
-		r := &rows[i]
-		base := r.id
-		r.id = max(base, last+1)
-		r.bump = r.id - base
-		last = r.id
-		if r.bump > 0 || i+1 < len(rows) && rows[i+1].id == base {
-			p.noteUsed(base, r.id)
-		}
-	}
-	for chunk := rows[split:]; len(chunk) > 0; {
-		n := min(len(chunk), insertChunk)
-		if err := insertRows(ctx, tx, chunk[:n]); err != nil {
-			return nil, err
-		}
-		chunk = chunk[n:]
-	}
-	p.maxID = last
-
-	const feed = "INSERT INTO events_fts(rowid, message, fields, labels) SELECT e.id, e.message, e.fields, " + LabelsSQL +
-		" FROM events e JOIN series s ON s.id = e.series WHERE "
-	if _, err := tx.ExecContext(ctx, feed+"e.id > ?", startMax); err != nil {
-		return nil, fmt.Errorf("feed full-text index: %w", err)
-	}
-	if len(lateIDs) > 0 {
-		ids, _ := json.Marshal(lateIDs)
-		if _, err := tx.ExecContext(ctx, feed+"e.id IN (SELECT value FROM json_each(?))", string(ids)); err != nil {
-			return nil, fmt.Errorf("feed full-text index (late events): %w", err)
 		}
 	}
 	for s, hwm := range hwms {
@@ -528,20 +434,13 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 	return hwms, nil
 }
 
-func nullSeq(seq uint64) any {
-	if seq == 0 {
-		return nil
-	}
-	return int64(seq)
-}
-
 func (p *partition) seriesID(ctx context.Context, tx *sql.Tx, ev *schema.Event) (int64, error) {
 	k := seriesKey{ev.Service, ev.Level, ev.Host, ev.Publisher, LabelsColumn(ev.Labels)}
 	if id, ok := p.series[k]; ok {
 		return id, nil
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO series(service, level, host, publisher, labels, label_tokens) VALUES (?, ?, ?, ?, ?, ?)",
-		k.service, int(k.level), k.host, k.pub, k.labels, LabelTokensColumn(ev.Labels))
+	res, err := tx.ExecContext(ctx, "INSERT INTO series(service, level, host, publisher, labels) VALUES (?, ?, ?, ?, ?)",
+		k.service, int(k.level), k.host, k.pub, k.labels)
 	if err != nil {
 		return 0, fmt.Errorf("add series: %w", err)
 	}
@@ -551,110 +450,4 @@ func (p *partition) seriesID(ctx context.Context, tx *sql.Tx, ev *schema.Event) 
 	}
 	p.series[k] = id
 	return id, nil
-}
-
-// insertSQL[n] and insertReturningSQL[n] insert n rows; built once from
-// constants only.
-var insertSQL, insertReturningSQL = func() ([]string, []string) {
-	plain := make([]string, insertChunk+1)
-	returning := make([]string, insertChunk+1)
-	for n := 1; n <= insertChunk; n++ {
-		var b strings.Builder
-		b.WriteString("INSERT INTO events(id, series, bump, seq, message, fields) VALUES ")
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?,?,?)")
-		}
-		plain[n] = b.String()
-		returning[n] = plain[n] + " ON CONFLICT(id) DO NOTHING RETURNING id"
-	}
-	return plain, returning
-}()
-
-func rowArgs(rows []row) []any {
-	args := make([]any, 0, len(rows)*6)
-	for _, r := range rows {
-		args = append(args, r.id, r.series, r.bump, r.seq, r.message, r.fields)
-	}
-	return args
-}
-
-func insertRows(ctx context.Context, tx *sql.Tx, rows []row) error {
-	if _, err := tx.ExecContext(ctx, insertSQL[len(rows)], rowArgs(rows)...); err != nil {
-		return fmt.Errorf("insert events: %w", err)
-	}
-	return nil
-}
-
-// insertLateChunk inserts late rows, whose ids are almost always free, with
-// one plain INSERT; SQLite backs that statement out whole when an id is
-// taken, and only then are they inserted again with RETURNING to learn
-// which went in. nil means all did: reading RETURNING rows back costs a
-// tenth of the collector's CPU when several publishers interleave.
-func insertLateChunk(ctx context.Context, tx *sql.Tx, rows []row) (map[int64]bool, error) {
-	err := insertRows(ctx, tx, rows)
-	var se sqlite3.Error
-	if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
-		return nil, err
-	}
-	return insertReturning(ctx, tx, rows)
-}
-
-// insertReturning inserts rows whose ids may already be taken and reports
-// which ids went in.
-func insertReturning(ctx context.Context, tx *sql.Tx, rows []row) (map[int64]bool, error) {
-	res, err := tx.QueryContext(ctx, insertReturningSQL[len(rows)], rowArgs(rows)...)
-	if err != nil {
-		return nil, fmt.Errorf("insert late events: %w", err)
-	}
-	defer res.Close()
-	inserted := make(map[int64]bool, len(rows))
-	for res.Next() {
-		var id int64
-		if err := res.Scan(&id); err != nil {
-			return nil, fmt.Errorf("insert late events: %w", err)
-		}
-		inserted[id] = true
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("insert late events: %w", err)
-	}
-	return inserted, nil
-}
-
-// maxHints bounds nextFree; past it the hints start over (they only save
-// lookups).
-const maxHints = 1 << 16
-
-// noteUsed records that id was given to an event of time base.
-func (p *partition) noteUsed(base, id int64) {
-	if len(p.nextFree) >= maxHints {
-		clear(p.nextFree)
-	}
-	p.nextFree[base] = id + 1
-}
-
-// insertLate inserts r (of time base) at the first free id at or after from.
-func insertLate(ctx context.Context, tx *sql.Tx, base, from int64, r row) (int64, error) {
-	id := from
-	for attempt := 0; attempt < 8; attempt++ {
-		r.id, r.bump = id, id-base
-		err := insertRows(ctx, tx, []row{r})
-		if err == nil {
-			return id, nil
-		}
-		var se sqlite3.Error
-		if !errors.As(err, &se) || se.Code != sqlite3.ErrConstraint {
-			return 0, err
-		}
-		// Jump past the run of taken ids in one query.
-		if err := tx.QueryRowContext(ctx,
-			"SELECT e.id + 1 FROM events e WHERE e.id >= ? AND NOT EXISTS (SELECT 1 FROM events f WHERE f.id = e.id + 1) ORDER BY e.id LIMIT 1",
-			id).Scan(&id); err != nil {
-			return 0, fmt.Errorf("find free id after %d: %w", base, err)
-		}
-	}
-	return 0, fmt.Errorf("no free id found after %d", base)
 }

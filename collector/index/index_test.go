@@ -1,13 +1,16 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -36,51 +39,44 @@ func writeCommits(t *testing.T, at time.Time, commits ...[]schema.Event) *sql.DB
 	return db
 }
 
-// Late events (at or before what is stored) that share a timestamp with
-// each other, but not with a stored row, must all be stored: the bulk
-// insert takes the first and the others need a bumped id.
-func TestLateEventsWithEqualTimes(t *testing.T) {
-	at := time.Date(2026, 11, 25, 2, 54, 0, 123456789, time.UTC)
-	ev := func(svc string, t time.Time, msg string) schema.Event {
-		return schema.Event{Time: t, Service: svc, Level: schema.LevelInfo, Host: "h", Message: msg}
+// storedRows decodes every block of a partition, per service.
+func storedRows(t *testing.T, db *sql.DB) map[string][]block.Row {
+	t.Helper()
+	ctx := context.Background()
+	metas, err := ReadBlocks(ctx, db, -1<<63, 1<<63-1, nil, true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A later event is committed first (the app's answer), then the access
-	// event and the sidecar's copy of it arrive together, with one time.
-	db := writeCommits(t, at,
-		[]schema.Event{ev("downcase", at.Add(50*time.Microsecond), "answer")},
-		[]schema.Event{ev("downcase-access", at, "GET 200"), ev("downcase-file", at, "GET 200"), ev("other", at, "third at the same time")},
-	)
-	var rows, fts int
-	db.QueryRow("SELECT count(*) FROM events").Scan(&rows)
-	db.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH '200 OR answer OR third'").Scan(&fts)
-	if rows != 4 || fts != 4 {
-		t.Fatalf("stored %d events (%d in the full-text index), want 4", rows, fts)
+	c, err := block.NewCodec()
+	if err != nil {
+		t.Fatal(err)
 	}
+	out := map[string][]block.Row{}
+	for _, m := range metas {
+		data, err := ReadBlockData(ctx, db, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := c.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != m.Rows || rows[0].Time != m.MinTime || rows[len(rows)-1].Time != m.MaxTime {
+			t.Fatalf("block %d: %d rows %d..%d, but its row says %+v", m.ID, len(rows), rows[0].Time, rows[len(rows)-1].Time, m)
+		}
+		if _, err := m.Filter(); err != nil {
+			t.Fatal(err)
+		}
+		out[m.Service] = append(out[m.Service], rows...)
+	}
+	for _, rows := range out { // blocks come newest first
+		slices.SortStableFunc(rows, func(a, b block.Row) int { return cmp.Compare(a.Time, b.Time) })
+	}
+	return out
 }
 
-// Late events with free ids (publishers interleaving) go in with one plain
-// INSERT; each is stored once, at its own time, and reaches the full-text
-// index.
-func TestLateEventsWithFreeIDs(t *testing.T) {
-	at := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
-	ev := func(d time.Duration, msg string) schema.Event {
-		return schema.Event{Time: at.Add(d), Service: "s", Level: schema.LevelInfo, Host: "h", Message: msg}
-	}
-	db := writeCommits(t, at,
-		[]schema.Event{ev(time.Millisecond, "newest")},
-		[]schema.Event{ev(0, "late zero"), ev(1, "late one"), ev(2, "late two")},
-	)
-	var rows, bumped, fts int
-	db.QueryRow("SELECT count(*), sum(bump != 0) FROM events").Scan(&rows, &bumped)
-	db.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'late OR newest'").Scan(&fts)
-	if rows != 4 || bumped != 0 || fts != 4 {
-		t.Fatalf("stored %d events (%d bumped, %d in the full-text index), want 4, 0, 4", rows, bumped, fts)
-	}
-}
-
-// Many events sharing timestamps, arriving over many commits and mixed with
-// neighbours one nanosecond apart, all get distinct ids whose time (id -
-// bump) is exactly their own, and every one reaches the full-text index.
+// Events that share a timestamp, in one commit or across commits, late or
+// not, are all stored once, at their own time.
 func TestSharedTimestampsAcrossCommits(t *testing.T) {
 	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
 	const commits, per = 40, 250
@@ -89,8 +85,6 @@ func TestSharedTimestampsAcrossCommits(t *testing.T) {
 	for c := 0; c < commits; c++ {
 		var b []schema.Event
 		for i := 0; i < per; i++ {
-			// Mostly one second, some events a few ns later whose ids the
-			// run of the first must step around.
 			ts := at
 			if i%10 == 0 {
 				ts = at.Add(time.Duration(c%5+1) * time.Nanosecond)
@@ -100,22 +94,10 @@ func TestSharedTimestampsAcrossCommits(t *testing.T) {
 		}
 		commitsOf = append(commitsOf, b)
 	}
-	db := writeCommits(t, at, commitsOf...)
-	rows, err := db.Query("SELECT id - bump, count(*), count(DISTINCT id) FROM events GROUP BY 1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[int64]int{}
-	for rows.Next() {
-		var ts int64
-		var n, distinct int
-		rows.Scan(&ts, &n, &distinct)
-		if n != distinct {
-			t.Fatalf("time %d: %d rows but %d distinct ids", ts, n, distinct)
-		}
-		got[ts] = n
+	for _, r := range storedRows(t, writeCommits(t, at, commitsOf...))["s"] {
+		got[r.Time]++
 	}
-	rows.Close()
 	if len(got) != len(want) {
 		t.Fatalf("times stored %v, want %v", got, want)
 	}
@@ -124,9 +106,71 @@ func TestSharedTimestampsAcrossCommits(t *testing.T) {
 			t.Fatalf("time %d: %d events stored, want %d", ts, got[ts], n)
 		}
 	}
-	var fts int
-	db.QueryRow("SELECT count(*) FROM events_fts WHERE events_fts MATCH 'shared'").Scan(&fts)
-	if fts != commits*per {
-		t.Fatalf("full-text index holds %d events, want %d", fts, commits*per)
+}
+
+// Small commits wait in unsealed blocks and are merged, in time order, into
+// sealed blocks of FullBlock events or more once enough have come, also
+// across a reopened writer; late events land in time order in the merge.
+func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
+	at := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	dir := filepath.Join(t.TempDir(), "index")
+	const commits, per = 30, 100
+	for half := 0; half < 2; half++ {
+		w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := half * commits / 2; c < (half+1)*commits/2; c++ {
+			var b []schema.Event
+			for i := 0; i < per; i++ {
+				// Every commit carries one event from before all others.
+				ts := at.Add(time.Duration(c*per+i) * time.Millisecond)
+				if i == 0 {
+					ts = at.Add(-time.Duration(c+1) * time.Second)
+				}
+				b = append(b, schema.Event{Time: ts, Service: "s", Level: schema.LevelInfo, Host: "h", Message: "m", Publisher: "p", Seq: uint64(c*per + i + 1)})
+			}
+			if err := w.Write(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var sealed, sealedRows, unsealedRows int
+	if err := db.QueryRow("SELECT count(*) FILTER (WHERE sealed), coalesce(sum(rows) FILTER (WHERE sealed), 0), coalesce(sum(rows) FILTER (WHERE NOT sealed), 0) FROM blocks").
+		Scan(&sealed, &sealedRows, &unsealedRows); err != nil {
+		t.Fatal(err)
+	}
+	if sealed == 0 || sealedRows < sealed*FullBlock || unsealedRows >= FullBlock || sealedRows+unsealedRows != commits*per {
+		t.Fatalf("%d sealed blocks of %d events and %d unsealed events; want blocks of >= %d and %d in all", sealed, sealedRows, unsealedRows, FullBlock, commits*per)
+	}
+	rows := storedRows(t, db)["s"]
+	seqs := map[uint64]bool{}
+	for _, r := range rows {
+		seqs[r.Seq] = true
+	}
+	if len(rows) != commits*per || len(seqs) != commits*per {
+		t.Fatalf("%d rows, %d distinct seqs; want %d", len(rows), len(seqs), commits*per)
+	}
+	var hwm int64
+	if err := db.QueryRow("SELECT hwm FROM streams WHERE publisher = 'p' AND topic = 's.info'").Scan(&hwm); err != nil || hwm != commits*per {
+		t.Fatalf("high-water mark %d, %v", hwm, err)
+	}
+	var sealedMeta []BlockMeta
+	metas, _ := ReadBlocks(context.Background(), db, -1<<63, 1<<63-1, nil, false)
+	for _, m := range metas {
+		if m.Rows >= FullBlock {
+			sealedMeta = append(sealedMeta, m)
+		}
+	}
+	if len(sealedMeta) == 0 || !slices.IsSortedFunc(metas, func(a, b BlockMeta) int { return int(b.MaxTime - a.MaxTime) }) {
+		t.Fatalf("blocks %+v not newest first", metas)
 	}
 }

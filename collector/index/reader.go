@@ -3,9 +3,11 @@ package index
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -90,4 +92,104 @@ func ReadMarks(ctx context.Context, dir string) (map[schema.Stream]uint64, error
 		}
 	}
 	return marks, nil
+}
+
+// Series is one row of a partition's label dictionary.
+type Series struct {
+	Service   string
+	Level     schema.Level
+	Host      string
+	Publisher string
+	Labels    schema.Labels
+}
+
+// ReadSeries returns a partition's series by id.
+func ReadSeries(ctx context.Context, db tx) (map[int64]Series, error) {
+	rows, err := db.QueryContext(ctx, "SELECT id, service, level, host, publisher, labels FROM series")
+	if err != nil {
+		return nil, fmt.Errorf("read series: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]Series)
+	for rows.Next() {
+		var id int64
+		var s Series
+		var labels string
+		if err := rows.Scan(&id, &s.Service, &s.Level, &s.Host, &s.Publisher, &labels); err != nil {
+			return nil, fmt.Errorf("read series: %w", err)
+		}
+		if s.Labels, err = ParseLabelsColumn(labels); err != nil {
+			return nil, err
+		}
+		out[id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read series: %w", err)
+	}
+	return out, nil
+}
+
+// BlockMeta is what a partition says about a block without decompressing
+// it.
+type BlockMeta struct {
+	ID               int64
+	Service          string
+	MinTime, MaxTime int64
+	Rows             int
+	Series           []block.Series
+	filter           []byte
+}
+
+// Filter decodes the block's word filter; only ReadBlocks withFilter reads it.
+func (b *BlockMeta) Filter() (block.Filter, error) {
+	f, err := block.UnmarshalFilter(b.filter)
+	if err != nil {
+		return f, fmt.Errorf("block %d: %w", b.ID, err)
+	}
+	return f, nil
+}
+
+// ReadBlocks returns the blocks holding events of [lo, hi] (Unix ns), of
+// services when not empty, newest (by max_time) first.
+func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, withFilter bool) ([]BlockMeta, error) {
+	stmt := "SELECT id, service, min_time, max_time, rows, series, NULL FROM blocks WHERE max_time >= ? AND min_time <= ?"
+	if withFilter {
+		stmt = "SELECT id, service, min_time, max_time, rows, series, filter FROM blocks WHERE max_time >= ? AND min_time <= ?"
+	}
+	args := []any{lo, hi}
+	if len(services) > 0 {
+		list, _ := json.Marshal(services)
+		stmt += " AND service IN (SELECT value FROM json_each(?))"
+		args = append(args, string(list))
+	}
+	rows, err := db.QueryContext(ctx, stmt+" ORDER BY max_time DESC", args...)
+	if err != nil {
+		return nil, fmt.Errorf("read blocks: %w", err)
+	}
+	defer rows.Close()
+	var out []BlockMeta
+	for rows.Next() {
+		var b BlockMeta
+		var series []byte
+		if err := rows.Scan(&b.ID, &b.Service, &b.MinTime, &b.MaxTime, &b.Rows, &series, &b.filter); err != nil {
+			return nil, fmt.Errorf("read blocks: %w", err)
+		}
+		if b.Series, err = block.UnmarshalSeries(series, b.MaxTime); err != nil {
+			return nil, fmt.Errorf("block %d: %w", b.ID, err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read blocks: %w", err)
+	}
+	return out, nil
+}
+
+// ReadBlockData returns a block's compressed events.
+func ReadBlockData(ctx context.Context, db tx, id int64) ([]byte, error) {
+	var data []byte
+	if err := db.QueryRowContext(ctx, "SELECT data FROM block_data WHERE id = ?", id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("read block %d: %w", id, err)
+	}
+	return data, nil
 }

@@ -1,16 +1,16 @@
-// Package block is the codec of the index's next storage format (#15): a
-// run of one series' events, in id order, stored as zstd-compressed columns
-// with a token filter beside it, instead of one SQLite row and one
-// positional full-text entry per event. Measured on the bench's workload
-// (collector/index/README.md), messages shrink to about 21 % of their size
-// this way, against 118 bytes of table plus 128 of full-text index per
-// event in schema 3.
+// Package block is the codec of the index's storage format (schema 4): a
+// run of one service's events, in time order, stored as zstd-compressed
+// columns, with a token filter and a per-series summary beside it, instead
+// of one SQLite row and one positional full-text entry per event. Measured
+// on the bench's workload (collector/index/README.md), messages shrink to
+// about 21 % of their size this way, against 118 bytes of table plus 128 of
+// full-text index per event in schema 3.
 //
 // Layout of Block.Data before compression, every integer a varint:
 //
 //	count
-//	count × id delta      (the first from 0; ids ascend)
-//	count × bump
+//	count × time delta    (the first from 0; times never descend)
+//	count × series        (series.id of the partition)
 //	count × seq           (0: none)
 //	count × message length, then the messages
 //	count × fields length,  then the fields (JSON text, "" for none)
@@ -22,26 +22,27 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/klauspost/compress/zstd"
 )
 
 // Row is one event as the index stores it.
 type Row struct {
-	ID      int64 // time in ns + Bump
-	Bump    int64
+	Time    int64  // Unix ns
+	Series  int64  // series.id
 	Seq     uint64 // 0: unsequenced
 	Message string
 	Fields  string // JSON object; "" for none
 }
 
-// Block is a run of one series' rows.
+// Block is a run of rows in time order.
 type Block struct {
-	Series       int64
-	MinID, MaxID int64
-	Count        int
-	Data         []byte // the columns, zstd-compressed
-	Filter       Filter // what words the messages and fields hold
+	MinTime, MaxTime int64
+	Count            int
+	Data             []byte   // the columns, zstd-compressed
+	Filter           Filter   // what words the messages and fields hold
+	Series           []Series // the series present, ascending by ID
 }
 
 // MaxRaw bounds a block's uncompressed columns, so that a damaged frame
@@ -74,22 +75,23 @@ func NewCodec() (*Codec, error) {
 	return &Codec{enc: enc, dec: dec}, nil
 }
 
-// Encode makes the block of rows, which must ascend by ID.
-func (c *Codec) Encode(series int64, rows []Row) (Block, error) {
+// Encode makes the block of rows, which must not descend in time.
+func (c *Codec) Encode(rows []Row) (Block, error) {
 	if len(rows) == 0 {
 		return Block{}, errors.New("encode block: no rows")
 	}
 	b := binary.AppendUvarint(c.buf[:0], uint64(len(rows)))
-	prev := int64(0)
-	for i, r := range rows {
-		if i > 0 && r.ID <= prev {
-			return Block{}, fmt.Errorf("encode block: ids must ascend (%d after %d)", r.ID, prev)
+	prev := rows[0].Time
+	b = binary.AppendVarint(b, prev)
+	for _, r := range rows[1:] {
+		if r.Time < prev {
+			return Block{}, fmt.Errorf("encode block: times must not descend (%d after %d)", r.Time, prev)
 		}
-		b = binary.AppendVarint(b, r.ID-prev)
-		prev = r.ID
+		b = binary.AppendUvarint(b, uint64(r.Time-prev))
+		prev = r.Time
 	}
 	for _, r := range rows {
-		b = binary.AppendVarint(b, r.Bump)
+		b = binary.AppendUvarint(b, uint64(r.Series))
 	}
 	for _, r := range rows {
 		b = binary.AppendUvarint(b, r.Seq)
@@ -101,8 +103,8 @@ func (c *Codec) Encode(series int64, rows []Row) (Block, error) {
 		return Block{}, fmt.Errorf("encode block: %d bytes of columns, limit %d", len(b), MaxRaw)
 	}
 	return Block{
-		Series: series, MinID: rows[0].ID, MaxID: rows[len(rows)-1].ID, Count: len(rows),
-		Data: c.enc.EncodeAll(b, nil), Filter: NewFilter(rows),
+		MinTime: rows[0].Time, MaxTime: rows[len(rows)-1].Time, Count: len(rows),
+		Data: c.enc.EncodeAll(b, nil), Filter: NewFilter(rows), Series: summarise(rows),
 	}, nil
 }
 
@@ -129,13 +131,15 @@ func (c *Codec) Decode(data []byte) ([]Row, error) {
 		return nil, fmt.Errorf("%w: bad row count", ErrCorrupt)
 	}
 	rows := make([]Row, n)
-	id := int64(0)
+	t := r.varint()
 	for i := range rows {
-		id += r.varint()
-		rows[i].ID = id
+		if i > 0 {
+			t += int64(r.uvarint())
+		}
+		rows[i].Time = t
 	}
 	for i := range rows {
-		rows[i].Bump = r.varint()
+		rows[i].Series = int64(r.uvarint())
 	}
 	for i := range rows {
 		rows[i].Seq = r.uvarint()
@@ -149,6 +153,69 @@ func (c *Codec) Decode(data []byte) ([]Row, error) {
 		return nil, fmt.Errorf("%w: %d bytes after the last column", ErrCorrupt, len(r.b))
 	}
 	return rows, nil
+}
+
+// Series is how many rows of a block belong to one series, and the newest
+// one's time: enough to count events by level, service or host, or to skip
+// a block no wanted series is in, without decompressing it.
+type Series struct {
+	ID      int64
+	Rows    uint32
+	MaxTime int64
+}
+
+func summarise(rows []Row) []Series {
+	var out []Series
+	for _, r := range rows {
+		i, ok := slices.BinarySearchFunc(out, r.Series, func(s Series, id int64) int { return compareInt(s.ID, id) })
+		if !ok {
+			out = slices.Insert(out, i, Series{ID: r.Series})
+		}
+		out[i].Rows++
+		out[i].MaxTime = max(out[i].MaxTime, r.Time)
+	}
+	return out
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// MarshalSeries encodes a block's series summary: the number of series,
+// then each one's id, rows, and newest time as a varint distance below
+// maxTime.
+func MarshalSeries(ss []Series, maxTime int64) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(ss)))
+	for _, s := range ss {
+		b = binary.AppendUvarint(b, uint64(s.ID))
+		b = binary.AppendUvarint(b, uint64(s.Rows))
+		b = binary.AppendUvarint(b, uint64(maxTime-s.MaxTime))
+	}
+	return b
+}
+
+// UnmarshalSeries decodes what MarshalSeries encoded.
+func UnmarshalSeries(b []byte, maxTime int64) ([]Series, error) {
+	r := reader{b: b}
+	n := r.uvarint()
+	if n > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: series summary", ErrCorrupt)
+	}
+	out := make([]Series, n)
+	for i := range out {
+		out[i] = Series{ID: int64(r.uvarint()), Rows: uint32(r.uvarint())}
+		out[i].MaxTime = maxTime - int64(r.uvarint())
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return nil, fmt.Errorf("%w: series summary", ErrCorrupt)
+	}
+	return out, nil
 }
 
 // reader walks the uncompressed columns; the first error sticks.

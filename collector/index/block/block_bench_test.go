@@ -26,7 +26,7 @@ func BenchmarkEncodeWorkload(b *testing.B) {
 		data, filter = 0, 0
 		for _, rows := range bySeries {
 			for i := 0; i < len(rows); i += perBlock {
-				blk, err := c.Encode(1, rows[i:min(i+perBlock, len(rows))])
+				blk, err := c.Encode(rows[i:min(i+perBlock, len(rows))])
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -53,7 +53,7 @@ func workloadRows(n int) (map[string][]Row, int) {
 	var line []byte
 	for !gen.Done() {
 		ev, i := gen.Next()
-		bySeries[ev.Service] = append(bySeries[ev.Service], Row{ID: ev.Time.UnixNano(), Seq: uint64(i + 1), Message: ev.Message})
+		bySeries[ev.Service] = append(bySeries[ev.Service], Row{Time: ev.Time.UnixNano(), Seq: uint64(i + 1), Message: ev.Message})
 		line = workload.PlainLine(line[:0], &ev)
 		raw += len(line)
 	}
@@ -71,7 +71,7 @@ func BenchmarkDecodeWorkload(b *testing.B) {
 	var blocks [][]byte
 	for _, rows := range bySeries {
 		for i := 0; i < len(rows); i += 1024 {
-			blk, err := c.Encode(1, rows[i:min(i+1024, len(rows))])
+			blk, err := c.Encode(rows[i:min(i+1024, len(rows))])
 			if err != nil {
 				b.Fatal(err)
 			}

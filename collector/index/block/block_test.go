@@ -20,26 +20,31 @@ func codec(t testing.TB) *Codec {
 }
 
 var goldenRows = []Row{
-	{ID: 1764460800000000000, Message: "GET /api/orders 200 in 12 ms", Fields: `{"duration_ms":12,"path":"/api/orders"}`, Seq: 1},
-	{ID: 1764460800000000001, Bump: 1, Message: "same nanosecond, bumped", Seq: 2},
-	{ID: 1764460800500000000, Message: "Überwacher: 日本語 ünïcode", Seq: 3},
-	{ID: 1764460801000000000, Message: "", Fields: `{"empty_message":true}`},
+	{Time: 1764460800000000000, Series: 1, Message: "GET /api/orders 200 in 12 ms", Fields: `{"duration_ms":12,"path":"/api/orders"}`, Seq: 1},
+	{Time: 1764460800000000000, Series: 2, Message: "same nanosecond, another series", Seq: 2},
+	{Time: 1764460800500000000, Series: 1, Message: "Überwacher: 日本語 ünïcode", Seq: 3},
+	{Time: 1764460801000000000, Series: 3, Message: "", Fields: `{"empty_message":true}`},
 }
 
 func TestRoundTrip(t *testing.T) {
 	c := codec(t)
 	for name, rows := range map[string][]Row{
-		"golden": goldenRows,
-		"one":    {{ID: 5, Message: "only"}},
-		"many":   manyRows(3000),
+		"golden":      goldenRows,
+		"one":         {{Time: 5, Message: "only"}},
+		"before 1970": {{Time: -5, Message: "old"}, {Time: 3, Message: "new"}},
+		"many":        manyRows(3000),
 	} {
 		t.Run(name, func(t *testing.T) {
-			b, err := c.Encode(7, rows)
+			b, err := c.Encode(rows)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.Series != 7 || b.Count != len(rows) || b.MinID != rows[0].ID || b.MaxID != rows[len(rows)-1].ID {
+			if b.Count != len(rows) || b.MinTime != rows[0].Time || b.MaxTime != rows[len(rows)-1].Time {
 				t.Fatalf("block header %+v", b)
+			}
+			ss, err := UnmarshalSeries(MarshalSeries(b.Series, b.MaxTime), b.MaxTime)
+			if err != nil || !reflect.DeepEqual(ss, b.Series) {
+				t.Fatalf("series summary round trip: %+v, %v", ss, err)
 			}
 			got, err := c.Decode(b.Data)
 			if err != nil {
@@ -55,16 +60,16 @@ func TestRoundTrip(t *testing.T) {
 func manyRows(n int) []Row {
 	rows := make([]Row, n)
 	for i := range rows {
-		rows[i] = Row{ID: int64(1e18 + i*1000), Seq: uint64(i + 1), Message: fmt.Sprintf("request %d took %d ms id=%x", i, i%97, i*7919)}
+		rows[i] = Row{Time: int64(1e18 + i*1000), Series: int64(i % 3), Seq: uint64(i + 1), Message: fmt.Sprintf("request %d took %d ms id=%x", i, i%97, i*7919)}
 	}
 	return rows
 }
 
-func TestEncodeRefusesUnorderedIDs(t *testing.T) {
-	if _, err := codec(t).Encode(1, []Row{{ID: 2}, {ID: 2}}); err == nil {
-		t.Fatal("equal ids accepted")
+func TestEncodeRefusesDescendingTimes(t *testing.T) {
+	if _, err := codec(t).Encode([]Row{{Time: 2}, {Time: 1}}); err == nil {
+		t.Fatal("descending times accepted")
 	}
-	if _, err := codec(t).Encode(1, nil); err == nil {
+	if _, err := codec(t).Encode(nil); err == nil {
 		t.Fatal("empty block accepted")
 	}
 }
@@ -73,10 +78,10 @@ func TestEncodeRefusesUnorderedIDs(t *testing.T) {
 // what this one wrote breaks every partition on disk. Regenerate with
 // ZLOG_UPDATE_GOLDEN=1 only when the format version changes.
 func TestGoldenBlockDecodes(t *testing.T) {
-	path := filepath.Join("testdata", "block-v1.hex")
+	path := filepath.Join("testdata", "block-v2.hex")
 	c := codec(t)
 	if os.Getenv("ZLOG_UPDATE_GOLDEN") != "" {
-		b, err := c.Encode(1, goldenRows)
+		b, err := c.Encode(goldenRows)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,9 +104,23 @@ func TestGoldenBlockDecodes(t *testing.T) {
 	}
 }
 
+func TestSeriesSummary(t *testing.T) {
+	b, err := codec(t).Encode(goldenRows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Series{{1, 2, 1764460800500000000}, {2, 1, 1764460800000000000}, {3, 1, 1764460801000000000}}
+	if !reflect.DeepEqual(b.Series, want) {
+		t.Fatalf("series %+v, want %+v", b.Series, want)
+	}
+	if _, err := UnmarshalSeries([]byte{2, 1}, 0); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("short summary: %v", err)
+	}
+}
+
 func TestDecodeRefusesGarbage(t *testing.T) {
 	c := codec(t)
-	b, _ := c.Encode(1, goldenRows)
+	b, _ := c.Encode(goldenRows)
 	for name, data := range map[string][]byte{
 		"empty":     nil,
 		"not zstd":  []byte("hello, world"),
@@ -118,7 +137,7 @@ func TestDecodeRefusesGarbage(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	c := codec(f)
-	b, _ := c.Encode(1, goldenRows)
+	b, _ := c.Encode(goldenRows)
 	f.Add(b.Data)
 	f.Add(c.enc.EncodeAll([]byte{3, 1, 1, 1}, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Filter says which words a block's messages and fields may hold, without
@@ -72,9 +73,11 @@ func NewFilter(rows []Row) Filter {
 	return f
 }
 
-// Words calls fn with each word of text: runs of letters and digits,
-// lower-cased. ASCII words already in lower case are handed out as
-// substrings of text, without a copy.
+// Words calls fn with each word of text as SQLite's unicode61 tokenizer
+// with remove_diacritics 2 sees it (schema 3 indexed with it, so words mean
+// the same in every partition): runs of letters, numbers and private-use
+// characters, lower-cased, accents removed. ASCII words already in lower
+// case are handed out as substrings of text, without a copy.
 func Words(text string, fn func(string)) {
 	start, lower := -1, true
 	for i := 0; i < len(text); {
@@ -102,14 +105,30 @@ func isWordRune(r rune) bool {
 	if r < 0x80 { // most of a log: no table lookups
 		return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z'
 	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r)
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Mn, r)
 }
 
 func word(w string, lower bool) string {
 	if lower {
 		return w
 	}
+	for i := 0; i < len(w); i++ {
+		if w[i] >= utf8.RuneSelf {
+			return fold(w)
+		}
+	}
 	return strings.ToLower(w)
+}
+
+// fold lower-cases a word and strips its accents: é and É become e.
+func fold(w string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(w) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return norm.NFC.String(b.String())
 }
 
 func (f *Filter) positions(w string, at func(bit uint64)) {

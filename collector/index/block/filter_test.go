@@ -9,7 +9,8 @@ import (
 func TestWords(t *testing.T) {
 	for text, want := range map[string][]string{
 		"GET /api/v1/orders 200":     {"get", "api", "v1", "orders", "200"},
-		"Überwacher: 日本語, ok.":       {"überwacher", "日本語", "ok"},
+		"Überwacher: 日本語, ok.":       {"uberwacher", "日本語", "ok"},
+		"Café CAFÉ cafe\u0301 ½":     {"cafe", "cafe", "cafe", "½"},
 		`{"duration_ms":12}`:         {"duration", "ms", "12"},
 		"":                           nil,
 		"time.*out -- x":             {"time", "out", "x"},
