@@ -55,7 +55,7 @@ func (p *phrase) match(d *doc) bool {
 func (p *phrase) in(words []string) bool {
 	n := len(p.words)
 	for i := 0; i+n <= len(words); i++ {
-		if p.at(words[i:i+n]) {
+		if p.at(words[i : i+n]) {
 			return true
 		}
 	}
@@ -140,7 +140,7 @@ func (o orExpr) mayMatch(f *block.Filter) bool {
 // notExpr is FTS5's binary NOT: has, and not hasNot.
 type notExpr struct{ has, hasNot wordExpr }
 
-func (n notExpr) match(d *doc) bool        { return n.has.match(d) && !n.hasNot.match(d) }
+func (n notExpr) match(d *doc) bool             { return n.has.match(d) && !n.hasNot.match(d) }
 func (n notExpr) mayMatch(f *block.Filter) bool { return n.has.mayMatch(f) }
 
 // substring is a search word with no letters or digits (a lone "*" or

@@ -47,8 +47,6 @@ func ParseLabelsColumn(s string) (schema.Labels, error) {
 	return l, nil
 }
 
-
-
 // FieldsColumn is the stored form of an event's fields: a JSON object with
 // sorted keys, or "" when there are none. Whatever matches events outside
 // the index (logq's live filter) tokenises this same text, so both see the
