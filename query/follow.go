@@ -390,12 +390,12 @@ func (p *plan) streamPart(ctx context.Context, part index.Partition, publisher s
 		if len(rows) >= limit && blocks[i].MinTime > rows[limit-1].Time {
 			break // the page is full and no later block comes before its end
 		}
-		decoded, err := r.rows(ctx, &blocks[i])
+		decoded, err := r.matching(ctx, &blocks[i], r.codec, &r.doc, true)
 		if err != nil {
 			return nil, err
 		}
 		for _, row := range decoded {
-			if r.matches(&row) && row.Seq > from && row.Seq <= to {
+			if row.Seq > from && row.Seq <= to {
 				rows = append(rows, row)
 			}
 		}
@@ -410,7 +410,7 @@ func (p *plan) streamPart(ctx context.Context, part index.Partition, publisher s
 	}
 	out := make([]schema.Event, 0, len(rows))
 	for i := range rows {
-		ev, err := r.event(&rows[i])
+		ev, err := r.event(ctx, &rows[i])
 		if err != nil {
 			return nil, err
 		}

@@ -24,15 +24,18 @@ type partReader struct {
 	p      *plan
 	path   string
 	db     *sql.DB
-	series map[int64]index.Series
-	want   map[int64]bool // series the label filters let through
+	series map[int64]index.Series // all of them when filtered; else those read so far
+	all    bool                   // no label filter: every series is wanted
+	want   map[int64]bool         // with label filters, the series they let through
 	codec  *block.Codec
 	doc    doc
+	err    error // the first error of a probe, which answers "may match"
 }
 
 // openPart opens a partition for p; nil (and no error) when nothing in it
 // can match, when it is not initialised yet, or when it is damaged (Warn
-// hears of that).
+// hears of that). Without label filters it reads no series until events
+// are made of rows: a partition may have thousands.
 func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader, error) {
 	db, err := index.OpenReadOnly(part.Path)
 	if errors.Is(err, index.ErrNotReady) || p.s.skipDamaged(part.Path, err) {
@@ -41,23 +44,37 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 	if err != nil {
 		return nil, err
 	}
-	r := &partReader{p: p, path: part.Path, db: db, want: make(map[int64]bool)}
-	if r.series, err = index.ReadSeries(ctx, db); err != nil {
+	r := &partReader{p: p, path: part.Path, db: db, all: !p.labelFiltered(), series: make(map[int64]index.Series)}
+	if r.codec, err = block.NewCodec(); err != nil {
 		return r.fail(err)
 	}
-	for id, s := range r.series {
-		if p.seriesOK(&s) {
-			r.want[id] = true
-		}
+	if r.all {
+		return r, nil
+	}
+	if err := r.readSeries(ctx); err != nil {
+		return r.fail(err)
 	}
 	if len(r.want) == 0 {
 		db.Close()
 		return nil, nil
 	}
-	if r.codec, err = block.NewCodec(); err != nil {
-		return r.fail(err)
-	}
 	return r, nil
+}
+
+// readSeries reads every series and which of them the label filters let
+// through (after which all is false).
+func (r *partReader) readSeries(ctx context.Context) error {
+	var err error
+	if r.series, err = index.ReadSeries(ctx, r.db); err != nil {
+		return err
+	}
+	r.all, r.want = false, make(map[int64]bool)
+	for id, s := range r.series {
+		if r.p.seriesOK(&s) {
+			r.want[id] = true
+		}
+	}
+	return nil
 }
 
 func (r *partReader) fail(err error) (*partReader, error) {
@@ -70,56 +87,148 @@ func (r *partReader) fail(err error) (*partReader, error) {
 
 func (r *partReader) close() { r.db.Close() }
 
+func (r *partReader) wanted(series int64) bool { return r.all || r.want[series] }
+
+// seriesOf returns a series, reading it once.
+func (r *partReader) seriesOf(ctx context.Context, id int64) (index.Series, error) {
+	if s, ok := r.series[id]; ok {
+		return s, nil
+	}
+	s, err := index.ReadSeriesByID(ctx, r.db, id)
+	if err != nil {
+		return s, r.p.wrapErr(r.path, err)
+	}
+	r.series[id] = s
+	return s, nil
+}
+
 // blocks are the partition's blocks in the plan's window that may hold a
 // match, newest first.
 func (r *partReader) blocks(ctx context.Context) ([]index.BlockMeta, error) {
-	services := map[string]bool{}
-	for id := range r.want {
-		services[r.series[id].Service] = true
-	}
 	var only []string
-	if len(r.want) < len(r.series) {
+	if !r.all {
+		services := map[string]bool{}
+		for id := range r.want {
+			services[r.series[id].Service] = true
+		}
 		only = slices.Sorted(maps.Keys(services))
 	}
-	all, err := index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, only, r.p.words != nil)
+	var all []index.BlockMeta
+	var err error
+	if r.p.words == nil {
+		all, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, only, !r.all)
+	} else {
+		all, err = r.blocksWithWords(ctx, only)
+	}
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
 	out := all[:0]
 	for _, b := range all {
-		if !r.anyWanted(&b) {
-			continue
+		if ok, err := r.anyWanted(&b); err != nil {
+			return nil, r.p.wrapErr(r.path, err)
+		} else if ok {
+			out = append(out, b)
 		}
-		if r.p.words != nil {
-			f, err := b.Filter()
-			if err != nil {
-				return nil, r.p.wrapErr(r.path, err)
-			}
-			if !r.p.words.mayMatch(&f) {
-				continue
-			}
-		}
-		out = append(out, b)
 	}
 	return out, nil
 }
 
-func (r *partReader) anyWanted(b *index.BlockMeta) bool {
-	for _, s := range b.Series {
-		if r.want[s.ID] {
-			return true
+// blocksWithWords finds the blocks whose bloom filters let the words
+// through: grouped filters a line per filter size per group, the others
+// one by one. Only those blocks are then read, unless they are a good part
+// of the window (common words), where one walk over the window is cheaper.
+func (r *partReader) blocksWithWords(ctx context.Context, only []string) ([]index.BlockMeta, error) {
+	groups, err := index.ReadGroups(ctx, r.db, r.p.lo, r.p.hi)
+	if err != nil {
+		return nil, err
+	}
+	// The lines of every word the filters may be asked about are read in
+	// one statement.
+	var hashes []uint64
+	r.p.words.filterWords(func(w string) { hashes = append(hashes, block.HashWord(w)) })
+	if err := index.LoadLines(ctx, r.db, groups, hashes); err != nil {
+		return nil, err
+	}
+	candidates := make(map[int64]bool)
+	total := 0
+	for _, g := range groups {
+		for i, m := range g.Members {
+			total++
+			if r.p.words.mayMatch(groupProbe{ctx, r, g, i}) {
+				candidates[m.ID] = true
+			}
 		}
 	}
-	return false
+	if err := index.EachUngroupedBloom(ctx, r.db, r.p.lo, r.p.hi, func(id int64, b block.Bloom) {
+		total++
+		if r.p.words.mayMatch(b) {
+			candidates[id] = true
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	var blocks []index.BlockMeta
+	if len(candidates)*4 > total {
+		blocks, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, only, !r.all)
+	} else {
+		blocks, err = index.ReadBlocksByID(ctx, r.db, slices.Collect(maps.Keys(candidates)), !r.all)
+	}
+	out := blocks[:0]
+	for _, b := range blocks {
+		if candidates[b.ID] && b.MaxTime >= r.p.lo && b.MinTime <= r.p.hi && (only == nil || slices.Contains(only, b.Service)) {
+			out = append(out, b)
+		}
+	}
+	return out, err
 }
 
-func (r *partReader) allWanted(b *index.BlockMeta) bool {
-	for _, s := range b.Series {
-		if !r.want[s.ID] {
-			return false
+// groupProbe asks a filter group about one member's words.
+type groupProbe struct {
+	ctx context.Context
+	r   *partReader
+	g   *index.Group
+	i   int
+}
+
+func (p groupProbe) MayContain(w string) bool {
+	ok, err := p.g.MayContain(p.ctx, p.r.db, p.i, block.HashWord(w))
+	if err != nil && p.r.err == nil {
+		p.r.err = err
+	}
+	return ok
+}
+
+func (r *partReader) anyWanted(b *index.BlockMeta) (bool, error) {
+	if r.all {
+		return true, nil
+	}
+	ss, err := b.Series()
+	for _, s := range ss {
+		if r.want[s.ID] {
+			return true, nil
 		}
 	}
-	return true
+	return false, err
+}
+
+func (r *partReader) allWanted(b *index.BlockMeta) (bool, error) {
+	if r.all {
+		return true, nil
+	}
+	ss, err := b.Series()
+	for _, s := range ss {
+		if !r.want[s.ID] {
+			return false, nil
+		}
+	}
+	return err == nil, err
 }
 
 // inside reports whether the whole block lies in the plan's window.
@@ -127,34 +236,49 @@ func (r *partReader) inside(b *index.BlockMeta) bool {
 	return b.MinTime >= r.p.lo && b.MaxTime <= r.p.hi
 }
 
-// rows decodes a block.
-func (r *partReader) rows(ctx context.Context, b *index.BlockMeta) ([]block.Row, error) {
+// matching decodes a block's rows that match the plan, with c and d (the
+// reader's own, or a worker's). The text columns are decoded only when a
+// row is in the window and of a wanted series, and words or withText ask
+// for them.
+func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, withText bool) ([]block.Row, error) {
 	data, err := index.ReadBlockData(ctx, r.db, b.ID)
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
-	rows, err := r.codec.Decode(data)
+	rows, err := c.DecodeHead(data)
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 	}
-	return rows, nil
-}
-
-// matches reports whether a decoded row matches the plan.
-func (r *partReader) matches(row *block.Row) bool {
-	if row.Time < r.p.lo || row.Time > r.p.hi || !r.want[row.Series] {
-		return false
+	var in []int // rows in the window, of wanted series
+	for k := range rows {
+		if row := &rows[k]; row.Time >= r.p.lo && row.Time <= r.p.hi && r.wanted(row.Series) {
+			in = append(in, k)
+		}
 	}
-	if r.p.words == nil {
-		return true
+	if len(in) > 0 && (r.p.words != nil || withText) {
+		if err := c.DecodeText(data, rows); err != nil {
+			return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
+		}
 	}
-	r.doc.reset(row.Message, row.Fields)
-	return r.p.words.match(&r.doc)
+	out := rows[:0]
+	for _, k := range in {
+		if r.p.words != nil {
+			d.reset(rows[k].Message, rows[k].Fields)
+			if !r.p.words.match(d) {
+				continue
+			}
+		}
+		out = append(out, rows[k])
+	}
+	return out, nil
 }
 
 // event makes the event of a row.
-func (r *partReader) event(row *block.Row) (schema.Event, error) {
-	s := r.series[row.Series]
+func (r *partReader) event(ctx context.Context, row *block.Row) (schema.Event, error) {
+	s, err := r.seriesOf(ctx, row.Series)
+	if err != nil {
+		return schema.Event{}, err
+	}
 	ev := schema.Event{
 		Time: time.Unix(0, row.Time).UTC(), Service: s.Service, Level: s.Level, Host: s.Host, Publisher: s.Publisher,
 		Labels: s.Labels, Seq: row.Seq, Message: row.Message,
@@ -245,15 +369,13 @@ func (it *partIter) before(t int64, b *index.BlockMeta) bool {
 }
 
 func (it *partIter) load(ctx context.Context, b *index.BlockMeta) error {
-	rows, err := it.r.rows(ctx, b)
+	rows, err := it.r.matching(ctx, b, it.r.codec, &it.r.doc, true)
 	if err != nil {
 		return err
 	}
-	for i := range rows {
-		if it.r.matches(&rows[i]) {
-			it.order++
-			heap.Push(&it.heap, heapRow{rows[i], it.order})
-		}
+	for _, row := range rows {
+		it.order++
+		heap.Push(&it.heap, heapRow{row, it.order})
 	}
 	return nil
 }

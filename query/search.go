@@ -158,6 +158,13 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 	return p, nil
 }
 
+// labelFiltered reports whether the query filters by level, service,
+// topic, host or labels.
+func (p *plan) labelFiltered() bool {
+	q := &p.q
+	return q.MinLevel > schema.Levels()[0] || len(q.Services) > 0 || q.TopicPrefix != "" || q.Host != "" || len(q.Labels) > 0
+}
+
 // seriesOK reports whether events of a series pass the label filters:
 // level, service, topic prefix, host and source labels.
 func (p *plan) seriesOK(s *index.Series) bool {
@@ -204,8 +211,12 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
+		exact, err := r.wordCounts(ctx, blocks)
+		if err != nil {
+			return 0, err
+		}
 		for _, b := range blocks {
-			if n, ok := r.countFromSummary(&b); ok {
+			if n, ok := r.countFromSummary(&b, exact); ok {
 				total += n
 				continue
 			}
@@ -221,33 +232,63 @@ type countJob struct {
 	b index.BlockMeta
 }
 
-func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
+func (r *partReader) countFromSummary(b *index.BlockMeta, exact map[int64]uint32) (int64, bool) {
 	if !r.inside(b) {
 		return 0, false
 	}
-	if r.p.words == nil {
-		var n int64
-		for _, s := range b.Series {
-			if r.want[s.ID] {
-				n += int64(s.Rows)
-			}
-		}
-		return n, true
+	if r.p.words != nil {
+		n, ok := exact[b.ID]
+		return int64(n), ok
 	}
-	ph, ok := r.p.words.(*phrase)
-	if !ok || !r.allWanted(b) {
-		return 0, false
+	if r.all {
+		return int64(b.Rows), true
 	}
-	w, ok := ph.single()
-	if !ok {
-		return 0, false
-	}
-	f, err := b.Filter()
+	ss, err := b.Series()
 	if err != nil {
 		return 0, false // decoding the block says what is wrong
 	}
-	n, exact := f.Rows(w)
-	return int64(n), exact
+	var n int64
+	for _, s := range ss {
+		if r.want[s.ID] {
+			n += int64(s.Rows)
+		}
+	}
+	return n, true
+}
+
+// wordCounts are, when the words are one whole word, the exact counts of
+// it that blocks keep (for words in many of their rows), for the blocks
+// all of whose events pass the label filters.
+func (r *partReader) wordCounts(ctx context.Context, blocks []index.BlockMeta) (map[int64]uint32, error) {
+	ph, ok := r.p.words.(*phrase)
+	if !ok || len(blocks) == 0 {
+		return nil, nil
+	}
+	w, ok := ph.single()
+	if !ok {
+		return nil, nil
+	}
+	want := make(map[int64]bool, len(blocks))
+	lo, hi := blocks[0].ID, blocks[0].ID
+	for i := range blocks {
+		b := &blocks[i]
+		if all, err := r.allWanted(b); err == nil && all && r.inside(b) {
+			want[b.ID] = true
+			lo, hi = min(lo, b.ID), max(hi, b.ID)
+		}
+	}
+	exact := make(map[int64]uint32, len(want))
+	err := index.EachCounts(ctx, r.db, lo, hi, func(id int64, c block.Counts) {
+		if want[id] {
+			if n, ok := c.Rows(w); ok {
+				exact[id] = n
+			}
+		}
+	})
+	if err != nil {
+		return nil, r.p.wrapErr(r.path, err)
+	}
+	return exact, nil
 }
 
 // countDecoded decodes the jobs' blocks, one worker per core, each with
@@ -265,15 +306,11 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 			var d doc
 			for i := w; i < len(jobs); i += workers {
 				j := &jobs[i]
-				data, err := index.ReadBlockData(gctx, j.r.db, j.b.ID)
+				rows, err := j.r.matching(gctx, &j.b, c, &d, false)
 				if err != nil {
-					return j.r.p.wrapErr(j.r.path, err)
+					return err
 				}
-				rows, err := c.Decode(data)
-				if err != nil {
-					return j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w", j.b.ID, err))
-				}
-				counts[w] += j.r.countRows(rows, &d)
+				counts[w] += int64(len(rows))
 			}
 			return nil
 		})
@@ -284,26 +321,6 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 		n += c
 	}
 	return n, err
-}
-
-// countRows counts the matching rows; d is the caller's, since r.doc is
-// not safe for concurrent use.
-func (r *partReader) countRows(rows []block.Row, d *doc) int64 {
-	var n int64
-	for i := range rows {
-		row := &rows[i]
-		if row.Time < r.p.lo || row.Time > r.p.hi || !r.want[row.Series] {
-			continue
-		}
-		if r.p.words != nil {
-			d.reset(row.Message, row.Fields)
-			if !r.p.words.match(d) {
-				continue
-			}
-		}
-		n++
-	}
-	return n
 }
 
 // wrapErr says which partition failed, by its name only: an error of the
@@ -355,7 +372,7 @@ func (it *iterator) Next() bool {
 			it.closePart()
 			continue
 		}
-		if it.cur, it.err = it.r.event(&row); it.err != nil {
+		if it.cur, it.err = it.r.event(it.ctx, &row); it.err != nil {
 			return false
 		}
 		if it.plan.q.Limit > 0 {

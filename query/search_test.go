@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -176,6 +177,13 @@ func TestSearchRoundTrip(t *testing.T) {
 	}
 }
 
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 func TestNoIndex(t *testing.T) {
 	if _, err := NewSearcher(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, ErrNoIndex) {
 		t.Fatalf("got %v, want ErrNoIndex", err)
@@ -264,21 +272,22 @@ func TestLabelsAndTypedFields(t *testing.T) {
 	}
 }
 
-// Over many blocks (sealed and unsealed, services overlapping in time,
-// late events), Search in both orders, Count from block summaries and from
-// decoded blocks, and Stats all agree with a brute-force answer.
+// Over many blocks (sealed and unsealed, their filters grouped or not,
+// services overlapping in time, late events), Search in both orders, Count
+// from block summaries and from decoded blocks, and Stats all agree with a
+// brute-force answer.
 func TestBlocksAgreeWithBruteForce(t *testing.T) {
 	start := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	services := []string{"api", "db", "web"}
 	var all []schema.Event
 	var batches [][]schema.Event
-	for c, size := range []int{5000, 37, 1, 900, 2100, 64, 3000} {
+	for c, size := range []int{5000, 37, 1, 900, 2100, 64, 3000, 140_000, 700} {
 		var b []schema.Event
 		for i := 0; i < size; i++ {
 			n := len(all)
-			at := start.Add(time.Duration(n) * time.Second)
+			at := start.Add(time.Duration(n) * 500 * time.Millisecond)
 			if i%97 == 5 {
-				at = start.Add(time.Duration(n/3) * time.Second) // late
+				at = start.Add(time.Duration(n/3) * 500 * time.Millisecond) // late
 			}
 			word := "common"
 			if n%1000 == 7 {
@@ -291,11 +300,21 @@ func TestBlocksAgreeWithBruteForce(t *testing.T) {
 		}
 		batches = append(batches, b)
 	}
-	s, err := NewSearcher(writeIndex(t, batches...))
+	dir := writeIndex(t, batches...)
+	s, err := NewSearcher(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	window := Query{Since: start.Add(1000 * time.Second), Until: start.Add(9000 * time.Second)}
+	groups := 0
+	for _, part := range must(index.ListPartitions(dir)) {
+		db := must(index.OpenReadOnly(part.Path))
+		groups += len(must(index.ReadGroups(context.Background(), db, math.MinInt64, math.MaxInt64)))
+		db.Close()
+	}
+	if groups == 0 {
+		t.Fatal("no filter group was written: the test needs more blocks")
+	}
+	window := Query{Since: start.Add(1000 * time.Second), Until: start.Add(30000 * time.Second)}
 	queries := map[string]Query{
 		"everything":    {},
 		"window":        window,
@@ -305,6 +324,9 @@ func TestBlocksAgreeWithBruteForce(t *testing.T) {
 		"level":         {MinLevel: schema.LevelError},
 		"host + window": {Host: "h1", Since: window.Since, Until: window.Until},
 		"service":       {Services: []string{"db"}, Words: []string{"event"}},
+		"absent word":   {Words: []string{"nowhere"}},
+		"number":        {Words: []string{"123456"}},
+		"or":            {FTS: "rare OR 99999", Since: window.Since},
 	}
 	for name, q := range queries {
 		var want []schema.Event
@@ -343,7 +365,9 @@ func TestBlocksAgreeWithBruteForce(t *testing.T) {
 			}
 		}
 		if q.Since.IsZero() {
-			q.Since, q.Until = start.Add(-time.Hour), start.Add(24*time.Hour)
+			q.Since, q.Until = start.Add(-time.Hour), start.Add(48*time.Hour)
+		} else if q.Until.IsZero() {
+			q.Until = start.Add(48 * time.Hour)
 		}
 		st, err := s.Stats(context.Background(), q, ByLevel, time.Hour)
 		if err != nil || st.Total != int64(len(want)) {

@@ -173,6 +173,11 @@ func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partiti
 		return err
 	}
 	defer r.close()
+	if r.all { // every series is a group key, and blocks are counted by series
+		if err := r.readSeries(ctx); err != nil {
+			return plan.wrapErr(part.Path, err)
+		}
+	}
 	keys := make(map[int64]string, len(r.series))
 	for id, s := range r.series {
 		ev := schema.Event{Service: s.Service, Level: s.Level, Host: s.Host, Labels: s.Labels}
@@ -185,21 +190,21 @@ func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partiti
 	for i := range blocks {
 		b := &blocks[i]
 		if plan.words == nil && r.inside(b) && a.bucket(b.MinTime) == a.bucket(b.MaxTime) {
-			for _, s := range b.Series {
-				if r.want[s.ID] {
-					a.add(keys[s.ID], a.bucket(b.MinTime), int64(s.Rows), s.MaxTime)
+			if ss, err := b.Series(); err == nil { // else decoding the block says what is wrong
+				for _, s := range ss {
+					if r.wanted(s.ID) {
+						a.add(keys[s.ID], a.bucket(b.MinTime), int64(s.Rows), s.MaxTime)
+					}
 				}
+				continue
 			}
-			continue
 		}
-		rows, err := r.rows(ctx, b)
+		rows, err := r.matching(ctx, b, r.codec, &r.doc, false)
 		if err != nil {
 			return err
 		}
-		for j := range rows {
-			if row := &rows[j]; r.matches(row) {
-				a.add(keys[row.Series], a.bucket(row.Time), 1, row.Time)
-			}
+		for _, row := range rows {
+			a.add(keys[row.Series], a.bucket(row.Time), 1, row.Time)
 		}
 	}
 	return nil

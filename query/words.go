@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"unicode"
@@ -15,8 +16,14 @@ import (
 type wordExpr interface {
 	match(d *doc) bool
 	// mayMatch is false when no event summarised by f can match.
-	mayMatch(f *block.Filter) bool
+	mayMatch(f wordFilter) bool
+	// filterWords calls fn with each word mayMatch may ask a filter about.
+	filterWords(fn func(string))
 }
+
+// wordFilter is what a block's filter says: whether the block may hold a
+// word (lower case).
+type wordFilter interface{ MayContain(w string) bool }
 
 // doc is an event's searchable text, split into words on first use.
 type doc struct {
@@ -24,11 +31,40 @@ type doc struct {
 	split           bool
 	msgWords        []string
 	fieldWords      []string
+	lowered         bool
+	ascii           bool   // the text is all ASCII, so lower holds every word
+	lower           []byte // message and fields in ASCII lower case
 }
 
 func (d *doc) reset(message, fields string) {
-	d.message, d.fields, d.split = message, fields, false
+	d.message, d.fields, d.split, d.lowered = message, fields, false, false
 	d.msgWords, d.fieldWords = d.msgWords[:0], d.fieldWords[:0]
+}
+
+// mayHold is false when the text cannot hold the word w (lower case): a
+// substring test that spares splitting most texts into words. Only ASCII
+// text is tested: elsewhere folding may turn other bytes into w's.
+func (d *doc) mayHold(w string) bool {
+	if !d.lowered {
+		d.lowered, d.ascii = true, true
+		d.lower = appendLowerASCII(d.lower[:0], d.message, &d.ascii)
+		d.lower = append(d.lower, 0)
+		d.lower = appendLowerASCII(d.lower, d.fields, &d.ascii)
+	}
+	return !d.ascii || bytes.Contains(d.lower, []byte(w))
+}
+
+func appendLowerASCII(b []byte, s string, ascii *bool) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			*ascii = false
+		} else if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func (d *doc) words() ([]string, []string) {
@@ -48,6 +84,11 @@ type phrase struct {
 }
 
 func (p *phrase) match(d *doc) bool {
+	for _, w := range p.words {
+		if !d.mayHold(w) {
+			return false
+		}
+	}
 	msg, fields := d.words()
 	return p.in(msg) || p.in(fields)
 }
@@ -76,7 +117,7 @@ func (p *phrase) at(words []string) bool {
 	return true
 }
 
-func (p *phrase) mayMatch(f *block.Filter) bool {
+func (p *phrase) mayMatch(f wordFilter) bool {
 	for i, w := range p.words {
 		if i == len(p.words)-1 && p.prefix {
 			continue
@@ -86,6 +127,14 @@ func (p *phrase) mayMatch(f *block.Filter) bool {
 		}
 	}
 	return true
+}
+
+func (p *phrase) filterWords(fn func(string)) {
+	for i, w := range p.words {
+		if i < len(p.words)-1 || !p.prefix {
+			fn(w)
+		}
+	}
 }
 
 // single is the one word p stands for, when it is one whole word: its
@@ -108,7 +157,7 @@ func (a andExpr) match(d *doc) bool {
 	return true
 }
 
-func (a andExpr) mayMatch(f *block.Filter) bool {
+func (a andExpr) mayMatch(f wordFilter) bool {
 	for _, x := range a {
 		if !x.mayMatch(f) {
 			return false
@@ -117,7 +166,19 @@ func (a andExpr) mayMatch(f *block.Filter) bool {
 	return true
 }
 
+func (a andExpr) filterWords(fn func(string)) {
+	for _, x := range a {
+		x.filterWords(fn)
+	}
+}
+
 type orExpr []wordExpr
+
+func (o orExpr) filterWords(fn func(string)) {
+	for _, x := range o {
+		x.filterWords(fn)
+	}
+}
 
 func (o orExpr) match(d *doc) bool {
 	for _, x := range o {
@@ -128,7 +189,7 @@ func (o orExpr) match(d *doc) bool {
 	return false
 }
 
-func (o orExpr) mayMatch(f *block.Filter) bool {
+func (o orExpr) mayMatch(f wordFilter) bool {
 	for _, x := range o {
 		if x.mayMatch(f) {
 			return true
@@ -140,8 +201,9 @@ func (o orExpr) mayMatch(f *block.Filter) bool {
 // notExpr is FTS5's binary NOT: has, and not hasNot.
 type notExpr struct{ has, hasNot wordExpr }
 
-func (n notExpr) match(d *doc) bool             { return n.has.match(d) && !n.hasNot.match(d) }
-func (n notExpr) mayMatch(f *block.Filter) bool { return n.has.mayMatch(f) }
+func (n notExpr) match(d *doc) bool           { return n.has.match(d) && !n.hasNot.match(d) }
+func (n notExpr) mayMatch(f wordFilter) bool  { return n.has.mayMatch(f) }
+func (n notExpr) filterWords(fn func(string)) { n.has.filterWords(fn) }
 
 // substring is a search word with no letters or digits (a lone "*" or
 // "->"): no word holds it, so it must appear in the message or in a
@@ -151,7 +213,8 @@ type substring string
 func (s substring) match(d *doc) bool {
 	return strings.Contains(d.message, string(s)) || fieldValuesContain(d.fields, string(s))
 }
-func (s substring) mayMatch(*block.Filter) bool { return true }
+func (s substring) mayMatch(wordFilter) bool { return true }
+func (s substring) filterWords(func(string)) {}
 
 // phraseOf makes the phrase of text's words.
 func phraseOf(text string, prefix bool) *phrase {

@@ -37,8 +37,9 @@ type run struct {
 // blockStore writes one partition's blocks; it keeps each service's
 // unsealed run in memory (rebuilt from the file when it is opened again).
 type blockStore struct {
-	codec *block.Codec
-	open  map[string]*run
+	codec     *block.Codec
+	open      map[string]*run
+	ungrouped []grouped // sealed blocks whose filters wait for a group, in id order
 }
 
 func newBlockStore(ctx context.Context, db tx) (*blockStore, error) {
@@ -63,7 +64,29 @@ func newBlockStore(ctx context.Context, db tx) (*blockStore, error) {
 		r.ids = append(r.ids, id)
 		r.rows += n
 	}
-	return s, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read unsealed blocks: %w", err)
+	}
+	return s, s.readUngrouped(ctx, db)
+}
+
+func (s *blockStore) readUngrouped(ctx context.Context, db tx) error {
+	rows, err := db.QueryContext(ctx, `SELECT b.id, b.min_time, b.max_time, f.bloom FROM blocks b JOIN block_filters f ON f.id = b.id
+		WHERE b.sealed AND b.grp IS NULL ORDER BY b.id`)
+	if err != nil {
+		return fmt.Errorf("read ungrouped filters: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g grouped
+		var bloom []byte
+		if err := rows.Scan(&g.id, &g.minTime, &g.maxTime, &bloom); err != nil {
+			return fmt.Errorf("read ungrouped filters: %w", err)
+		}
+		g.bloom = bloom
+		s.ungrouped = append(s.ungrouped, g)
+	}
+	return rows.Err()
 }
 
 func (s *blockStore) runOf(service string) *run {
@@ -120,7 +143,7 @@ func (s *blockStore) readRun(ctx context.Context, db tx, ids []int64) ([]block.R
 			return nil, fmt.Errorf("block %d: %w", id, err)
 		}
 		all = append(all, rows...)
-		for _, stmt := range []string{"DELETE FROM blocks WHERE id = ?", "DELETE FROM block_data WHERE id = ?"} {
+		for _, stmt := range []string{"DELETE FROM blocks WHERE id = ?", "DELETE FROM block_filters WHERE id = ?", "DELETE FROM block_data WHERE id = ?"} {
 			if _, err := db.ExecContext(ctx, stmt, id); err != nil {
 				return nil, fmt.Errorf("merge block %d: %w", id, err)
 			}
@@ -136,12 +159,23 @@ func (s *blockStore) insert(ctx context.Context, db tx, service string, rows []b
 	}
 	var id int64
 	if err := db.QueryRowContext(ctx,
-		"INSERT INTO blocks(service, min_time, max_time, rows, sealed, series, filter) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-		service, b.MinTime, b.MaxTime, b.Count, sealed, block.MarshalSeries(b.Series, b.MaxTime), b.Filter.Marshal()).Scan(&id); err != nil {
+		"INSERT INTO blocks(service, min_time, max_time, rows, sealed, series) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+		service, b.MinTime, b.MaxTime, b.Count, sealed, block.MarshalSeries(b.Series, b.MaxTime)).Scan(&id); err != nil {
 		return 0, fmt.Errorf("insert block: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO block_filters(id, counts, bloom) VALUES (?, ?, ?)",
+		id, block.MarshalCounts(b.Filter.Counts), []byte(b.Filter.Bloom)); err != nil {
+		return 0, fmt.Errorf("insert block filter: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO block_data(id, data) VALUES (?, ?)", id, b.Data); err != nil {
 		return 0, fmt.Errorf("insert block data: %w", err)
+	}
+	if !sealed {
+		return id, nil
+	}
+	s.ungrouped = append(s.ungrouped, grouped{id, b.MinTime, b.MaxTime, b.Filter.Bloom})
+	if len(s.ungrouped) >= GroupBlocks {
+		return id, s.group(ctx, db)
 	}
 	return id, nil
 }

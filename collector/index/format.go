@@ -167,14 +167,38 @@ CREATE TABLE blocks (
 	max_time INTEGER NOT NULL, -- and of the newest
 	rows     INTEGER NOT NULL,
 	sealed   INTEGER NOT NULL, -- 0 while the writer may merge it with its service's next events
-	series   BLOB    NOT NULL, -- block.MarshalSeries: events and newest time per series
-	filter   BLOB              -- block.Filter.Marshal: the words of its messages and fields
+	grp      INTEGER,          -- filter_groups.id once its bloom filter is in a group
+	series   BLOB    NOT NULL  -- block.MarshalSeries: events and newest time per series
 );
 CREATE INDEX blocks_by_time ON blocks(max_time);
+CREATE INDEX blocks_ungrouped ON blocks(max_time) WHERE grp IS NULL;
+CREATE TABLE block_filters ( -- apart, so that a query without words reads none
+	id     INTEGER PRIMARY KEY, -- blocks.id
+	counts BLOB    NOT NULL,    -- block.MarshalCounts: rows holding each frequent word
+	bloom  BLOB                 -- block.Bloom of every word; NULL once in a filter group
+);
 CREATE TABLE block_data (
 	id   INTEGER PRIMARY KEY, -- blocks.id
 	data BLOB    NOT NULL     -- block.Codec.Encode: the events, compressed
 );
+-- The bloom filters of GroupBlocks sealed blocks, line by line: a rare
+-- word reads one line of each size of filter per group, instead of every
+-- block's filter.
+CREATE TABLE filter_groups (
+	id       INTEGER PRIMARY KEY,
+	min_time INTEGER NOT NULL,
+	max_time INTEGER NOT NULL,
+	members  BLOB    NOT NULL -- per member block, in order: id and filter lines, as varints
+);
+CREATE INDEX filter_groups_by_time ON filter_groups(max_time);
+CREATE TABLE filter_lines (
+	grp   INTEGER NOT NULL, -- filter_groups.id
+	lines INTEGER NOT NULL, -- a filter size (in lines) some members have
+	line  INTEGER NOT NULL,
+	piece INTEGER NOT NULL, -- which pieceMembers of the members of that size
+	bits  BLOB    NOT NULL, -- that line of each of them, in member order
+	PRIMARY KEY (grp, lines, line, piece)
+) WITHOUT ROWID;
 `, then: moveEventsIntoBlocks},
 }
 
@@ -208,6 +232,7 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate from version %d: %w", v, err)
 	}
 	defer tx.Rollback()
+	from := v
 	for ; v < SchemaVersion; v++ {
 		m := migrations[v]
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
@@ -227,5 +252,15 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate to version %d: %w", v, err)
 	}
+	if from > 0 && from < blocksVersion {
+		// The dropped row and full-text tables were most of the file: give
+		// their pages back, as the upgrade's point is the smaller index.
+		if _, err := db.ExecContext(ctx, "VACUUM"); err != nil {
+			return fmt.Errorf("compact after migrating to version %d: %w", v, err)
+		}
+	}
 	return nil
 }
+
+// blocksVersion is the schema version that moved events into blocks.
+const blocksVersion = 4

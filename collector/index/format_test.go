@@ -119,6 +119,11 @@ func TestMigrateVersion3Partition(t *testing.T) {
 	if tables != 0 {
 		t.Fatalf("%d version 3 tables left", tables)
 	}
+	var free int
+	db.QueryRow("PRAGMA freelist_count").Scan(&free)
+	if free != 0 {
+		t.Fatalf("%d free pages after the migration: the dropped tables' space was not given back", free)
+	}
 	got := 0
 	for service, rows := range storedRows(t, db) {
 		for _, r := range rows {

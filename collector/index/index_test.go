@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -64,7 +65,7 @@ func storedRows(t *testing.T, db *sql.DB) map[string][]block.Row {
 		if len(rows) != m.Rows || rows[0].Time != m.MinTime || rows[len(rows)-1].Time != m.MaxTime {
 			t.Fatalf("block %d: %d rows %d..%d, but its row says %+v", m.ID, len(rows), rows[0].Time, rows[len(rows)-1].Time, m)
 		}
-		if _, err := m.Filter(); err != nil {
+		if _, err := m.Series(); err != nil {
 			t.Fatal(err)
 		}
 		out[m.Service] = append(out[m.Service], rows...)
@@ -164,7 +165,7 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 		t.Fatalf("high-water mark %d, %v", hwm, err)
 	}
 	var sealedMeta []BlockMeta
-	metas, _ := ReadBlocks(context.Background(), db, -1<<63, 1<<63-1, nil, false)
+	metas, _ := ReadBlocks(context.Background(), db, -1<<63, 1<<63-1, nil, true)
 	for _, m := range metas {
 		if m.Rows >= FullBlock {
 			sealedMeta = append(sealedMeta, m)
@@ -172,5 +173,67 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 	}
 	if len(sealedMeta) == 0 || !slices.IsSortedFunc(metas, func(a, b BlockMeta) int { return int(b.MaxTime - a.MaxTime) }) {
 		t.Fatalf("blocks %+v not newest first", metas)
+	}
+}
+
+// Once GroupBlocks blocks are sealed, their bloom filters move, line by
+// line, into a filter group: each block's words are still found there,
+// through its own slot, and the blocks keep their word counts.
+func TestSealedFiltersFormGroups(t *testing.T) {
+	at := time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC)
+	const blocks = GroupBlocks + 5
+	var commits [][]schema.Event
+	for b := 0; b < blocks; b++ {
+		var evs []schema.Event
+		for i := 0; i < FullBlock; i++ {
+			// Blocks of different sizes of vocabulary: some filters have
+			// more lines than others.
+			msg := fmt.Sprintf("block%d common", b)
+			if b%3 == 0 {
+				msg += fmt.Sprintf(" id%d", i)
+			}
+			evs = append(evs, schema.Event{Time: at.Add(time.Duration(b*FullBlock+i) * time.Millisecond), Service: "s", Level: schema.LevelInfo, Host: "h", Message: msg})
+		}
+		commits = append(commits, evs)
+	}
+	db := writeCommits(t, at, commits...)
+	ctx := context.Background()
+	groups, err := ReadGroups(ctx, db, -1<<63, 1<<63-1)
+	if err != nil || len(groups) != 1 || len(groups[0].Members) != GroupBlocks {
+		t.Fatalf("groups %+v, %v; want one of %d blocks", groups, err, GroupBlocks)
+	}
+	g := groups[0]
+	sizes := map[int]bool{}
+	for i, m := range g.Members {
+		sizes[m.Lines] = true
+		b := int(m.ID - 1) // block ids start at 1, one block per commit
+		for _, w := range []string{fmt.Sprintf("block%d", b), "common"} {
+			if ok, err := g.MayContain(ctx, db, i, block.HashWord(w)); err != nil || !ok {
+				t.Fatalf("member %d (block %d): %q not found: %v", i, m.ID, w, err)
+			}
+		}
+		if ok, _ := g.MayContain(ctx, db, i, block.HashWord(fmt.Sprintf("block%d", b+1))); ok && b%3 != 0 {
+			t.Logf("member %d: a false positive", i)
+		}
+	}
+	if len(sizes) < 2 {
+		t.Fatalf("filter sizes %v: the test wants members of different sizes", sizes)
+	}
+	var grouped, nullBlooms, ungrouped int
+	db.QueryRow("SELECT count(*) FROM blocks WHERE grp = ?", g.ID).Scan(&grouped)
+	db.QueryRow("SELECT count(*) FROM block_filters WHERE bloom IS NULL").Scan(&nullBlooms)
+	if err := EachUngroupedBloom(ctx, db, -1<<63, 1<<63-1, func(int64, block.Bloom) { ungrouped++ }); err != nil {
+		t.Fatal(err)
+	}
+	if grouped != GroupBlocks || nullBlooms != GroupBlocks || ungrouped != blocks-GroupBlocks {
+		t.Fatalf("%d blocks in the group, %d without their own filter, %d ungrouped", grouped, nullBlooms, ungrouped)
+	}
+	counted := 0
+	if err := EachCounts(ctx, db, 1, blocks, func(id int64, c block.Counts) {
+		if n, ok := c.Rows("common"); ok && n == FullBlock {
+			counted++
+		}
+	}); err != nil || counted != blocks {
+		t.Fatalf("%d blocks count \"common\" in every row, want %d: %v", counted, blocks, err)
 	}
 }

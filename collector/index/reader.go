@@ -103,6 +103,19 @@ type Series struct {
 	Labels    schema.Labels
 }
 
+// ReadSeriesByID returns one series.
+func ReadSeriesByID(ctx context.Context, db tx, id int64) (Series, error) {
+	var s Series
+	var labels string
+	if err := db.QueryRowContext(ctx, "SELECT service, level, host, publisher, labels FROM series WHERE id = ?", id).
+		Scan(&s.Service, &s.Level, &s.Host, &s.Publisher, &labels); err != nil {
+		return s, fmt.Errorf("read series %d: %w", id, err)
+	}
+	var err error
+	s.Labels, err = ParseLabelsColumn(labels)
+	return s, err
+}
+
 // ReadSeries returns a partition's series by id.
 func ReadSeries(ctx context.Context, db tx) (map[int64]Series, error) {
 	rows, err := db.QueryContext(ctx, "SELECT id, service, level, host, publisher, labels FROM series")
@@ -136,33 +149,50 @@ type BlockMeta struct {
 	Service          string
 	MinTime, MaxTime int64
 	Rows             int
-	Series           []block.Series
-	filter           []byte
+	series           []byte
 }
 
-// Filter decodes the block's word filter; only ReadBlocks withFilter reads it.
-func (b *BlockMeta) Filter() (block.Filter, error) {
-	f, err := block.UnmarshalFilter(b.filter)
+// Series decodes how many events of each series the block holds; only
+// for blocks read withSeries.
+func (b *BlockMeta) Series() ([]block.Series, error) {
+	ss, err := block.UnmarshalSeries(b.series, b.MaxTime)
 	if err != nil {
-		return f, fmt.Errorf("block %d: %w", b.ID, err)
+		return nil, fmt.Errorf("block %d: %w", b.ID, err)
 	}
-	return f, nil
+	return ss, nil
+}
+
+// blockColumns are what scanBlocks reads; the series summary (a good part
+// of what there is to read) only withSeries.
+func blockColumns(withSeries bool) string {
+	if withSeries {
+		return "id, service, min_time, max_time, rows, series"
+	}
+	return "id, service, min_time, max_time, rows, NULL"
 }
 
 // ReadBlocks returns the blocks holding events of [lo, hi] (Unix ns), of
-// services when not empty, newest (by max_time) first.
-func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, withFilter bool) ([]BlockMeta, error) {
-	stmt := "SELECT id, service, min_time, max_time, rows, series, NULL FROM blocks WHERE max_time >= ? AND min_time <= ?"
-	if withFilter {
-		stmt = "SELECT id, service, min_time, max_time, rows, series, filter FROM blocks WHERE max_time >= ? AND min_time <= ?"
-	}
+// services when not empty, newest (by max_time) first; their series
+// summaries only withSeries.
+func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, withSeries bool) ([]BlockMeta, error) {
+	stmt := "SELECT " + blockColumns(withSeries) + " FROM blocks WHERE max_time >= ? AND min_time <= ?"
 	args := []any{lo, hi}
 	if len(services) > 0 {
 		list, _ := json.Marshal(services)
 		stmt += " AND service IN (SELECT value FROM json_each(?))"
 		args = append(args, string(list))
 	}
-	rows, err := db.QueryContext(ctx, stmt+" ORDER BY max_time DESC", args...)
+	return scanBlocks(ctx, db, stmt+" ORDER BY max_time DESC", args...)
+}
+
+// ReadBlocksByID returns the blocks ids, newest (by max_time) first.
+func ReadBlocksByID(ctx context.Context, db tx, ids []int64, withSeries bool) ([]BlockMeta, error) {
+	list, _ := json.Marshal(ids)
+	return scanBlocks(ctx, db, "SELECT "+blockColumns(withSeries)+" FROM blocks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY max_time DESC", string(list))
+}
+
+func scanBlocks(ctx context.Context, db tx, stmt string, args ...any) ([]BlockMeta, error) {
+	rows, err := db.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read blocks: %w", err)
 	}
@@ -170,12 +200,8 @@ func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, wit
 	var out []BlockMeta
 	for rows.Next() {
 		var b BlockMeta
-		var series []byte
-		if err := rows.Scan(&b.ID, &b.Service, &b.MinTime, &b.MaxTime, &b.Rows, &series, &b.filter); err != nil {
+		if err := rows.Scan(&b.ID, &b.Service, &b.MinTime, &b.MaxTime, &b.Rows, &b.series); err != nil {
 			return nil, fmt.Errorf("read blocks: %w", err)
-		}
-		if b.Series, err = block.UnmarshalSeries(series, b.MaxTime); err != nil {
-			return nil, fmt.Errorf("block %d: %w", b.ID, err)
 		}
 		out = append(out, b)
 	}
@@ -183,6 +209,53 @@ func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, wit
 		return nil, fmt.Errorf("read blocks: %w", err)
 	}
 	return out, nil
+}
+
+// EachUngroupedBloom calls fn with the id and bloom filter of each block
+// with events in [lo, hi] whose filter is not in a filter group. The
+// filter is SQLite's buffer: fn must not keep it.
+func EachUngroupedBloom(ctx context.Context, db tx, lo, hi int64, fn func(id int64, b block.Bloom)) error {
+	rows, err := db.QueryContext(ctx, `SELECT b.id, f.bloom FROM blocks b INDEXED BY blocks_ungrouped JOIN block_filters f ON f.id = b.id
+		WHERE b.grp IS NULL AND b.max_time >= ? AND b.min_time <= ?`, lo, hi)
+	if err != nil {
+		return fmt.Errorf("read block filters: %w", err)
+	}
+	defer rows.Close()
+	var id int64
+	var bloom sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&id, &bloom); err != nil {
+			return fmt.Errorf("read block filters: %w", err)
+		}
+		fn(id, block.Bloom(bloom))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read block filters: %w", err)
+	}
+	return nil
+}
+
+// EachCounts calls fn with the word counts of each block with an id in
+// [lo, hi], in id order (reading pages in order). The counts are SQLite's
+// buffer: fn must not keep them.
+func EachCounts(ctx context.Context, db tx, lo, hi int64, fn func(id int64, c block.Counts)) error {
+	rows, err := db.QueryContext(ctx, "SELECT id, counts FROM block_filters WHERE id BETWEEN ? AND ?", lo, hi)
+	if err != nil {
+		return fmt.Errorf("read block counts: %w", err)
+	}
+	defer rows.Close()
+	var id int64
+	var counts sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&id, &counts); err != nil {
+			return fmt.Errorf("read block counts: %w", err)
+		}
+		fn(id, block.Counts(counts))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read block counts: %w", err)
+	}
+	return nil
 }
 
 // ReadBlockData returns a block's compressed events.
