@@ -336,4 +336,3 @@ func (r *reader) strings(rows []Row, set func(*Row, string)) {
 		at += lens[i]
 	}
 }
-
