@@ -80,27 +80,68 @@ func NewFilter(rows []Row) Filter {
 // characters, lower-cased, accents removed. ASCII words already in lower
 // case are handed out as substrings of text, without a copy.
 func Words(text string, fn func(string)) {
-	start, lower := -1, true
 	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf && asciiClass[c] == asciiSeparator {
+			i++
+			continue
+		}
+		// A word starts at i: ASCII letters and digits run through a
+		// table; the first other byte hands the rest of it to wordAt.
+		start, upper := i, false
+		for i < len(text) && text[i] < utf8.RuneSelf && asciiClass[text[i]] != asciiSeparator {
+			upper = upper || asciiClass[text[i]] == asciiUpper
+			i++
+		}
+		if i < len(text) && text[i] >= utf8.RuneSelf {
+			i = wordAt(text, start, i)
+			if i > start {
+				fn(word(text[start:i], false))
+				continue
+			}
+			_, size := utf8.DecodeRuneInString(text[i:])
+			i += size // a separator beyond ASCII
+			continue
+		}
+		fn(word(text[start:i], !upper))
+	}
+}
+
+// wordAt finds the end of the word that starts at start and is ASCII up
+// to i.
+func wordAt(text string, start, i int) int {
+	for i < len(text) {
 		r, size := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(text[i:])
 		}
-		if isWordRune(r) {
-			if start < 0 {
-				start, lower = i, true
-			}
-			lower = lower && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
-		} else if start >= 0 {
-			fn(word(text[start:i], lower))
-			start = -1
+		if !isWordRune(r) {
+			break
 		}
 		i += size
 	}
-	if start >= 0 {
-		fn(word(text[start:], lower))
-	}
+	return i
 }
+
+const (
+	asciiSeparator = iota
+	asciiLower     // lower-case letters and digits
+	asciiUpper
+)
+
+// asciiClass sorts ASCII bytes for Words.
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = asciiLower
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = asciiLower
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = asciiUpper
+	}
+	return t
+}()
 
 func isWordRune(r rune) bool {
 	if r < 0x80 { // most of a log: no table lookups

@@ -75,3 +75,36 @@ func TestBloomLines(t *testing.T) {
 		prev = l
 	}
 }
+
+// wordsByRune is Words written plainly, rune by rune: the fast path over
+// ASCII must split every text the same way.
+func wordsByRune(text string, fn func(string)) {
+	start := -1
+	for i, r := range text {
+		if isWordRune(r) {
+			if start < 0 {
+				start = i
+			}
+		} else if start >= 0 {
+			fn(word(text[start:i], false))
+			start = -1
+		}
+	}
+	if start >= 0 {
+		fn(word(text[start:], false))
+	}
+}
+
+func FuzzWords(f *testing.F) {
+	for _, s := range []string{"GET /api 200", "Überwacher: 日本語, ok.", "abc→def", "x\u0301y", "A-b_C", "\xff\xfeab", "½ café"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		var fast, plain []string
+		Words(text, func(w string) { fast = append(fast, w) })
+		wordsByRune(text, func(w string) { plain = append(plain, w) })
+		if !reflect.DeepEqual(fast, plain) {
+			t.Fatalf("Words(%q) = %q, rune by rune %q", text, fast, plain)
+		}
+	})
+}
