@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
-	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -384,33 +382,40 @@ func (p *plan) streamPart(ctx context.Context, part index.Partition, publisher s
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(blocks, func(i, j int) bool { return blocks[i].MinTime < blocks[j].MinTime })
-	var rows []block.Row
+	slices.SortFunc(blocks, func(a, b index.BlockMeta) int {
+		return cmp.Or(cmp.Compare(a.MinTime, b.MinTime), cmp.Compare(a.ID, b.ID))
+	})
+	var rows []heapRow
 	for i := range blocks {
-		if len(rows) >= limit && blocks[i].MinTime > rows[limit-1].Time {
+		if len(rows) >= limit && blocks[i].MinTime > rows[limit-1].row.Time {
 			break // the page is full and no later block comes before its end
 		}
 		decoded, err := r.matching(ctx, &blocks[i], r.codec, &r.doc, true)
 		if err != nil {
 			return nil, err
 		}
-		for _, row := range decoded {
+		for pos, row := range decoded {
 			if row.Seq > from && row.Seq <= to {
-				rows = append(rows, row)
+				rows = append(rows, heapRow{row, blocks[i].ID, pos})
 			}
 		}
-		slices.SortStableFunc(rows, func(a, b block.Row) int { return cmp.Compare(a.Time, b.Time) })
+		slices.SortFunc(rows, func(a, b heapRow) int {
+			if storedBefore(&a, &b) {
+				return -1
+			}
+			return 1
+		})
 	}
 	if len(rows) > limit {
 		end := limit
-		for end < len(rows) && rows[end].Time == rows[limit-1].Time {
+		for end < len(rows) && rows[end].row.Time == rows[limit-1].row.Time {
 			end++
 		}
 		rows = rows[:end]
 	}
 	out := make([]schema.Event, 0, len(rows))
 	for i := range rows {
-		ev, err := r.event(ctx, &rows[i])
+		ev, err := r.event(ctx, &rows[i].row)
 		if err != nil {
 			return nil, err
 		}

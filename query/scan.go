@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"database/sql"
@@ -9,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
@@ -51,7 +51,7 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 	if r.all {
 		return r, nil
 	}
-	if err := r.readSeries(ctx); err != nil {
+	if err := r.readSeries(ctx, false); err != nil {
 		return r.fail(err)
 	}
 	if len(r.want) == 0 {
@@ -61,11 +61,16 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 	return r, nil
 }
 
-// readSeries reads every series and which of them the label filters let
-// through (after which all is false).
-func (r *partReader) readSeries(ctx context.Context) error {
+// readSeries reads the series the label filters may let through (all of
+// them with everySeries), and which of them they do (after which all is
+// false). The level and services narrow what is read; seriesOK decides.
+func (r *partReader) readSeries(ctx context.Context, everySeries bool) error {
+	minLevel, services := r.p.q.MinLevel, r.p.q.Services
+	if everySeries {
+		minLevel, services = 0, nil
+	}
 	var err error
-	if r.series, err = index.ReadSeries(ctx, r.db); err != nil {
+	if r.series, err = index.ReadSeries(ctx, r.db, minLevel, services); err != nil {
 		return err
 	}
 	r.all, r.want = false, make(map[int64]bool)
@@ -105,24 +110,35 @@ func (r *partReader) seriesOf(ctx context.Context, id int64) (index.Series, erro
 // blocks are the partition's blocks in the plan's window that may hold a
 // match, newest first.
 func (r *partReader) blocks(ctx context.Context) ([]index.BlockMeta, error) {
-	var only []string
-	if !r.all {
-		services := map[string]bool{}
-		for id := range r.want {
-			services[r.series[id].Service] = true
-		}
-		only = slices.Sorted(maps.Keys(services))
-	}
 	var all []index.BlockMeta
 	var err error
 	if r.p.words == nil {
-		all, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, only, !r.all)
+		all, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, r.services(), !r.all)
 	} else {
-		all, err = r.blocksWithWords(ctx, only)
+		return r.blocksWithWords(ctx, nil)
 	}
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
+	return r.wantedBlocks(all)
+}
+
+// services are the services of the series the label filters let through;
+// nil for all.
+func (r *partReader) services() []string {
+	if r.all {
+		return nil
+	}
+	services := map[string]bool{}
+	for id := range r.want {
+		services[r.series[id].Service] = true
+	}
+	return slices.Sorted(maps.Keys(services))
+}
+
+// wantedBlocks keeps the blocks with a series the label filters let
+// through.
+func (r *partReader) wantedBlocks(all []index.BlockMeta) ([]index.BlockMeta, error) {
 	out := all[:0]
 	for _, b := range all {
 		if ok, err := r.anyWanted(&b); err != nil {
@@ -134,59 +150,61 @@ func (r *partReader) blocks(ctx context.Context) ([]index.BlockMeta, error) {
 	return out, nil
 }
 
-// blocksWithWords finds the blocks whose bloom filters let the words
-// through: grouped filters a line per filter size per group, the others
-// one by one. Only those blocks are then read, unless they are a good part
-// of the window (common words), where one walk over the window is cheaper.
-func (r *partReader) blocksWithWords(ctx context.Context, only []string) ([]index.BlockMeta, error) {
+// blocksWithWords finds the blocks in the window, but for skip, whose
+// bloom filters let the words through and that hold a wanted series:
+// grouped filters a line per filter size per group, the others one by
+// one. Only those blocks are then read, unless they are a good part of
+// the window (common words), where one walk over the window is cheaper.
+func (r *partReader) blocksWithWords(ctx context.Context, skip map[int64]bool) ([]index.BlockMeta, error) {
 	groups, err := index.ReadGroups(ctx, r.db, r.p.lo, r.p.hi)
 	if err != nil {
-		return nil, err
+		return nil, r.p.wrapErr(r.path, err)
 	}
+	groups = slices.DeleteFunc(groups, func(g *index.Group) bool {
+		return !slices.ContainsFunc(g.Members, func(m index.Member) bool { return !skip[m.ID] })
+	})
 	// The lines of every word the filters may be asked about are read in
 	// one statement.
 	var hashes []uint64
 	r.p.words.filterWords(func(w string) { hashes = append(hashes, block.HashWord(w)) })
 	if err := index.LoadLines(ctx, r.db, groups, hashes); err != nil {
-		return nil, err
+		return nil, r.p.wrapErr(r.path, err)
 	}
 	candidates := make(map[int64]bool)
 	total := 0
 	for _, g := range groups {
 		for i, m := range g.Members {
 			total++
-			if r.p.words.mayMatch(groupProbe{ctx, r, g, i}) {
+			if !skip[m.ID] && r.p.words.mayMatch(groupProbe{ctx, r, g, i}) {
 				candidates[m.ID] = true
 			}
 		}
 	}
 	if err := index.EachUngroupedBloom(ctx, r.db, r.p.lo, r.p.hi, func(id int64, b block.Bloom) {
 		total++
-		if r.p.words.mayMatch(b) {
+		if !skip[id] && r.p.words.mayMatch(b) {
 			candidates[id] = true
 		}
 	}); err != nil {
-		return nil, err
+		return nil, r.p.wrapErr(r.path, err)
 	}
-	if r.err != nil {
+	if r.err != nil || len(candidates) == 0 {
 		return nil, r.err
 	}
-	if len(candidates) == 0 {
-		return nil, nil
-	}
+	only := r.services()
 	var blocks []index.BlockMeta
 	if len(candidates)*4 > total {
 		blocks, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, only, !r.all)
 	} else {
 		blocks, err = index.ReadBlocksByID(ctx, r.db, slices.Collect(maps.Keys(candidates)), !r.all)
 	}
-	out := blocks[:0]
-	for _, b := range blocks {
-		if candidates[b.ID] && b.MaxTime >= r.p.lo && b.MinTime <= r.p.hi && (only == nil || slices.Contains(only, b.Service)) {
-			out = append(out, b)
-		}
+	if err != nil {
+		return nil, r.p.wrapErr(r.path, err)
 	}
-	return out, err
+	blocks = slices.DeleteFunc(blocks, func(b index.BlockMeta) bool {
+		return !candidates[b.ID] || b.MaxTime < r.p.lo || b.MinTime > r.p.hi || only != nil && !slices.Contains(only, b.Service)
+	})
+	return r.wantedBlocks(blocks)
 }
 
 // groupProbe asks a filter group about one member's words.
@@ -209,26 +227,24 @@ func (r *partReader) anyWanted(b *index.BlockMeta) (bool, error) {
 	if r.all {
 		return true, nil
 	}
-	ss, err := b.Series()
-	for _, s := range ss {
-		if r.want[s.ID] {
-			return true, nil
-		}
-	}
-	return false, err
+	found := false
+	err := b.EachSeries(func(s block.Series) bool {
+		found = r.want[s.ID]
+		return !found
+	})
+	return found, err
 }
 
 func (r *partReader) allWanted(b *index.BlockMeta) (bool, error) {
 	if r.all {
 		return true, nil
 	}
-	ss, err := b.Series()
-	for _, s := range ss {
-		if !r.want[s.ID] {
-			return false, nil
-		}
-	}
-	return err == nil, err
+	all := true
+	err := b.EachSeries(func(s block.Series) bool {
+		all = r.want[s.ID]
+		return all
+	})
+	return all && err == nil, err
 }
 
 // inside reports whether the whole block lies in the plan's window.
@@ -291,8 +307,9 @@ func (r *partReader) event(ctx context.Context, row *block.Row) (schema.Event, e
 	return ev, nil
 }
 
-// rowHeap orders matched rows newest first (or oldest first), ties in the
-// order they were read.
+// rowHeap orders matched rows oldest first, or newest first, events of
+// one time in the order they were stored (by block, then place in the
+// block), or the reverse: newest first is oldest first read backwards.
 type rowHeap struct {
 	rows        []heapRow
 	oldestFirst bool
@@ -300,16 +317,14 @@ type rowHeap struct {
 
 type heapRow struct {
 	row   block.Row
-	order int64
+	block int64
+	pos   int
 }
 
 func (h *rowHeap) Len() int { return len(h.rows) }
 func (h *rowHeap) Less(i, j int) bool {
 	a, b := &h.rows[i], &h.rows[j]
-	if a.row.Time != b.row.Time {
-		return (a.row.Time < b.row.Time) == h.oldestFirst
-	}
-	return a.order < b.order
+	return storedBefore(a, b) == h.oldestFirst
 }
 func (h *rowHeap) Swap(i, j int) { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
 func (h *rowHeap) Push(x any)    { h.rows = append(h.rows, x.(heapRow)) }
@@ -319,15 +334,27 @@ func (h *rowHeap) Pop() any {
 	return last
 }
 
+// storedBefore reports whether a comes before b oldest first: by time,
+// then block (blocks are numbered as they are written), then place.
+func storedBefore(a, b *heapRow) bool {
+	if a.row.Time != b.row.Time {
+		return a.row.Time < b.row.Time
+	}
+	if a.block != b.block {
+		return a.block < b.block
+	}
+	return a.pos < b.pos
+}
+
 // partIter yields one partition's matches in the plan's order. Blocks of
 // different services overlap in time, so it decodes them in the order of
-// their newest (or oldest) event, and hands out a row only once no block
-// left can hold one that comes before it.
+// their oldest (or newest) event, and hands out a row only once no block
+// left can hold one that comes before it (or one of the same time: ties
+// go by block).
 type partIter struct {
 	r      *partReader
 	blocks []index.BlockMeta
 	heap   rowHeap
-	order  int64
 }
 
 func newPartIter(ctx context.Context, r *partReader) (*partIter, error) {
@@ -336,9 +363,12 @@ func newPartIter(ctx context.Context, r *partReader) (*partIter, error) {
 		return nil, err
 	}
 	it := &partIter{r: r, blocks: blocks, heap: rowHeap{oldestFirst: r.p.q.OldestFirst}}
-	if it.heap.oldestFirst {
-		sort.SliceStable(it.blocks, func(i, j int) bool { return it.blocks[i].MinTime < it.blocks[j].MinTime })
-	}
+	slices.SortFunc(it.blocks, func(a, b index.BlockMeta) int {
+		if it.heap.oldestFirst {
+			return cmp.Or(cmp.Compare(a.MinTime, b.MinTime), cmp.Compare(a.ID, b.ID))
+		}
+		return cmp.Or(cmp.Compare(b.MaxTime, a.MaxTime), cmp.Compare(b.ID, a.ID))
+	})
 	return it, nil
 }
 
@@ -373,9 +403,8 @@ func (it *partIter) load(ctx context.Context, b *index.BlockMeta) error {
 	if err != nil {
 		return err
 	}
-	for _, row := range rows {
-		it.order++
-		heap.Push(&it.heap, heapRow{row, it.order})
+	for i, row := range rows {
+		heap.Push(&it.heap, heapRow{row, b.ID, i})
 	}
 	return nil
 }

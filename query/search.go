@@ -5,6 +5,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,11 +60,19 @@ type Searcher struct {
 // skipDamaged reports whether err says the partition at path is damaged;
 // then the caller skips it, and Warn hears of it once.
 func (s *Searcher) skipDamaged(path string, err error) bool {
-	if err == nil || !index.IsDamaged(err) {
+	var msg string
+	switch {
+	case err == nil:
+		return false
+	case index.IsDamaged(err):
+		msg = fmt.Sprintf("skipping damaged index partition %s (%v); its events are missing from the answer, the log files still hold them", path, err)
+	case errors.Is(err, index.ErrOlderSchema):
+		msg = fmt.Sprintf("skipping index partition %s, in an older format: start this version's zlog-collector once to upgrade it; its events are missing from the answer until then", filepath.Base(path))
+	default:
 		return false
 	}
 	if _, seen := s.warned.LoadOrStore(path, true); !seen && s.Warn != nil {
-		s.Warn(fmt.Sprintf("skipping damaged index partition %s (%v); its events are missing from the answer, the log files still hold them", path, err))
+		s.Warn(msg)
 	}
 	return true
 }
@@ -190,38 +199,29 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var total int64
-	var todo []countJob
-	var readers []*partReader
+	counts := make([]partCount, len(p.parts))
 	defer func() {
-		for _, r := range readers {
-			r.close()
+		for _, c := range counts {
+			if c.r != nil {
+				c.r.close()
+			}
 		}
 	}()
-	for _, part := range p.parts {
-		r, err := p.openPart(ctx, part)
-		if err != nil {
-			return 0, err
-		}
-		if r == nil {
-			continue
-		}
-		readers = append(readers, r)
-		blocks, err := r.blocks(ctx)
-		if err != nil {
-			return 0, err
-		}
-		exact, err := r.wordCounts(ctx, blocks)
-		if err != nil {
-			return 0, err
-		}
-		for _, b := range blocks {
-			if n, ok := r.countFromSummary(&b, exact); ok {
-				total += n
-				continue
-			}
-			todo = append(todo, countJob{r, b})
-		}
+	// Partitions are summed up at once, one per core: most of a count over
+	// a day is reading what the blocks say.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, part := range p.parts {
+		g.Go(func() error { return counts[i].summarise(gctx, p, part) })
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	var total int64
+	var todo []countJob
+	for _, c := range counts {
+		total += c.total
+		todo = append(todo, c.todo...)
 	}
 	n, err := countDecoded(ctx, todo)
 	return total + n, err
@@ -232,63 +232,97 @@ type countJob struct {
 	b index.BlockMeta
 }
 
-func (r *partReader) countFromSummary(b *index.BlockMeta, exact map[int64]uint32) (int64, bool) {
-	if !r.inside(b) {
-		return 0, false
-	}
-	if r.p.words != nil {
-		n, ok := exact[b.ID]
-		return int64(n), ok
-	}
-	if r.all {
-		return int64(b.Rows), true
-	}
-	ss, err := b.Series()
-	if err != nil {
-		return 0, false // decoding the block says what is wrong
-	}
-	var n int64
-	for _, s := range ss {
-		if r.want[s.ID] {
-			n += int64(s.Rows)
-		}
-	}
-	return n, true
+// partCount is one partition's share of a count: what the block summaries
+// say, and the blocks left to decode.
+type partCount struct {
+	r     *partReader
+	total int64
+	todo  []countJob
 }
 
-// wordCounts are, when the words are one whole word, the exact counts of
-// it that blocks keep (for words in many of their rows), for the blocks
-// all of whose events pass the label filters.
-func (r *partReader) wordCounts(ctx context.Context, blocks []index.BlockMeta) (map[int64]uint32, error) {
+func (c *partCount) summarise(ctx context.Context, p *plan, part index.Partition) error {
+	r, err := p.openPart(ctx, part)
+	if err != nil || r == nil {
+		return err
+	}
+	c.r = r
+	counted, err := c.countWord(ctx)
+	if err != nil {
+		return err
+	}
+	var blocks []index.BlockMeta
+	if p.words == nil {
+		blocks, err = r.blocks(ctx)
+	} else {
+		blocks, err = r.blocksWithWords(ctx, counted)
+	}
+	if err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if n, ok := r.countFromSummary(&b); ok {
+			c.total += n
+			continue
+		}
+		c.todo = append(c.todo, countJob{r, b})
+	}
+	return nil
+}
+
+// countWord counts, when the words are one whole word, the blocks wholly
+// in the window that keep an exact count of it (those where it is in 1/32
+// of the rows or more) and all of whose events pass the label filters; it
+// returns them, so that their filters need not be read.
+func (c *partCount) countWord(ctx context.Context) (map[int64]bool, error) {
+	r := c.r
 	ph, ok := r.p.words.(*phrase)
-	if !ok || len(blocks) == 0 {
+	if !ok {
 		return nil, nil
 	}
 	w, ok := ph.single()
 	if !ok {
 		return nil, nil
 	}
-	want := make(map[int64]bool, len(blocks))
-	lo, hi := blocks[0].ID, blocks[0].ID
-	for i := range blocks {
-		b := &blocks[i]
-		if all, err := r.allWanted(b); err == nil && all && r.inside(b) {
-			want[b.ID] = true
-			lo, hi = min(lo, b.ID), max(hi, b.ID)
+	counted := make(map[int64]bool)
+	var bad error
+	err := index.EachBlockCounts(ctx, r.db, r.p.lo, r.p.hi, !r.all, func(b *index.BlockMeta, counts block.Counts) {
+		if !r.inside(b) {
+			return
 		}
-	}
-	exact := make(map[int64]uint32, len(want))
-	err := index.EachCounts(ctx, r.db, lo, hi, func(id int64, c block.Counts) {
-		if want[id] {
-			if n, ok := c.Rows(w); ok {
-				exact[id] = n
-			}
+		if all, err := r.allWanted(b); err != nil || !all {
+			bad = cmp.Or(bad, err)
+			return
+		}
+		if n, ok := counts.Rows(w); ok {
+			c.total += int64(n)
+			counted[b.ID] = true
 		}
 	})
-	if err != nil {
+	if err = cmp.Or(err, bad); err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
-	return exact, nil
+	return counted, nil
+}
+
+// countFromSummary counts a block without words wholly in the window from
+// its series summary.
+func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
+	if !r.inside(b) || r.p.words != nil {
+		return 0, false
+	}
+	if r.all {
+		return int64(b.Rows), true
+	}
+	var n int64
+	if err := b.EachSeries(func(s block.Series) bool {
+		if r.want[s.ID] {
+			n += int64(s.Rows)
+		}
+		return true
+	}); err != nil {
+		return 0, false // decoding the block says what is wrong
+	}
+	return n, true
 }
 
 // countDecoded decodes the jobs' blocks, one worker per core, each with

@@ -174,7 +174,7 @@ func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partiti
 	}
 	defer r.close()
 	if r.all { // every series is a group key, and blocks are counted by series
-		if err := r.readSeries(ctx); err != nil {
+		if err := r.readSeries(ctx, true); err != nil {
 			return plan.wrapErr(part.Path, err)
 		}
 	}

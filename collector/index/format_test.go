@@ -76,7 +76,7 @@ func TestMigrateVersion2Partition(t *testing.T) {
 	if len(rows) != 2 || rows[0].Series != 7 || rows[0].Message != "before labels" || rows[0].Time != at.UnixNano() {
 		t.Fatalf("rows after the migration: %+v", rows)
 	}
-	series, err := ReadSeries(context.Background(), rdb)
+	series, err := ReadSeries(context.Background(), rdb, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,7 +229,7 @@ func TestSealedFiltersFormGroups(t *testing.T) {
 		t.Fatalf("%d blocks in the group, %d without their own filter, %d ungrouped", grouped, nullBlooms, ungrouped)
 	}
 	counted := 0
-	if err := EachCounts(ctx, db, 1, blocks, func(id int64, c block.Counts) {
+	if err := EachBlockCounts(ctx, db, -1<<63, 1<<63-1, true, func(_ *BlockMeta, c block.Counts) {
 		if n, ok := c.Rows("common"); ok && n == FullBlock {
 			counted++
 		}

@@ -15,30 +15,48 @@ import (
 // its tables (user_version 0): it holds no events yet.
 var ErrNotReady = errors.New("partition not initialised yet")
 
+// ErrOlderSchema marks a partition an older zlog wrote that the collector
+// has not migrated yet (it migrates every partition when it starts):
+// readers cannot search it until then.
+var ErrOlderSchema = errors.New("index partition in an older format")
+
 // OpenReadOnly opens a partition for reading while the collector may be
-// writing it. A partition written by a newer zlog is refused. The page
+// writing it. A partition written by a newer zlog is refused, and one not
+// yet migrated to this version's format too (ErrOlderSchema). The page
 // cache is 1 MiB (SQLite's default is 2): the collector's API may have many
-// readers open at once, and queries walk doclists more than they reread pages.
+// readers open at once.
 func OpenReadOnly(path string) (*sql.DB, error) {
+	db, v, err := openAnyVersion(path)
+	if err == nil && v < SchemaVersion {
+		db.Close()
+		return nil, fmt.Errorf("open index %q: %w: file has version %d; start this version's zlog-collector once to upgrade it to %d",
+			path, ErrOlderSchema, v, SchemaVersion)
+	}
+	return db, err
+}
+
+// openAnyVersion opens a partition of this version or an older one, and
+// says which.
+func openAnyVersion(path string) (*sql.DB, int, error) {
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=10000&_cache_size=-1024")
 	if err != nil {
-		return nil, fmt.Errorf("open index %q: %w", path, err)
+		return nil, 0, fmt.Errorf("open index %q: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
 	var v int
 	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open index %q: %w", path, err)
+		return nil, 0, fmt.Errorf("open index %q: %w", path, err)
 	}
 	if v == 0 {
 		db.Close()
-		return nil, ErrNotReady
+		return nil, 0, ErrNotReady
 	}
 	if v > SchemaVersion {
 		db.Close()
-		return nil, fmt.Errorf("open index %q: %w: file has version %d, this binary knows up to %d", path, ErrNewerSchema, v, SchemaVersion)
+		return nil, 0, fmt.Errorf("open index %q: %w: file has version %d, this binary knows up to %d", path, ErrNewerSchema, v, SchemaVersion)
 	}
-	return db, nil
+	return db, v, nil
 }
 
 // marksSQL reads a partition's stream high-water marks.
@@ -67,7 +85,8 @@ func scanMarks(ctx context.Context, db interface {
 
 // ReadMarks returns every stream's highest committed sequence number over
 // all partitions in dir, reading them as a reader does (the collector may be
-// writing). Partitions not initialised yet, or damaged, are skipped.
+// writing). Partitions not initialised yet, or damaged, are skipped; those
+// of older versions still give their marks (version 2 has them).
 func ReadMarks(ctx context.Context, dir string) (map[schema.Stream]uint64, error) {
 	parts, err := ListPartitions(dir)
 	if err != nil {
@@ -75,12 +94,16 @@ func ReadMarks(ctx context.Context, dir string) (map[schema.Stream]uint64, error
 	}
 	marks := make(map[schema.Stream]uint64)
 	for _, part := range parts {
-		db, err := OpenReadOnly(part.Path)
+		db, v, err := openAnyVersion(part.Path)
 		if errors.Is(err, ErrNotReady) || IsDamaged(err) {
 			continue // a damaged partition has no marks to give
 		}
 		if err != nil {
 			return nil, err
+		}
+		if v < 2 {
+			db.Close()
+			continue // before stream marks
 		}
 		err = scanMarks(ctx, db, marks)
 		db.Close()
@@ -116,9 +139,19 @@ func ReadSeriesByID(ctx context.Context, db tx, id int64) (Series, error) {
 	return s, err
 }
 
-// ReadSeries returns a partition's series by id.
-func ReadSeries(ctx context.Context, db tx) (map[int64]Series, error) {
-	rows, err := db.QueryContext(ctx, "SELECT id, service, level, host, publisher, labels FROM series")
+// ReadSeries returns a partition's series by id: those of level minLevel
+// or above, of services when not empty. A partition may hold thousands of
+// series (a service on each of many hosts, each level): a query by level
+// or service reads only its share.
+func ReadSeries(ctx context.Context, db tx, minLevel schema.Level, services []string) (map[int64]Series, error) {
+	stmt := "SELECT id, service, level, host, publisher, labels FROM series WHERE level >= ?"
+	args := []any{int(minLevel)}
+	if len(services) > 0 {
+		list, _ := json.Marshal(services)
+		stmt += " AND service IN (SELECT value FROM json_each(?))"
+		args = append(args, string(list))
+	}
+	rows, err := db.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read series: %w", err)
 	}
@@ -152,6 +185,15 @@ type BlockMeta struct {
 	series           []byte
 }
 
+// EachSeries calls fn with how many events of each series the block holds,
+// until fn returns false; only for blocks read withSeries.
+func (b *BlockMeta) EachSeries(fn func(block.Series) bool) error {
+	if err := block.EachSeries(b.series, b.MaxTime, fn); err != nil {
+		return fmt.Errorf("block %d: %w", b.ID, err)
+	}
+	return nil
+}
+
 // Series decodes how many events of each series the block holds; only
 // for blocks read withSeries.
 func (b *BlockMeta) Series() ([]block.Series, error) {
@@ -182,13 +224,13 @@ func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, wit
 		stmt += " AND service IN (SELECT value FROM json_each(?))"
 		args = append(args, string(list))
 	}
-	return scanBlocks(ctx, db, stmt+" ORDER BY max_time DESC", args...)
+	return scanBlocks(ctx, db, stmt+" ORDER BY max_time DESC, id DESC", args...)
 }
 
 // ReadBlocksByID returns the blocks ids, newest (by max_time) first.
 func ReadBlocksByID(ctx context.Context, db tx, ids []int64, withSeries bool) ([]BlockMeta, error) {
 	list, _ := json.Marshal(ids)
-	return scanBlocks(ctx, db, "SELECT "+blockColumns(withSeries)+" FROM blocks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY max_time DESC", string(list))
+	return scanBlocks(ctx, db, "SELECT "+blockColumns(withSeries)+" FROM blocks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY max_time DESC, id DESC", string(list))
 }
 
 func scanBlocks(ctx context.Context, db tx, stmt string, args ...any) ([]BlockMeta, error) {
@@ -235,22 +277,28 @@ func EachUngroupedBloom(ctx context.Context, db tx, lo, hi int64, fn func(id int
 	return nil
 }
 
-// EachCounts calls fn with the word counts of each block with an id in
-// [lo, hi], in id order (reading pages in order). The counts are SQLite's
-// buffer: fn must not keep them.
-func EachCounts(ctx context.Context, db tx, lo, hi int64, fn func(id int64, c block.Counts)) error {
-	rows, err := db.QueryContext(ctx, "SELECT id, counts FROM block_filters WHERE id BETWEEN ? AND ?", lo, hi)
+// EachBlockCounts calls fn with each block holding events of [lo, hi]
+// and its word counts, in one walk: a count of a common word needs
+// nothing else. The block's series summary (withSeries) and the counts
+// are SQLite's buffers: fn must not keep them.
+func EachBlockCounts(ctx context.Context, db tx, lo, hi int64, withSeries bool, fn func(b *BlockMeta, c block.Counts)) error {
+	series := "NULL"
+	if withSeries {
+		series = "b.series"
+	}
+	rows, err := db.QueryContext(ctx, "SELECT b.id, b.min_time, b.max_time, "+series+", f.counts FROM blocks b JOIN block_filters f ON f.id = b.id WHERE b.max_time >= ? AND b.min_time <= ?", lo, hi)
 	if err != nil {
 		return fmt.Errorf("read block counts: %w", err)
 	}
 	defer rows.Close()
-	var id int64
-	var counts sql.RawBytes
+	var b BlockMeta
+	var summary, counts sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&id, &counts); err != nil {
+		if err := rows.Scan(&b.ID, &b.MinTime, &b.MaxTime, &summary, &counts); err != nil {
 			return fmt.Errorf("read block counts: %w", err)
 		}
-		fn(id, block.Counts(counts))
+		b.series = summary
+		fn(&b, block.Counts(counts))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read block counts: %w", err)

@@ -42,7 +42,7 @@ func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
 	f.host = fs.String("host", "", "only this host")
 	fs.Var(&f.labels, "label", "only events with this source label, KEY=VALUE, e.g. env=prod (repeatable: all must match)")
 	f.level = fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
-	f.fts = fs.String("fts", "", "raw SQLite FTS5 expression, ANDed with the words (e.g. 'time* NOT ok')")
+	f.fts = fs.String("fts", "", "full-text expression in FTS5 syntax, ANDed with the words (e.g. 'time* NOT ok')")
 	return f
 }
 
