@@ -69,14 +69,7 @@ func AppendTerminal(b []byte, s string) []byte {
 }
 
 func appendSafe(b []byte, s string, keepLines bool) []byte {
-	clean := true
-	for _, r := range s {
-		if r == '\\' || unsafeRune(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if isClean(s) {
 		return append(b, s...)
 	}
 	for _, r := range s {
@@ -100,6 +93,26 @@ func appendSafe(b []byte, s string, keepLines bool) []byte {
 		}
 	}
 	return b
+}
+
+// isClean reports whether s needs no escaping: no backslash and no
+// unsafeRune. ASCII, most of a log, is checked a byte at a time.
+func isClean(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			for _, r := range s[i:] {
+				if r == '\\' || unsafeRune(r) {
+					return false
+				}
+			}
+			return true
+		}
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 const hexDigit = "0123456789abcdef"

@@ -236,10 +236,12 @@ func (e *env) vlIngest(t *testing.T) {
 	}
 }
 
-// vlSearchCases are the search rows' queries in LogsQL.
+// vlSearchCases are the search rows' queries in LogsQL, asking for what
+// logq answers: with a limit, the newest matches (LogsQL's bare "limit"
+// returns whichever it finds first, and can stop much sooner).
 var vlSearchCases = map[string]string{
-	"rare word over 24 h":                "_time:25h needle3 | limit 100",
-	"word + last 1 h + level, limit 100": "_time:1h level:error timeout | limit 100",
+	"rare word over 24 h":                "_time:25h needle3 | sort by (_time desc) limit 100",
+	"word + last 1 h + level, limit 100": "_time:1h level:error timeout | sort by (_time desc) limit 100",
 	"count of a common word over 24 h":   "_time:25h request | stats count() as n",
 	"count of errors in the last 1 h":    "_time:1h level:error | stats count() as n",
 }

@@ -61,9 +61,10 @@ var ErrCorrupt = errors.New("corrupt block")
 // Codec compresses and decompresses blocks; it is not safe for concurrent
 // use (each writer and reader has its own).
 type Codec struct {
-	enc *zstd.Encoder
-	dec *zstd.Decoder
-	buf []byte
+	enc    *zstd.Encoder
+	dec    *zstd.Decoder
+	buf    []byte
+	filter filterBuilder
 }
 
 // NewCodec returns a codec at zstd's fastest level: measured, the default
@@ -115,7 +116,7 @@ func (c *Codec) Encode(rows []Row) (Block, error) {
 	data = c.enc.EncodeAll(text[headLen:], data)
 	return Block{
 		MinTime: rows[0].Time, MaxTime: rows[len(rows)-1].Time, Count: len(rows),
-		Data: data, Filter: NewFilter(rows), Series: summarise(rows),
+		Data: data, Filter: c.filter.build(rows), Series: summarise(rows),
 	}, nil
 }
 
@@ -260,6 +261,24 @@ func MarshalSeries(ss []Series, maxTime int64) []byte {
 		b = binary.AppendUvarint(b, uint64(maxTime-s.MaxTime))
 	}
 	return b
+}
+
+// EachSeries calls fn with each series of a marshalled summary, without
+// allocating, until fn returns false.
+func EachSeries(b []byte, maxTime int64, fn func(Series) bool) error {
+	r := reader{b: b}
+	n := r.uvarint()
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		s := Series{ID: int64(r.uvarint()), Rows: uint32(r.uvarint())}
+		s.MaxTime = maxTime - int64(r.uvarint())
+		if r.err == nil && !fn(s) {
+			return nil
+		}
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: series summary", ErrCorrupt)
+	}
+	return nil
 }
 
 // UnmarshalSeries decodes what MarshalSeries encoded.

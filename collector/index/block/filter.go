@@ -32,46 +32,67 @@ type WordCount struct {
 // one-off ids (most of a log's distinct words) out of the counts.
 func frequent(rows int) uint32 { return uint32(max(4, rows/32)) }
 
-// NewFilter builds the filter of rows' messages and fields. Words are
-// tallied by their 64-bit hash (the bloom filter needs it anyway): two
-// words of one block sharing a hash is a chance of about 1 in 10^12.
+// NewFilter builds the filter of rows' messages and fields.
 func NewFilter(rows []Row) Filter {
-	type tally struct {
-		word    string
-		rows    uint32
-		lastRow int32 // the last row counted, so a word counts once per row
+	var b filterBuilder
+	return b.build(rows)
+}
+
+// filterBuilder builds filters, keeping its tables from one block to the
+// next (a codec encodes thousands of blocks). Words are tallied by their
+// 64-bit hash (the bloom filter needs it anyway): two words of one block
+// sharing a hash is a chance of about 1 in 10^12.
+type filterBuilder struct {
+	index   map[uint64]int32
+	tallies []tally
+	hashes  []uint64
+	row     int32
+	count   func(string)
+}
+
+type tally struct {
+	word    string
+	rows    uint32
+	lastRow int32 // the last row counted, so a word counts once per row
+}
+
+func (b *filterBuilder) build(rows []Row) Filter {
+	if b.index == nil {
+		b.index = make(map[uint64]int32, len(rows)*4)
+		b.count = b.add
 	}
-	index := make(map[uint64]int32, len(rows)*4)
-	tallies := make([]tally, 0, len(rows)*4)
-	hashes := make([]uint64, 0, len(rows)*4)
+	clear(b.index)
+	b.tallies, b.hashes = b.tallies[:0], b.hashes[:0]
 	for i := range rows {
-		row := int32(i)
-		count := func(w string) {
-			h := xxhash.Sum64String(w)
-			j, ok := index[h]
-			if !ok {
-				j = int32(len(tallies))
-				index[h] = j
-				tallies = append(tallies, tally{word: w, lastRow: -1})
-				hashes = append(hashes, h)
-			}
-			if t := &tallies[j]; t.lastRow != row {
-				t.lastRow = row
-				t.rows++
-			}
-		}
-		Words(rows[i].Message, count)
-		Words(rows[i].Fields, count)
+		b.row = int32(i)
+		Words(rows[i].Message, b.count)
+		Words(rows[i].Fields, b.count)
 	}
-	f := Filter{Bloom: NewBloom(len(hashes))}
-	for j, h := range hashes {
+	f := Filter{Bloom: NewBloom(len(b.hashes))}
+	for j, h := range b.hashes {
 		f.Bloom.add(h)
-		if n := tallies[j].rows; n >= frequent(len(rows)) {
-			f.Counts = append(f.Counts, WordCount{strings.Clone(tallies[j].word), n})
+		if n := b.tallies[j].rows; n >= frequent(len(rows)) {
+			f.Counts = append(f.Counts, WordCount{strings.Clone(b.tallies[j].word), n})
 		}
 	}
 	slices.SortFunc(f.Counts, func(a, b WordCount) int { return strings.Compare(a.Word, b.Word) })
+	clear(b.tallies) // let the rows' text go
 	return f
+}
+
+func (b *filterBuilder) add(w string) {
+	h := xxhash.Sum64String(w)
+	j, ok := b.index[h]
+	if !ok {
+		j = int32(len(b.tallies))
+		b.index[h] = j
+		b.tallies = append(b.tallies, tally{word: w, lastRow: -1})
+		b.hashes = append(b.hashes, h)
+	}
+	if t := &b.tallies[j]; t.lastRow != b.row {
+		t.lastRow = b.row
+		t.rows++
+	}
 }
 
 // Words calls fn with each word of text as SQLite's unicode61 tokenizer
@@ -279,8 +300,11 @@ func (c Counts) Rows(w string) (n uint32, ok bool) {
 		word := r.b[:l]
 		r.b = r.b[l:]
 		rows := r.uvarint()
-		if string(word) == w {
+		switch cmp := strings.Compare(string(word), w); {
+		case cmp == 0:
 			return uint32(rows), r.err == nil
+		case cmp > 0: // words ascend: w is not here
+			return 0, false
 		}
 	}
 	return 0, false
