@@ -276,6 +276,9 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 			return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 		}
 	}
+	if r.p.words != nil && len(in) > 0 && !r.p.words.mayMatch(d.blockText(rows, in)) {
+		return nil, nil // a bloom filter's false positive, most likely
+	}
 	out := rows[:0]
 	for _, k := range in {
 		if r.p.words != nil {

@@ -34,6 +34,7 @@ type doc struct {
 	lowered         bool
 	ascii           bool   // the text is all ASCII, so lower holds every word
 	lower           []byte // message and fields in ASCII lower case
+	block           []byte // blockText's buffer
 }
 
 func (d *doc) reset(message, fields string) {
@@ -53,6 +54,32 @@ func (d *doc) mayHold(w string) bool {
 	}
 	return !d.ascii || bytes.Contains(d.lower, []byte(w))
 }
+
+// blockText is the text of rows' selected rows as a filter: one substring
+// test per word for a whole block, which rules out most blocks a bloom
+// filter let through by mistake before any row is split into words.
+func (d *doc) blockText(rows []block.Row, selected []int) textFilter {
+	t := textFilter{ascii: true}
+	d.block = d.block[:0]
+	for _, k := range selected {
+		d.block = appendLowerASCII(d.block, rows[k].Message, &t.ascii)
+		d.block = append(d.block, 0)
+		d.block = appendLowerASCII(d.block, rows[k].Fields, &t.ascii)
+		d.block = append(d.block, 0)
+	}
+	t.lower = d.block
+	return t
+}
+
+// textFilter is text in ASCII lower case as a word filter: a word it does
+// not hold is in none of its rows. Beyond ASCII it cannot tell (folding
+// may make a word of other bytes) and says yes.
+type textFilter struct {
+	lower []byte
+	ascii bool
+}
+
+func (t textFilter) MayContain(w string) bool { return !t.ascii || bytes.Contains(t.lower, []byte(w)) }
 
 func appendLowerASCII(b []byte, s string, ascii *bool) []byte {
 	for i := 0; i < len(s); i++ {
