@@ -11,11 +11,12 @@ import (
 )
 
 // GroupBlocks is how many sealed blocks' bloom filters go into one filter
-// group. A rare word then costs one row per filter size per group (about
-// 55 groups at 10M events of the bench) instead of one filter per block
-// (about 7,000); blocks not yet in a group (at most GroupBlocks-1 sealed
-// ones per partition, and the unsealed) are probed one by one.
-const GroupBlocks = 128
+// group (about 130,000 to 260,000 events). A rare word then costs one row
+// per filter size per group (about 40 groups at 10M events of the bench)
+// instead of one filter per block (about 4,000); blocks not yet in a group
+// (at most GroupBlocks-1 sealed ones per partition, and the unsealed) are
+// probed one by one.
+const GroupBlocks = 64
 
 // pieceMembers is how many members' lines one filter_lines row holds:
 // 960 bytes, so that the row stays within an index page's share (about
