@@ -20,6 +20,13 @@ import (
 func writeCommits(t *testing.T, at time.Time, commits ...[]schema.Event) *sql.DB {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "index")
+	writeInto(t, dir, commits...)
+	return openDay(t, dir, at)
+}
+
+// writeInto writes each batch as one commit through a writer of its own.
+func writeInto(t *testing.T, dir string, commits ...[]schema.Event) {
+	t.Helper()
 	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +39,11 @@ func writeCommits(t *testing.T, at time.Time, commits ...[]schema.Event) *sql.DB
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openDay opens the partition of at for the test to look into.
+func openDay(t *testing.T, dir string, at time.Time) *sql.DB {
+	t.Helper()
 	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +129,7 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "index")
 	const commits, per = 30, 100
 	for half := 0; half < 2; half++ {
-		w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var batches [][]schema.Event
 		for c := half * commits / 2; c < (half+1)*commits/2; c++ {
 			var b []schema.Event
 			for i := 0; i < per; i++ {
@@ -131,19 +140,11 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 				}
 				b = append(b, schema.Event{Time: ts, Service: "s", Level: schema.LevelInfo, Host: "h", Message: "m", Publisher: "p", Seq: uint64(c*per + i + 1)})
 			}
-			if err := w.Write(context.Background(), b); err != nil {
-				t.Fatal(err)
-			}
+			batches = append(batches, b)
 		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		writeInto(t, dir, batches...) // a writer per half: the second reads the unsealed run back
 	}
-	db, err := sql.Open("sqlite3", PartitionFile(dir, at))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDay(t, dir, at)
 	var sealed, sealedRows, unsealedRows int
 	if err := db.QueryRow("SELECT count(*) FILTER (WHERE sealed), coalesce(sum(rows) FILTER (WHERE sealed), 0), coalesce(sum(rows) FILTER (WHERE NOT sealed), 0) FROM blocks").
 		Scan(&sealed, &sealedRows, &unsealedRows); err != nil {
