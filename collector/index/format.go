@@ -216,17 +216,22 @@ var ErrNewerSchema = errors.New("index schema is newer than this binary")
 
 // Migrate brings a partition to SchemaVersion in one transaction, so a
 // reader never sees a file half way (events without the streams table).
-func Migrate(ctx context.Context, db *sql.DB) error {
+// from is the version the file had: 0 for a new file.
+func Migrate(ctx context.Context, db *sql.DB) (from int, err error) {
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if v > SchemaVersion {
-		return fmt.Errorf("%w: file has version %d, this binary knows up to %d", ErrNewerSchema, v, SchemaVersion)
+		return v, fmt.Errorf("%w: file has version %d, this binary knows up to %d", ErrNewerSchema, v, SchemaVersion)
 	}
 	if v == SchemaVersion {
-		return nil
+		return v, nil
 	}
+	return v, migrate(ctx, db, v)
+}
+
+func migrate(ctx context.Context, db *sql.DB, v int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate from version %d: %w", v, err)

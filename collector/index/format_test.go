@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,7 +102,8 @@ func TestMigrateVersion3Partition(t *testing.T) {
 			at.UnixNano()+int64(i/2*2+i%2), 1+i%2, i%2, i+1, i, map[bool]string{true: `'{"n":1}'`, false: "NULL"}[i%3 == 0]))
 	}
 	oldPartition(t, path, 3, stmts...)
-	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	var logs strings.Builder
+	w, err := New(Options{Dir: dir}, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +111,9 @@ func TestMigrateVersion3Partition(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
+	if !strings.Contains(logs.String(), "index partition migrated") || !strings.Contains(logs.String(), "from version 3 to 4") {
+		t.Errorf("the migration was not logged: %s", logs.String())
+	}
 	db, err := OpenReadOnly(path)
 	if err != nil {
 		t.Fatal(err)

@@ -226,6 +226,9 @@ func (w *Writer) LoadHWMs(ctx context.Context) (map[schema.Stream]uint64, error)
 			continue
 		}
 		p, err := openPartition(ctx, part.Path, 1024)
+		if err == nil && p.migrated != "" {
+			w.logger.Info("index partition migrated", "path", part.Path, "how", p.migrated)
+		}
 		if err == nil {
 			err = scanMarks(ctx, p.conn, out)
 			p.close()
@@ -259,6 +262,9 @@ func (w *Writer) partition(ctx context.Context, day int64) (*partition, error) {
 	}
 	path := PartitionFile(w.opts.Dir, time.Unix(day, 0))
 	p, err := openPartition(ctx, path, w.opts.CacheKiB)
+	if err == nil && p.migrated != "" {
+		w.logger.Info("index partition migrated", "path", path, "how", p.migrated)
+	}
 	if IsDamaged(err) {
 		w.quarantine(path, err)
 	}
@@ -311,6 +317,7 @@ type partition struct {
 	series    map[seriesKey]int64
 	blocks    *blockStore
 	lastWrite time.Time
+	migrated  string // how opening it migrated the file, if it did
 }
 
 func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, error) {
@@ -349,8 +356,13 @@ func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, err
 		db.Close()
 		return nil, fmt.Errorf("open index %q: %w", path, err)
 	}
-	if err := Migrate(ctx, db); err != nil {
+	start := time.Now()
+	from, err := Migrate(ctx, db)
+	if err != nil {
 		return fail(err)
+	}
+	if from > 0 && from < SchemaVersion {
+		p.migrated = fmt.Sprintf("from version %d to %d in %v", from, SchemaVersion, time.Since(start).Round(time.Millisecond))
 	}
 	if p.conn, err = db.Conn(ctx); err != nil {
 		return fail(err)
