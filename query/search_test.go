@@ -440,3 +440,39 @@ func TestEqualTimesKeepTheirOrder(t *testing.T) {
 		}
 	}
 }
+
+// A block that no longer decodes is skipped with a warning, by search and
+// by count alike; the rest of the index answers.
+func TestCorruptBlockIsSkippedWithAWarning(t *testing.T) {
+	day := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var a, b []schema.Event
+	for i := 0; i < 3000; i++ {
+		a = append(a, schema.Event{Time: day.Add(time.Duration(i) * time.Millisecond), Service: "a", Level: schema.LevelInfo, Host: "h", Message: "hello a", Publisher: "p"})
+		b = append(b, schema.Event{Time: day.Add(time.Duration(i) * time.Millisecond), Service: "b", Level: schema.LevelInfo, Host: "h", Message: "hello b", Publisher: "p"})
+	}
+	dir := writeIndex(t, a, b)
+	db := must(sql.Open("sqlite3", index.PartitionFile(dir, day)))
+	if _, err := db.Exec("UPDATE block_data SET data = x'0102030405' WHERE id = (SELECT id FROM blocks WHERE service = 'b')"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := must(NewSearcher(dir))
+	var warnings []string
+	s.Warn = func(msg string) { warnings = append(warnings, msg) }
+	if n, err := s.Count(context.Background(), Query{Words: []string{"hello"}, Since: day.Add(time.Millisecond)}); err != nil || n != 2999 {
+		t.Fatalf("count %d, %v; want service a's 2999 in the window", n, err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "damaged") {
+		t.Fatalf("warnings %q", warnings)
+	}
+	it, err := s.Search(context.Background(), Query{Services: []string{"b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it.Next() {
+	}
+	if err := it.Err(); err != nil {
+		t.Fatalf("search over the corrupt block: %v", err)
+	}
+	it.Close()
+}

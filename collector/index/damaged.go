@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/zlog/zlog/collector/index/block"
 )
 
 // A partition file can be damaged (a disk error, a truncated copy) or not
@@ -17,10 +19,12 @@ import (
 // on, logq skips it with a warning. Its events are still in the log files.
 
 // IsDamaged reports whether err says a partition file is corrupt or not a
-// database.
+// database, or holds a block that does not decode: a writer that had to
+// merge such a block would fail every commit of its service.
 func IsDamaged(err error) bool {
 	var se sqlite3.Error
-	return errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB)
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB) ||
+		errors.Is(err, block.ErrCorrupt)
 }
 
 // truncated reports whether a partition file is shorter than its own header

@@ -62,3 +62,40 @@ func TestDamagedPartitionsAreMovedAside(t *testing.T) {
 		t.Fatalf("write after quarantine: %v", err)
 	}
 }
+
+// A block whose data no longer decodes is damage too: the writer, which
+// must merge it with its service's next events, moves the file aside
+// instead of failing every commit, and writes on in a new file.
+func TestCorruptBlockIsDamage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	day := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
+	ev := func(i int) schema.Event {
+		return schema.Event{Time: day.Add(time.Duration(i) * time.Second), Service: "s", Level: schema.LevelInfo, Host: "h", Message: "m", Publisher: "p", Seq: uint64(i + 1)}
+	}
+	writeInto(t, dir, []schema.Event{ev(0)}) // one unsealed block
+	db := openDay(t, dir, day)
+	if _, err := db.Exec("UPDATE block_data SET data = x'0102030405'"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var big []schema.Event
+	for i := 1; i <= FullBlock; i++ {
+		big = append(big, ev(i))
+	}
+	err = w.Write(context.Background(), big) // merges the corrupt block: fails, and moves the file aside
+	if err == nil || !IsDamaged(err) {
+		t.Fatalf("write over a corrupt block: %v, want damage", err)
+	}
+	if _, err := os.Stat(PartitionFile(dir, day) + QuarantineSuffix); err != nil {
+		t.Fatalf("partition not moved aside: %v", err)
+	}
+	if err := w.Write(context.Background(), big); err != nil {
+		t.Fatalf("write after quarantine: %v", err)
+	}
+}
