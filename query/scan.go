@@ -115,7 +115,7 @@ func (r *partReader) blocks(ctx context.Context) ([]index.BlockMeta, error) {
 	if r.p.words == nil {
 		all, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, r.services(), !r.all)
 	} else {
-		return r.blocksWithWords(ctx, nil)
+		return r.blocksWithWords(ctx)
 	}
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, err)
@@ -150,49 +150,62 @@ func (r *partReader) wantedBlocks(all []index.BlockMeta) ([]index.BlockMeta, err
 	return out, nil
 }
 
-// blocksWithWords finds the blocks in the window, but for skip, whose
-// bloom filters let the words through and that hold a wanted series:
-// grouped filters a line per filter size per group, the others one by
-// one. Only those blocks are then read, unless they are a good part of
-// the window (common words), where one walk over the window is cheaper.
-func (r *partReader) blocksWithWords(ctx context.Context, skip map[int64]bool) ([]index.BlockMeta, error) {
+// blocksWithWords finds the blocks in the window whose bloom filters let
+// the words through and that hold a wanted series.
+func (r *partReader) blocksWithWords(ctx context.Context) ([]index.BlockMeta, error) {
+	candidates, total, err := r.wordCandidates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.candidateBlocks(ctx, candidates, total)
+}
+
+// wordCandidates asks the bloom filters of the window's blocks about the
+// words: grouped filters a line per filter size per group, the others one
+// by one. It returns the blocks that may match, and how many were asked.
+func (r *partReader) wordCandidates(ctx context.Context) (map[int64]bool, int, error) {
 	groups, err := index.ReadGroups(ctx, r.db, r.p.lo, r.p.hi)
 	if err != nil {
-		return nil, r.p.wrapErr(r.path, err)
+		return nil, 0, r.p.wrapErr(r.path, err)
 	}
-	groups = slices.DeleteFunc(groups, func(g *index.Group) bool {
-		return !slices.ContainsFunc(g.Members, func(m index.Member) bool { return !skip[m.ID] })
-	})
 	// The lines of every word the filters may be asked about are read in
 	// one statement.
 	var hashes []uint64
 	r.p.words.filterWords(func(w string) { hashes = append(hashes, block.HashWord(w)) })
 	if err := index.LoadLines(ctx, r.db, groups, hashes); err != nil {
-		return nil, r.p.wrapErr(r.path, err)
+		return nil, 0, r.p.wrapErr(r.path, err)
 	}
 	candidates := make(map[int64]bool)
 	total := 0
 	for _, g := range groups {
 		for i, m := range g.Members {
 			total++
-			if !skip[m.ID] && r.p.words.mayMatch(groupProbe{ctx, r, g, i}) {
+			if r.p.words.mayMatch(groupProbe{ctx, r, g, i}) {
 				candidates[m.ID] = true
 			}
 		}
 	}
 	if err := index.EachUngroupedBloom(ctx, r.db, r.p.lo, r.p.hi, func(id int64, b block.Bloom) {
 		total++
-		if !skip[id] && r.p.words.mayMatch(b) {
+		if r.p.words.mayMatch(b) {
 			candidates[id] = true
 		}
 	}); err != nil {
-		return nil, r.p.wrapErr(r.path, err)
+		return nil, 0, r.p.wrapErr(r.path, err)
 	}
-	if r.err != nil || len(candidates) == 0 {
-		return nil, r.err
+	return candidates, total, r.err
+}
+
+// candidateBlocks reads the candidates' rows (by id, unless they are a
+// good part of the window's total: common words, where one walk over the
+// window is cheaper) and keeps those in the window with a wanted series.
+func (r *partReader) candidateBlocks(ctx context.Context, candidates map[int64]bool, total int) ([]index.BlockMeta, error) {
+	if len(candidates) == 0 {
+		return nil, nil
 	}
 	only := r.services()
 	var blocks []index.BlockMeta
+	var err error
 	if len(candidates)*4 > total {
 		blocks, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, only, !r.all)
 	} else {

@@ -212,7 +212,14 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, part := range p.parts {
-		g.Go(func() error { return counts[i].summarise(gctx, p, part) })
+		g.Go(func() error {
+			err := counts[i].summarise(gctx, p, part)
+			if s.skipDamaged(part.Path, err) {
+				counts[i].total, counts[i].todo = 0, nil // warned: its events are missing from the count
+				return nil
+			}
+			return err
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return 0, err
@@ -246,16 +253,10 @@ func (c *partCount) summarise(ctx context.Context, p *plan, part index.Partition
 		return err
 	}
 	c.r = r
-	counted, err := c.countWord(ctx)
-	if err != nil {
-		return err
+	if p.words != nil {
+		return c.summariseWords(ctx)
 	}
-	var blocks []index.BlockMeta
-	if p.words == nil {
-		blocks, err = r.blocks(ctx)
-	} else {
-		blocks, err = r.blocksWithWords(ctx, counted)
-	}
+	blocks, err := r.blocks(ctx)
 	if err != nil {
 		return err
 	}
@@ -269,20 +270,64 @@ func (c *partCount) summarise(ctx context.Context, p *plan, part index.Partition
 	return nil
 }
 
-// countWord counts, when the words are one whole word, the blocks wholly
-// in the window that keep an exact count of it (those where it is in 1/32
-// of the rows or more) and all of whose events pass the label filters; it
-// returns them, so that their filters need not be read.
-func (c *partCount) countWord(ctx context.Context) (map[int64]bool, error) {
+// summariseWords counts what the blocks' filters know of the words. When
+// they are one whole word, blocks wholly in the window, all of whose
+// events pass the label filters, that keep an exact count of it (those
+// where it is in 1/32 of the rows or more) are counted from it: a common
+// word by one walk over the window's blocks and counts, a rarer one by
+// reading only the counts of the blocks its bloom filters let through.
+// The rest is left to decode.
+func (c *partCount) summariseWords(ctx context.Context) error {
 	r := c.r
-	ph, ok := r.p.words.(*phrase)
-	if !ok {
-		return nil, nil
+	candidates, total, err := r.wordCandidates(ctx)
+	if err != nil || len(candidates) == 0 {
+		return err
 	}
-	w, ok := ph.single()
-	if !ok {
-		return nil, nil
+	w, single := r.p.singleWord()
+	walked := single && len(candidates)*4 > total
+	if walked {
+		counted, err := c.countWord(ctx, w)
+		if err != nil {
+			return err
+		}
+		for id := range counted {
+			delete(candidates, id)
+		}
 	}
+	blocks, err := r.candidateBlocks(ctx, candidates, total)
+	if err != nil {
+		return err
+	}
+	var exact map[int64]uint32
+	if single && !walked {
+		if exact, err = r.wordCounts(ctx, blocks, w); err != nil {
+			return err
+		}
+	}
+	for _, b := range blocks {
+		if n, ok := exact[b.ID]; ok {
+			c.total += int64(n)
+			continue
+		}
+		c.todo = append(c.todo, countJob{r, b})
+	}
+	return nil
+}
+
+// singleWord is the one whole word the words are, if they are.
+func (p *plan) singleWord() (string, bool) {
+	if ph, ok := p.words.(*phrase); ok {
+		return ph.single()
+	}
+	return "", false
+}
+
+// countWord adds up the exact counts of w of the window's blocks that keep
+// one, wholly in the window and all of whose events pass the label
+// filters, in one walk over the blocks and their counts; it returns the
+// blocks it counted.
+func (c *partCount) countWord(ctx context.Context, w string) (map[int64]bool, error) {
+	r := c.r
 	counted := make(map[int64]bool)
 	var bad error
 	err := index.EachBlockCounts(ctx, r.db, r.p.lo, r.p.hi, !r.all, func(b *index.BlockMeta, counts block.Counts) {
@@ -302,6 +347,30 @@ func (c *partCount) countWord(ctx context.Context) (map[int64]bool, error) {
 		return nil, r.p.wrapErr(r.path, err)
 	}
 	return counted, nil
+}
+
+// wordCounts are the exact counts of w that blocks keep, of those wholly
+// in the window all of whose events pass the label filters.
+func (r *partReader) wordCounts(ctx context.Context, blocks []index.BlockMeta, w string) (map[int64]uint32, error) {
+	var ids []int64
+	for i := range blocks {
+		if all, err := r.allWanted(&blocks[i]); err == nil && all && r.inside(&blocks[i]) {
+			ids = append(ids, blocks[i].ID)
+		}
+	}
+	exact := make(map[int64]uint32)
+	if len(ids) == 0 {
+		return exact, nil
+	}
+	err := index.EachCountsByID(ctx, r.db, ids, func(id int64, counts block.Counts) {
+		if n, ok := counts.Rows(w); ok {
+			exact[id] = n
+		}
+	})
+	if err != nil {
+		return nil, r.p.wrapErr(r.path, err)
+	}
+	return exact, nil
 }
 
 // countFromSummary counts a block without words wholly in the window from

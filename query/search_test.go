@@ -292,8 +292,11 @@ func TestBlocksAgreeWithBruteForce(t *testing.T) {
 				at = start.Add(time.Duration(n/3) * 500 * time.Millisecond) // late
 			}
 			word := "common"
-			if n%1000 == 7 {
+			switch {
+			case n%1000 == 7:
 				word = "rare"
+			case size == 900: // a word counted exactly in the few blocks it is in
+				word = "burst"
 			}
 			ev := schema.Event{Time: at, Service: services[(n+c)%3], Level: schema.Level(1 + n%6), Host: fmt.Sprintf("h%d", n%4),
 				Message: fmt.Sprintf("%s event %d", word, n), Publisher: "p", Seq: uint64(n + 1)}
@@ -327,6 +330,7 @@ func TestBlocksAgreeWithBruteForce(t *testing.T) {
 		"host + window": {Host: "h1", Since: window.Since, Until: window.Until},
 		"service":       {Services: []string{"db"}, Words: []string{"event"}},
 		"absent word":   {Words: []string{"nowhere"}},
+		"few blocks":    {Words: []string{"burst"}},
 		"number":        {Words: []string{"123456"}},
 		"or":            {FTS: "rare OR 99999", Since: window.Since},
 	}

@@ -277,6 +277,29 @@ func EachUngroupedBloom(ctx context.Context, db tx, lo, hi int64, fn func(id int
 	return nil
 }
 
+// EachCountsByID calls fn with the word counts of each block of ids. The
+// counts are SQLite's buffer: fn must not keep them.
+func EachCountsByID(ctx context.Context, db tx, ids []int64, fn func(id int64, c block.Counts)) error {
+	list, _ := json.Marshal(ids)
+	rows, err := db.QueryContext(ctx, "SELECT id, counts FROM block_filters WHERE id IN (SELECT value FROM json_each(?))", string(list))
+	if err != nil {
+		return fmt.Errorf("read block counts: %w", err)
+	}
+	defer rows.Close()
+	var id int64
+	var counts sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&id, &counts); err != nil {
+			return fmt.Errorf("read block counts: %w", err)
+		}
+		fn(id, block.Counts(counts))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read block counts: %w", err)
+	}
+	return nil
+}
+
 // EachBlockCounts calls fn with each block holding events of [lo, hi]
 // and its word counts, in one walk: a count of a common word needs
 // nothing else. The block's series summary (withSeries) and the counts
