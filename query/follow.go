@@ -399,12 +399,7 @@ func (p *plan) streamPart(ctx context.Context, part index.Partition, publisher s
 				rows = append(rows, heapRow{row, blocks[i].ID, pos})
 			}
 		}
-		slices.SortFunc(rows, func(a, b heapRow) int {
-			if storedBefore(&a, &b) {
-				return -1
-			}
-			return 1
-		})
+		slices.SortFunc(rows, func(a, b heapRow) int { return compareStored(&a, &b) })
 	}
 	if len(rows) > limit {
 		end := limit

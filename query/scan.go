@@ -110,13 +110,10 @@ func (r *partReader) seriesOf(ctx context.Context, id int64) (index.Series, erro
 // blocks are the partition's blocks in the plan's window that may hold a
 // match, newest first.
 func (r *partReader) blocks(ctx context.Context) ([]index.BlockMeta, error) {
-	var all []index.BlockMeta
-	var err error
-	if r.p.words == nil {
-		all, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, r.services(), !r.all)
-	} else {
+	if r.p.words != nil {
 		return r.blocksWithWords(ctx)
 	}
+	all, err := index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, r.services(), !r.all)
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
@@ -199,15 +196,15 @@ func (r *partReader) wordCandidates(ctx context.Context) (map[int64]bool, int, e
 // candidateBlocks reads the candidates' rows (by id, unless they are a
 // good part of the window's total: common words, where one walk over the
 // window is cheaper) and keeps those in the window with a wanted series.
+// (A group's members may lie outside the window that the group meets.)
 func (r *partReader) candidateBlocks(ctx context.Context, candidates map[int64]bool, total int) ([]index.BlockMeta, error) {
 	if len(candidates) == 0 {
 		return nil, nil
 	}
-	only := r.services()
 	var blocks []index.BlockMeta
 	var err error
 	if len(candidates)*4 > total {
-		blocks, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, only, !r.all)
+		blocks, err = index.ReadBlocks(ctx, r.db, r.p.lo, r.p.hi, r.services(), !r.all)
 	} else {
 		blocks, err = index.ReadBlocksByID(ctx, r.db, slices.Collect(maps.Keys(candidates)), !r.all)
 	}
@@ -215,7 +212,7 @@ func (r *partReader) candidateBlocks(ctx context.Context, candidates map[int64]b
 		return nil, r.p.wrapErr(r.path, err)
 	}
 	blocks = slices.DeleteFunc(blocks, func(b index.BlockMeta) bool {
-		return !candidates[b.ID] || b.MaxTime < r.p.lo || b.MinTime > r.p.hi || only != nil && !slices.Contains(only, b.Service)
+		return !candidates[b.ID] || b.MaxTime < r.p.lo || b.MinTime > r.p.hi
 	})
 	return r.wantedBlocks(blocks)
 }
@@ -339,8 +336,11 @@ type heapRow struct {
 
 func (h *rowHeap) Len() int { return len(h.rows) }
 func (h *rowHeap) Less(i, j int) bool {
-	a, b := &h.rows[i], &h.rows[j]
-	return storedBefore(a, b) == h.oldestFirst
+	c := compareStored(&h.rows[i], &h.rows[j])
+	if h.oldestFirst {
+		return c < 0
+	}
+	return c > 0
 }
 func (h *rowHeap) Swap(i, j int) { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
 func (h *rowHeap) Push(x any)    { h.rows = append(h.rows, x.(heapRow)) }
@@ -350,16 +350,10 @@ func (h *rowHeap) Pop() any {
 	return last
 }
 
-// storedBefore reports whether a comes before b oldest first: by time,
-// then block (blocks are numbered as they are written), then place.
-func storedBefore(a, b *heapRow) bool {
-	if a.row.Time != b.row.Time {
-		return a.row.Time < b.row.Time
-	}
-	if a.block != b.block {
-		return a.block < b.block
-	}
-	return a.pos < b.pos
+// compareStored orders rows oldest first: by time, then block (blocks are
+// numbered as they are written), then place.
+func compareStored(a, b *heapRow) int {
+	return cmp.Or(cmp.Compare(a.row.Time, b.row.Time), cmp.Compare(a.block, b.block), cmp.Compare(a.pos, b.pos))
 }
 
 // partIter yields one partition's matches in the plan's order. Blocks of

@@ -79,11 +79,9 @@ func (s *blockStore) readUngrouped(ctx context.Context, db tx) error {
 	defer rows.Close()
 	for rows.Next() {
 		var g grouped
-		var bloom []byte
-		if err := rows.Scan(&g.id, &g.minTime, &g.maxTime, &bloom); err != nil {
+		if err := rows.Scan(&g.id, &g.minTime, &g.maxTime, (*[]byte)(&g.bloom)); err != nil {
 			return fmt.Errorf("read ungrouped filters: %w", err)
 		}
-		g.bloom = bloom
 		s.ungrouped = append(s.ungrouped, g)
 	}
 	return rows.Err()
@@ -182,8 +180,7 @@ func (s *blockStore) insert(ctx context.Context, db tx, service string, rows []b
 
 // moveEventsIntoBlocks is the Go half of migration 4: version 3's event
 // rows, read in time order, become sealed blocks per service, and the row
-// and full-text tables are dropped. (The file keeps its size until SQLite
-// reuses the freed pages.)
+// and full-text tables are dropped (Migrate then gives their pages back).
 func moveEventsIntoBlocks(ctx context.Context, t *sql.Tx) error {
 	s, err := newBlockStore(ctx, t)
 	if err != nil {
@@ -217,7 +214,9 @@ func moveEventsIntoBlocks(ctx context.Context, t *sql.Tx) error {
 			pending[service] = pending[service][:0]
 		}
 	}
-	if err := rows.Close(); err != nil {
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
 		return fmt.Errorf("read version 3 events: %w", err)
 	}
 	for _, service := range services {

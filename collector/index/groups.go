@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/zlog/zlog/collector/index/block"
@@ -91,30 +92,15 @@ func (s *blockStore) group(ctx context.Context, db tx) error {
 	for _, m := range ms {
 		sizes[m.Lines] = true
 	}
-	for _, lines := range slices.Sorted(func(yield func(int) bool) {
-		for l := range sizes {
-			if !yield(l) {
-				return
-			}
-		}
-	}) {
+	for _, lines := range slices.Sorted(maps.Keys(sizes)) {
 		var same []block.Bloom
 		for _, m := range members {
 			if m.bloom.Lines() == lines {
 				same = append(same, m.bloom)
 			}
 		}
-		for line := 0; line < lines; line++ {
-			for piece := 0; piece*pieceMembers < len(same); piece++ {
-				var bits []byte
-				for _, b := range same[piece*pieceMembers : min(len(same), (piece+1)*pieceMembers)] {
-					bits = append(bits, b[line*block.LineBytes:][:block.LineBytes]...)
-				}
-				if _, err := db.ExecContext(ctx, "INSERT INTO filter_lines(grp, lines, line, piece, bits) VALUES (?, ?, ?, ?, ?)",
-					gid, lines, line, piece, bits); err != nil {
-					return fmt.Errorf("insert filter line: %w", err)
-				}
-			}
+		if err := insertLines(ctx, db, gid, lines, same); err != nil {
+			return err
 		}
 	}
 	for _, m := range members {
@@ -126,6 +112,24 @@ func (s *blockStore) group(ctx context.Context, db tx) error {
 		}
 	}
 	s.ungrouped = slices.Delete(s.ungrouped, 0, GroupBlocks)
+	return nil
+}
+
+// insertLines writes the filters of one size of a group, line by line, in
+// pieces of pieceMembers filters.
+func insertLines(ctx context.Context, db tx, gid int64, lines int, blooms []block.Bloom) error {
+	for line := 0; line < lines; line++ {
+		for piece := 0; piece*pieceMembers < len(blooms); piece++ {
+			var bits []byte
+			for _, b := range blooms[piece*pieceMembers : min(len(blooms), (piece+1)*pieceMembers)] {
+				bits = append(bits, b[line*block.LineBytes:][:block.LineBytes]...)
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO filter_lines(grp, lines, line, piece, bits) VALUES (?, ?, ?, ?, ?)",
+				gid, lines, line, piece, bits); err != nil {
+				return fmt.Errorf("insert filter line: %w", err)
+			}
+		}
+	}
 	return nil
 }
 

@@ -367,26 +367,34 @@ func openSQLite(ctx context.Context, path string, cacheKiB int) (*partition, err
 	if p.conn, err = db.Conn(ctx); err != nil {
 		return fail(err)
 	}
-	if p.blocks, err = newBlockStore(ctx, p.conn); err != nil {
-		return fail(err)
+	return p, nil
+}
+
+// prepareWrites reads what writing needs of the file, on the first write:
+// the series, and the blocks waiting to be merged or grouped. (At start-up
+// every partition is opened for its marks alone.)
+func (p *partition) prepareWrites(ctx context.Context) error {
+	if p.blocks != nil {
+		return nil
 	}
 	rows, err := p.conn.QueryContext(ctx, "SELECT id, service, level, host, publisher, labels FROM series")
 	if err != nil {
-		return fail(err)
+		return fmt.Errorf("read series: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var k seriesKey
 		if err := rows.Scan(&id, &k.service, &k.level, &k.host, &k.pub, &k.labels); err != nil {
-			return fail(err)
+			return fmt.Errorf("read series: %w", err)
 		}
 		p.series[k] = id
 	}
 	if err := rows.Err(); err != nil {
-		return fail(err)
+		return fmt.Errorf("read series: %w", err)
 	}
-	return p, nil
+	p.blocks, err = newBlockStore(ctx, p.conn)
+	return err
 }
 
 func (p *partition) close() error {
@@ -403,6 +411,9 @@ func (p *partition) close() error {
 // write commits evs, with the high-water marks of their streams, in one
 // transaction: per service, the events in time order become a block.
 func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[schema.Stream]uint64, err error) {
+	if err := p.prepareWrites(ctx); err != nil {
+		return nil, err
+	}
 	tx, err := p.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)

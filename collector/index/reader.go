@@ -144,13 +144,7 @@ func ReadSeriesByID(ctx context.Context, db tx, id int64) (Series, error) {
 // series (a service on each of many hosts, each level): a query by level
 // or service reads only its share.
 func ReadSeries(ctx context.Context, db tx, minLevel schema.Level, services []string) (map[int64]Series, error) {
-	stmt := "SELECT id, service, level, host, publisher, labels FROM series WHERE level >= ?"
-	args := []any{int(minLevel)}
-	if len(services) > 0 {
-		list, _ := json.Marshal(services)
-		stmt += " AND service IN (SELECT value FROM json_each(?))"
-		args = append(args, string(list))
-	}
+	stmt, args := ofServices("SELECT id, service, level, host, publisher, labels FROM series WHERE level >= ?", []any{int(minLevel)}, services)
 	rows, err := db.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read series: %w", err)
@@ -217,14 +211,17 @@ func blockColumns(withSeries bool) string {
 // services when not empty, newest (by max_time) first; their series
 // summaries only withSeries.
 func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, withSeries bool) ([]BlockMeta, error) {
-	stmt := "SELECT " + blockColumns(withSeries) + " FROM blocks WHERE max_time >= ? AND min_time <= ?"
-	args := []any{lo, hi}
-	if len(services) > 0 {
-		list, _ := json.Marshal(services)
-		stmt += " AND service IN (SELECT value FROM json_each(?))"
-		args = append(args, string(list))
-	}
+	stmt, args := ofServices("SELECT "+blockColumns(withSeries)+" FROM blocks WHERE max_time >= ? AND min_time <= ?", []any{lo, hi}, services)
 	return scanBlocks(ctx, db, stmt+" ORDER BY max_time DESC, id DESC", args...)
+}
+
+// ofServices narrows a statement's WHERE to rows of services, when any.
+func ofServices(stmt string, args []any, services []string) (string, []any) {
+	if len(services) == 0 {
+		return stmt, args
+	}
+	list, _ := json.Marshal(services)
+	return stmt + " AND service IN (SELECT value FROM json_each(?))", append(args, string(list))
 }
 
 // ReadBlocksByID returns the blocks ids, newest (by max_time) first.
@@ -257,45 +254,37 @@ func scanBlocks(ctx context.Context, db tx, stmt string, args ...any) ([]BlockMe
 // with events in [lo, hi] whose filter is not in a filter group. The
 // filter is SQLite's buffer: fn must not keep it.
 func EachUngroupedBloom(ctx context.Context, db tx, lo, hi int64, fn func(id int64, b block.Bloom)) error {
-	rows, err := db.QueryContext(ctx, `SELECT b.id, f.bloom FROM blocks b INDEXED BY blocks_ungrouped JOIN block_filters f ON f.id = b.id
+	return eachBlob(ctx, db, "read block filters", func(id int64, b []byte) { fn(id, b) },
+		`SELECT b.id, f.bloom FROM blocks b INDEXED BY blocks_ungrouped JOIN block_filters f ON f.id = b.id
 		WHERE b.grp IS NULL AND b.max_time >= ? AND b.min_time <= ?`, lo, hi)
-	if err != nil {
-		return fmt.Errorf("read block filters: %w", err)
-	}
-	defer rows.Close()
-	var id int64
-	var bloom sql.RawBytes
-	for rows.Next() {
-		if err := rows.Scan(&id, &bloom); err != nil {
-			return fmt.Errorf("read block filters: %w", err)
-		}
-		fn(id, block.Bloom(bloom))
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read block filters: %w", err)
-	}
-	return nil
 }
 
 // EachCountsByID calls fn with the word counts of each block of ids. The
 // counts are SQLite's buffer: fn must not keep them.
 func EachCountsByID(ctx context.Context, db tx, ids []int64, fn func(id int64, c block.Counts)) error {
 	list, _ := json.Marshal(ids)
-	rows, err := db.QueryContext(ctx, "SELECT id, counts FROM block_filters WHERE id IN (SELECT value FROM json_each(?))", string(list))
+	return eachBlob(ctx, db, "read block counts", func(id int64, b []byte) { fn(id, b) },
+		"SELECT id, counts FROM block_filters WHERE id IN (SELECT value FROM json_each(?))", string(list))
+}
+
+// eachBlob runs stmt, which selects an id and a blob, and calls fn with
+// each row, the blob in SQLite's buffer (no copy).
+func eachBlob(ctx context.Context, db tx, what string, fn func(id int64, b []byte), stmt string, args ...any) error {
+	rows, err := db.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return fmt.Errorf("read block counts: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var id int64
-	var counts sql.RawBytes
+	var blob sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&id, &counts); err != nil {
-			return fmt.Errorf("read block counts: %w", err)
+		if err := rows.Scan(&id, &blob); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		fn(id, block.Counts(counts))
+		fn(id, blob)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read block counts: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

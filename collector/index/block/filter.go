@@ -2,7 +2,6 @@ package block
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -308,28 +307,4 @@ func (c Counts) Rows(w string) (n uint32, ok bool) {
 		}
 	}
 	return 0, false
-}
-
-// UnmarshalCounts decodes what MarshalCounts encoded.
-func UnmarshalCounts(b []byte) ([]WordCount, error) {
-	r := reader{b: b}
-	n := r.uvarint()
-	if n > uint64(len(b)) {
-		return nil, fmt.Errorf("%w: filter counts", ErrCorrupt)
-	}
-	var out []WordCount
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		l := r.uvarint()
-		if l > uint64(len(r.b)) {
-			r.fail()
-			break
-		}
-		w := string(r.b[:l])
-		r.b = r.b[l:]
-		out = append(out, WordCount{w, uint32(r.uvarint())})
-	}
-	if r.err != nil || len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: filter counts", ErrCorrupt)
-	}
-	return out, nil
 }
