@@ -33,6 +33,7 @@ type report struct {
 type ratioRow struct {
 	name  string
 	value float64
+	min   float64 // the target: at least this; 0 = none
 }
 
 func newReport() *report { return &report{started: time.Now()} }
@@ -51,7 +52,12 @@ func (r *report) median(section, name string) float64 {
 	return 0
 }
 
-func (r *report) ratio(name string, v float64) { r.ratios = append(r.ratios, ratioRow{name, v}) }
+func (r *report) ratio(name string, v float64) { r.ratios = append(r.ratios, ratioRow{name, v, 0}) }
+
+// ratioAtLeast is a ratio with a target: the table says whether it is met.
+func (r *report) ratioAtLeast(name string, v, min float64) {
+	r.ratios = append(r.ratios, ratioRow{name, v, min})
+}
 func (r *report) note(s string)                { r.notes = append(r.notes, s) }
 
 func median(v []float64) float64 {
@@ -132,9 +138,16 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.name, num(med), spread, row.unit, row.target, verdict)
 	}
 	if len(r.ratios) > 0 {
-		fmt.Fprintf(&b, "\n## Ratios (chart: ratios.svg)\n\n| comparison | ratio |\n|---|---:|\n")
+		fmt.Fprintf(&b, "\n## Ratios (chart: ratios.svg)\n\n| comparison | ratio | target | |\n|---|---:|---|---|\n")
 		for _, x := range r.ratios {
-			fmt.Fprintf(&b, "| %s | %s |\n", x.name, num(x.value))
+			target, verdict := "", ""
+			if x.min > 0 {
+				target, verdict = ">= "+num(x.min), "met"
+				if !(x.value >= x.min) {
+					verdict = "**missed**"
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", x.name, num(x.value), target, verdict)
 		}
 	}
 	for _, n := range r.notes {
