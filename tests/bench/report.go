@@ -58,7 +58,7 @@ func (r *report) ratio(name string, v float64) { r.ratios = append(r.ratios, rat
 func (r *report) ratioAtLeast(name string, v, min float64) {
 	r.ratios = append(r.ratios, ratioRow{name, v, min})
 }
-func (r *report) note(s string)                { r.notes = append(r.notes, s) }
+func (r *report) note(s string) { r.notes = append(r.notes, s) }
 
 func median(v []float64) float64 {
 	if len(v) == 0 {
