@@ -447,11 +447,18 @@ func (m *liveMatcher) matches(ev *schema.Event) bool {
 	if t < m.p.lo || t > m.p.hi || !m.p.seriesOK(&s) {
 		return false
 	}
-	if m.p.words == nil {
+	if m.p.words == nil && m.p.rows == nil {
 		return true
 	}
 	m.doc.reset(ev.Message, index.FieldsColumn(ev.Fields))
-	return m.p.words.match(&m.doc)
+	if m.p.words != nil && !m.p.words.match(&m.doc) {
+		return false
+	}
+	if m.p.rows == nil {
+		return true
+	}
+	ec := evalCtx{s: &s, time: t, seq: ev.Seq, msg: ev.Message, fields: ev.Fields, parsed: true, doc: &m.doc}
+	return m.p.rows.eval(&ec)
 }
 
 func cutLast(s, sep string) (before, after string, found bool) {

@@ -48,10 +48,12 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 	if r.codec, err = block.NewCodec(); err != nil {
 		return r.fail(err)
 	}
-	if r.all {
+	if r.all && p.rows == nil {
 		return r, nil
 	}
-	if err := r.readSeries(ctx, false); err != nil {
+	// Conditions on events read the series of each row, maybe from several
+	// workers at once: all are read first.
+	if err := r.readSeries(ctx, r.all); err != nil {
 		return r.fail(err)
 	}
 	if len(r.want) == 0 {
@@ -281,7 +283,7 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 			in = append(in, k)
 		}
 	}
-	if len(in) > 0 && (r.p.words != nil || withText) {
+	if len(in) > 0 && (r.p.words != nil || r.p.rows != nil || withText) {
 		if err := c.DecodeText(data, rows); err != nil {
 			return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 		}
@@ -290,14 +292,21 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 		return nil, nil // a bloom filter's false positive, most likely
 	}
 	out := rows[:0]
+	var ec evalCtx
 	for _, k := range in {
-		if r.p.words != nil {
-			d.reset(rows[k].Message, rows[k].Fields)
-			if !r.p.words.match(d) {
+		row := &rows[k]
+		d.reset(row.Message, row.Fields)
+		if r.p.words != nil && !r.p.words.match(d) {
+			continue
+		}
+		if r.p.rows != nil {
+			s := r.series[row.Series]
+			ec = evalCtx{s: &s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields, doc: d}
+			if !r.p.rows.eval(&ec) {
 				continue
 			}
 		}
-		out = append(out, rows[k])
+		out = append(out, *row)
 	}
 	return out, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/index/block"
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -39,6 +40,11 @@ type Query struct {
 	MinLevel    schema.Level
 	Limit       int  // 0 = no limit
 	OldestFirst bool // default is newest first
+	// Expr is a query in the query language, whose filter is ANDed with
+	// the rest (its pipes are run by Run); Loc is the zone of its times
+	// that name none (UTC when nil).
+	Expr *ql.Query
+	Loc  *time.Location
 }
 
 // Errors a caller maps to exit code 2 (bad input) rather than 1 (no match).
@@ -108,12 +114,14 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Iterator, error) {
 }
 
 type plan struct {
-	s     *Searcher
-	q     Query
-	words wordExpr // nil: any words
-	lo    int64    // Since in ns
-	hi    int64    // Until in ns
-	parts []index.Partition
+	s      *Searcher
+	q      Query
+	words  wordExpr // nil: any words
+	series cond     // nil: no condition on series beyond q's
+	rows   cond     // nil: no condition on each event beyond words
+	lo     int64    // Since in ns
+	hi     int64    // Until in ns
+	parts  []index.Partition
 }
 
 // The range of event times: int64 nanoseconds since 1970.
@@ -147,16 +155,15 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 	if !q.Until.IsZero() && q.Until.Before(maxNano) {
 		p.hi = q.Until.UnixNano()
 	}
+	if err := p.addExpr(); err != nil {
+		return nil, err
+	}
 	all, err := index.ListPartitions(s.dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, part := range all {
-		end := part.Day.Add(24 * time.Hour)
-		if !q.Since.IsZero() && !end.After(q.Since) {
-			continue
-		}
-		if !q.Until.IsZero() && part.Day.After(q.Until) {
+		if part.Day.Add(24*time.Hour).UnixNano() <= p.lo || part.Day.UnixNano() > p.hi {
 			continue
 		}
 		p.parts = append(p.parts, part)
@@ -167,11 +174,46 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 	return p, nil
 }
 
+// addExpr adds the query language's filter to the plan: its window, its
+// words, its conditions on series and on events.
+func (p *plan) addExpr() error {
+	x := p.q.Expr
+	if x == nil || x.Filter == nil {
+		return nil
+	}
+	loc := p.q.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	c, err := compileFilter(x.Filter, x.Src, time.Now(), loc)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadQuery, err)
+	}
+	p.lo, p.hi = max(p.lo, c.lo), min(p.hi, c.hi)
+	if p.words != nil {
+		c.words = append(c.words, p.words)
+	}
+	switch len(c.words) {
+	case 0:
+	case 1:
+		p.words = c.words[0]
+	default:
+		p.words = andExpr(c.words)
+	}
+	if len(c.series) > 0 {
+		p.series = andCond(c.series)
+	}
+	if len(c.rows) > 0 {
+		p.rows = andCond(c.rows)
+	}
+	return nil
+}
+
 // labelFiltered reports whether the query filters by level, service,
 // topic, host or labels.
 func (p *plan) labelFiltered() bool {
 	q := &p.q
-	return q.MinLevel > schema.Levels()[0] || len(q.Services) > 0 || q.TopicPrefix != "" || q.Host != "" || len(q.Labels) > 0
+	return q.MinLevel > schema.Levels()[0] || len(q.Services) > 0 || q.TopicPrefix != "" || q.Host != "" || len(q.Labels) > 0 || p.series != nil
 }
 
 // seriesOK reports whether events of a series pass the label filters:
@@ -186,7 +228,7 @@ func (p *plan) seriesOK(s *index.Series) bool {
 		!s.Labels.Contains(q.Labels):
 		return false
 	}
-	return true
+	return p.series == nil || p.series.eval(&evalCtx{s: s, parsed: true})
 }
 
 // Count returns the number of matching events (Limit is ignored). A block
@@ -253,7 +295,7 @@ func (c *partCount) summarise(ctx context.Context, p *plan, part index.Partition
 		return err
 	}
 	c.r = r
-	if p.words != nil {
+	if p.words != nil && p.rows == nil {
 		return c.summariseWords(ctx)
 	}
 	blocks, err := r.blocks(ctx)
@@ -376,7 +418,7 @@ func (r *partReader) wordCounts(ctx context.Context, blocks []index.BlockMeta, w
 // countFromSummary counts a block without words wholly in the window from
 // its series summary.
 func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
-	if !r.inside(b) || r.p.words != nil {
+	if !r.inside(b) || r.p.words != nil || r.p.rows != nil {
 		return 0, false
 	}
 	if r.all {

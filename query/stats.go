@@ -189,7 +189,7 @@ func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partiti
 	}
 	for i := range blocks {
 		b := &blocks[i]
-		if plan.words == nil && r.inside(b) && a.bucket(b.MinTime) == a.bucket(b.MaxTime) {
+		if plan.words == nil && plan.rows == nil && r.inside(b) && a.bucket(b.MinTime) == a.bucket(b.MaxTime) {
 			if ss, err := b.Series(); err == nil { // else decoding the block says what is wrong
 				for _, s := range ss {
 					if r.wanted(s.ID) {

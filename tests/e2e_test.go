@@ -395,11 +395,23 @@ func TestLogqExitCodesAndErrors(t *testing.T) {
 	if r := harness.Logq(t, binDir, "search", d, "--count", "-o", "json", "nosuchword"); r.Code != 1 || r.Stdout != "{\"count\":0}\n" {
 		t.Errorf("--count no match: exit %d, %q", r.Code, r.Stdout)
 	}
-	// Words that are FTS5 syntax are searched literally: never a syntax error.
-	for _, w := range []string{"item:123", "a-b", `"`, "*", "NOT", "OR", "AND", "NEAR(", "^", "event OR", `"event`} {
-		r := harness.Logq(t, binDir, "search", d, w)
-		if r.Code == 2 || strings.Contains(r.Stderr, "fts5") {
-			t.Errorf("logq search %q: exit %d %q", w, r.Code, r.Stderr)
+	// The words are a query: valid ones search, broken ones exit 2 with
+	// the error's position and a caret under it, never an FTS5 error.
+	for _, c := range []struct {
+		query string
+		valid bool
+	}{
+		{"item:123", true}, {"a-b", true}, {"*", true}, {"^", true}, {`"event"`, true}, {"event OR nothing", true},
+		{`"`, false}, {"NOT", false}, {"OR", false}, {"AND", false}, {"NEAR(", false}, {"event OR", false}, {`"event`, false},
+	} {
+		r := harness.Logq(t, binDir, "search", d, c.query)
+		switch {
+		case strings.Contains(r.Stderr, "fts5"):
+			t.Errorf("logq search %q: %q", c.query, r.Stderr)
+		case c.valid && r.Code == 2:
+			t.Errorf("logq search %q: exit 2 %q", c.query, r.Stderr)
+		case !c.valid && (r.Code != 2 || !strings.Contains(r.Stderr, "at position") || !strings.Contains(r.Stderr, "^")):
+			t.Errorf("logq search %q: exit %d %q, want exit 2 with the position", c.query, r.Code, r.Stderr)
 		}
 	}
 	// --help goes to stdout with exit 0 and documents every flag.

@@ -52,6 +52,13 @@ func TestQueryAPIMatchesLocal(t *testing.T) {
 		{"search", "--fts", "AND AND"},
 		{"stats", "--by", "colour"},
 		{"search", "--service", "Not A Service"},
+		{"search", "user:u3 level:>=warn", "-o", "json"},
+		{"search", `~"time.*out" -service:web`, "-o", "raw"},
+		{"search", "* | stats count() by (service, level) | sort by (service, level)"},
+		{"search", "service:api | top 3 by (user)", "-o", "json"},
+		{"search", "| stats by (_time:10m) count(), count_uniq(user) users"},
+		{"search", "level:loud"},
+		{"search", "user:u3 | stats avg("},
 	} {
 		full := append(append([]string{}, args...), window...)
 		local := harness.Logq(t, binDir, append(full, "--data", data)...)

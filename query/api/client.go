@@ -96,6 +96,16 @@ func (c *Client) Count(ctx context.Context, q query.Query) (int64, error) {
 	return body.Count, err
 }
 
+// Run is query.Searcher.Run over the API. Values come back as JSON has
+// them: numbers, strings (times in RFC 3339), booleans.
+func (c *Client) Run(ctx context.Context, q query.Query) (*query.Table, error) {
+	var t query.Table
+	if err := c.getJSON(ctx, "api/v1/query", EncodeQuery(q), &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
 // Stats is query.Searcher.Stats over the API.
 func (c *Client) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {
 	v := EncodeQuery(q)

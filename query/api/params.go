@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
 // Parameter names of a query.
 const (
 	pWord    = "word"
+	pQuery   = "q" // the query language
 	pFTS     = "fts"
 	pSince   = "since"
 	pUntil   = "until"
@@ -37,7 +39,7 @@ const (
 )
 
 var (
-	queryParams  = []string{pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLabel, pLevel}
+	queryParams  = []string{pQuery, pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLabel, pLevel}
 	searchParams = append(slices.Clone(queryParams), pLimit, pOrder)
 	statsParams  = append(slices.Clone(queryParams), pBy, pEvery)
 	tailParams   = []string{pWord, pService, pTopic, pHost, pLabel, pLevel}
@@ -57,6 +59,9 @@ func EncodeQuery(q query.Query) url.Values {
 		if val != "" {
 			v.Set(k, val)
 		}
+	}
+	if q.Expr != nil {
+		v.Set(pQuery, q.Expr.Src)
 	}
 	set(pFTS, q.FTS)
 	set(pTopic, q.TopicPrefix)
@@ -96,6 +101,11 @@ func decodeQuery(v url.Values, allowed []string, now time.Time) (query.Query, er
 		return q, err
 	}
 	q.FTS, q.TopicPrefix, q.Host = v.Get(pFTS), v.Get(pTopic), v.Get(pHost)
+	if s := v.Get(pQuery); s != "" {
+		if q.Expr, err = ql.Parse(s); err != nil {
+			return q, fmt.Errorf("%w: parameter q: %w", query.ErrBadQuery, err)
+		}
+	}
 	if s := v.Get(pSince); s != "" {
 		if q.Since, err = query.ParseTime(s, now, time.UTC); err != nil {
 			return q, fmt.Errorf("%w: parameter since: %w", query.ErrBadQuery, err)

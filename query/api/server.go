@@ -28,7 +28,7 @@ type Options struct {
 	Registerer   prometheus.Registerer // receives the followers' metrics; may be nil
 }
 
-// Handler serves /api/v1/{search,count,stats,follow,tail,retention}.
+// Handler serves /api/v1/{search,count,stats,query,follow,tail,retention}.
 type Handler struct {
 	opts      Options
 	logger    *slog.Logger
@@ -62,6 +62,7 @@ func NewHandler(opts Options, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /api/v1/follow", h.follow)
 	h.mux.HandleFunc("GET /api/v1/tail", h.tail)
 	h.mux.HandleFunc("GET /api/v1/retention", h.retention)
+	h.mux.HandleFunc("GET /api/v1/query", h.query)
 	return h
 }
 
@@ -112,6 +113,9 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []stri
 	now := time.Now()
 	v := r.URL.Query()
 	q, err := decodeQuery(v, allowed, now)
+	if err == nil && q.HasPipes() && r.URL.Path != queryPath {
+		err = fmt.Errorf("%w: a query with pipes (| stats …) is answered by %s", query.ErrBadQuery, queryPath)
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return q, nil, false
@@ -169,6 +173,27 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(errorBody{Error: err.Error()})
 	}
 	out.Flush()
+}
+
+// queryPath answers a query of the query language as a table.
+const queryPath = "/api/v1/query"
+
+// query answers {"columns": […], "rows": [[…], …]}: a query's pipes'
+// result, or without pipes its newest limit events.
+func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
+	q, s, ok := h.request(w, r, searchParams)
+	if !ok {
+		return
+	}
+	if !r.URL.Query().Has(pLimit) {
+		q.Limit = DefaultLimit
+	}
+	t, err := s.Run(r.Context(), q)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, t)
 }
 
 func (h *Handler) count(w http.ResponseWriter, r *http.Request) {

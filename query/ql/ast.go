@@ -16,6 +16,7 @@ import (
 type Query struct {
 	Filter Filter // nil: every event
 	Pipes  []Pipe
+	Src    string // the text parsed, which positions point into
 }
 
 func (q *Query) String() string {

@@ -11,7 +11,7 @@ import (
 // mistake.
 func Parse(src string) (*Query, error) {
 	p := &parser{src: src}
-	q := &Query{}
+	q := &Query{Src: src}
 	p.skipSpace()
 	if !p.eof() && p.peek() != '|' {
 		f, err := p.parseOr()

@@ -20,6 +20,7 @@ import (
 type backend interface {
 	Search(ctx context.Context, q query.Query) (query.Iterator, error)
 	Count(ctx context.Context, q query.Query) (int64, error)
+	Run(ctx context.Context, q query.Query) (*query.Table, error)
 	Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error)
 	RetainedFrom(ctx context.Context) (time.Time, bool, error)
 	Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error
@@ -93,6 +94,14 @@ func (l *localBackend) Count(ctx context.Context, q query.Query) (int64, error) 
 		return 0, err
 	}
 	return s.Count(ctx, q)
+}
+
+func (l *localBackend) Run(ctx context.Context, q query.Query) (*query.Table, error) {
+	s, err := l.searcher()
+	if err != nil {
+		return nil, err
+	}
+	return s.Run(ctx, q)
 }
 
 func (l *localBackend) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {

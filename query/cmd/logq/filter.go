@@ -3,9 +3,11 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -46,10 +48,17 @@ func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
 	return f
 }
 
-// query builds the query; errors name the flag.
+// query builds the query from the flags and the words, which together
+// are a query in the query language; errors name the flag or the
+// position in the query.
 func (f *filterFlags) query(words []string, now time.Time) (query.Query, error) {
-	q := query.Query{Words: words, FTS: *f.fts, Services: f.services, TopicPrefix: *f.topic, Host: *f.host}
+	q := query.Query{FTS: *f.fts, Services: f.services, TopicPrefix: *f.topic, Host: *f.host, Loc: time.Local}
 	var err error
+	if len(words) > 0 {
+		if q.Expr, err = ql.Parse(strings.Join(words, " ")); err != nil {
+			return q, fmt.Errorf("%w: %w", query.ErrBadQuery, err)
+		}
+	}
 	if q.Labels, err = parseLabels(f.labels); err != nil {
 		return q, err
 	}

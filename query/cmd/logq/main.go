@@ -10,10 +10,10 @@ import (
 	"os"
 )
 
-const usage = `Usage: logq <command> [flags] [words...]
+const usage = `Usage: logq <command> [flags] [query...]
 
 Commands:
-  search      find events by words, time, service, topic, host and level
+  search      find events with a query (words, fields, regexes, | stats pipes)
   stats       count events per service, level, host or topic, with charts
   topics      list topics with their counts and when each was last seen
   tail        follow live events from the collector, filtered at the source

@@ -14,19 +14,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
-const searchUsage = `Usage: logq search [flags] [words...]
+const searchUsage = `Usage: logq search [flags] [query...]
 
-Finds events in the index under --data. Words are literal and ANDed; a word
-holding spaces (quote it in the shell) or wrapped in double quotes is a
-phrase. Flags may come before or after the words.
+Finds events in the index under --data. The words are a query in zlog's
+query language (query/README.md): words, "phrases", prefix*, -word, OR,
+( ), field:value, field:>N, field:~"regex", _time:5m, then pipes such as
+| stats count() by (service). Flags are shorthands ANDed with it, and may
+come before or after it; put -- before a query starting with "-".
 
 Examples:
   logq search --since 1h timeout --service api
   logq search --level error --since 2026-11-24 --until "2026-11-24 12:00"
   logq search '"connection refused"' --output json
+  logq search 'duration_ms:>500 -healthz' --since 1h
+  logq search 'level:error | stats count() by (service)' --since 24h
 
 Times (--since, --until): "now", a duration back from now (30m, 1h, 2d, 1w),
 an RFC 3339 time (2026-11-24T15:04:05Z), or a local date or date-time
@@ -92,6 +97,12 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	noteRetention(ctx, stderr, be, q.Since)
+	if q.HasPipes() {
+		if *countOnly || *follow {
+			return fail("a query with pipes (| stats …) cannot be used with --count or --follow")
+		}
+		return runTable(ctx, be, q, *output, stdout, fail)
+	}
 	if *countOnly {
 		n, err := be.Count(ctx, q)
 		if err != nil {
@@ -169,10 +180,17 @@ func parseCommand(fs *flag.FlagSet, args []string, stdout io.Writer, usage strin
 	return nil, exitError, true
 }
 
-// failer prints "logq: <message>" and returns the error exit code.
+// failer prints "logq: <message>" and returns the error exit code. An
+// error in the query is shown under the query, with a caret at it.
 func failer(stderr io.Writer) func(format string, a ...any) int {
 	return func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "logq: "+format+"\n", a...)
+		for _, x := range a {
+			var qe *ql.Error
+			if err, ok := x.(error); ok && errors.As(err, &qe) {
+				fmt.Fprintln(stderr, qe.Caret())
+			}
+		}
 		return exitError
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/zlog/zlog/query"
 )
 
-const statsUsage = `Usage: logq stats [flags] [words...]
+const statsUsage = `Usage: logq stats [flags] [query...]
 
 Counts the events that match, per service, level, host or topic, with a bar
 chart; with --every, also a histogram per group (one character per bucket).
@@ -72,6 +72,9 @@ func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usa
 	q, err := filter.query(words, time.Now())
 	if err != nil {
 		return fail("%v", err)
+	}
+	if q.HasPipes() {
+		return fail("logq stats takes a filter; run a query with pipes with logq search '… | stats …'")
 	}
 	groupBy, err := query.ParseGroupBy(*by)
 	if err != nil {

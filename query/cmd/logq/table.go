@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/schema"
+)
+
+// runTable answers a query with pipes: a table, aligned in columns, or
+// with -o json one object per row with the keys in column order.
+func runTable(ctx context.Context, be backend, q query.Query, output string, stdout io.Writer, fail func(string, ...any) int) int {
+	t, err := be.Run(ctx, q)
+	if err != nil {
+		return fail("%v", err)
+	}
+	out := bufio.NewWriter(stdout)
+	switch output {
+	case "json":
+		err = writeTableJSON(out, t)
+	case "text", "raw":
+		err = writeTableText(out, t)
+	}
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
+		return fail("write output: %v", err)
+	}
+	if len(t.Rows) == 0 {
+		return exitNoMatch
+	}
+	return exitMatch
+}
+
+func writeTableText(w io.Writer, t *query.Table) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.Columns, "\t"))
+	for _, row := range t.Rows {
+		cells := make([]string, len(row))
+		for i, v := range row {
+			cells[i] = cellText(v)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+func cellText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "-"
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	case float64:
+		if v != math.Trunc(v) {
+			return fmt.Sprintf("%.6g", v)
+		}
+	}
+	return strings.ReplaceAll(schema.FormatValue(v), "\n", `\n`)
+}
+
+func writeTableJSON(w io.Writer, t *query.Table) error {
+	for _, row := range t.Rows {
+		b := []byte{'{'}
+		for i, c := range t.Columns {
+			if row[i] == nil {
+				continue
+			}
+			if len(b) > 1 {
+				b = append(b, ',')
+			}
+			k, _ := json.Marshal(c)
+			v, err := json.Marshal(row[i])
+			if err != nil {
+				return err
+			}
+			b = append(append(append(b, k...), ':'), v...)
+		}
+		if _, err := w.Write(append(b, '}', '\n')); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package query
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/zlog/zlog/collector/index/block"
+	"github.com/zlog/zlog/schema"
+)
+
+// fieldCond tests one field's value; an event without the field has
+// absent's answer.
+type fieldCond struct {
+	field  string
+	test   func(v any) bool
+	absent bool
+}
+
+func (c fieldCond) eval(e *evalCtx) bool {
+	v, ok := e.value(c.field)
+	if !ok {
+		return c.absent
+	}
+	return c.test(v)
+}
+
+// wordsIn is a phrase in a value's words, as in the message.
+func wordsIn(p *phrase) func(any) bool {
+	return func(v any) bool {
+		var words []string
+		block.Words(schema.FormatValue(v), func(w string) { words = append(words, w) })
+		return p.in(words)
+	}
+}
+
+// valueIs is an exact match, or with prefix, a value that starts so.
+func valueIs(want string, prefix bool) func(any) bool {
+	return func(v any) bool {
+		s := schema.FormatValue(v)
+		if prefix {
+			return strings.HasPrefix(s, want)
+		}
+		return s == want
+	}
+}
+
+// compareTo compares values with want: as numbers when want is one (a
+// value that is no number then fails), else as strings.
+func compareTo(op, want string) func(any) bool {
+	if n, ok := parseNumber(want); ok {
+		return func(v any) bool {
+			x, ok := number(v)
+			return ok && holds(op, cmpFloat(x, n))
+		}
+	}
+	return func(v any) bool { return holds(op, strings.Compare(schema.FormatValue(v), want)) }
+}
+
+// inRange is lo < v < hi, each bound included or not, as numbers when
+// both bounds are.
+func inRange(lo, hi string, loIncl, hiIncl bool) func(any) bool {
+	loOp, hiOp := ">", "<"
+	if loIncl {
+		loOp = ">="
+	}
+	if hiIncl {
+		hiOp = "<="
+	}
+	above, below := compareTo(loOp, lo), compareTo(hiOp, hi)
+	return func(v any) bool { return above(v) && below(v) }
+}
+
+func matchesRegex(re *regexp.Regexp) func(any) bool {
+	return func(v any) bool { return re.MatchString(schema.FormatValue(v)) }
+}
+
+func nonEmpty(v any) bool { return schema.FormatValue(v) != "" }
+
+// levelTest compares an event's level (its name) with want.
+func levelTest(op string, want schema.Level) func(any) bool {
+	return func(v any) bool {
+		l, err := schema.ParseLevel(schema.FormatValue(v))
+		return err == nil && holds(op, int(l)-int(want))
+	}
+}
+
+// holds reports whether a comparison's result c (<0, 0, >0) satisfies op.
+func holds(op string, c int) bool {
+	switch op {
+	case ">":
+		return c > 0
+	case ">=":
+		return c >= 0
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	}
+	return c == 0
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// parseNumber reads a number as a value's text shows one.
+func parseNumber(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return f, err == nil
+}

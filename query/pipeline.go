@@ -1,0 +1,288 @@
+package query
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/zlog/zlog/collector/index"
+	"github.com/zlog/zlog/query/ql"
+	"github.com/zlog/zlog/schema"
+)
+
+// Table is what a query with pipes answers: rows of named values, with
+// the columns in the order they are shown.
+type Table struct {
+	Columns []string `json:"columns"`
+	Rows    [][]any  `json:"rows"`
+}
+
+// record is one row between pipes.
+type record map[string]any
+
+// HasPipes reports whether the query's Expr has pipes, which Run answers
+// (Search and Count answer its filter alone).
+func (q *Query) HasPipes() bool { return q.Expr != nil && len(q.Expr.Pipes) > 0 }
+
+// Run answers a query as a table: the events its filter matches (in the
+// query's order, the newest Limit of them when it has no pipes),
+// reshaped by each pipe in turn.
+func (s *Searcher) Run(ctx context.Context, q Query) (*Table, error) {
+	var steps []step
+	if q.HasPipes() {
+		var err error
+		if steps, err = compilePipes(q.Expr); err != nil {
+			return nil, err
+		}
+		q.Limit = 0 // pipes see every match
+	}
+	it, err := s.Search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var recs []record
+	cols := eventColumns
+	for it.Next() {
+		ev := it.At()
+		recs = append(recs, eventRecord(&ev))
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	for _, st := range steps {
+		recs, cols = st.apply(recs, cols)
+	}
+	return toTable(recs, cols), nil
+}
+
+// eventColumns are an event's columns before its labels and fields.
+var eventColumns = []string{ql.Time, "service", "level", "host", "publisher", "seq", ql.Message}
+
+// eventRecord is an event as a record: the built-ins, labels and fields,
+// looked up as filters look them up.
+func eventRecord(ev *schema.Event) record {
+	r := make(record, len(eventColumns)+len(ev.Labels)+len(ev.Fields))
+	for k, v := range ev.Labels {
+		r[k] = v
+	}
+	for k, v := range ev.Fields {
+		r[k] = v
+	}
+	s := index.Series{Service: ev.Service, Level: ev.Level, Host: ev.Host, Publisher: ev.Publisher, Labels: ev.Labels}
+	e := evalCtx{s: &s, time: ev.Time.UnixNano(), seq: ev.Seq, msg: ev.Message, fields: ev.Fields, parsed: true}
+	for _, c := range eventColumns[1:] {
+		if v, ok := e.value(c); ok {
+			r[c] = v
+		}
+	}
+	r[ql.Time] = ev.Time // a time, not its text: it sorts and buckets as one
+	return r
+}
+
+// toTable lays records out in cols, then any other keys they have, sorted.
+func toTable(recs []record, cols []string) *Table {
+	known := make(map[string]bool, len(cols))
+	for _, c := range cols {
+		known[c] = true
+	}
+	extra := map[string]bool{}
+	for _, r := range recs {
+		for k := range r {
+			if !known[k] {
+				extra[k] = true
+			}
+		}
+	}
+	t := &Table{Columns: append(slices.Clone(cols), slices.Sorted(maps.Keys(extra))...), Rows: [][]any{}}
+	for _, r := range recs {
+		row := make([]any, len(t.Columns))
+		for i, c := range t.Columns {
+			row[i] = r[c]
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// step is a compiled pipe.
+type step interface {
+	apply(in []record, cols []string) ([]record, []string)
+}
+
+func compilePipes(x *ql.Query) ([]step, error) {
+	var out []step
+	for _, p := range x.Pipes {
+		var st step
+		switch p := p.(type) {
+		case *ql.Stats:
+			s, err := compileStats(p, x.Src)
+			if err != nil {
+				return nil, err
+			}
+			st = s
+		case *ql.Top:
+			st = topStep{n: p.N, by: p.By}
+		case *ql.Sort:
+			st = sortStep(p.Keys)
+		case *ql.Fields:
+			st = fieldsStep(p.Names)
+		case *ql.Uniq:
+			st = uniqStep(p.By)
+		case *ql.Limit:
+			st = limitStep(p.N)
+		default:
+			return nil, fmt.Errorf("%w: %w", ErrBadQuery, ql.Errorf(x.Src, p.Position(), "unknown pipe %s", p))
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+type limitStep int
+
+func (n limitStep) apply(in []record, cols []string) ([]record, []string) {
+	return in[:min(len(in), int(n))], cols
+}
+
+type fieldsStep []string
+
+func (f fieldsStep) apply(in []record, _ []string) ([]record, []string) {
+	out := make([]record, len(in))
+	for i, r := range in {
+		out[i] = make(record, len(f))
+		for _, k := range f {
+			if v, ok := r[k]; ok {
+				out[i][k] = v
+			}
+		}
+	}
+	return out, f
+}
+
+type sortStep []ql.SortKey
+
+func (keys sortStep) apply(in []record, cols []string) ([]record, []string) {
+	slices.SortStableFunc(in, func(a, b record) int {
+		for _, k := range keys {
+			c := compareValues(a[k.Field], b[k.Field])
+			if k.Desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	return in, cols
+}
+
+// compareValues orders values: absent first, numbers as numbers, the
+// rest by their text.
+func compareValues(a, b any) int {
+	if a == nil || b == nil {
+		return cmp.Compare(boolInt(a != nil), boolInt(b != nil))
+	}
+	if x, ok := a.(time.Time); ok {
+		if y, ok := b.(time.Time); ok {
+			return x.Compare(y)
+		}
+	}
+	x, xok := number(a)
+	y, yok := number(b)
+	if xok && yok {
+		return cmpFloat(x, y)
+	}
+	return cmp.Compare(schema.FormatValue(a), schema.FormatValue(b))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// groupKey is the values of by in r, as one comparable key.
+func groupKey(r record, by []string) string {
+	var b []byte
+	for _, k := range by {
+		if v, ok := r[k]; ok {
+			b = schema.AppendValue(b, v)
+		}
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+type uniqStep []string
+
+func (by uniqStep) apply(in []record, _ []string) ([]record, []string) {
+	seen := map[string]bool{}
+	var out []record
+	for _, r := range in {
+		k := groupKey(r, by)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		u := record{}
+		for _, f := range by {
+			if v, ok := r[f]; ok {
+				u[f] = v
+			}
+		}
+		out = append(out, u)
+	}
+	return out, by
+}
+
+// topStep is the n most frequent combinations of by, with their counts
+// as "hits"; ties in the order of their values.
+type topStep struct {
+	n  int
+	by []string
+}
+
+func (t topStep) apply(in []record, _ []string) ([]record, []string) {
+	counts := map[string]int64{}
+	first := map[string]record{}
+	for _, r := range in {
+		k := groupKey(r, t.by)
+		if _, ok := first[k]; !ok {
+			u := record{}
+			for _, f := range t.by {
+				if v, ok := r[f]; ok {
+					u[f] = v
+				}
+			}
+			first[k] = u
+		}
+		counts[k]++
+	}
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b))
+	})
+	out := make([]record, 0, min(t.n, len(keys)))
+	for _, k := range keys[:min(t.n, len(keys))] {
+		r := first[k]
+		r["hits"] = counts[k]
+		out = append(out, r)
+	}
+	return out, append(slices.Clone(t.by), "hits")
+}
+
+// bucketStart is the start of the bucket of t, buckets every d from the
+// Unix epoch: round times in UTC.
+func bucketStart(t int64, d time.Duration) int64 {
+	b := t - t%int64(d)
+	if t < 0 && t%int64(d) != 0 {
+		b -= int64(d)
+	}
+	return b
+}
