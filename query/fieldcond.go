@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ func compareTo(op, want string) func(any) bool {
 	if n, ok := parseNumber(want); ok {
 		return func(v any) bool {
 			x, ok := number(v)
-			return ok && holds(op, cmpFloat(x, n))
+			return ok && holds(op, cmp.Compare(x, n))
 		}
 	}
 	return func(v any) bool { return holds(op, strings.Compare(schema.FormatValue(v), want)) }
@@ -98,16 +99,6 @@ func holds(op string, c int) bool {
 		return c <= 0
 	}
 	return c == 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parseNumber reads a number as a value's text shows one.

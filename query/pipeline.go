@@ -195,7 +195,7 @@ func compareValues(a, b any) int {
 	x, xok := number(a)
 	y, yok := number(b)
 	if xok && yok {
-		return cmpFloat(x, y)
+		return cmp.Compare(x, y)
 	}
 	return cmp.Compare(schema.FormatValue(a), schema.FormatValue(b))
 }
