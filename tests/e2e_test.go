@@ -388,6 +388,15 @@ func TestLogqExitCodesAndErrors(t *testing.T) {
 			t.Errorf("logq %q: exit %d stderr %q; want exit %d and %q", c.args, r.Code, r.Stderr, c.code, c.inStderr)
 		}
 	}
+	// A listing cut by --limit says so on stderr; a whole one does not.
+	for _, c := range []struct {
+		limit, note string
+	}{{"3", "logq: 3 of 10 shown; --limit 0 for all\n"}, {"10", ""}, {"0", ""}} {
+		r := harness.Logq(t, binDir, "search", d, "--service", "codes", "--limit", c.limit)
+		if r.Code != 0 || r.Stderr != c.note {
+			t.Errorf("--limit %s: exit %d, stderr %q, want %q", c.limit, r.Code, r.Stderr, c.note)
+		}
+	}
 	// --count agrees with the listing and keeps grep's exit codes.
 	if r := harness.Logq(t, binDir, "search", d, "--count", "--service", "codes", "--limit", "3"); r.Code != 0 || r.Stdout != "10\n" {
 		t.Errorf("--count: exit %d, %q", r.Code, r.Stdout)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
@@ -51,7 +52,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq search --help" for usage`) }
 	filter := addFilterFlags(fs, "1h")
-	limit := fs.Int("limit", 100, "most events to print; 0 prints all (with --follow: the newest this many, then live)")
+	limit := fs.Int("limit", 100, "most events to print; 0 prints all, and stderr says when it cut the listing (with --follow: the newest this many, then live)")
 	order := fs.String("order", "newest", "newest (first) or oldest (first)")
 	output := fs.String("output", "text", "text (log-file lines), json (one object per line) or raw (message only)")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
@@ -154,7 +155,20 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "logq: no events matched between %s and %s\n", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339))
 		return exitNoMatch
 	}
+	noteCut(ctx, stderr, be, q, n)
 	return exitMatch
+}
+
+// noteCut says on stderr when --limit cut the listing: the output alone
+// cannot tell 100 matches from 100 of 880.
+func noteCut(ctx context.Context, stderr io.Writer, be backend, q query.Query, shown int) {
+	if q.Limit == 0 || shown < q.Limit {
+		return
+	}
+	total, err := be.Count(ctx, q)
+	if err == nil && total > int64(shown) {
+		fmt.Fprintf(stderr, "logq: %d of %d shown; --limit 0 for all\n", shown, total)
+	}
 }
 
 // flagGiven reports whether the command line set the flag.
