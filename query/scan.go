@@ -23,7 +23,8 @@ import (
 type partReader struct {
 	p      *plan
 	path   string
-	db     *sql.DB
+	conn   *sql.DB
+	db     *sql.Tx                // one read transaction: every read sees one snapshot
 	series map[int64]index.Series // all of them when filtered; else those read so far
 	all    bool                   // no label filter: every series is wanted
 	want   map[int64]bool         // with label filters, the series they let through
@@ -44,7 +45,15 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 	if err != nil {
 		return nil, err
 	}
-	r := &partReader{p: p, path: part.Path, db: db, all: !p.labelFiltered(), series: make(map[int64]index.Series)}
+	r := &partReader{p: p, path: part.Path, conn: db, all: !p.labelFiltered(), series: make(map[int64]index.Series)}
+	// The collector merges and seals blocks as it writes: what a reader
+	// lists must be what it then reads, so it reads in one transaction.
+	// It lives until close, past the context that opened it (a count
+	// opens partitions in an errgroup and decodes after it is done).
+	if r.db, err = db.BeginTx(context.WithoutCancel(ctx), &sql.TxOptions{ReadOnly: true}); err != nil {
+		db.Close()
+		return nil, p.wrapErr(part.Path, err)
+	}
 	if r.codec, err = block.NewCodec(); err != nil {
 		return r.fail(err)
 	}
@@ -57,7 +66,7 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 		return r.fail(err)
 	}
 	if len(r.want) == 0 {
-		db.Close()
+		r.close()
 		return nil, nil
 	}
 	return r, nil
@@ -85,14 +94,17 @@ func (r *partReader) readSeries(ctx context.Context, everySeries bool) error {
 }
 
 func (r *partReader) fail(err error) (*partReader, error) {
-	r.db.Close()
+	r.close()
 	if r.p.s.skipDamaged(r.path, err) {
 		return nil, nil
 	}
 	return nil, r.p.wrapErr(r.path, err)
 }
 
-func (r *partReader) close() { r.db.Close() }
+func (r *partReader) close() {
+	r.db.Rollback() // read only: nothing to keep
+	r.conn.Close()
+}
 
 func (r *partReader) wanted(series int64) bool { return r.all || r.want[series] }
 
