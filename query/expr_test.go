@@ -285,3 +285,45 @@ func mustParse(t *testing.T, src string) *ql.Query {
 	}
 	return x
 }
+
+// TestStatsFromSummariesAgree: counts by series fields and time buckets,
+// answered from block summaries, equal the same stats over every event.
+func TestStatsFromSummariesAgree(t *testing.T) {
+	base := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	evs := exprEvents(base, 9000)
+	s, err := NewSearcher(writeIndex(t, evs[:4000], evs[4000:8500], evs[8500:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{
+		"| stats count() by (service)",
+		"| stats by (_time:10m, level) count() as n",
+		"timeout | stats by (_time:1h, service) count()",
+		"duration_ms:>500 | stats count() by (host)",
+		"level:>=warn -service:db | stats by (_time:7m) count(), count() as again",
+		"| stats count()",
+	} {
+		x := mustParse(t, src)
+		q := Query{Since: base.Add(90 * time.Second), Until: base.Add(2*time.Hour + 17*time.Second), Expr: x}
+		steps, err := compilePipes(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := steps[0].(*statsStep)
+		if !st.countsBySeries() {
+			t.Fatalf("%s: not answered from summaries", src)
+		}
+		fast, err := s.countBySeries(context.Background(), q, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []record
+		for _, ev := range collect(t, s, q) {
+			recs = append(recs, eventRecord(&ev))
+		}
+		slow, _ := st.apply(recs, nil)
+		if fmt.Sprint(fast) != fmt.Sprint(slow) || len(slow) == 0 {
+			t.Errorf("%s:\nsummaries %v\n   events %v", src, fast, slow)
+		}
+	}
+}

@@ -38,6 +38,13 @@ func (s *Searcher) Run(ctx context.Context, q Query) (*Table, error) {
 			return nil, err
 		}
 		q.Limit = 0 // pipes see every match
+		if st, ok := steps[0].(*statsStep); ok && st.countsBySeries() {
+			recs, err := s.countBySeries(ctx, q, st)
+			if err != nil {
+				return nil, err
+			}
+			return applySteps(recs, st.columns(), steps[1:]), nil
+		}
 	}
 	it, err := s.Search(ctx, q)
 	if err != nil {
@@ -53,10 +60,14 @@ func (s *Searcher) Run(ctx context.Context, q Query) (*Table, error) {
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
+	return applySteps(recs, cols, steps), nil
+}
+
+func applySteps(recs []record, cols []string, steps []step) *Table {
 	for _, st := range steps {
 		recs, cols = st.apply(recs, cols)
 	}
-	return toTable(recs, cols), nil
+	return toTable(recs, cols)
 }
 
 // eventColumns are an event's columns before its labels and fields.
@@ -219,12 +230,26 @@ func groupKey(r record, by []string) string {
 	return string(b)
 }
 
+// hasAny reports whether r has one of fields: top and uniq skip records
+// with none, which would otherwise crowd out every real value.
+func hasAny(r record, fields []string) bool {
+	for _, f := range fields {
+		if _, ok := r[f]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 type uniqStep []string
 
 func (by uniqStep) apply(in []record, _ []string) ([]record, []string) {
 	seen := map[string]bool{}
 	var out []record
 	for _, r := range in {
+		if !hasAny(r, by) {
+			continue
+		}
 		k := groupKey(r, by)
 		if seen[k] {
 			continue
@@ -252,6 +277,9 @@ func (t topStep) apply(in []record, _ []string) ([]record, []string) {
 	counts := map[string]int64{}
 	first := map[string]record{}
 	for _, r := range in {
+		if !hasAny(r, t.by) {
+			continue
+		}
 		k := groupKey(r, t.by)
 		if _, ok := first[k]; !ok {
 			u := record{}

@@ -164,48 +164,15 @@ func (a *statsAcc) add(key string, bucket int, n int64, last int64) {
 	}
 }
 
-// partition adds one partition's matches. A block wholly inside the window
-// and inside one bucket is counted from its per-series summary when no
-// words are asked for; the others are decoded.
+// partition adds one partition's matches, counted per series.
 func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partition) error {
-	r, err := plan.openPart(ctx, part)
-	if err != nil || r == nil {
-		return err
-	}
-	defer r.close()
-	if r.all { // every series is a group key, and blocks are counted by series
-		if err := r.readSeries(ctx, true); err != nil {
-			return plan.wrapErr(part.Path, err)
-		}
-	}
-	keys := make(map[int64]string, len(r.series))
-	for id, s := range r.series {
+	var g groupIDs
+	groupOf := func(s *index.Series) int64 {
 		ev := schema.Event{Service: s.Service, Level: s.Level, Host: s.Host, Labels: s.Labels}
-		keys[id] = a.by.key(&ev)
+		return g.id(a.by.key(&ev))
 	}
-	blocks, err := r.blocks(ctx)
-	if err != nil {
-		return err
-	}
-	for i := range blocks {
-		b := &blocks[i]
-		if plan.words == nil && plan.rows == nil && r.inside(b) && a.bucket(b.MinTime) == a.bucket(b.MaxTime) {
-			if ss, err := b.Series(); err == nil { // else decoding the block says what is wrong
-				for _, s := range ss {
-					if r.wanted(s.ID) {
-						a.add(keys[s.ID], a.bucket(b.MinTime), int64(s.Rows), s.MaxTime)
-					}
-				}
-				continue
-			}
-		}
-		rows, err := r.matching(ctx, b, r.codec, &r.doc, false)
-		if err != nil {
-			return err
-		}
-		for _, row := range rows {
-			a.add(keys[row.Series], a.bucket(row.Time), 1, row.Time)
-		}
-	}
-	return nil
+	bucket := func(t int64) int64 { return int64(a.bucket(t)) }
+	return plan.countSeries(ctx, part, bucket, groupOf, func(group, b int64, c seriesCount) {
+		a.add(g.keys[group], int(b), c.n, c.last)
+	})
 }

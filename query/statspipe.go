@@ -2,12 +2,15 @@ package query
 
 import (
 	"cmp"
+	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
@@ -66,38 +69,64 @@ type statsAccum struct {
 }
 
 func (s *statsStep) apply(in []record, _ []string) ([]record, []string) {
-	groups := map[string]*statsGroup{}
-	var order []string
+	acc := s.newAcc()
 	for _, r := range in {
-		key := s.key(r)
-		k := groupKey(key, s.keyNames())
-		g, ok := groups[k]
-		if !ok {
-			g = &statsGroup{key: key, accs: make([]statsAccum, len(s.funcs))}
-			for i := range g.accs {
-				g.accs[i].min, g.accs[i].max = math.Inf(1), math.Inf(-1)
-			}
-			groups[k] = g
-			order = append(order, k)
-		}
-		for i := range s.funcs {
-			g.accs[i].add(&s.funcs[i], r)
-		}
+		acc.add(r, 1)
 	}
-	if len(s.by) == 0 && len(groups) == 0 { // stats over nothing is one row of zeros
-		groups[""] = &statsGroup{key: record{}, accs: make([]statsAccum, len(s.funcs))}
-		order = append(order, "")
+	return acc.result(), s.columns()
+}
+
+// statsGroups gathers a stats step's groups.
+type statsGroups struct {
+	s      *statsStep
+	groups map[string]*statsGroup
+	order  []string
+}
+
+func (s *statsStep) newAcc() *statsGroups {
+	return &statsGroups{s: s, groups: map[string]*statsGroup{}}
+}
+
+// add adds r, standing for n events with r's values: n > 1 only when
+// every function is count().
+func (a *statsGroups) add(r record, n int64) {
+	s := a.s
+	key := s.key(r)
+	k := groupKey(key, s.keyNames())
+	g, ok := a.groups[k]
+	if !ok {
+		g = &statsGroup{key: key, accs: make([]statsAccum, len(s.funcs))}
+		for i := range g.accs {
+			g.accs[i].min, g.accs[i].max = math.Inf(1), math.Inf(-1)
+		}
+		a.groups[k] = g
+		a.order = append(a.order, k)
 	}
-	out := make([]record, 0, len(order))
-	for _, k := range order {
-		g := groups[k]
+	for i := range s.funcs {
+		if n != 1 && s.funcs[i].Field == "" {
+			g.accs[i].n += n
+			continue
+		}
+		g.accs[i].add(&s.funcs[i], r)
+	}
+}
+
+func (a *statsGroups) result() []record {
+	s := a.s
+	if len(s.by) == 0 && len(a.groups) == 0 { // stats over nothing is one row of zeros
+		a.groups[""] = &statsGroup{key: record{}, accs: make([]statsAccum, len(s.funcs))}
+		a.order = append(a.order, "")
+	}
+	out := make([]record, 0, len(a.order))
+	for _, k := range a.order {
+		g := a.groups[k]
 		for i, f := range s.funcs {
 			g.key[f.As] = g.accs[i].result(f.Name, s.phi[i])
 		}
 		out = append(out, g.key)
 	}
-	s.sortByBuckets(out)
-	return out, s.columns()
+	s.sortByKeys(out)
+	return out
 }
 
 func (s *statsStep) keyNames() []string {
@@ -132,12 +161,10 @@ func (s *statsStep) key(r record) record {
 	return key
 }
 
-// sortByBuckets puts groups in time order when grouped by time buckets,
-// as a chart reads them.
-func (s *statsStep) sortByBuckets(out []record) {
-	if !slices.ContainsFunc(s.bucket, func(d time.Duration) bool { return d > 0 }) {
-		return
-	}
+// sortByKeys puts groups in the order of their keys: time buckets in time
+// order, as a chart reads them, and the same order however they were
+// counted.
+func (s *statsStep) sortByKeys(out []record) {
 	names := s.keyNames()
 	slices.SortStableFunc(out, func(a, b record) int {
 		for _, k := range names {
@@ -205,4 +232,84 @@ func (a *statsAccum) result(name string, phi float64) any {
 	// nearest rank: the smallest value with at least phi of them at or below it
 	i := int(math.Ceil(phi*float64(len(a.values)))) - 1
 	return a.values[max(i, 0)]
+}
+
+// countsBySeries reports whether the step only counts events, grouped by
+// what a series knows and by _time buckets: then block summaries answer it.
+func (s *statsStep) countsBySeries() bool {
+	for _, f := range s.funcs {
+		if f.Name != "count" || f.Field != "" {
+			return false
+		}
+	}
+	for i, b := range s.by {
+		if b.Field == ql.Time && s.bucket[i] > 0 || seriesFields[b.Field] {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// timeBucket is the step's _time bucket, 0 without one.
+func (s *statsStep) timeBucket() time.Duration {
+	for i, b := range s.by {
+		if b.Field == ql.Time {
+			return s.bucket[i]
+		}
+	}
+	return 0
+}
+
+// countBySeries answers the step (countsBySeries) from the counts of
+// each series per bucket, never making an event.
+func (s *Searcher) countBySeries(ctx context.Context, q Query, st *statsStep) ([]record, error) {
+	p, err := s.plan(q)
+	if err != nil {
+		return nil, err
+	}
+	d := st.timeBucket()
+	bucket := func(int64) int64 { return 0 }
+	if d > 0 {
+		bucket = func(t int64) int64 { return bucketStart(t, d) / int64(d) } // fits: a minute's is 2.9e7 now
+	}
+	// A group's record is made once; rows are counted per group number.
+	var ids groupIDs
+	var recs []record
+	sums := map[int64]int64{} // groupBucket(group, bucket) → count
+	var key []byte
+	groupOf := func(se *index.Series) int64 {
+		key = key[:0]
+		for _, b := range st.by {
+			v, _ := seriesValue(se, b.Field)
+			key = append(append(key, v...), 0)
+		}
+		id := ids.id(string(key))
+		if int(id) == len(recs) {
+			r := record{}
+			for _, b := range st.by {
+				if v, ok := seriesValue(se, b.Field); ok {
+					r[b.Field] = v
+				}
+			}
+			recs = append(recs, r)
+		}
+		return id
+	}
+	for _, part := range p.parts {
+		err := p.countSeries(ctx, part, bucket, groupOf, func(group, at int64, c seriesCount) {
+			sums[groupBucket(group, at)] += c.n
+		})
+		if err != nil && !s.skipDamaged(part.Path, err) {
+			return nil, err
+		}
+	}
+	acc := st.newAcc()
+	for k, n := range sums {
+		group, at := unpackGroupBucket(k)
+		r := maps.Clone(recs[group])
+		r[ql.Time] = time.Unix(0, at*int64(d)).UTC()
+		acc.add(r, n)
+	}
+	return acc.result(), nil
 }
