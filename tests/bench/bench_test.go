@@ -333,6 +333,7 @@ func (e *env) search(t *testing.T, n int) {
 	for _, c := range cases {
 		live[c.name] = e.timeCommand(t, filepath.Join(e.bin, "logq"), append(slices.Clone(c.logq), "--data", data), false)
 	}
+	e.queryLanguage(t, n, data)
 	col.Signal(t, syscall.SIGTERM, 5*time.Minute)
 
 	logs := filepath.Join(data, "logs")
@@ -363,6 +364,46 @@ func (e *env) search(t *testing.T, n int) {
 		idx := dirBytes(filepath.Join(data, "index"))
 		e.report.add("Search, 10M events over 24 h (whole process, warm cache)", "index bytes per raw log byte", "×",
 			[]float64{float64(idx) / float64(raw)}, "<= 1.2", func(v float64) bool { return v <= 1.2 })
+	}
+}
+
+// queryCase is a query of the query language, for logq and in LogsQL for
+// VictoriaLogs, asking the same of the same events.
+type queryCase struct {
+	name  string
+	since string
+	logq  string
+	vl    string
+}
+
+// queryCases are issue #16's timed queries (each <= 100 ms at 10M events
+// and faster than VictoriaLogs).
+var queryCases = []queryCase{
+	{"field comparison over 1 h, count", "1h", "duration_ms:>500", "_time:1h duration_ms:>500 | stats count() as n"},
+	{"regex over 1 h, count", "1h", `~"took [0-9]{2}ms"`, `_time:1h ~"took [0-9]{2}ms" | stats count() as n`},
+	{"stats count() by (service) over 24 h", "25h", "* | stats count() by (service)", "_time:25h | stats by (service) count() as n"},
+	{"stats by (_time:1m) quantile(0.99, duration_ms) over 1 h", "1h", "| stats by (_time:1m) quantile(0.99, duration_ms)",
+		"_time:1h | stats by (_time:1m) quantile(0.99, duration_ms) as p99"},
+	{"top 10 users over 24 h", "25h", "| top 10 by (user)", "_time:25h | top 10 by (user)"},
+}
+
+const queryLanguageSection = "Query language, %s events over 24 h (whole process, live collector; VictoriaLogs whole HTTP request)"
+
+// queryLanguage times the query cases with logq on the live collector; a
+// filter alone is counted (--count), as VictoriaLogs' stats count() is.
+func (e *env) queryLanguage(t *testing.T, n int, data string) {
+	section := fmt.Sprintf(queryLanguageSection, fmt.Sprintf("%dM", n/1_000_000))
+	for _, c := range queryCases {
+		args := []string{"search", "--since", c.since, "--data", data}
+		if !strings.Contains(c.logq, "|") {
+			args = append(args, "--count")
+		}
+		var target string
+		var pass func(float64) bool
+		if n >= 10_000_000 {
+			target, pass = "<= 100", func(v float64) bool { return v <= 100 }
+		}
+		e.report.add(section, "logq: "+c.name, "ms", e.timeCommand(t, filepath.Join(e.bin, "logq"), append(args, "--", c.logq), false), target, pass)
 	}
 }
 

@@ -287,6 +287,22 @@ func (e *env) vlSearch(t *testing.T, n int, label string) {
 			}
 		}
 	}
+	qsection := fmt.Sprintf(queryLanguageSection, label)
+	for _, c := range queryCases {
+		vlt := e.timeVLQuery(t, vl, c.vl)
+		if rows, err := vl.query(c.vl); err == nil && len(rows) > 0 {
+			t.Logf("VictoriaLogs %s, %s: %d rows, first %v", label, c.name, len(rows), rows[0])
+		}
+		e.report.add(qsection, "VictoriaLogs: "+c.name, "ms", vlt, "", nil)
+		if zl := e.report.median(qsection, "logq: "+c.name); zl > 0 {
+			name := fmt.Sprintf("VictoriaLogs / logq on a live collector, %s, %s", c.name, label)
+			if n >= 10_000_000 { // issue #16: faster than VictoriaLogs
+				e.report.ratioAtLeast(name, median(vlt)/zl, 1)
+			} else {
+				e.report.ratio(name, median(vlt)/zl)
+			}
+		}
+	}
 }
 
 // vlFreshness: VictoriaLogs under the freshness rows' background load

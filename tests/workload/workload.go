@@ -1,12 +1,16 @@
 // Package workload generates deterministic, realistic log events for tests
 // and benchmarks: 20 services, 50 hosts, levels info 70% / debug 10% /
 // warn 15% / error 5%, messages of about 95 bytes from templates with ids,
-// and the rare token needle<K> in every 100,000th event.
+// and the rare token needle<K> in every 100,000th event. Request events
+// also carry typed fields duration_ms, status and user, slow queries
+// duration_ms, as structured loggers write them beside the message.
 package workload
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,9 +98,12 @@ func (g *Generator) Next() (schema.Event, int) {
 	}
 	id := strconv.FormatUint(r.Uint64()&0xffffffffff, 16)
 	var msg string
+	var fields schema.Fields
 	switch k := r.IntN(len(templates)); k {
 	case 0:
-		msg = fmt.Sprintf(templates[k], id, r.IntN(900), 200+r.IntN(4)*100, r.IntN(99999), r.IntN(99999))
+		dur, status, path, user := r.IntN(900), 200+r.IntN(4)*100, r.IntN(99999), r.IntN(99999)
+		msg = fmt.Sprintf(templates[k], id, dur, status, path, user)
+		fields = schema.Fields{"duration_ms": int64(dur), "status": int64(status), "user": "u" + strconv.Itoa(user)}
 	case 1:
 		msg = fmt.Sprintf(templates[k], r.IntN(30000), id, r.IntN(5), 5, r.IntN(999999))
 	case 2:
@@ -106,7 +113,9 @@ func (g *Generator) Next() (schema.Event, int) {
 	case 4:
 		msg = fmt.Sprintf(templates[k], id, r.IntN(999), r.IntN(100), r.IntN(10000), r.IntN(999))
 	case 5:
-		msg = fmt.Sprintf(templates[k], r.IntN(9000), r.IntN(999999), r.IntN(999), id)
+		dur := r.IntN(9000)
+		msg = fmt.Sprintf(templates[k], dur, r.IntN(999999), r.IntN(999), id)
+		fields = schema.Fields{"duration_ms": int64(dur)}
 	case 6:
 		msg = fmt.Sprintf(templates[k], r.IntN(9), r.IntN(9), r.IntN(99), id)
 	default:
@@ -118,7 +127,7 @@ func (g *Generator) Next() (schema.Event, int) {
 	}
 	return schema.Event{
 		Time: t, Service: serviceNames[r.IntN(min(g.o.Services, len(serviceNames)))], Level: lvl,
-		Host: "host-" + strconv.Itoa(r.IntN(g.o.Hosts)), Message: msg,
+		Host: "host-" + strconv.Itoa(r.IntN(g.o.Hosts)), Message: msg, Fields: fields,
 	}, i
 }
 
@@ -158,6 +167,14 @@ func JSONLine(b []byte, ev *schema.Event) []byte {
 	b = append(b, ev.Host...)
 	b = append(b, `","msg":`...)
 	b = strconv.AppendQuote(b, ev.Message)
+	for _, k := range slices.Sorted(maps.Keys(ev.Fields)) {
+		b = append(strconv.AppendQuote(append(b, ','), k), ':')
+		if s, ok := ev.Fields[k].(string); ok {
+			b = strconv.AppendQuote(b, s)
+		} else {
+			b = schema.AppendValue(b, ev.Fields[k])
+		}
+	}
 	return append(b, "}\n"...)
 }
 
@@ -174,6 +191,10 @@ func LogfmtLine(b []byte, ev *schema.Event) []byte {
 	b = append(b, ev.Host...)
 	b = append(b, " msg="...)
 	b = strconv.AppendQuote(b, ev.Message)
+	for _, k := range slices.Sorted(maps.Keys(ev.Fields)) {
+		b = append(append(append(b, ' '), k...), '=')
+		b = schema.AppendLogfmtValue(b, schema.FormatValue(ev.Fields[k]))
+	}
 	return append(b, '\n')
 }
 

@@ -36,6 +36,7 @@ func run(args []string) int {
 	service := fs.String("service", "", "send every event as this service with message \"event <i>\" (tests)")
 	services := fs.Int("services", 0, "with --service S, spread events round robin over services S-0 … S-<n-1>")
 	stamp := fs.Bool("now", false, "stamp events with the send time instead of the workload's")
+	firstAt := fs.String("start", "", "RFC 3339 time of the first event (default: now minus --window), so a test can generate the same events")
 	fixed := fs.String("fixed-time", "", "stamp every event with this RFC 3339 time (many events sharing one timestamp)")
 	timeout := fs.Duration("close-timeout", 30*time.Second, "how long Close may take to deliver the queue")
 	pregen := fs.Bool("pregenerate", true, "generate all events before sending (keeps generation out of the measurement)")
@@ -55,6 +56,13 @@ func run(args []string) int {
 		}
 	}
 	wo.Start = time.Now().Add(-wo.Window)
+	if *firstAt != "" {
+		var err error
+		if wo.Start, err = time.Parse(time.RFC3339Nano, *firstAt); err != nil {
+			fmt.Fprintln(os.Stderr, "zlog-loadgen: --start:", err)
+			return 2
+		}
+	}
 	pub, err := publisher.New(po, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "zlog-loadgen:", err)
@@ -76,7 +84,7 @@ func run(args []string) int {
 			}
 			ev, i := gen.Next()
 			if *service != "" {
-				ev.Service, ev.Level, ev.Message = *service, schema.LevelInfo, "event "+strconv.Itoa(i)
+				ev.Service, ev.Level, ev.Message, ev.Fields = *service, schema.LevelInfo, "event "+strconv.Itoa(i), nil
 				if *services > 0 {
 					ev.Service += "-" + strconv.Itoa(i%*services)
 				}
