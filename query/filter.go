@@ -1,7 +1,6 @@
 package query
 
 import (
-	"encoding/json"
 	"math"
 	"time"
 
@@ -27,9 +26,9 @@ type evalCtx struct {
 	time   int64
 	seq    uint64
 	msg    string
-	raw    string // fields as stored (JSON), when fields is not parsed yet
+	raw    string // fields as stored (JSON), read one field at a time
 	fields schema.Fields
-	parsed bool
+	parsed bool // fields holds them (a live event's), not raw
 	doc    *doc
 }
 
@@ -49,13 +48,11 @@ func (e *evalCtx) value(name string) (any, bool) {
 			return v, true
 		}
 	}
-	if !e.parsed {
-		e.parsed = true
-		if e.raw != "" && json.Unmarshal([]byte(e.raw), &e.fields) != nil {
-			e.fields = nil // index.FieldsColumn wrote it: cannot happen short of damage
+	if e.parsed {
+		if v, ok := e.fields[name]; ok {
+			return v, true
 		}
-	}
-	if v, ok := e.fields[name]; ok {
+	} else if v, ok := fieldOfRaw(e.raw, name); ok {
 		return v, true
 	}
 	if e.s != nil {

@@ -1,0 +1,122 @@
+package query
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// jsonField reads one field's value from an event's stored fields (a
+// flat JSON object as index.FieldsColumn writes it: scalar values, no
+// spaces) without decoding the rest: a condition on one field of each of
+// a million events must not build a million maps. Values come out as
+// schema.Fields' decoding makes them: integral numbers int64, other
+// numbers float64. ok is false when the field is absent; anything the
+// scan does not expect is left to the full decoder (fallback true).
+func jsonField(raw, key string) (v any, ok, fallback bool) {
+	if len(raw) < 2 || raw[0] != '{' {
+		return nil, false, raw != ""
+	}
+	i := 1
+	for i < len(raw) && raw[i] == '"' {
+		end := stringEnd(raw, i)
+		colon := end + 1
+		if end < 0 || colon >= len(raw) || raw[colon] != ':' {
+			return nil, false, true
+		}
+		k := raw[i+1 : end]
+		if strings.IndexByte(k, '\\') >= 0 {
+			return nil, false, true
+		}
+		start := colon + 1
+		stop := valueEnd(raw, start)
+		if stop < 0 {
+			return nil, false, true
+		}
+		if k == key {
+			v, good := jsonScalar(raw[start:stop])
+			return v, good, !good
+		}
+		if i = stop; i < len(raw) && raw[i] == ',' {
+			i++
+		}
+	}
+	return nil, false, i >= len(raw) || raw[i] != '}'
+}
+
+// stringEnd is the index of the quote that ends the string starting at
+// raw[i], -1 if none.
+func stringEnd(raw string, i int) int {
+	for j := i + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return -1
+}
+
+// valueEnd is where the scalar value starting at raw[i] ends.
+func valueEnd(raw string, i int) int {
+	if i >= len(raw) {
+		return -1
+	}
+	if raw[i] == '"' {
+		if end := stringEnd(raw, i); end >= 0 {
+			return end + 1
+		}
+		return -1
+	}
+	if raw[i] == '{' || raw[i] == '[' {
+		return -1
+	}
+	end := strings.IndexAny(raw[i:], ",}")
+	if end < 0 {
+		return -1
+	}
+	return i + end
+}
+
+func jsonScalar(tok string) (any, bool) {
+	switch {
+	case tok == "true":
+		return true, true
+	case tok == "false":
+		return false, true
+	case strings.HasPrefix(tok, `"`):
+		if strings.IndexByte(tok, '\\') < 0 {
+			return tok[1 : len(tok)-1], true
+		}
+		var s string
+		if json.Unmarshal([]byte(tok), &s) != nil {
+			return nil, false
+		}
+		return s, true
+	}
+	if n, err := strconv.ParseInt(tok, 10, 64); err == nil {
+		return n, true
+	}
+	if f, err := strconv.ParseFloat(tok, 64); err == nil {
+		return f, true
+	}
+	return nil, false
+}
+
+// fieldOfRaw is a field's value from stored fields: the scan, or the
+// full decoder when the scan cannot tell.
+func fieldOfRaw(raw, key string) (any, bool) {
+	v, ok, fallback := jsonField(raw, key)
+	if !fallback {
+		return v, ok
+	}
+	var f schema.Fields
+	if json.Unmarshal([]byte(raw), &f) != nil {
+		return nil, false
+	}
+	v, ok = f[key]
+	return v, ok
+}
