@@ -45,6 +45,13 @@ func (s *Searcher) Run(ctx context.Context, q Query) (*Table, error) {
 			}
 			return applySteps(recs, st.columns(), steps[1:]), nil
 		}
+		if f, ok := steps[0].(folder); ok {
+			recs, cols, err := s.foldEvents(ctx, q, f)
+			if err != nil {
+				return nil, err
+			}
+			return applySteps(recs, cols, steps[1:]), nil
+		}
 	}
 	it, err := s.Search(ctx, q)
 	if err != nil {
@@ -241,30 +248,12 @@ func hasAny(r record, fields []string) bool {
 	return false
 }
 
+// uniqStep is the distinct combinations of its fields, in their order.
 type uniqStep []string
 
-func (by uniqStep) apply(in []record, _ []string) ([]record, []string) {
-	seen := map[string]bool{}
-	var out []record
-	for _, r := range in {
-		if !hasAny(r, by) {
-			continue
-		}
-		k := groupKey(r, by)
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		u := record{}
-		for _, f := range by {
-			if v, ok := r[f]; ok {
-				u[f] = v
-			}
-		}
-		out = append(out, u)
-	}
-	return out, by
-}
+func (by uniqStep) apply(in []record, _ []string) ([]record, []string) { return foldAll(by, in) }
+func (by uniqStep) fields() []string                                   { return by }
+func (by uniqStep) newFold() fold                                      { return &tally{by: by} }
 
 // topStep is the n most frequent combinations of by, with their counts
 // as "hits"; ties in the order of their values.
@@ -273,36 +262,101 @@ type topStep struct {
 	by []string
 }
 
-func (t topStep) apply(in []record, _ []string) ([]record, []string) {
-	counts := map[string]int64{}
-	first := map[string]record{}
-	for _, r := range in {
-		if !hasAny(r, t.by) {
-			continue
-		}
-		k := groupKey(r, t.by)
-		if _, ok := first[k]; !ok {
-			u := record{}
-			for _, f := range t.by {
-				if v, ok := r[f]; ok {
-					u[f] = v
-				}
-			}
-			first[k] = u
-		}
-		counts[k]++
+func (t topStep) apply(in []record, _ []string) ([]record, []string) { return foldAll(t, in) }
+func (t topStep) fields() []string                                   { return t.by }
+func (t topStep) newFold() fold                                      { return &tally{by: t.by, top: t.n, hits: true} }
+
+// tally counts the combinations of by's values: top and uniq.
+type tally struct {
+	by     []string
+	top    int  // the most frequent this many; 0 = all, in key order
+	hits   bool // with their counts
+	counts map[string]int64
+	first  map[string]record
+	key    []byte // reused
+}
+
+func (t *tally) add(get getter) {
+	key, any := appendKey(t.key[:0], get, t.by)
+	t.key = key
+	if !any {
+		return
 	}
-	keys := slices.Collect(maps.Keys(counts))
-	slices.SortFunc(keys, func(a, b string) int {
-		return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b))
-	})
-	out := make([]record, 0, min(t.n, len(keys)))
-	for _, k := range keys[:min(t.n, len(keys))] {
-		r := first[k]
-		r["hits"] = counts[k]
+	if t.counts == nil {
+		t.counts, t.first = map[string]int64{}, map[string]record{}
+	}
+	if n, ok := t.counts[string(key)]; ok { // no allocation for a known key
+		t.counts[string(key)] = n + 1
+		return
+	}
+	u := record{}
+	for _, f := range t.by {
+		if v, ok := get(f); ok {
+			u[f] = v
+		}
+	}
+	t.first[string(key)] = u
+	t.counts[string(key)] = 1
+}
+
+// appendKey appends the values of fields, each ended by a NUL: a group's
+// key, as groupKey makes it of a record; any says whether one was there.
+func appendKey(b []byte, get getter, fields []string) (key []byte, any bool) {
+	for _, f := range fields {
+		if v, ok := get(f); ok {
+			b = schema.AppendValue(b, v)
+			any = true
+		}
+		b = append(b, 0)
+	}
+	return b, any
+}
+
+func (t *tally) merge(other fold) {
+	o := other.(*tally)
+	for k, n := range o.counts {
+		if _, ok := t.first[k]; !ok {
+			if t.counts == nil {
+				t.counts, t.first = map[string]int64{}, map[string]record{}
+			}
+			t.first[k] = o.first[k]
+		}
+		t.counts[k] += n
+	}
+}
+
+func (t *tally) records() ([]record, []string) {
+	keys := slices.Collect(maps.Keys(t.counts))
+	if t.top > 0 {
+		slices.SortFunc(keys, func(a, b string) int {
+			return cmp.Or(cmp.Compare(t.counts[b], t.counts[a]), cmp.Compare(a, b))
+		})
+		keys = keys[:min(t.top, len(keys))]
+	} else {
+		slices.SortFunc(keys, func(a, b string) int { return compareRecords(t.first[a], t.first[b], t.by) })
+	}
+	out := make([]record, 0, len(keys))
+	for _, k := range keys {
+		r := t.first[k]
+		if t.hits {
+			r["hits"] = t.counts[k]
+		}
 		out = append(out, r)
 	}
-	return out, append(slices.Clone(t.by), "hits")
+	if t.hits {
+		return out, append(slices.Clone(t.by), "hits")
+	}
+	return out, t.by
+}
+
+// compareRecords orders records by the values of fields, in turn.
+func compareRecords(a, b record, fields []string) int {
+	for _, f := range fields {
+		if c := compareValues(a[f], b[f]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // bucketStart is the start of the bucket of t, buckets every d from the

@@ -68,12 +68,36 @@ type statsAccum struct {
 	uniq     map[string]bool
 }
 
-func (s *statsStep) apply(in []record, _ []string) ([]record, []string) {
-	acc := s.newAcc()
-	for _, r := range in {
-		acc.add(r, 1)
+func (s *statsStep) apply(in []record, _ []string) ([]record, []string) { return foldAll(s, in) }
+func (s *statsStep) newFold() fold                                      { return s.newAcc() }
+
+// fields are what the step reads of an event: its keys and arguments.
+func (s *statsStep) fields() []string {
+	out := s.keyNames()
+	for _, f := range s.funcs {
+		if f.Field != "" && !slices.Contains(out, f.Field) {
+			out = append(out, f.Field)
+		}
 	}
-	return acc.result(), s.columns()
+	return out
+}
+
+func (a *statsGroups) records() ([]record, []string) { return a.result(), a.s.columns() }
+
+// merge adds another worker's groups.
+func (a *statsGroups) merge(other fold) {
+	for _, k := range other.(*statsGroups).order {
+		o := other.(*statsGroups).groups[k]
+		g, ok := a.groups[k]
+		if !ok {
+			a.groups[k] = o
+			a.order = append(a.order, k)
+			continue
+		}
+		for i := range g.accs {
+			g.accs[i].merge(&o.accs[i])
+		}
+	}
 }
 
 // statsGroups gathers a stats step's groups.
@@ -81,33 +105,61 @@ type statsGroups struct {
 	s      *statsStep
 	groups map[string]*statsGroup
 	order  []string
+	keyBuf []byte
 }
 
 func (s *statsStep) newAcc() *statsGroups {
 	return &statsGroups{s: s, groups: map[string]*statsGroup{}}
 }
 
-// add adds r, standing for n events with r's values: n > 1 only when
-// every function is count().
-func (a *statsGroups) add(r record, n int64) {
+func (a *statsGroups) add(get getter) { a.addN(get, 1) }
+
+// addN adds an event, standing for n events with its values: n > 1 only
+// when every function is count().
+func (a *statsGroups) addN(get getter, n int64) {
 	s := a.s
-	key := s.key(r)
-	k := groupKey(key, s.keyNames())
-	g, ok := a.groups[k]
+	get = s.bucketed(get)
+	// Events without the keys form their own group, as in LogsQL.
+	a.keyBuf, _ = appendKey(a.keyBuf[:0], get, s.keyNames())
+	g, ok := a.groups[string(a.keyBuf)]
 	if !ok {
+		key := make(record, len(s.by)+len(s.funcs))
+		for _, b := range s.by {
+			if v, ok := get(b.Field); ok {
+				key[b.Field] = v
+			}
+		}
 		g = &statsGroup{key: key, accs: make([]statsAccum, len(s.funcs))}
 		for i := range g.accs {
 			g.accs[i].min, g.accs[i].max = math.Inf(1), math.Inf(-1)
 		}
+		k := string(a.keyBuf)
 		a.groups[k] = g
 		a.order = append(a.order, k)
 	}
 	for i := range s.funcs {
-		if n != 1 && s.funcs[i].Field == "" {
+		f := &s.funcs[i]
+		if f.Field == "" {
 			g.accs[i].n += n
 			continue
 		}
-		g.accs[i].add(&s.funcs[i], r)
+		v, ok := get(f.Field)
+		g.accs[i].add(f, v, ok)
+	}
+}
+
+// bucketed is get with _time cut to the start of its bucket.
+func (s *statsStep) bucketed(get getter) getter {
+	d := s.timeBucket()
+	if d == 0 {
+		return get
+	}
+	return func(name string) (any, bool) {
+		v, ok := get(name)
+		if t, isTime := v.(time.Time); ok && isTime && name == ql.Time {
+			v = time.Unix(0, bucketStart(t.UnixNano(), d)).UTC()
+		}
+		return v, ok
 	}
 }
 
@@ -145,22 +197,6 @@ func (s *statsStep) columns() []string {
 	return cols
 }
 
-// key is r's values of the by keys, times cut to their bucket's start.
-func (s *statsStep) key(r record) record {
-	key := make(record, len(s.by)+len(s.funcs))
-	for i, b := range s.by {
-		v, ok := r[b.Field]
-		if !ok {
-			continue
-		}
-		if t, isTime := v.(time.Time); isTime && s.bucket[i] > 0 {
-			v = time.Unix(0, bucketStart(t.UnixNano(), s.bucket[i])).UTC()
-		}
-		key[b.Field] = v
-	}
-	return key
-}
-
 // sortByKeys puts groups in the order of their keys: time buckets in time
 // order, as a chart reads them, and the same order however they were
 // counted.
@@ -176,12 +212,7 @@ func (s *statsStep) sortByKeys(out []record) {
 	})
 }
 
-func (a *statsAccum) add(f *ql.StatsFunc, r record) {
-	if f.Field == "" {
-		a.n++
-		return
-	}
-	v, ok := r[f.Field]
+func (a *statsAccum) add(f *ql.StatsFunc, v any, ok bool) {
 	if !ok || schema.FormatValue(v) == "" {
 		return
 	}
@@ -204,6 +235,19 @@ func (a *statsAccum) add(f *ql.StatsFunc, r record) {
 		if f.Name == "median" || f.Name == "quantile" {
 			a.values = append(a.values, x)
 		}
+	}
+}
+
+func (a *statsAccum) merge(o *statsAccum) {
+	a.n += o.n
+	a.sum += o.sum
+	a.min, a.max = min(a.min, o.min), max(a.max, o.max)
+	a.values = append(a.values, o.values...)
+	for v := range o.uniq {
+		if a.uniq == nil {
+			a.uniq = map[string]bool{}
+		}
+		a.uniq[v] = true
 	}
 }
 
@@ -309,7 +353,7 @@ func (s *Searcher) countBySeries(ctx context.Context, q Query, st *statsStep) ([
 		group, at := unpackGroupBucket(k)
 		r := maps.Clone(recs[group])
 		r[ql.Time] = time.Unix(0, at*int64(d)).UTC()
-		acc.add(r, n)
+		acc.addN(func(name string) (any, bool) { v, ok := r[name]; return v, ok }, n)
 	}
 	return acc.result(), nil
 }

@@ -1,0 +1,129 @@
+package query
+
+import (
+	"context"
+	"runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zlog/zlog/collector/index"
+	"github.com/zlog/zlog/collector/index/block"
+	"github.com/zlog/zlog/query/ql"
+)
+
+// folder is a pipe that folds events in any order (stats, top, uniq): as
+// the first pipe, it reads the matches of several blocks at once, each
+// worker into its own fold, and only the fields it asks for.
+type folder interface {
+	step
+	fields() []string
+	newFold() fold
+}
+
+// fold adds up events, each seen through get (a field's value by name,
+// as filters look them up), so that a row need not become a record.
+type fold interface {
+	add(get getter)
+	merge(other fold)
+	records() ([]record, []string)
+}
+
+type getter func(name string) (any, bool)
+
+// foldAll is a folder's apply: its fold over records already made.
+func foldAll(f folder, in []record) ([]record, []string) {
+	fo := f.newFold()
+	for _, r := range in {
+		fo.add(func(name string) (any, bool) { v, ok := r[name]; return v, ok })
+	}
+	return fo.records()
+}
+
+// foldEvents folds every match of q, decoding its blocks one worker per
+// core, each worker with its own fold; then the folds are merged.
+func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record, []string, error) {
+	p, err := s.plan(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	var jobs []countJob
+	var readers []*partReader
+	defer func() {
+		for _, r := range readers {
+			r.close()
+		}
+	}()
+	for _, part := range p.parts {
+		r, err := p.openPart(ctx, part)
+		if err == nil && r != nil && r.all {
+			err = r.readSeries(ctx, true) // workers read series: all are read first
+		}
+		if r != nil {
+			readers = append(readers, r)
+		}
+		var blocks []index.BlockMeta
+		if err == nil && r != nil {
+			blocks, err = r.blocks(ctx)
+		}
+		if s.skipDamaged(part.Path, err) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, b := range blocks {
+			jobs = append(jobs, countJob{r, b})
+		}
+	}
+	folds, err := foldJobs(ctx, jobs, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, o := range folds[1:] {
+		folds[0].merge(o)
+	}
+	out, cols := folds[0].records()
+	return out, cols, nil
+}
+
+func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
+	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
+	folds := make([]fold, workers)
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range workers {
+		folds[w] = f.newFold()
+		g.Go(func() error {
+			c, err := block.NewCodec()
+			if err != nil {
+				return err
+			}
+			var d doc
+			var e evalCtx
+			get := func(name string) (any, bool) {
+				if name == ql.Time {
+					return time.Unix(0, e.time).UTC(), true
+				}
+				return e.value(name)
+			}
+			for i := w; i < len(jobs); i += workers {
+				j := &jobs[i]
+				rows, err := j.r.matching(gctx, &j.b, c, &d, true)
+				if j.r.p.s.skipDamaged(j.r.path, err) {
+					continue // warned: the block's events are missing from the answer
+				}
+				if err != nil {
+					return err
+				}
+				for k := range rows {
+					row := &rows[k]
+					s := j.r.series[row.Series]
+					e = evalCtx{s: &s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
+					folds[w].add(get)
+				}
+			}
+			return nil
+		})
+	}
+	return folds, g.Wait()
+}
