@@ -27,14 +27,19 @@ func unpackGroupBucket(k int64) (group, bucket int64) { return k >> 32, int64(in
 // and one bucket is counted from its per-series summary, any other from
 // its head alone; otherwise blocks are decoded and matched. add hears
 // each group and bucket once.
+//
+// With byService (the group is the service's alone) and nothing filtering
+// series, no series is read at all: a block holds one service, so its
+// rows count for its service.
 func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket func(int64) int64,
-	groupOf func(*index.Series) int64, add func(group, bucket int64, c seriesCount)) error {
+	groupOf func(*index.Series) int64, byService bool, add func(group, bucket int64, c seriesCount)) error {
 	r, err := p.openPart(ctx, part)
 	if err != nil || r == nil {
 		return err
 	}
 	defer r.close()
-	if r.all { // series are what is counted by
+	byService = byService && r.all
+	if r.all && !byService { // series are what is counted by
 		if err := r.readSeries(ctx, true); err != nil {
 			return p.wrapErr(part.Path, err)
 		}
@@ -47,19 +52,16 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 	for id, s := range r.series {
 		groups[id] = groupOf(&s)
 	}
-	counts := map[int64]*seriesCount{}
-	count := func(series, at int64, n, last int64) {
-		k := groupBucket(groups[series], at)
-		c := counts[k]
-		if c == nil {
-			c = &seriesCount{last: last}
-			counts[k] = c
-		}
-		c.n += n
-		c.last = max(c.last, last)
-	}
+	counts := groupCounts{}
+	count := func(series, at int64, n, last int64) { counts.add(groups[series], at, n, last) }
 	for i := range blocks {
 		b := &blocks[i]
+		if byService {
+			if err := r.countBlock(ctx, b, groupOf(&index.Series{Service: b.Service}), bucket, counts); err != nil {
+				return err
+			}
+			continue
+		}
 		if at := bucket(b.MinTime); p.words == nil && p.rows == nil && r.inside(b) && at == bucket(b.MaxTime) {
 			err := b.EachSeries(func(s block.Series) bool {
 				if r.wanted(s.ID) {
@@ -84,6 +86,35 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 		add(g, b, *c)
 	}
 	return nil
+}
+
+// groupCounts are counts per groupBucket.
+type groupCounts map[int64]*seriesCount
+
+func (g groupCounts) add(group, at, n, last int64) {
+	k := groupBucket(group, at)
+	c := g[k]
+	if c == nil {
+		c = &seriesCount{last: last}
+		g[k] = c
+	}
+	c.n += n
+	c.last = max(c.last, last)
+}
+
+// countBlock counts a block's matches for one group: from its row count
+// when it lies inside the window and one bucket and nothing needs its
+// events, else from its rows.
+func (r *partReader) countBlock(ctx context.Context, b *index.BlockMeta, group int64, bucket func(int64) int64, counts groupCounts) error {
+	if at := bucket(b.MinTime); r.p.words == nil && r.p.rows == nil && r.inside(b) && at == bucket(b.MaxTime) {
+		counts.add(group, at, int64(b.Rows), b.MaxTime)
+		return nil
+	}
+	rows, err := r.matching(ctx, b, r.codec, &r.doc, false)
+	for _, row := range rows {
+		counts.add(group, bucket(row.Time), 1, row.Time)
+	}
+	return err
 }
 
 // groupIDs numbers group keys in the order they are first seen.

@@ -95,7 +95,11 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	if every < 0 {
 		return nil, fmt.Errorf("%w: --every %s is negative; want a bucket length such as 1h", ErrBadQuery, every)
 	}
-	span := q.Until.Sub(q.Since)
+	start := q.Since // buckets start at round times: 10:00, 10:05, not at since
+	if every > 0 {
+		start = time.Unix(0, bucketStart(q.Since.UnixNano(), every)).In(q.Since.Location())
+	}
+	span := q.Until.Sub(start)
 	nb := int64(1)
 	bucketNs := int64(math.MaxInt64)
 	if every > 0 {
@@ -111,13 +115,13 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	if err != nil {
 		return nil, err
 	}
-	acc := &statsAcc{by: by, base: q.Since.UnixNano(), every: bucketNs, nb: int(nb), bucketed: every > 0, rows: map[string]*StatsRow{}}
+	acc := &statsAcc{by: by, base: start.UnixNano(), every: bucketNs, nb: int(nb), bucketed: every > 0, rows: map[string]*StatsRow{}}
 	for _, p := range plan.parts {
 		if err := acc.partition(ctx, plan, p); err != nil && !s.skipDamaged(p.Path, err) {
 			return nil, err
 		}
 	}
-	st := &Stats{By: by, Since: q.Since, Until: q.Until, Every: every}
+	st := &Stats{By: by, Since: start, Until: q.Until, Every: every}
 	for _, r := range acc.rows {
 		st.Rows = append(st.Rows, *r)
 		st.Total += r.Count
@@ -172,7 +176,7 @@ func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partiti
 		return g.id(a.by.key(&ev))
 	}
 	bucket := func(t int64) int64 { return int64(a.bucket(t)) }
-	return plan.countSeries(ctx, part, bucket, groupOf, func(group, b int64, c seriesCount) {
+	return plan.countSeries(ctx, part, bucket, groupOf, a.by == ByService, func(group, b int64, c seriesCount) {
 		a.add(g.keys[group], int(b), c.n, c.last)
 	})
 }

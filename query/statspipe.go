@@ -295,6 +295,17 @@ func (s *statsStep) countsBySeries() bool {
 	return true
 }
 
+// byServiceOnly reports whether the groups are services (and time
+// buckets) alone.
+func (s *statsStep) byServiceOnly() bool {
+	for _, b := range s.by {
+		if b.Field != "service" && b.Field != ql.Time {
+			return false
+		}
+	}
+	return true
+}
+
 // timeBucket is the step's _time bucket, 0 without one.
 func (s *statsStep) timeBucket() time.Duration {
 	for i, b := range s.by {
@@ -341,7 +352,7 @@ func (s *Searcher) countBySeries(ctx context.Context, q Query, st *statsStep) ([
 		return id
 	}
 	for _, part := range p.parts {
-		err := p.countSeries(ctx, part, bucket, groupOf, func(group, at int64, c seriesCount) {
+		err := p.countSeries(ctx, part, bucket, groupOf, st.byServiceOnly(), func(group, at int64, c seriesCount) {
 			sums[groupBucket(group, at)] += c.n
 		})
 		if err != nil && !s.skipDamaged(part.Path, err) {
