@@ -38,6 +38,16 @@ func TestParseTime(t *testing.T) {
 		"2026-11-24T15:04:05":           time.Date(2026, 11, 24, 15, 4, 5, 0, loc),
 		"2026-11-24 15:04:05.123456789": time.Date(2026, 11, 24, 15, 4, 5, 123456789, loc),
 		" 30m ":                         now.Add(-30 * time.Minute),
+		"-1h":                           now.Add(-time.Hour),
+		"1 hour ago":                    now.Add(-time.Hour),
+		"90 minutes ago":                now.Add(-90 * time.Minute),
+		"an hour ago":                   now.Add(-time.Hour),
+		"2 Days ago":                    now.Add(-48 * time.Hour),
+		"1h ago":                        now.Add(-time.Hour),
+		"today":                         time.Date(2026, 11, 24, 0, 0, 0, 0, loc),
+		"yesterday":                     time.Date(2026, 11, 23, 0, 0, 0, 0, loc),
+		"@1732900000":                   time.Unix(1732900000, 0),
+		"@1732900000.25":                time.Unix(1732900000, 25e7),
 	}
 	for in, want := range cases {
 		got, err := ParseTime(in, now, loc)
@@ -45,9 +55,21 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "yesterday", "2026-13-01", "24/11/2026", "1h ago", "2026-11-24T25:00:00Z"} {
+	for _, bad := range []string{"", "yesterdayish", "2026-13-01", "24/11/2026", "1 fortnight ago", "ago", "1 2 3 ago", "@soon", "@", "--1h",
+		"2026-11-24T25:00:00Z"} {
 		if _, err := ParseTime(bad, now, loc); !errors.Is(err, ErrBadTime) {
 			t.Errorf("ParseTime(%q) = %v, want ErrBadTime", bad, err)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		5 * time.Minute: "5m", 90 * time.Minute: "1h30m", 48 * time.Hour: "2d", 7 * 24 * time.Hour: "1w",
+		time.Second: "1s", 1500 * time.Millisecond: "1.5s", 26*time.Hour + time.Second: "1d2h1s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -217,4 +218,42 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// ID names a sequenced event for good, "<publisher>/<topic>/<seq>": its
+// stream and its place in it, which no commit, merge or restart changes.
+// An unsequenced event (seq 0) has none: "".
+func (e *Event) ID() string {
+	if e.Seq == 0 || e.Publisher == "" {
+		return ""
+	}
+	return e.Publisher + "/" + e.Topic() + "/" + strconv.FormatUint(e.Seq, 10)
+}
+
+// ErrBadID is wrapped by ParseID's errors.
+var ErrBadID = errors.New("invalid event id")
+
+// ParseID reads an ID back into the event's publisher, service, level
+// and sequence number.
+func ParseID(id string) (publisher, service string, level Level, seq uint64, err error) {
+	rest, seqText, ok1 := cutLast(id, "/")
+	publisher, topic, ok2 := cutLast(rest, "/")
+	if !ok1 || !ok2 || publisher == "" {
+		return "", "", 0, 0, fmt.Errorf("%w %q: want <publisher>/<service>.<level>/<seq>, as logq -o json prints it", ErrBadID, id)
+	}
+	if seq, err = strconv.ParseUint(seqText, 10, 64); err != nil || seq == 0 {
+		return "", "", 0, 0, fmt.Errorf("%w %q: %q is not a sequence number", ErrBadID, id, seqText)
+	}
+	if service, level, err = ParseTopic(topic); err != nil {
+		return "", "", 0, 0, fmt.Errorf("%w %q: %w", ErrBadID, id, err)
+	}
+	return publisher, service, level, seq, nil
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
 }

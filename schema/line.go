@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -20,8 +21,12 @@ const LineTimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 // spaces, quotes, '=', backslashes or such characters; numbers and booleans
 // are written bare. Labels follow the service in braces:
 // "web{env=prod} web-1: …".
-func AppendLine(b []byte, ev *Event) []byte {
-	b = ev.Time.UTC().AppendFormat(b, LineTimeFormat)
+func AppendLine(b []byte, ev *Event) []byte { return AppendLineIn(b, ev, time.UTC) }
+
+// AppendLineIn is AppendLine with the time shown in loc (as logq shows
+// events in local time).
+func AppendLineIn(b []byte, ev *Event, loc *time.Location) []byte {
+	b = ev.Time.In(loc).AppendFormat(b, LineTimeFormat)
 	b = append(b, ' ')
 	lvl := ev.Level.String()
 	b = append(b, lvl...)

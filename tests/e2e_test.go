@@ -370,7 +370,9 @@ func TestLogqExitCodesAndErrors(t *testing.T) {
 		{[]string{"search", d, "event"}, 0, ""},
 		{[]string{"search", d, "--since", "1h", "event", "--service", "codes", "--limit", "3"}, 0, ""},
 		{[]string{"search", d, "nosuchword"}, 1, "no events matched"},
-		{[]string{"search", d, "--since", "yesterday"}, 2, "--since"},
+		{[]string{"search", d, "--since", "yesterdayish"}, 2, "--since"},
+		{[]string{"search", d, "--since", "yesterday", "event"}, 0, ""},
+		{[]string{"search", d, "-S", "1 hour ago", "-U", "now", "event"}, 0, ""},
 		{[]string{"search", d, "--until", "13/13/13"}, 2, "--until"},
 		{[]string{"search", d, "--level", "loud"}, 2, "--level"},
 		{[]string{"search", d, "--output", "xml"}, 2, "--output"},
@@ -391,7 +393,7 @@ func TestLogqExitCodesAndErrors(t *testing.T) {
 	// A listing cut by --limit says so on stderr; a whole one does not.
 	for _, c := range []struct {
 		limit, note string
-	}{{"3", "logq: 3 of 10 shown; --limit 0 for all\n"}, {"10", ""}, {"0", ""}} {
+	}{{"3", "logq: 3 shown, more match; --limit 0 for all, --count for how many\n"}, {"10", ""}, {"0", ""}} {
 		r := harness.Logq(t, binDir, "search", d, "--service", "codes", "--limit", c.limit)
 		if r.Code != 0 || r.Stderr != c.note {
 			t.Errorf("--limit %s: exit %d, stderr %q, want %q", c.limit, r.Code, r.Stderr, c.note)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,9 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) (*http
 	case http.StatusBadRequest:
 		return nil, &rejectedError{fmt.Errorf("%w: %s", query.ErrBadQuery, msg)}
 	case http.StatusNotFound:
+		if body.Code == codeNoSuchEvent {
+			return nil, &rejectedError{fmt.Errorf("%w: %s", query.ErrNotFound, strings.TrimPrefix(msg, query.ErrNotFound.Error()+": "))}
+		}
 		return nil, &rejectedError{fmt.Errorf("%w: %s", query.ErrNoIndex, msg)}
 	}
 	return nil, &rejectedError{fmt.Errorf("collector %s answered %s: %s", c.base.Redacted(), resp.Status, msg)}
@@ -131,6 +135,16 @@ func (c *Client) RetainedFrom(ctx context.Context) (time.Time, bool, error) {
 		return time.Time{}, false, err
 	}
 	return *body.RetainedFrom, true, nil
+}
+
+// Context is an event by id and its neighbours, over the API.
+func (c *Client) Context(ctx context.Context, id string, before, after int) (*query.Context, error) {
+	v := url.Values{"id": {id}, "before": {strconv.Itoa(before)}, "after": {strconv.Itoa(after)}}
+	var out query.Context
+	if err := c.getJSON(ctx, "api/v1/context", v, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Search is query.Searcher.Search over the API.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +29,7 @@ type Options struct {
 	Registerer   prometheus.Registerer // receives the followers' metrics; may be nil
 }
 
-// Handler serves /api/v1/{search,count,stats,query,follow,tail,retention}.
+// Handler serves /api/v1/{search,count,stats,query,context,follow,tail,retention}.
 type Handler struct {
 	opts      Options
 	logger    *slog.Logger
@@ -63,6 +64,7 @@ func NewHandler(opts Options, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /api/v1/tail", h.tail)
 	h.mux.HandleFunc("GET /api/v1/retention", h.retention)
 	h.mux.HandleFunc("GET /api/v1/query", h.query)
+	h.mux.HandleFunc("GET /api/v1/context", h.context)
 	return h
 }
 
@@ -89,19 +91,35 @@ func RequireToken(token string, next http.Handler) http.Handler {
 // stream that failed part way.
 type errorBody struct {
 	Error string `json:"error"`
+	// Code tells apart what one status answers for several reasons:
+	// "no_such_event" (404 of /context) from "no_index" (404).
+	Code string `json:"code,omitempty"`
 }
+
+// Error codes of errorBody.
+const (
+	codeNoIndex     = "no_index"
+	codeNoSuchEvent = "no_such_event"
+)
 
 func writeError(w http.ResponseWriter, status int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(errorBody{Error: err.Error()})
+	body := errorBody{Error: err.Error()}
+	switch {
+	case errors.Is(err, query.ErrNotFound):
+		body.Code = codeNoSuchEvent
+	case errors.Is(err, query.ErrNoIndex):
+		body.Code = codeNoIndex
+	}
+	json.NewEncoder(w).Encode(body)
 }
 
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, query.ErrBadQuery):
 		return http.StatusBadRequest
-	case errors.Is(err, query.ErrNoIndex):
+	case errors.Is(err, query.ErrNoIndex), errors.Is(err, query.ErrNotFound):
 		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError
@@ -317,6 +335,45 @@ func (h *Handler) tail(w http.ResponseWriter, r *http.Request) {
 		func(msg string) { emit(notice{Notice: msg}) }); err != nil && r.Context().Err() == nil {
 		emit(errorBody{Error: err.Error()})
 	}
+}
+
+// context answers an event (id=) and its neighbours from the same
+// source (before=, after=; 5 each by default) as a query.Context.
+func (h *Handler) context(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	var n [2]int
+	for i, k := range []string{"before", "after"} {
+		n[i] = 5
+		if s := v.Get(k); s != "" {
+			var err error
+			if n[i], err = strconv.Atoi(s); err != nil || n[i] < 0 || n[i] > 10000 {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("%w: parameter %s: %q is not a count up to 10000", query.ErrBadQuery, k, s))
+				return
+			}
+		}
+	}
+	for k := range v {
+		if k != "id" && k != "before" && k != "after" {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("%w: unknown parameter %q (context takes id, before, after)", query.ErrBadQuery, k))
+			return
+		}
+	}
+	s, err := query.NewSearcher(h.opts.IndexDir)
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	s.Warn = func(msg string) { h.logger.Warn(msg) }
+	ev, err := s.EventByID(r.Context(), v.Get("id"))
+	var c *query.Context
+	if err == nil {
+		c, err = s.ContextOf(r.Context(), ev, n[0], n[1])
+	}
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, c)
 }
 
 func (h *Handler) retention(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,7 @@ type backend interface {
 	Search(ctx context.Context, q query.Query) (query.Iterator, error)
 	Count(ctx context.Context, q query.Query) (int64, error)
 	Run(ctx context.Context, q query.Query) (*query.Table, error)
+	Context(ctx context.Context, id string, before, after int) (*query.Context, error)
 	Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error)
 	RetainedFrom(ctx context.Context) (time.Time, bool, error)
 	Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error
@@ -94,6 +95,18 @@ func (l *localBackend) Count(ctx context.Context, q query.Query) (int64, error) 
 		return 0, err
 	}
 	return s.Count(ctx, q)
+}
+
+func (l *localBackend) Context(ctx context.Context, id string, before, after int) (*query.Context, error) {
+	s, err := l.searcher()
+	if err != nil {
+		return nil, err
+	}
+	ev, err := s.EventByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.ContextOf(ctx, ev, before, after)
 }
 
 func (l *localBackend) Run(ctx context.Context, q query.Query) (*query.Table, error) {

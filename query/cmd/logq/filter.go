@@ -16,7 +16,11 @@ type filterFlags struct {
 	src                                   *sourceFlags
 	since, until, topic, host, level, fts *string
 	services, labels                      listFlag
+	utc                                   *bool
 }
+
+// location is where times are shown: local, or UTC with --utc.
+func (f *filterFlags) location() *time.Location { return zone(*f.utc) }
 
 // parseLabels reads --label KEY=VALUE flags.
 func parseLabels(flags []string) (schema.Labels, error) {
@@ -38,7 +42,10 @@ func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
 	f := &filterFlags{}
 	f.src = addSourceFlags(fs)
 	f.since = fs.String("since", defaultSince, "oldest event time to include")
+	fs.StringVar(f.since, "S", defaultSince, "shorthand for --since")
 	f.until = fs.String("until", "now", "newest event time to include")
+	fs.StringVar(f.until, "U", "now", "shorthand for --until")
+	f.utc = fs.Bool("utc", false, "show times in UTC rather than local time")
 	fs.Var(&f.services, "service", "only this service (repeatable)")
 	f.topic = fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
 	f.host = fs.String("host", "", "only this host")

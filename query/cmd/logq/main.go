@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/zlog/zlog/schema/buildinfo"
 )
 
 const usage = `Usage: logq <command> [flags] [query...]
@@ -16,8 +18,10 @@ Commands:
   search      find events with a query (words, fields, regexes, | stats pipes)
   stats       count events per service, level, host or topic, with charts
   topics      list topics with their counts and when each was last seen
+  context     show a stored event (by the id -o json prints) with the events around it
   tail        follow live events from the collector, filtered at the source
   completion  print a bash, zsh or fish completion script
+  version     print the version (also --version)
   help        show this help
 
 Every command reads the index on this host (--data) or, with --collector
@@ -47,8 +51,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTopics(args[1:], stdout, stderr)
 	case "tail":
 		return runTail(args[1:], stdout, stderr)
+	case "context":
+		return runContext(args[1:], stdout, stderr)
 	case "completion":
 		return runCompletion(args[1:], stdout, stderr)
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, buildinfo.String("logq"))
+		return exitMatch
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return exitMatch

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
@@ -33,10 +35,13 @@ Examples:
   logq search '"connection refused"' --output json
   logq search 'duration_ms:>500 -healthz' --since 1h
   logq search 'level:error | stats count() by (service)' --since 24h
+  logq search -C 3 'level:error timeout'      # each match with 3 events around it
 
-Times (--since, --until): "now", a duration back from now (30m, 1h, 2d, 1w),
-an RFC 3339 time (2026-11-24T15:04:05Z), or a local date or date-time
-(2026-11-24, "2026-11-24 15:04").
+Times (--since/-S, --until/-U): "now", "today", "yesterday", a duration back
+from now (30m, -1h, 2d, 1w, "1 hour ago"), @ and Unix seconds
+(@1732900000), an RFC 3339 time (2026-11-24T15:04:05Z), or a local date or
+date-time (2026-11-24, "2026-11-24 15:04"). Text output shows local time;
+--utc shows UTC (JSON is always UTC).
 
 Flags:
 `
@@ -59,6 +64,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	countOnly := fs.Bool("count", false, "print only the number of matching events (--limit does not apply)")
 	follow := fs.Bool("follow", false, "after the matches in the index, keep printing new ones live, oldest first, until interrupted")
 	fs.BoolVar(follow, "f", false, "shorthand for --follow")
+	around := addContextFlags(fs, 0)
 
 	words, code, done := parseCommand(fs, args, stdout, searchUsage)
 	if done {
@@ -78,9 +84,16 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	default:
 		return fail("flag --order: %q is not newest or oldest", *order)
 	}
-	write, err := eventWriter(*output)
+	write, err := eventWriter(*output, filter.location())
 	if err != nil {
 		return fail("%v", err)
+	}
+	before, after, err := around.counts()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if around.asked() && (*follow || *countOnly || q.HasPipes()) {
+		return fail("flags -A, -B, -C print events around matches: not with --follow, --count or pipes")
 	}
 	if *follow {
 		if *countOnly {
@@ -102,7 +115,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		if *countOnly || *follow {
 			return fail("a query with pipes (| stats …) cannot be used with --count or --follow")
 		}
-		return runTable(ctx, be, q, *output, stdout, fail)
+		return runTable(ctx, be, q, *output, filter.location(), stdout, fail)
 	}
 	if *countOnly {
 		n, err := be.Count(ctx, q)
@@ -132,16 +145,28 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitMatch
 	}
+	most := q.Limit
+	if most > 0 {
+		q.Limit = most + 1 // one more tells whether --limit cut the listing
+	}
 	it, err := be.Search(ctx, q)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer it.Close()
-	n := 0
+	n, cut := 0, false
 	for it.Next() {
+		if cut = most > 0 && n == most; cut {
+			break
+		}
 		ev := it.At()
-		if err := write(out, &ev); err != nil {
-			return fail("write output: %v", err)
+		if around.asked() {
+			err = writeWithContext(ctx, out, be, &ev, before, after, n > 0 && *output != "json", write)
+		} else {
+			err = write(out, &ev)
+		}
+		if err != nil {
+			return fail("%v", err)
 		}
 		n++
 	}
@@ -155,20 +180,51 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "logq: no events matched between %s and %s\n", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339))
 		return exitNoMatch
 	}
-	noteCut(ctx, stderr, be, q, n)
+	if cut {
+		q.Limit = most
+		noteCut(ctx, stderr, be, q, n)
+	}
 	return exitMatch
 }
 
-// noteCut says on stderr when --limit cut the listing: the output alone
-// cannot tell 100 matches from 100 of 880.
+// writeWithContext prints a match with the events around it from its
+// source, after a "--" line between groups as grep does (sep).
+func writeWithContext(ctx context.Context, w *bufio.Writer, be backend, ev *schema.Event, before, after int, sep bool,
+	write func(*bufio.Writer, *schema.Event) error) error {
+	if sep {
+		w.WriteString("--\n")
+	}
+	c := &query.Context{Event: *ev}
+	if id := ev.ID(); id != "" { // an unsequenced event cannot be found again
+		var err error
+		if c, err = be.Context(ctx, id, before, after); err != nil {
+			return err
+		}
+	}
+	if err := writeContext(w, c, write); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// noteCut says on stderr that --limit cut the listing: the output alone
+// cannot tell 100 matches from 100 of 880. A person at a terminal is told
+// how many matched; a script, which pays for every millisecond, is told
+// that more did (counting them can cost more than the search).
 func noteCut(ctx context.Context, stderr io.Writer, be backend, q query.Query, shown int) {
-	if q.Limit == 0 || shown < q.Limit {
-		return
+	if isTerminal(stderr) {
+		if total, err := be.Count(ctx, q); err == nil && total > int64(shown) {
+			fmt.Fprintf(stderr, "logq: %d of %d shown; --limit 0 for all\n", shown, total)
+			return
+		}
 	}
-	total, err := be.Count(ctx, q)
-	if err == nil && total > int64(shown) {
-		fmt.Fprintf(stderr, "logq: %d of %d shown; --limit 0 for all\n", shown, total)
-	}
+	fmt.Fprintf(stderr, "logq: %d shown, more match; --limit 0 for all, --count for how many\n", shown)
+}
+
+// isTerminal reports whether w is a terminal (not a pipe or a file).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // flagGiven reports whether the command line set the flag.
@@ -237,11 +293,12 @@ func defaultData() string {
 }
 
 // eventWriter returns the writer for an --output value.
-func eventWriter(output string) (func(*bufio.Writer, *schema.Event) error, error) {
+// Text shows times in loc; JSON keeps them in UTC, for programs.
+func eventWriter(output string, loc *time.Location) (func(*bufio.Writer, *schema.Event) error, error) {
 	switch output {
 	case "text":
 		return func(w *bufio.Writer, ev *schema.Event) error {
-			_, err := w.Write(schema.AppendLine(nil, ev))
+			_, err := w.Write(schema.AppendLineIn(nil, ev, loc))
 			return err
 		}, nil
 	case "raw":
@@ -250,7 +307,12 @@ func eventWriter(output string) (func(*bufio.Writer, *schema.Event) error, error
 			return err
 		}, nil
 	case "json":
-		return func(w *bufio.Writer, ev *schema.Event) error { return json.NewEncoder(w).Encode(ev) }, nil
+		return func(w *bufio.Writer, ev *schema.Event) error {
+			return json.NewEncoder(w).Encode(struct {
+				ID string `json:"id,omitempty"` // for logq context
+				*schema.Event
+			}{ev.ID(), ev})
+		}, nil
 	}
 	return nil, fmt.Errorf("flag --output: %q is not text, json or raw", output)
 }

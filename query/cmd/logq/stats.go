@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,7 +43,7 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq stats --help" for usage`) }
 	filter := addFilterFlags(fs, "24h")
 	by := fs.String("by", "service", "group by service, level, host, topic, labels (the whole label set) or label:KEY (one label's value)")
-	every := fs.Duration("every", 0, "also count per bucket of this length (e.g. 1h), drawn as a histogram")
+	every := fs.String("every", "", "also count per bucket of this length (5m, 1h, 1d), aligned to round times, drawn as a histogram")
 	output := fs.String("output", "text", "text or json")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
 	chart := fs.String("chart", "auto", "auto (unicode on a terminal, ascii otherwise), unicode, ascii or none")
@@ -55,12 +57,12 @@ func runTopics(args []string, stdout, stderr io.Writer) int {
 	filter := addFilterFlags(fs, "24h")
 	output := fs.String("output", "text", "text or json")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
-	by, every, chart := "topic", time.Duration(0), "none"
+	by, every, chart := "topic", "", "none"
 	return statsCommand(fs, args, stdout, stderr, topicsUsage, filter, &by, &every, output, &chart, true)
 }
 
 func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usage string, filter *filterFlags,
-	by *string, every *time.Duration, output, chart *string, topics bool) int {
+	by, every, output, chart *string, topics bool) int {
 	words, code, done := parseCommand(fs, args, stdout, usage)
 	if done {
 		return code
@@ -75,6 +77,12 @@ func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usa
 	}
 	if q.HasPipes() {
 		return fail("logq stats takes a filter; run a query with pipes with logq search '… | stats …'")
+	}
+	var bucket time.Duration
+	if *every != "" {
+		if bucket, err = query.ParseDuration(*every); err != nil {
+			return fail("flag --every: %v", err)
+		}
 	}
 	groupBy, err := query.ParseGroupBy(*by)
 	if err != nil {
@@ -94,7 +102,7 @@ func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usa
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	noteRetention(ctx, stderr, be, q.Since)
-	st, err := be.Stats(ctx, q, groupBy, *every)
+	st, err := be.Stats(ctx, q, groupBy, bucket)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -105,10 +113,10 @@ func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usa
 	} else if topics {
 		fmt.Fprintf(stdout, "%-40s %10s  %s\n", "TOPIC", "EVENTS", "LAST SEEN")
 		for _, r := range st.Rows {
-			fmt.Fprintf(stdout, "%-40s %10d  %s (%s ago)\n", r.Key, r.Count, r.Last.Local().Format(time.RFC3339), time.Since(r.Last).Round(time.Second))
+			fmt.Fprintf(stdout, "%-40s %10d  %s (%s ago)\n", r.Key, r.Count, r.Last.In(filter.location()).Format(time.RFC3339), query.FormatDuration(time.Since(r.Last).Round(time.Second)))
 		}
 	} else {
-		writeStatsTable(stdout, st, style)
+		writeStatsTable(stdout, st, style, filter.location())
 	}
 	if st.Total == 0 {
 		fmt.Fprintf(stderr, "logq: no events matched between %s and %s\n", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339))
@@ -148,8 +156,9 @@ func chartStyle(name string, out io.Writer) (*chartChars, error) {
 
 // writeStatsTable prints one row per group: key, count, share, a bar
 // scaled to the largest group, and with buckets a histogram scaled to the
-// largest bucket of all rows (so rows compare).
-func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars) {
+// largest bucket of all rows (so rows compare), with the row's largest
+// bucket in numbers.
+func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars, loc *time.Location) {
 	keyW := len(string(st.By))
 	var maxCount, maxBucket int64
 	for _, r := range st.Rows {
@@ -162,7 +171,7 @@ func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars) {
 	const barWidth = 30
 	header := fmt.Sprintf("%-*s %10s %6s", keyW, strings.ToUpper(string(st.By)), "EVENTS", "SHARE")
 	if st.Every > 0 {
-		header += fmt.Sprintf("  per %s from %s", st.Every, st.Since.Local().Format("2006-01-02 15:04"))
+		header += fmt.Sprintf("  per %s from %s", query.FormatDuration(st.Every), st.Since.In(loc).Format("2006-01-02 15:04"))
 	}
 	fmt.Fprintln(w, header)
 	for _, r := range st.Rows {
@@ -181,7 +190,7 @@ func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars) {
 				}
 				b.WriteString(style.spark[lvl])
 			}
-			line += "  |" + b.String() + "|"
+			line += "  |" + b.String() + "|  max " + strconv.FormatInt(slices.Max(r.Buckets), 10)
 		}
 		if style == nil && st.Every > 0 {
 			line += "  " + strings.Trim(fmt.Sprint(r.Buckets), "[]")

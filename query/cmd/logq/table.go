@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
 // runTable answers a query with pipes: a table, aligned in columns, or
 // with -o json one object per row with the keys in column order.
-func runTable(ctx context.Context, be backend, q query.Query, output string, stdout io.Writer, fail func(string, ...any) int) int {
+func runTable(ctx context.Context, be backend, q query.Query, output string, loc *time.Location, stdout io.Writer, fail func(string, ...any) int) int {
 	t, err := be.Run(ctx, q)
 	if err != nil {
 		return fail("%v", err)
@@ -27,7 +28,7 @@ func runTable(ctx context.Context, be backend, q query.Query, output string, std
 	case "json":
 		err = writeTableJSON(out, t)
 	case "text", "raw":
-		err = writeTableText(out, t)
+		err = writeTableText(out, t, loc)
 	}
 	if err == nil {
 		err = out.Flush()
@@ -41,25 +42,32 @@ func runTable(ctx context.Context, be backend, q query.Query, output string, std
 	return exitMatch
 }
 
-func writeTableText(w io.Writer, t *query.Table) error {
+func writeTableText(w io.Writer, t *query.Table, loc *time.Location) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(t.Columns, "\t"))
 	for _, row := range t.Rows {
 		cells := make([]string, len(row))
 		for i, v := range row {
-			cells[i] = cellText(v)
+			cells[i] = cellText(t.Columns[i], v, loc)
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
 
-func cellText(v any) string {
+// cellText shows a value; times (_time over the API is RFC 3339 text)
+// in loc.
+func cellText(column string, v any, loc *time.Location) string {
+	if s, ok := v.(string); ok && column == ql.Time {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			v = t
+		}
+	}
 	switch v := v.(type) {
 	case nil:
 		return "-"
 	case time.Time:
-		return v.UTC().Format(time.RFC3339Nano)
+		return v.In(loc).Format(time.RFC3339Nano)
 	case float64:
 		if v != math.Trunc(v) {
 			return fmt.Sprintf("%.6g", v)

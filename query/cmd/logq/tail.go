@@ -43,6 +43,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	level := fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
 	output := fs.String("output", "text", "text, json or raw")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
+	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
 	limit := fs.Int("limit", 0, "exit after this many events (0: until interrupted)")
 	words, code, done := parseCommand(fs, args, stdout, tailUsage)
 	if done {
@@ -64,7 +65,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 			return fail("flag --service: %v", err)
 		}
 	}
-	write, err := eventWriter(*output)
+	write, err := eventWriter(*output, zone(*utc))
 	if err != nil {
 		return fail("%v", err)
 	}
