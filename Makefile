@@ -8,6 +8,9 @@ export GOFLAGS
 BIN      := $(CURDIR)/bin
 DATA     ?= $(CURDIR)/data
 BINARIES := collector/cmd/zlog-collector agent/cmd/zlog-downcase agent/cmd/zlog-agent query/cmd/logq
+# What --version and zlog_build_info say: the git description of the tree.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -X github.com/zlog/zlog/schema/buildinfo.Version=$(VERSION)
 
 # Installs the Debian packages a recipe collected in $$missing, if any.
 APT_INSTALL = if [ -n "$$missing" ]; then \
@@ -31,7 +34,7 @@ deps:
 
 build: deps
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ $(addprefix ./,$(BINARIES))
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./,$(BINARIES))
 
 # Prints go test's per-package summary (ok/FAIL lines), every test's result,
 # the full log of any failure, and a closing "N passed, N failed" line.

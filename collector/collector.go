@@ -30,6 +30,7 @@ import (
 	"github.com/zlog/zlog/collector/logfile"
 	"github.com/zlog/zlog/collector/proxy"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/buildinfo"
 	"github.com/zlog/zlog/schema/dirlock"
 	"github.com/zlog/zlog/schema/keys"
 )
@@ -146,6 +147,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		return nil, fmt.Errorf("max event bytes %d must be under half of the log file size (%d MB)", opts.MaxEventBytes, opts.LogMaxSizeMB)
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(buildinfo.Metric())
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	c := &Collector{
 		opts: opts, logger: logger, reg: reg, ready: make(chan struct{}),

@@ -15,6 +15,7 @@ import (
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
 	"github.com/zlog/zlog/agent/syslog"
+	"github.com/zlog/zlog/schema/buildinfo"
 )
 
 const usage = `Usage: zlog-agent [flags]
@@ -94,11 +95,16 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 	fs.DurationVar(&c.agent.MultilineTimeout, "multiline-timeout", c.agent.MultilineTimeout, "with --multiline, send an event once no continuation line has come for this long")
 	fs.StringVar(&c.httpAddr, "http", "", "address for /metrics, /healthz and /debug/pprof, e.g. 127.0.0.1:4447 (default: off)")
 	fs.DurationVar(&c.closeTimeout, "close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, 0, false
 		}
 		return c, 2, false
+	}
+	if *showVersion {
+		fmt.Println(buildinfo.String("zlog-agent"))
+		return c, 0, false
 	}
 	fail := func(err error) (config, int, bool) {
 		fmt.Fprintf(os.Stderr, "zlog-agent: %v\n", err)

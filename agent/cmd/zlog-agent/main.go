@@ -23,6 +23,7 @@ import (
 	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
+	"github.com/zlog/zlog/schema/buildinfo"
 )
 
 func main() { os.Exit(realMain(os.Args[1:])) }
@@ -34,6 +35,7 @@ func realMain(args []string) int {
 	}
 	logger := cfg.logger
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(buildinfo.Metric())
 	var serve func() error
 	var shutdown func(error)
 	if cfg.httpAddr != "" { // bound first, so a busy port fails before anything else opens

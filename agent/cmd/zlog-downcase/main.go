@@ -18,6 +18,7 @@ import (
 	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
 	"github.com/zlog/zlog/agent/downcase"
 	"github.com/zlog/zlog/agent/publisher"
+	"github.com/zlog/zlog/schema/buildinfo"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -35,11 +36,16 @@ func run(args []string) int {
 	accessLog := fs.String("access-log", "", "also append each access event as a JSON line to this file (for a zlog-agent sidecar to tail)")
 	checkPub := pubflags.Register(fs, &po)
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", time.Second, "longest a request waits for room in a full queue before its event is dropped (counted)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *showVersion {
+		fmt.Println(buildinfo.String("zlog-downcase"))
+		return 0
 	}
 	logger, err := checkPub()
 	if err != nil {
@@ -57,6 +63,7 @@ func run(args []string) int {
 		o.AccessLog = f
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(buildinfo.Metric())
 	po.Registerer = reg
 	pub, err := publisher.New(po, logger)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zlog/zlog/collector"
 	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/schema/buildinfo"
 	"github.com/zlog/zlog/schema/keys"
 )
 
@@ -51,11 +52,16 @@ func parseFlags(args []string, stderr io.Writer) (o collector.Options, logger *s
 	tokenFile := fs.String("http-token-file", "", "file (mode 0600) holding a bearer token that the query API, /metrics and /debug/pprof require (/healthz stays open)")
 	logLevel := fs.String("log-level", "info", "collector's own log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "collector's own log format: text or json")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, nil, 0, false
 		}
 		return o, nil, 2, false
+	}
+	if *showVersion {
+		fmt.Fprintln(os.Stdout, buildinfo.String("zlog-collector"))
+		return o, nil, 0, false
 	}
 	fail := func(format string, a ...any) (collector.Options, *slog.Logger, int, bool) {
 		fmt.Fprintf(stderr, "zlog-collector: "+format+"\n", a...)
