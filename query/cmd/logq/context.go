@@ -65,6 +65,7 @@ func runContext(args []string, stdout, stderr io.Writer) int {
 	output := fs.String("output", "text", "text, json or raw")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
 	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
+	colorMode := fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never")
 	ids, code, done := parseCommand(fs, args, stdout, contextUsage)
 	if done {
 		return code
@@ -77,7 +78,11 @@ func runContext(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	write, err := eventWriter(*output, zone(*utc))
+	color, err := colorWanted(*colorMode, stdout)
+	if err != nil {
+		return fail("%v", err)
+	}
+	write, err := eventWriter(*output, zone(*utc), color)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -65,6 +65,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	follow := fs.Bool("follow", false, "after the matches in the index, keep printing new ones live, oldest first, until interrupted")
 	fs.BoolVar(follow, "f", false, "shorthand for --follow")
 	around := addContextFlags(fs, 0)
+	colorMode := fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never")
 
 	words, code, done := parseCommand(fs, args, stdout, searchUsage)
 	if done {
@@ -84,7 +85,11 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	default:
 		return fail("flag --order: %q is not newest or oldest", *order)
 	}
-	write, err := eventWriter(*output, filter.location())
+	color, err := colorWanted(*colorMode, stdout)
+	if err != nil {
+		return fail("%v", err)
+	}
+	write, err := eventWriter(*output, filter.location(), color)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -132,7 +137,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitMatch
 	}
-	out := bufio.NewWriterSize(stdout, 64<<10)
+	dst, closePager := pager(stdout, !*follow)
+	defer closePager()
+	out := bufio.NewWriterSize(dst, 64<<10)
 	if *follow {
 		err := be.Follow(ctx, q, func(ev *schema.Event) error {
 			if err := write(out, ev); err != nil {
@@ -165,12 +172,17 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		} else {
 			err = write(out, &ev)
 		}
+		if errors.Is(err, errPagerQuit) {
+			return exitMatch
+		}
 		if err != nil {
 			return fail("%v", err)
 		}
 		n++
 	}
-	if err := out.Flush(); err != nil {
+	if err := out.Flush(); errors.Is(err, errPagerQuit) {
+		return exitMatch
+	} else if err != nil {
 		return fail("write output: %v", err)
 	}
 	if err := it.Err(); err != nil {
@@ -293,12 +305,20 @@ func defaultData() string {
 }
 
 // eventWriter returns the writer for an --output value.
-// Text shows times in loc; JSON keeps them in UTC, for programs.
-func eventWriter(output string, loc *time.Location) (func(*bufio.Writer, *schema.Event) error, error) {
+// Text shows times in loc, levels in colour with color; JSON keeps times
+// in UTC, for programs.
+func eventWriter(output string, loc *time.Location, color bool) (func(*bufio.Writer, *schema.Event) error, error) {
 	switch output {
 	case "text":
+		var line, stamp []byte
 		return func(w *bufio.Writer, ev *schema.Event) error {
-			_, err := w.Write(schema.AppendLineIn(nil, ev, loc))
+			line = schema.AppendLineIn(line[:0], ev, loc)
+			if color {
+				stamp = ev.Time.In(loc).AppendFormat(stamp[:0], schema.LineTimeFormat)
+				_, err := w.Write(colorLevel(line, ev, len(stamp)))
+				return err
+			}
+			_, err := w.Write(line)
 			return err
 		}, nil
 	case "raw":

@@ -44,6 +44,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	output := fs.String("output", "text", "text, json or raw")
 	fs.StringVar(output, "o", "text", "shorthand for --output")
 	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
+	colorMode := fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never")
 	limit := fs.Int("limit", 0, "exit after this many events (0: until interrupted)")
 	words, code, done := parseCommand(fs, args, stdout, tailUsage)
 	if done {
@@ -65,7 +66,11 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 			return fail("flag --service: %v", err)
 		}
 	}
-	write, err := eventWriter(*output, zone(*utc))
+	color, err := colorWanted(*colorMode, stdout)
+	if err != nil {
+		return fail("%v", err)
+	}
+	write, err := eventWriter(*output, zone(*utc), color)
 	if err != nil {
 		return fail("%v", err)
 	}
