@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
 	"github.com/zlog/zlog/agent/parse"
@@ -52,6 +53,7 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) Type() string       { return "strings" }
 
 // config is what the command line asks for.
 type config struct {
@@ -100,6 +102,7 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, 0, false
 		}
+		fmt.Fprintf(fs.Output(), "zlog-agent: %v (see --help)\n", err)
 		return c, 2, false
 	}
 	if *showVersion {

@@ -2,12 +2,13 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/collector"
 	"github.com/zlog/zlog/query"
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (o collector.Options, logger *s
 		if errors.Is(err, flag.ErrHelp) {
 			return o, nil, 0, false
 		}
+		fmt.Fprintf(fs.Output(), "zlog-collector: %v (see --help)\n", err)
 		return o, nil, 2, false
 	}
 	if *showVersion {

@@ -2,9 +2,10 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/schema/keys"
 )
@@ -27,6 +28,7 @@ func runKeygen(args []string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(fs.Output(), "zlog-collector keygen: %v (see --help)\n", err)
 		return 2
 	}
 	if fs.NArg() != 1 {

@@ -5,10 +5,11 @@ package pubflags
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/schema/dirlock"
 
@@ -37,14 +38,14 @@ func Register(fs *flag.FlagSet, po *publisher.Options) func() (*slog.Logger, err
 		}
 		var lv slog.Level
 		if err := lv.UnmarshalText([]byte(*logLevel)); err != nil {
-			return nil, fmt.Errorf("flag -log-level: %w", err)
+			return nil, fmt.Errorf("flag --log-level: %w", err)
 		}
 		var err error
 		if po.Curve, err = keys.LoadClient(*serverKey, *secretKey); err != nil {
-			return nil, fmt.Errorf("flag -curve-secret-key: %w", err)
+			return nil, fmt.Errorf("flag --curve-secret-key: %w", err)
 		}
 		if po.Spool.Fsync, err = spool.ParseFsync(*fsync); err != nil {
-			return nil, fmt.Errorf("flag -spool-fsync: %w", err)
+			return nil, fmt.Errorf("flag --spool-fsync: %w", err)
 		}
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
 	}
