@@ -1,6 +1,7 @@
 package query
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 
@@ -61,6 +62,18 @@ func (e *evalCtx) value(name string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// allFields decodes every field of the event: for field_names, which
+// reads them all.
+func (e *evalCtx) allFields() schema.Fields {
+	if !e.parsed {
+		e.parsed = true
+		if e.raw != "" && json.Unmarshal([]byte(e.raw), &e.fields) != nil {
+			e.fields = nil // index.FieldsColumn wrote it: cannot happen short of damage
+		}
+	}
+	return e.fields
 }
 
 // seriesFields are the built-in fields a series has.

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"runtime"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -10,6 +11,7 @@ import (
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/query/ql"
+	"github.com/zlog/zlog/schema"
 )
 
 // folder is a pipe that folds events in any order (stats, top, uniq): as
@@ -35,7 +37,7 @@ type getter func(name string) (any, bool)
 func foldAll(f folder, in []record) ([]record, []string) {
 	fo := f.newFold()
 	for _, r := range in {
-		fo.add(func(name string) (any, bool) { v, ok := r[name]; return v, ok })
+		fo.add(recordGetter(r))
 	}
 	return fo.records()
 }
@@ -101,8 +103,11 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 			var d doc
 			var e evalCtx
 			get := func(name string) (any, bool) {
-				if name == ql.Time {
+				switch name {
+				case ql.Time:
 					return time.Unix(0, e.time).UTC(), true
+				case allFields:
+					return e.allFields(), true
 				}
 				return e.value(name)
 			}
@@ -126,4 +131,22 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 		})
 	}
 	return folds, g.Wait()
+}
+
+// recordGetter sees a record as a fold sees an event; allFields is what
+// is not a built-in column (its fields and labels).
+func recordGetter(r record) getter {
+	return func(name string) (any, bool) {
+		if name == allFields {
+			f := schema.Fields{}
+			for k, v := range r {
+				if !slices.Contains(eventColumns, k) {
+					f[k] = v
+				}
+			}
+			return f, true
+		}
+		v, ok := r[name]
+		return v, ok
+	}
 }

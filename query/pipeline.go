@@ -152,6 +152,8 @@ func compilePipes(x *ql.Query) ([]step, error) {
 			st = uniqStep(p.By)
 		case *ql.Limit:
 			st = limitStep(p.N)
+		case *ql.FieldNames:
+			st = fieldNamesStep{}
 		default:
 			return nil, fmt.Errorf("%w: %w", ErrBadQuery, ql.Errorf(x.Src, p.Position(), "unknown pipe %s", p))
 		}

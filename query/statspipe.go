@@ -364,7 +364,7 @@ func (s *Searcher) countBySeries(ctx context.Context, q Query, st *statsStep) ([
 		group, at := unpackGroupBucket(k)
 		r := maps.Clone(recs[group])
 		r[ql.Time] = time.Unix(0, at*int64(d)).UTC()
-		acc.addN(func(name string) (any, bool) { v, ok := r[name]; return v, ok }, n)
+		acc.addN(recordGetter(r), n)
 	}
 	return acc.result(), nil
 }

@@ -35,10 +35,12 @@ func (p *parser) parsePipe() (Pipe, error) {
 	case "limit", "head":
 		n, err := p.count()
 		return &Limit{Pos: start, N: n}, err
+	case "field_names":
+		return &FieldNames{Pos: start}, nil
 	case "":
-		return nil, p.errorf(start, "want a pipe after \"|\": stats, top, sort, fields, uniq or limit")
+		return nil, p.errorf(start, "want a pipe after \"|\": stats, top, sort, fields, uniq, limit or field_names")
 	}
-	return nil, p.errorf(start, "unknown pipe %q: want stats, top, sort, fields, uniq or limit", name)
+	return nil, p.errorf(start, "unknown pipe %q: want stats, top, sort, fields, uniq, limit or field_names", name)
 }
 
 // parseStats reads "stats [by (…)] f(…) [as name], … [by (…)]".

@@ -65,6 +65,9 @@ type (
 		Pos int
 		N   int
 	}
+	// FieldNames is the events' field names, each with how many events
+	// have it and its most frequent values.
+	FieldNames struct{ Pos int }
 )
 
 func (p *Stats) Position() int  { return p.Pos }
@@ -73,6 +76,9 @@ func (p *Sort) Position() int   { return p.Pos }
 func (p *Fields) Position() int { return p.Pos }
 func (p *Uniq) Position() int   { return p.Pos }
 func (p *Limit) Position() int  { return p.Pos }
+
+func (p *FieldNames) Position() int  { return p.Pos }
+func (p *FieldNames) String() string { return "field_names" }
 
 func (p *Stats) String() string {
 	s := "stats"

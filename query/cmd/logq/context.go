@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/schema"
@@ -29,32 +30,38 @@ Flags:
 `
 
 // contextFlags are -A, -B and -C, as grep has them.
-type contextFlags struct{ after, before, both *int }
+type contextFlags struct {
+	fs                  *flag.FlagSet
+	after, before, both *int
+}
 
 func addContextFlags(fs *flag.FlagSet, def int) *contextFlags {
-	return &contextFlags{
-		after:  fs.Int("A", -1, "events after each one, from the same source"),
-		before: fs.Int("B", -1, "events before each one, from the same source"),
-		both:   fs.Int("C", def, "events before and after each one (-A and -B override it)"),
+	return &contextFlags{fs: fs,
+		after:  fs.IntP("after-context", "A", def, "events after each one, from the same source (default: -C's)"),
+		before: fs.IntP("before-context", "B", def, "events before each one, from the same source (default: -C's)"),
+		both:   fs.IntP("context", "C", def, "events before and after each one"),
 	}
 }
 
-// counts resolves -A/-B/-C into before and after.
+// counts resolves -A/-B/-C into before and after: -A and -B win over -C.
 func (c *contextFlags) counts() (before, after int, err error) {
 	before, after = *c.both, *c.both
-	if *c.before >= 0 {
+	if c.fs.Changed("before-context") {
 		before = *c.before
 	}
-	if *c.after >= 0 {
+	if c.fs.Changed("after-context") {
 		after = *c.after
 	}
-	if before < 0 || after < 0 || *c.both < 0 {
+	if before < 0 || after < 0 {
 		return 0, 0, errors.New("flags -A, -B, -C: want a count of events, 0 or more")
 	}
 	return before, after, nil
 }
 
-func (c *contextFlags) asked() bool { return *c.both > 0 || *c.before > 0 || *c.after > 0 }
+func (c *contextFlags) asked() bool {
+	before, after, err := c.counts()
+	return err != nil || before > 0 || after > 0
+}
 
 func runContext(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("logq context", flag.ContinueOnError)
@@ -62,8 +69,7 @@ func runContext(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq context --help" for usage`) }
 	src := addSourceFlags(fs)
 	around := addContextFlags(fs, 5)
-	output := fs.String("output", "text", "text, json or raw")
-	fs.StringVar(output, "o", "text", "shorthand for --output")
+	output := fs.StringP("output", "o", "text", "text, json or raw")
 	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
 	colorMode := fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never")
 	ids, code, done := parseCommand(fs, args, stdout, contextUsage)

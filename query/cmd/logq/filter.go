@@ -1,10 +1,11 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"strings"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/ql"
@@ -15,7 +16,7 @@ import (
 type filterFlags struct {
 	src                                   *sourceFlags
 	since, until, topic, host, level, fts *string
-	services, labels                      listFlag
+	services, labels                      []string
 	utc                                   *bool
 }
 
@@ -41,15 +42,13 @@ func parseLabels(flags []string) (schema.Labels, error) {
 func addFilterFlags(fs *flag.FlagSet, defaultSince string) *filterFlags {
 	f := &filterFlags{}
 	f.src = addSourceFlags(fs)
-	f.since = fs.String("since", defaultSince, "oldest event time to include")
-	fs.StringVar(f.since, "S", defaultSince, "shorthand for --since")
-	f.until = fs.String("until", "now", "newest event time to include")
-	fs.StringVar(f.until, "U", "now", "shorthand for --until")
+	f.since = fs.StringP("since", "S", defaultSince, "oldest event time to include")
+	f.until = fs.StringP("until", "U", "now", "newest event time to include")
 	f.utc = fs.Bool("utc", false, "show times in UTC rather than local time")
-	fs.Var(&f.services, "service", "only this service (repeatable)")
+	fs.StringArrayVar(&f.services, "service", nil, "only this service (repeatable)")
 	f.topic = fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
 	f.host = fs.String("host", "", "only this host")
-	fs.Var(&f.labels, "label", "only events with this source label, KEY=VALUE, e.g. env=prod (repeatable: all must match)")
+	fs.StringArrayVar(&f.labels, "label", nil, "only events with this source label, KEY=VALUE, e.g. env=prod (repeatable: all must match)")
 	f.level = fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
 	f.fts = fs.String("fts", "", "full-text expression in FTS5 syntax, ANDed with the words (e.g. 'time* NOT ok')")
 	return f

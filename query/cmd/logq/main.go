@@ -18,6 +18,7 @@ Commands:
   search      find events with a query (words, fields, regexes, | stats pipes)
   stats       count events per service, level, host or topic, with charts
   topics      list topics with their counts and when each was last seen
+  fields      list field names with their counts and top values
   context     show a stored event (by the id -o json prints) with the events around it
   tail        follow live events from the collector, filtered at the source
   completion  print a bash, zsh or fish completion script
@@ -53,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTail(args[1:], stdout, stderr)
 	case "context":
 		return runContext(args[1:], stdout, stderr)
+	case "fields":
+		return runFields(args[1:], stdout, stderr)
 	case "completion":
 		return runCompletion(args[1:], stdout, stderr)
 	case "--version", "-version", "version":

@@ -5,14 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"golang.org/x/term"
 
@@ -46,12 +46,6 @@ date-time (2026-11-24, "2026-11-24 15:04"). Text output shows local time;
 Flags:
 `
 
-// listFlag collects a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("logq search", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -59,11 +53,9 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	filter := addFilterFlags(fs, "1h")
 	limit := fs.Int("limit", 100, "most events to print; 0 prints all, and stderr says when it cut the listing (with --follow: the newest this many, then live)")
 	order := fs.String("order", "newest", "newest (first) or oldest (first)")
-	output := fs.String("output", "text", "text (log-file lines), json (one object per line) or raw (message only)")
-	fs.StringVar(output, "o", "text", "shorthand for --output")
+	output := fs.StringP("output", "o", "text", "text (log-file lines), json (one object per line) or raw (message only)")
 	countOnly := fs.Bool("count", false, "print only the number of matching events (--limit does not apply)")
-	follow := fs.Bool("follow", false, "after the matches in the index, keep printing new ones live, oldest first, until interrupted")
-	fs.BoolVar(follow, "f", false, "shorthand for --follow")
+	follow := fs.BoolP("follow", "f", false, "after the matches in the index, keep printing new ones live, oldest first, until interrupted")
 	around := addContextFlags(fs, 0)
 	colorMode := fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never")
 
@@ -240,18 +232,16 @@ func isTerminal(w io.Writer) bool {
 }
 
 // flagGiven reports whether the command line set the flag.
-func flagGiven(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
-}
+func flagGiven(fs *flag.FlagSet, name string) bool { return fs.Changed(name) }
 
-// parseCommand parses a subcommand's flags and words. With --help it prints
-// usage and the flags to stdout; done says the command ends with code.
+// parseCommand parses a subcommand's flags and words; flags may come
+// before or after the words ("logq search --since 1h timeout --service
+// api"), and "--" ends them. With --help it prints usage and the flags to
+// stdout; done says the command ends with code.
 func parseCommand(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) (words []string, code int, done bool) {
-	words, err := parseInterleaved(fs, args)
+	err := fs.Parse(args)
 	if err == nil {
-		return words, 0, false
+		return fs.Args(), 0, false
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stdout)
@@ -259,6 +249,8 @@ func parseCommand(fs *flag.FlagSet, args []string, stdout io.Writer, usage strin
 		fs.PrintDefaults()
 		return nil, exitMatch, true
 	}
+	fmt.Fprintf(fs.Output(), "logq: %v\n", err)
+	fs.Usage()
 	return nil, exitError, true
 }
 
@@ -274,26 +266,6 @@ func failer(stderr io.Writer) func(format string, a ...any) int {
 			}
 		}
 		return exitError
-	}
-}
-
-// parseInterleaved lets flags follow positional words, as users type them:
-// "logq search --since 1h timeout --service api". "--" ends flag parsing.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var words []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return words, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(words, rest...), nil
-		}
-		words = append(words, rest[0])
-		args = rest[1:]
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/query"
 )
@@ -44,8 +45,7 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 	filter := addFilterFlags(fs, "24h")
 	by := fs.String("by", "service", "group by service, level, host, topic, labels (the whole label set) or label:KEY (one label's value)")
 	every := fs.String("every", "", "also count per bucket of this length (5m, 1h, 1d), aligned to round times, drawn as a histogram")
-	output := fs.String("output", "text", "text or json")
-	fs.StringVar(output, "o", "text", "shorthand for --output")
+	output := fs.StringP("output", "o", "text", "text or json")
 	chart := fs.String("chart", "auto", "auto (unicode on a terminal, ascii otherwise), unicode, ascii or none")
 	return statsCommand(fs, args, stdout, stderr, statsUsage, filter, by, every, output, chart, false)
 }
@@ -55,8 +55,7 @@ func runTopics(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq topics --help" for usage`) }
 	filter := addFilterFlags(fs, "24h")
-	output := fs.String("output", "text", "text or json")
-	fs.StringVar(output, "o", "text", "shorthand for --output")
+	output := fs.StringP("output", "o", "text", "text or json")
 	by, every, chart := "topic", "", "none"
 	return statsCommand(fs, args, stdout, stderr, topicsUsage, filter, &by, &every, output, &chart, true)
 }

@@ -3,12 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
@@ -34,15 +35,12 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq tail --help" for usage`) }
 	src := addSourceFlags(fs)
-	var services listFlag
-	fs.Var(&services, "service", "only this service (repeatable)")
+	services := fs.StringArray("service", nil, "only this service (repeatable)")
 	topic := fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
 	host := fs.String("host", "", "only this host")
-	var labels listFlag
-	fs.Var(&labels, "label", "only events with this source label, KEY=VALUE (repeatable: all must match)")
+	labels := fs.StringArray("label", nil, "only events with this source label, KEY=VALUE (repeatable: all must match)")
 	level := fs.String("level", "", "minimum level: trace, debug, info, warn, error, fatal")
-	output := fs.String("output", "text", "text, json or raw")
-	fs.StringVar(output, "o", "text", "shorthand for --output")
+	output := fs.StringP("output", "o", "text", "text, json or raw")
 	utc := fs.Bool("utc", false, "show times in UTC rather than local time")
 	colorMode := fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never")
 	limit := fs.Int("limit", 0, "exit after this many events (0: until interrupted)")
@@ -51,9 +49,9 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	fail := failer(stderr)
-	f := live.Filter{Services: services, Topic: *topic, Host: *host, Words: words}
+	f := live.Filter{Services: *services, Topic: *topic, Host: *host, Words: words}
 	var err error
-	if f.Labels, err = parseLabels(labels); err != nil {
+	if f.Labels, err = parseLabels(*labels); err != nil {
 		return fail("%v", err)
 	}
 	if *level != "" {
@@ -61,7 +59,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 			return fail("flag --level: %v", err)
 		}
 	}
-	for _, s := range services {
+	for _, s := range *services {
 		if err := schema.ValidateService(s); err != nil {
 			return fail("flag --service: %v", err)
 		}
