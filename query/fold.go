@@ -6,8 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/query/ql"
@@ -92,45 +90,30 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
 	folds := make([]fold, workers)
-	g, gctx := errgroup.WithContext(ctx)
+	events := make([]evalCtx, workers) // the row each worker's getter reads
+	getters := make([]getter, workers)
 	for w := range workers {
 		folds[w] = f.newFold()
-		g.Go(func() error {
-			c, err := block.NewCodec()
-			if err != nil {
-				return err
+		e := &events[w]
+		getters[w] = func(name string) (any, bool) {
+			switch name {
+			case ql.Time:
+				return time.Unix(0, e.time).UTC(), true
+			case allFields:
+				return e.allFields(), true
 			}
-			var d doc
-			var e evalCtx
-			get := func(name string) (any, bool) {
-				switch name {
-				case ql.Time:
-					return time.Unix(0, e.time).UTC(), true
-				case allFields:
-					return e.allFields(), true
-				}
-				return e.value(name)
-			}
-			for i := w; i < len(jobs); i += workers {
-				j := &jobs[i]
-				rows, err := j.r.matching(gctx, &j.b, c, &d, true)
-				if j.r.p.s.skipDamaged(j.r.path, err) {
-					continue // warned: the block's events are missing from the answer
-				}
-				if err != nil {
-					return err
-				}
-				for k := range rows {
-					row := &rows[k]
-					s := j.r.series[row.Series]
-					e = evalCtx{s: &s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
-					folds[w].add(get)
-				}
-			}
-			return nil
-		})
+			return e.value(name)
+		}
 	}
-	return folds, g.Wait()
+	err := eachMatching(ctx, jobs, true, func(w int, j *countJob, rows []block.Row) {
+		for k := range rows {
+			row := &rows[k]
+			s := j.r.series[row.Series]
+			events[w] = evalCtx{s: &s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
+			folds[w].add(getters[w])
+		}
+	})
+	return folds, err
 }
 
 // recordGetter sees a record as a fold sees an event; allFields is what

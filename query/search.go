@@ -436,13 +436,28 @@ func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
 	return n, true
 }
 
-// countDecoded decodes the jobs' blocks, one worker per core, each with
-// its own codec, and counts their matching rows.
+// countDecoded decodes the jobs' blocks and counts their matching rows.
 func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	counts := make([]int64, workers)
+	counts := make([]int64, max(min(runtime.GOMAXPROCS(0), len(jobs)), 1))
+	err := eachMatching(ctx, jobs, false, func(w int, _ *countJob, rows []block.Row) {
+		counts[w] += int64(len(rows))
+	})
+	var n int64
+	for _, c := range counts {
+		n += c
+	}
+	return n, err
+}
+
+// eachMatching decodes the jobs' blocks, one worker per core (worker w of
+// GOMAXPROCS, or of the jobs when fewer), each with its own codec, and
+// hands each block's matching rows to fn from its worker; withText
+// decodes the messages and fields even when the plan needs none. A
+// damaged block is skipped (Warn hears of it).
+func eachMatching(ctx context.Context, jobs []countJob, withText bool, fn func(w int, j *countJob, rows []block.Row)) error {
+	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
 	g, gctx := errgroup.WithContext(ctx)
-	for w := 0; w < workers; w++ {
+	for w := range workers {
 		g.Go(func() error {
 			c, err := block.NewCodec()
 			if err != nil {
@@ -451,24 +466,19 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 			var d doc
 			for i := w; i < len(jobs); i += workers {
 				j := &jobs[i]
-				rows, err := j.r.matching(gctx, &j.b, c, &d, false)
+				rows, err := j.r.matching(gctx, &j.b, c, &d, withText)
 				if j.r.p.s.skipDamaged(j.r.path, err) {
-					continue // warned: the block's events are missing from the count
+					continue // warned: the block's events are missing from the answer
 				}
 				if err != nil {
 					return err
 				}
-				counts[w] += int64(len(rows))
+				fn(w, j, rows)
 			}
 			return nil
 		})
 	}
-	err := g.Wait()
-	var n int64
-	for _, c := range counts {
-		n += c
-	}
-	return n, err
+	return g.Wait()
 }
 
 // wrapErr says which partition failed, by its name only: an error of the

@@ -104,6 +104,25 @@ func command(name string, args ...string) string {
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 }
 
+// bySection is the rows grouped by section, sections in the order they
+// first appear: rows of one section added at different times (logq's
+// before VictoriaLogs') print under one heading.
+func (r *report) bySection() []row {
+	var order []string
+	rows := map[string][]row{}
+	for _, x := range r.rows {
+		if _, seen := rows[x.section]; !seen {
+			order = append(order, x.section)
+		}
+		rows[x.section] = append(rows[x.section], x)
+	}
+	var out []row
+	for _, s := range order {
+		out = append(out, rows[s]...)
+	}
+	return out
+}
+
 func (r *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# zlog benchmark results\n\n")
@@ -113,7 +132,7 @@ func (r *report) markdown() string {
 		runtime.NumCPU(), memTotal(), command("uname", "-sr"), cpuModel(), runtime.Version(),
 		command("pkg-config", "--modversion", "libzmq"), command("rg", "--version"), command("grep", "--version"), "wrk "+command("dpkg-query", "-W", "-f", "${Version}", "wrk"))
 	section := ""
-	for _, row := range r.rows {
+	for _, row := range r.bySection() {
 		if row.section != section {
 			section = row.section
 			fmt.Fprintf(&b, "\n## %s\n\n| measurement | median | min – max | unit | target | |\n|---|---:|---:|---|---|---|\n", section)

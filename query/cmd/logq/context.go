@@ -84,11 +84,7 @@ func runContext(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	color, err := colorWanted(*colorMode, stdout)
-	if err != nil {
-		return fail("%v", err)
-	}
-	write, err := eventWriter(*output, zone(*utc), color)
+	write, err := outputFor(*output, *colorMode, zone(*utc), stdout)
 	if err != nil {
 		return fail("%v", err)
 	}

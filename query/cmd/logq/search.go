@@ -77,11 +77,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	default:
 		return fail("flag --order: %q is not newest or oldest", *order)
 	}
-	color, err := colorWanted(*colorMode, stdout)
-	if err != nil {
-		return fail("%v", err)
-	}
-	write, err := eventWriter(*output, filter.location(), color)
+	write, err := outputFor(*output, *colorMode, filter.location(), stdout)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -277,6 +273,15 @@ func defaultData() string {
 }
 
 // eventWriter returns the writer for an --output value.
+// outputFor is the event writer for --output and --color on stdout.
+func outputFor(output, colorMode string, loc *time.Location, stdout io.Writer) (func(*bufio.Writer, *schema.Event) error, error) {
+	color, err := colorWanted(colorMode, stdout)
+	if err != nil {
+		return nil, err
+	}
+	return eventWriter(output, loc, color)
+}
+
 // Text shows times in loc, levels in colour with color; JSON keeps times
 // in UTC, for programs.
 func eventWriter(output string, loc *time.Location, color bool) (func(*bufio.Writer, *schema.Event) error, error) {

@@ -64,11 +64,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 			return fail("flag --service: %v", err)
 		}
 	}
-	color, err := colorWanted(*colorMode, stdout)
-	if err != nil {
-		return fail("%v", err)
-	}
-	write, err := eventWriter(*output, zone(*utc), color)
+	write, err := outputFor(*output, *colorMode, zone(*utc), stdout)
 	if err != nil {
 		return fail("%v", err)
 	}
