@@ -108,6 +108,9 @@ func children(x ql.Filter) []ql.Filter {
 // onSeries reports whether x asks only what a series knows: service,
 // level, host, publisher, topic.
 func onSeries(x ql.Filter) bool {
+	if _, ok := x.(*ql.Stream); ok {
+		return true
+	}
 	if kids := children(x); kids != nil {
 		for _, k := range kids {
 			if !onSeries(k) {
@@ -219,6 +222,8 @@ func (c *compiler) cond(x ql.Filter) (cond, error) {
 		return notCond{k}, err
 	case *ql.Any:
 		return allCond{}, nil
+	case *ql.Stream:
+		return streamCond(x.Pairs), nil
 	}
 	return c.leaf(x)
 }

@@ -34,6 +34,7 @@ func exprEvents(base time.Time, n int) []schema.Event {
 			Message:   fmt.Sprintf("request %s %d for %s", words[rng.IntN(len(words))], i, users[rng.IntN(len(users))]),
 			Fields:    schema.Fields{"duration_ms": int64(rng.IntN(1000)), "user": users[rng.IntN(len(users))], "path": fmt.Sprintf("/api/v%d/items", rng.IntN(3))},
 		}
+		ev.Labels = schema.Labels{"env": []string{"prod", "dev"}[i%2], "team": []string{"a", "b", "c"}[i%3]}
 		switch i % 5 {
 		case 0:
 			ev.Fields["status"] = "404" // a number as a string compares as one
@@ -128,6 +129,13 @@ func TestExprMatchesPlainGo(t *testing.T) {
 			return ev.Time.Before(base.Add(time.Minute)) || !ev.Time.Before(base.Add(99*time.Minute))
 		}},
 		{`*`, func(ev *schema.Event) bool { return true }},
+		{`_stream:{env="prod"}`, func(ev *schema.Event) bool { return ev.Labels["env"] == "prod" }},
+		{`_stream:{env="dev", team="c", service="db"} timeout`, func(ev *schema.Event) bool {
+			return ev.Labels["env"] == "dev" && ev.Labels["team"] == "c" && ev.Service == "db" && hasWord(ev.Message, "timeout")
+		}},
+		{`_stream:{env="prod"} OR level:fatal`, func(ev *schema.Event) bool { return ev.Labels["env"] == "prod" || ev.Level == schema.LevelFatal }},
+		{`-_stream:{team="a"}`, func(ev *schema.Event) bool { return ev.Labels["team"] != "a" }},
+		{`_stream:{env="nowhere"}`, func(ev *schema.Event) bool { return false }},
 	}
 	all := Query{Since: base.Add(-time.Hour), Until: base.Add(3 * time.Hour)}
 	for _, c := range cases {

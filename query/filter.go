@@ -149,3 +149,23 @@ func (c wordsCond) eval(e *evalCtx) bool { return c.w.match(e.doc) }
 
 // noBound is an open end of a window.
 const noBound = math.MaxInt64
+
+// streamCond is a stream selector: each key is a series field or a source
+// label with exactly that value.
+type streamCond []ql.Pair
+
+func (c streamCond) eval(e *evalCtx) bool {
+	if e.s == nil {
+		return false
+	}
+	for _, p := range c {
+		v, ok := seriesValue(e.s, p.Key)
+		if !ok || !seriesFields[p.Key] {
+			v, ok = e.s.Labels[p.Key]
+		}
+		if !ok || v != p.Value {
+			return false
+		}
+	}
+	return true
+}

@@ -115,7 +115,18 @@ type (
 		Pos      int
 		Duration string
 	}
+	// Stream matches events of the streams with all of Pairs, exactly:
+	// _stream:{env="prod", service="api"}, as LogsQL selects streams. The
+	// keys are source labels or service, level, host, publisher, topic.
+	Stream struct {
+		Pos   int
+		Pairs []Pair
+	}
+	Pair struct{ Key, Value string }
 )
+
+// StreamField is the field name of a stream selector.
+const StreamField = "_stream"
 
 func (f *And) Position() int     { return f.Pos }
 func (f *Or) Position() int      { return f.Pos }
@@ -128,6 +139,7 @@ func (f *Range) Position() int   { return f.Pos }
 func (f *Regex) Position() int   { return f.Pos }
 func (f *Exists) Position() int  { return f.Pos }
 func (f *Last) Position() int    { return f.Pos }
+func (f *Stream) Position() int  { return f.Pos }
 
 func (f *And) String() string { return "(" + join(f.Items, " AND ") + ")" }
 func (f *Or) String() string  { return "(" + join(f.Items, " OR ") + ")" }
@@ -150,6 +162,14 @@ func (f *Compare) String() string { return fieldPrefix(f.Field) + f.Op + quoteVa
 func (f *Regex) String() string   { return fieldPrefix(f.Field) + "~" + strconv.Quote(f.Pattern) }
 func (f *Exists) String() string  { return fieldPrefix(f.Field) + "*" }
 func (f *Last) String() string    { return Time + ":" + f.Duration }
+
+func (f *Stream) String() string {
+	pairs := make([]string, len(f.Pairs))
+	for i, p := range f.Pairs {
+		pairs[i] = quoteIfNeeded(p.Key) + "=" + strconv.Quote(p.Value)
+	}
+	return StreamField + ":{" + strings.Join(pairs, ", ") + "}"
+}
 
 func (f *Range) String() string {
 	lo, hi := "(", ")"

@@ -13,6 +13,9 @@ func (p *parser) fieldFilter(start int, field string) (Filter, error) {
 	if p.eof() || isSpace(p.peek()) || p.peek() == ')' || p.peek() == '|' {
 		return nil, p.errorf(p.pos, "want a value after %q", field+":")
 	}
+	if field == StreamField {
+		return p.streamFilter(start)
+	}
 	rest := p.src[p.pos:]
 	for _, op := range []string{">=", "<=", "!=", "!~", ">", "<", "=", "~"} {
 		if strings.HasPrefix(rest, op) {
@@ -117,4 +120,48 @@ func (p *parser) bound() (string, error) {
 func (p *parser) halfOpenRange() bool {
 	i := strings.IndexAny(p.src[p.pos:], ",)]")
 	return i >= 0 && p.src[p.pos+i] == ','
+}
+
+// streamFilter reads {key="value", …} after _stream:.
+func (p *parser) streamFilter(start int) (Filter, error) {
+	if p.peek() != '{' {
+		return nil, p.errorf(p.pos, "want {key=\"value\", …} after _stream:")
+	}
+	p.pos++
+	f := &Stream{Pos: start}
+	for {
+		p.skipSpace()
+		if !p.eof() && p.peek() == '}' && len(f.Pairs) == 0 {
+			return nil, p.errorf(p.pos, "want at least one key=\"value\" in _stream:{…}")
+		}
+		at := p.pos
+		key := p.bare(func(c byte) bool { return stopsBare(c) || c == '=' || c == '}' || c == '{' })
+		if !validField(key) {
+			return nil, p.errorf(at, "want a label or stream field name here")
+		}
+		p.skipSpace()
+		if p.eof() || p.peek() != '=' {
+			return nil, p.errorf(p.pos, "want = after %q (stream selectors match exactly)", key)
+		}
+		p.pos++
+		p.skipSpace()
+		if p.eof() || strings.IndexByte("\"'`", p.peek()) < 0 {
+			return nil, p.errorf(p.pos, "want a quoted value, like %s=\"prod\"", key)
+		}
+		v, err := p.quoted()
+		if err != nil {
+			return nil, err
+		}
+		f.Pairs = append(f.Pairs, Pair{key, v})
+		p.skipSpace()
+		if !p.eof() && p.peek() == ',' {
+			p.pos++
+			continue
+		}
+		if p.eof() || p.peek() != '}' {
+			return nil, p.errorf(p.pos, "want , or } in _stream:{…}")
+		}
+		p.pos++
+		return f, nil
+	}
 }
