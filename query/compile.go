@@ -3,6 +3,7 @@ package query
 import (
 	"math"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/zlog/zlog/query/ql"
@@ -17,6 +18,9 @@ type compiled struct {
 	series []cond
 	rows   []cond
 	lo, hi int64
+	// readsMessage: a row condition reads the message (words, _msg), not
+	// only fields, series and times.
+	readsMessage bool
 }
 
 // compiler resolves what the parser left as text (times, levels)
@@ -54,6 +58,7 @@ func compileFilter(f ql.Filter, src string, now time.Time, loc *time.Location) (
 			out.series = append(out.series, k)
 		} else {
 			out.rows = append(out.rows, k)
+			out.readsMessage = out.readsMessage || readsMessage(x)
 		}
 	}
 	return out, nil
@@ -103,6 +108,20 @@ func children(x ql.Filter) []ql.Filter {
 		return []ql.Filter{x.X}
 	}
 	return nil
+}
+
+// readsMessage reports whether x reads an event's message: words with no
+// field (message or fields), and filters on _msg.
+func readsMessage(x ql.Filter) bool {
+	if kids := children(x); kids != nil {
+		return slices.ContainsFunc(kids, readsMessage)
+	}
+	switch x.(type) {
+	case *ql.Stream, *ql.Any, *ql.Last:
+		return false
+	}
+	f := fieldOf(x)
+	return f == "" || f == ql.Message
 }
 
 // onSeries reports whether x asks only what a series knows: service,

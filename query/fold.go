@@ -105,7 +105,11 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 			return e.value(name)
 		}
 	}
-	err := eachMatching(ctx, jobs, true, func(w int, j *countJob, rows []block.Row) {
+	need := textFields // a fold reads the fields it names, rarely the message
+	if slices.Contains(f.fields(), ql.Message) {
+		need = textAll
+	}
+	err := eachMatching(ctx, jobs, need, func(w int, j *countJob, rows []block.Row) {
 		for k := range rows {
 			row := &rows[k]
 			s := j.r.series[row.Series]

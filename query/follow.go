@@ -390,7 +390,7 @@ func (p *plan) streamPart(ctx context.Context, part index.Partition, publisher s
 		if len(rows) >= limit && blocks[i].MinTime > rows[limit-1].row.Time {
 			break // the page is full and no later block comes before its end
 		}
-		decoded, err := r.matching(ctx, &blocks[i], r.codec, &r.doc, true)
+		decoded, err := r.matching(ctx, &blocks[i], r.codec, &r.doc, textAll)
 		if err != nil {
 			return nil, err
 		}

@@ -276,11 +276,33 @@ func (r *partReader) inside(b *index.BlockMeta) bool {
 	return b.MinTime >= r.p.lo && b.MaxTime <= r.p.hi
 }
 
+// textNeed is how much of a block's text is decoded: none (times, series
+// and seqs only), the fields, or the messages and fields.
+type textNeed int
+
+const (
+	textNone textNeed = iota
+	textFields
+	textAll
+)
+
+// textNeed is what the plan's own matching reads: words read messages and
+// fields; row conditions what they name.
+func (p *plan) textNeed() textNeed {
+	switch {
+	case p.words != nil || p.rowsReadMessage:
+		return textAll
+	case p.rows != nil:
+		return textFields
+	}
+	return textNone
+}
+
 // matching decodes a block's rows that match the plan, with c and d (the
 // reader's own, or a worker's). The text columns are decoded only when a
-// row is in the window and of a wanted series, and words or withText ask
-// for them.
-func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, withText bool) ([]block.Row, error) {
+// row is in the window and of a wanted series, as much of them as the
+// plan or need asks for.
+func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, need textNeed) ([]block.Row, error) {
 	data, err := index.ReadBlockData(ctx, r.db, b.ID)
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, err)
@@ -295,8 +317,15 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 			in = append(in, k)
 		}
 	}
-	if len(in) > 0 && (r.p.words != nil || r.p.rows != nil || withText) {
-		if err := c.DecodeText(data, rows); err != nil {
+	if len(in) > 0 {
+		var err error
+		switch max(need, r.p.textNeed()) {
+		case textAll:
+			err = c.DecodeText(data, rows)
+		case textFields:
+			err = c.DecodeFields(data, rows)
+		}
+		if err != nil {
 			return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 		}
 	}
@@ -430,7 +459,7 @@ func (it *partIter) before(t int64, b *index.BlockMeta) bool {
 }
 
 func (it *partIter) load(ctx context.Context, b *index.BlockMeta) error {
-	rows, err := it.r.matching(ctx, b, it.r.codec, &it.r.doc, true)
+	rows, err := it.r.matching(ctx, b, it.r.codec, &it.r.doc, textAll)
 	if err != nil {
 		return err
 	}

@@ -119,9 +119,11 @@ type plan struct {
 	words  wordExpr // nil: any words
 	series cond     // nil: no condition on series beyond q's
 	rows   cond     // nil: no condition on each event beyond words
-	lo     int64    // Since in ns
-	hi     int64    // Until in ns
-	parts  []index.Partition
+	// rowsReadMessage: rows reads messages, not only fields.
+	rowsReadMessage bool
+	lo              int64 // Since in ns
+	hi              int64 // Until in ns
+	parts           []index.Partition
 }
 
 // The range of event times: int64 nanoseconds since 1970.
@@ -205,6 +207,7 @@ func (p *plan) addExpr() error {
 	}
 	if len(c.rows) > 0 {
 		p.rows = andCond(c.rows)
+		p.rowsReadMessage = c.readsMessage
 	}
 	return nil
 }
@@ -439,7 +442,7 @@ func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
 // countDecoded decodes the jobs' blocks and counts their matching rows.
 func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 	counts := make([]int64, max(min(runtime.GOMAXPROCS(0), len(jobs)), 1))
-	err := eachMatching(ctx, jobs, false, func(w int, _ *countJob, rows []block.Row) {
+	err := eachMatching(ctx, jobs, textNone, func(w int, _ *countJob, rows []block.Row) {
 		counts[w] += int64(len(rows))
 	})
 	var n int64
@@ -451,10 +454,10 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 
 // eachMatching decodes the jobs' blocks, one worker per core (worker w of
 // GOMAXPROCS, or of the jobs when fewer), each with its own codec, and
-// hands each block's matching rows to fn from its worker; withText
-// decodes the messages and fields even when the plan needs none. A
-// damaged block is skipped (Warn hears of it).
-func eachMatching(ctx context.Context, jobs []countJob, withText bool, fn func(w int, j *countJob, rows []block.Row)) error {
+// hands each block's matching rows to fn from its worker, with at least
+// the text need asks for decoded. A damaged block is skipped (Warn hears
+// of it).
+func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w int, j *countJob, rows []block.Row)) error {
 	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range workers {
@@ -466,7 +469,7 @@ func eachMatching(ctx context.Context, jobs []countJob, withText bool, fn func(w
 			var d doc
 			for i := w; i < len(jobs); i += workers {
 				j := &jobs[i]
-				rows, err := j.r.matching(gctx, &j.b, c, &d, withText)
+				rows, err := j.r.matching(gctx, &j.b, c, &d, need)
 				if j.r.p.s.skipDamaged(j.r.path, err) {
 					continue // warned: the block's events are missing from the answer
 				}

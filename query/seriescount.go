@@ -73,7 +73,7 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 				continue
 			} // else decoding the block says what is wrong
 		}
-		rows, err := r.matching(ctx, b, r.codec, &r.doc, false)
+		rows, err := r.matching(ctx, b, r.codec, &r.doc, textNone)
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (r *partReader) countBlock(ctx context.Context, b *index.BlockMeta, group i
 		counts.add(group, at, int64(b.Rows), b.MaxTime)
 		return nil
 	}
-	rows, err := r.matching(ctx, b, r.codec, &r.doc, false)
+	rows, err := r.matching(ctx, b, r.codec, &r.doc, textNone)
 	for _, row := range rows {
 		counts.add(group, bucket(row.Time), 1, row.Time)
 	}

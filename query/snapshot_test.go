@@ -56,7 +56,7 @@ func TestReaderSeesOneSnapshot(t *testing.T) {
 	if err := w.Write(ctx, batch(100, index.FullBlock)); err != nil { // merges the unsealed block away
 		t.Fatal(err)
 	}
-	rows, err := r.matching(ctx, &blocks[0], r.codec, &r.doc, true)
+	rows, err := r.matching(ctx, &blocks[0], r.codec, &r.doc, textAll)
 	if err != nil || len(rows) != 100 {
 		t.Fatalf("reading the listed block after a merge: %d rows, %v", len(rows), err)
 	}

@@ -7,8 +7,11 @@
 // full-text index per event in schema 3.
 //
 // Layout of Block.Data: the length of the head frame, the head frame, the
-// text frame, each frame zstd-compressed on its own, so that a count by
-// time or series reads the head alone. Every integer is a varint:
+// length of the messages frame, the messages frame, the fields frame, each
+// frame zstd-compressed on its own, so that a count by time or series
+// reads the head alone and a condition on a field the fields alone.
+// Blocks written before the split hold messages and fields in one text
+// frame after the head, and still decode. Every integer is a varint:
 //
 //	head: count
 //	      count × time delta  (the first from 0; times never descend)
@@ -24,6 +27,7 @@
 package block
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -105,19 +109,25 @@ func (c *Codec) Encode(rows []Row) (Block, error) {
 		lastSeq[r.Series] = r.Seq
 	}
 	headLen := len(head)
-	text := appendStrings(head, rows, func(r *Row) string { return r.Message })
-	text = appendStrings(text, rows, func(r *Row) string { return r.Fields })
-	c.buf = text
-	if len(text) > MaxRaw {
-		return Block{}, fmt.Errorf("encode block: %d bytes of columns, limit %d", len(text), MaxRaw)
+	cols := appendStrings(head, rows, func(r *Row) string { return r.Message })
+	msgEnd := len(cols)
+	cols = appendStrings(cols, rows, func(r *Row) string { return r.Fields })
+	c.buf = cols
+	if len(cols) > MaxRaw {
+		return Block{}, fmt.Errorf("encode block: %d bytes of columns, limit %d", len(cols), MaxRaw)
 	}
-	data := c.enc.EncodeAll(text[:headLen], nil)
-	data = append(binary.AppendUvarint(make([]byte, 0, len(data)+binary.MaxVarintLen64), uint64(len(data))), data...)
-	data = c.enc.EncodeAll(text[headLen:], data)
+	data := framed(nil, c.enc.EncodeAll(cols[:headLen], nil))
+	data = framed(data, c.enc.EncodeAll(cols[headLen:msgEnd], nil))
+	data = c.enc.EncodeAll(cols[msgEnd:], data)
 	return Block{
 		MinTime: rows[0].Time, MaxTime: rows[len(rows)-1].Time, Count: len(rows),
 		Data: data, Filter: c.filter.build(rows), Series: summarise(rows),
 	}, nil
+}
+
+// framed appends a frame's length and the frame.
+func framed(b, frame []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(frame))), frame...)
 }
 
 func appendStrings(b []byte, rows []Row, col func(*Row) string) []byte {
@@ -201,14 +211,74 @@ func (c *Codec) decodeHead(data []byte) (rows []Row, text []byte, err error) {
 }
 
 func (c *Codec) decodeText(text []byte, rows []Row) error {
-	raw, err := c.dec.DecodeAll(text, c.buf[:0])
+	msgs, fields, joined := splitText(text)
+	if joined {
+		return c.decodeColumns(text, rows, setMessage, setFields)
+	}
+	if msgs == nil {
+		return fmt.Errorf("%w: bad messages frame length", ErrCorrupt)
+	}
+	if err := c.decodeColumns(msgs, rows, setMessage); err != nil {
+		return err
+	}
+	return c.decodeColumns(fields, rows, setFields)
+}
+
+// DecodeFields fills in only the fields of rows that DecodeHead returned:
+// what a condition on a field, or a count by one, reads. Blocks written
+// before the messages had their own frame are decoded whole.
+func (c *Codec) DecodeFields(data []byte, rows []Row) error {
+	r := reader{b: data}
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b)) {
+		return fmt.Errorf("%w: bad head length", ErrCorrupt)
+	}
+	text := r.b[n:]
+	_, fields, joined := splitText(text)
+	if joined {
+		return c.decodeColumns(text, rows, setMessage, setFields)
+	}
+	if fields == nil {
+		return fmt.Errorf("%w: bad messages frame length", ErrCorrupt)
+	}
+	return c.decodeColumns(fields, rows, setFields)
+}
+
+func setMessage(row *Row, s string) { row.Message = s }
+func setFields(row *Row, s string)  { row.Fields = s }
+
+// zstdMagic starts every zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// splitText cuts what follows the head into the messages frame and the
+// fields frame. Blocks written before they were apart (joined) hold both
+// columns in one frame, which starts with zstd's magic; a split block
+// starts with the messages frame's length instead, whose varint cannot be
+// followed by the magic's second byte. nil frames: a bad length.
+func splitText(text []byte) (msgs, fields []byte, joined bool) {
+	if bytes.HasPrefix(text, zstdMagic) {
+		return nil, nil, true
+	}
+	r := reader{b: text}
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b)) {
+		return nil, nil, false
+	}
+	return r.b[:n], r.b[n:], false
+}
+
+// decodeColumns decompresses a frame holding one string column per set,
+// in order, and fills them in.
+func (c *Codec) decodeColumns(frame []byte, rows []Row, sets ...func(*Row, string)) error {
+	raw, err := c.dec.DecodeAll(frame, c.buf[:0])
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	c.buf = raw
 	r := reader{b: raw}
-	r.strings(rows, func(row *Row, s string) { row.Message = s })
-	r.strings(rows, func(row *Row, s string) { row.Fields = s })
+	for _, set := range sets {
+		r.strings(rows, set)
+	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, r.err)
 	}

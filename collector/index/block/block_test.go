@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -75,20 +76,53 @@ func TestEncodeRefusesDescendingTimes(t *testing.T) {
 	}
 }
 
-// The golden block must decode forever: a later codec that cannot read
-// what this one wrote breaks every partition on disk. Regenerate with
-// ZLOG_UPDATE_GOLDEN=1 only when the format version changes.
+// The golden blocks must decode forever: a later codec that cannot read
+// what an earlier one wrote breaks every partition on disk. block-v3 holds
+// messages and fields in one frame, block-v4 in two (the layout Encode
+// writes). Regenerate the newest with ZLOG_UPDATE_GOLDEN=1 only when the
+// layout changes.
 func TestGoldenBlockDecodes(t *testing.T) {
-	path := filepath.Join("testdata", "block-v3.hex")
 	c := codec(t)
+	newest := filepath.Join("testdata", "block-v4.hex")
 	if os.Getenv("ZLOG_UPDATE_GOLDEN") != "" {
 		b, err := c.Encode(goldenRows)
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(path, []byte(hex.EncodeToString(b.Data)+"\n"), 0o644)
+		os.WriteFile(newest, []byte(hex.EncodeToString(b.Data)+"\n"), 0o644)
 	}
-	text, err := os.ReadFile(path)
+	for _, name := range []string{"block-v3.hex", "block-v4.hex"} {
+		data := goldenData(t, name)
+		got, err := c.Decode(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, goldenRows) {
+			t.Fatalf("%s decodes to %+v", name, got)
+		}
+		// DecodeFields fills in the fields; of a split block, nothing else.
+		rows, err := c.DecodeHead(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.DecodeFields(data, rows); err != nil {
+			t.Fatalf("%s: DecodeFields: %v", name, err)
+		}
+		for i, r := range rows {
+			if r.Fields != goldenRows[i].Fields || (name == "block-v4.hex" && r.Message != "") {
+				t.Fatalf("%s: DecodeFields row %d: %+v", name, i, r)
+			}
+		}
+	}
+	b, err := c.Encode(goldenRows)
+	if err != nil || !bytes.Equal(b.Data, goldenData(t, "block-v4.hex")) {
+		t.Fatalf("Encode no longer writes block-v4's layout (%v)", err)
+	}
+}
+
+func goldenData(t testing.TB, name string) []byte {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +130,7 @@ func TestGoldenBlockDecodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, goldenRows) {
-		t.Fatalf("golden block decodes to %+v", got)
-	}
+	return data
 }
 
 // DecodeHead reads times, series and seqs alone; DecodeText adds the rest.
@@ -171,7 +199,11 @@ func FuzzDecode(f *testing.F) {
 	b, _ := c.Encode(goldenRows)
 	f.Add(b.Data)
 	f.Add(frames([]byte{3, 1, 1, 1}, []byte{0}))
+	f.Add(goldenData(f, "block-v3.hex")) // messages and fields in one frame
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c.Decode(data) // must not panic
+		if rows, err := c.DecodeHead(data); err == nil {
+			c.DecodeFields(data, rows)
+		}
 	})
 }
