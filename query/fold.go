@@ -112,8 +112,7 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 	err := eachMatching(ctx, jobs, need, func(w int, j *countJob, rows []block.Row) {
 		for k := range rows {
 			row := &rows[k]
-			s := j.r.series[row.Series]
-			events[w] = evalCtx{s: &s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
+			events[w] = evalCtx{s: j.r.byID[row.Series], time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
 			folds[w].add(getters[w])
 		}
 	})

@@ -26,11 +26,14 @@ type partReader struct {
 	conn   *sql.DB
 	db     *sql.Tx                // one read transaction: every read sees one snapshot
 	series map[int64]index.Series // all of them when filtered; else those read so far
-	all    bool                   // no label filter: every series is wanted
-	want   map[int64]bool         // with label filters, the series they let through
-	codec  *block.Codec
-	doc    doc
-	err    error // the first error of a probe, which answers "may match"
+	// byID points at the series readSeries read: what workers look rows'
+	// series up in (a copy per row would be an allocation per row).
+	byID  map[int64]*index.Series
+	all   bool           // no label filter: every series is wanted
+	want  map[int64]bool // with label filters, the series they let through
+	codec *block.Codec
+	doc   doc
+	err   error // the first error of a probe, which answers "may match"
 }
 
 // openPart opens a partition for p; nil (and no error) when nothing in it
@@ -85,10 +88,12 @@ func (r *partReader) readSeries(ctx context.Context, everySeries bool) error {
 		return err
 	}
 	r.all, r.want = false, make(map[int64]bool)
+	r.byID = make(map[int64]*index.Series, len(r.series))
 	for id, s := range r.series {
 		if r.p.seriesOK(&s) {
 			r.want[id] = true
 		}
+		r.byID[id] = &s
 	}
 	return nil
 }
@@ -341,8 +346,7 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 			continue
 		}
 		if r.p.rows != nil {
-			s := r.series[row.Series]
-			ec = evalCtx{s: &s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields, doc: d}
+			ec = evalCtx{s: r.byID[row.Series], time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields, doc: d}
 			if !r.p.rows.eval(&ec) {
 				continue
 			}
