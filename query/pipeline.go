@@ -228,18 +228,6 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// groupKey is the values of by in r, as one comparable key.
-func groupKey(r record, by []string) string {
-	var b []byte
-	for _, k := range by {
-		if v, ok := r[k]; ok {
-			b = appendKeyValue(b, v)
-		}
-		b = append(b, 0)
-	}
-	return string(b)
-}
-
 // appendKeyValue appends a value as part of a group key: times by their
 // nanoseconds (formatting a time per event would cost more than the rest
 // of a stats by _time), the rest as they are shown.
@@ -248,17 +236,6 @@ func appendKeyValue(b []byte, v any) []byte {
 		return strconv.AppendInt(append(b, 't'), t.UnixNano(), 10)
 	}
 	return schema.AppendValue(b, v)
-}
-
-// hasAny reports whether r has one of fields: top and uniq skip records
-// with none, which would otherwise crowd out every real value.
-func hasAny(r record, fields []string) bool {
-	for _, f := range fields {
-		if _, ok := r[f]; ok {
-			return true
-		}
-	}
-	return false
 }
 
 // uniqStep is the distinct combinations of its fields, in their order.

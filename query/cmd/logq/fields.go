@@ -47,6 +47,7 @@ func runFields(args []string, stdout, stderr io.Writer) int {
 	if q.HasPipes() {
 		return fail("logq fields takes a filter; it adds | field_names itself")
 	}
+	// Parsed again as text: the API is sent the query's text.
 	src := "* | field_names"
 	if len(words) > 0 {
 		src = strings.Join(words, " ") + " | field_names"
