@@ -335,3 +335,28 @@ func TestStatsFromSummariesAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestRunBoundsKeptEvents: a sort over more events than maxKept is
+// refused with a clear error; a leading limit reads only what it keeps.
+func TestRunBoundsKeptEvents(t *testing.T) {
+	base := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	s, err := NewSearcher(writeIndex(t, exprEvents(base, 500)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { maxKept = n }(maxKept)
+	maxKept = 100
+	q := Query{Since: base.Add(-time.Hour), Until: base.Add(time.Hour)}
+	q.Expr = mustParse(t, "| sort by (duration_ms)")
+	if _, err := s.Run(context.Background(), q); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), "more than 100 events") {
+		t.Errorf("sort over 500 events with a bound of 100: %v", err)
+	}
+	q.Expr = mustParse(t, "| limit 3 | sort by (duration_ms desc)")
+	tab, err := s.Run(context.Background(), q)
+	if err != nil || len(tab.Rows) != 3 {
+		t.Fatalf("limit 3 then sort: %v %v", tab, err)
+	}
+	if tab.Rows[0][slices.Index(tab.Columns, "duration_ms")].(int64) < tab.Rows[2][slices.Index(tab.Columns, "duration_ms")].(int64) {
+		t.Errorf("limit 3 then sort desc: %v", tab.Rows)
+	}
+}

@@ -21,6 +21,11 @@ type Table struct {
 	Rows    [][]any  `json:"rows"`
 }
 
+// maxKept bounds the events a query holds in memory for pipes that need
+// them all (sort, fields): past it the query is refused, not the
+// collector's or logq's memory exhausted.
+var maxKept = 1_000_000
+
 // record is one row between pipes.
 type record map[string]any
 
@@ -54,6 +59,11 @@ func (s *Searcher) Run(ctx context.Context, q Query) (*Table, error) {
 			return applySteps(recs, cols, steps[1:]), nil
 		}
 	}
+	if len(steps) > 0 {
+		if n, ok := steps[0].(limitStep); ok { // the first N matches need no more read
+			q.Limit, steps = int(n), steps[1:]
+		}
+	}
 	it, err := s.Search(ctx, q)
 	if err != nil {
 		return nil, err
@@ -62,6 +72,9 @@ func (s *Searcher) Run(ctx context.Context, q Query) (*Table, error) {
 	var recs []record
 	cols := eventColumns
 	for it.Next() {
+		if len(recs) == maxKept {
+			return nil, fmt.Errorf("%w: the query keeps more than %d events for its pipes (sort, fields); narrow the time or the filter, or start the pipes with stats, top or limit", ErrBadQuery, maxKept)
+		}
 		ev := it.At()
 		recs = append(recs, eventRecord(&ev))
 	}
