@@ -320,9 +320,28 @@ func EachBlockCounts(ctx context.Context, db tx, lo, hi int64, withSeries bool, 
 
 // ReadBlockData returns a block's compressed events.
 func ReadBlockData(ctx context.Context, db tx, id int64) ([]byte, error) {
-	var data []byte
-	if err := db.QueryRowContext(ctx, "SELECT data FROM block_data WHERE id = ?", id).Scan(&data); err != nil {
+	return AppendBlockData(ctx, db, id, nil)
+}
+
+// AppendBlockData is ReadBlockData into buf, which a reader of many
+// blocks reuses: a scan of a day read every block twice over in fresh
+// memory otherwise (the driver's copy, then database/sql's).
+func AppendBlockData(ctx context.Context, db tx, id int64, buf []byte) ([]byte, error) {
+	rows, err := db.QueryContext(ctx, "SELECT data FROM block_data WHERE id = ?", id)
+	if err != nil {
 		return nil, fmt.Errorf("read block %d: %w", id, err)
 	}
-	return data, nil
+	defer rows.Close()
+	if !rows.Next() {
+		err := rows.Err()
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return nil, fmt.Errorf("read block %d: %w", id, err)
+	}
+	var raw sql.RawBytes // valid until Close: copied out at once
+	if err := rows.Scan(&raw); err != nil {
+		return nil, fmt.Errorf("read block %d: %w", id, err)
+	}
+	return append(buf[:0], raw...), nil
 }
