@@ -72,8 +72,9 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 		if err != nil {
 			return nil, nil, err
 		}
+		alone := r != nil && readsFieldsAlone(r, f.fields())
 		for _, b := range blocks {
-			jobs = append(jobs, countJob{r, b})
+			jobs = append(jobs, countJob{r: r, b: b, fieldsAlone: alone})
 		}
 	}
 	folds, err := foldJobs(ctx, jobs, f)
@@ -110,13 +111,37 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 		need = textAll
 	}
 	err := eachMatching(ctx, jobs, need, func(w int, j *countJob, rows []block.Row) {
+		var s *index.Series // rows of a series come in runs: one lookup a run
+		last := int64(-1)
 		for k := range rows {
 			row := &rows[k]
-			events[w] = evalCtx{s: j.r.byID[row.Series], time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
+			if row.Series != last && !j.fieldsAlone {
+				s, last = j.r.byID[row.Series], row.Series
+			}
+			events[w] = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
 			folds[w].add(getters[w])
 		}
 	})
 	return folds, err
+}
+
+// readsFieldsAlone reports whether names are all fields of the events
+// themselves: no built-in, and no label of any of r's series (a label
+// answers for an event without the field, and needs its series).
+func readsFieldsAlone(r *partReader, names []string) bool {
+	for _, n := range names {
+		if n == ql.Message || n == ql.Time || n == "seq" || n == allFields || seriesFields[n] {
+			return false
+		}
+	}
+	for _, s := range r.byID {
+		for _, n := range names {
+			if _, ok := s.Labels[n]; ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // recordGetter sees a record as a fold sees an event; allFields is what

@@ -356,6 +356,37 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 	return out, nil
 }
 
+// headless reports whether every row of b matches the plan, whatever its
+// time and series: then a job that reads fields alone skips the head.
+func (r *partReader) headless(b *index.BlockMeta) bool {
+	if r.p.words != nil || r.p.rows != nil || !r.inside(b) {
+		return false
+	}
+	all, err := r.allWanted(b)
+	return all && err == nil
+}
+
+// fieldsOf is the rows of a headless block, with their fields only, in
+// the scratch's memory: they live until its next use. A fold's worker
+// reuses it for every block (fresh rows for each block were most of the
+// memory, and their first touch most of the time, of a top by a field).
+func (r *partReader) fieldsOf(ctx context.Context, b *index.BlockMeta, c *block.Codec, sc *scratch) ([]block.Row, error) {
+	var err error
+	if sc.data, err = index.AppendBlockData(ctx, r.db, b.ID, sc.data); err != nil {
+		return nil, r.p.wrapErr(r.path, err)
+	}
+	if sc.rows, err = c.DecodeFieldsInto(sc.data, b.Rows, sc.rows); err != nil {
+		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
+	}
+	return sc.rows, nil
+}
+
+// scratch is memory a worker reuses from block to block.
+type scratch struct {
+	data []byte
+	rows []block.Row
+}
+
 // event makes the event of a row.
 func (r *partReader) event(ctx context.Context, row *block.Row) (schema.Event, error) {
 	s, err := r.seriesOf(ctx, row.Series)

@@ -282,6 +282,10 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 type countJob struct {
 	r *partReader
 	b index.BlockMeta
+	// fieldsAlone: what reads the rows asks for fields only, none of
+	// which is a label of the partition's series, so a block wholly in
+	// the window with every series wanted is read without its head.
+	fieldsAlone bool
 }
 
 // partCount is one partition's share of a count: what the block summaries
@@ -310,7 +314,7 @@ func (c *partCount) summarise(ctx context.Context, p *plan, part index.Partition
 			c.total += n
 			continue
 		}
-		c.todo = append(c.todo, countJob{r, b})
+		c.todo = append(c.todo, countJob{r: r, b: b})
 	}
 	return nil
 }
@@ -354,7 +358,7 @@ func (c *partCount) summariseWords(ctx context.Context) error {
 			c.total += int64(n)
 			continue
 		}
-		c.todo = append(c.todo, countJob{r, b})
+		c.todo = append(c.todo, countJob{r: r, b: b})
 	}
 	return nil
 }
@@ -467,9 +471,16 @@ func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w
 				return err
 			}
 			var d doc
+			var sc scratch
 			for i := w; i < len(jobs); i += workers {
 				j := &jobs[i]
-				rows, err := j.r.matching(gctx, &j.b, c, &d, need)
+				var rows []block.Row
+				var err error
+				if j.fieldsAlone && j.r.headless(&j.b) {
+					rows, err = j.r.fieldsOf(gctx, &j.b, c, &sc)
+				} else {
+					rows, err = j.r.matching(gctx, &j.b, c, &d, need)
+				}
 				if j.r.p.s.skipDamaged(j.r.path, err) {
 					continue // warned: the block's events are missing from the answer
 				}

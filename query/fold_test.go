@@ -1,0 +1,78 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// TestFoldsOverFieldsAgree: top, uniq and stats by a field equal plain
+// Go's counts, in windows that cut through blocks (whose edges are read
+// row by row, the rest without their heads), in a partition where the
+// field's name is also a label of some series (which answers for events
+// without the field, so that partition is read with its series) and in
+// one where it is not.
+func TestFoldsOverFieldsAgree(t *testing.T) {
+	base := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC) // two days: two partitions
+	var evs []schema.Event
+	for i := range 12000 {
+		ev := schema.Event{
+			Time: base.Add(time.Duration(i) * 700 * time.Millisecond), Service: []string{"api", "db"}[i%2],
+			Level: schema.LevelInfo, Host: fmt.Sprintf("h%d", i%3), Publisher: "p1",
+			Message: fmt.Sprintf("event %d", i), Fields: schema.Fields{},
+		}
+		if i%7 != 0 {
+			ev.Fields["user"] = fmt.Sprintf("u%d", (i*i)%37)
+		}
+		if ev.Host == "h2" && ev.Time.Day() == 24 { // a label answers where the field is absent
+			ev.Labels = schema.Labels{"user": "from-label"}
+		}
+		evs = append(evs, ev)
+	}
+	s, err := NewSearcher(writeIndex(t, evs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := [][2]time.Time{
+		{base.Add(-time.Hour), base.Add(4 * time.Hour)},                         // everything
+		{base.Add(17*time.Minute + 3*time.Second), base.Add(83 * time.Minute)},  // cuts blocks
+		{base.Add(70*time.Minute + 3*time.Second), base.Add(133 * time.Minute)}, // in the second day
+	}
+	for _, w := range windows {
+		want := map[string]int64{}
+		for i := range evs {
+			ev := &evs[i]
+			if ev.Time.Before(w[0]) || ev.Time.After(w[1]) {
+				continue
+			}
+			if v, ok := ev.Fields["user"]; ok {
+				want[v.(string)]++
+			} else if v, ok := ev.Labels["user"]; ok {
+				want[v]++
+			}
+		}
+		for _, src := range []string{`| top 1000 by (user)`, `| stats by (user) count() as hits`, `| uniq by (user)`} {
+			x := mustParse(t, src)
+			tab, err := s.Run(context.Background(), Query{Since: w[0], Until: w[1], Expr: x})
+			if err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			got := map[string]int64{}
+			for _, r := range tab.Rows {
+				if r[0] == nil {
+					continue // stats' group of events without the field
+				}
+				got[r[0].(string)] = want[r[0].(string)] // uniq: present
+				if len(r) > 1 {
+					got[r[0].(string)] = r[1].(int64)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s over %v: got %v, want %v", src, w, got, want)
+			}
+		}
+	}
+}
