@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/zlog/zlog/schema/buildinfo"
 )
@@ -36,7 +37,21 @@ const (
 	exitError   = 2
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	tuneGC()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// tuneGC lets the heap grow to five times what is live before a
+// collection, within a soft limit of 1 GiB, unless GOGC or GOMEMLIMIT say
+// otherwise: logq lives for one query, and at Go's default a top over
+// ten million events spent a fifth of its time collecting (measured).
+func tuneGC() {
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(400)
+		debug.SetMemoryLimit(1 << 30)
+	}
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
