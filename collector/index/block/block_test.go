@@ -35,6 +35,8 @@ func TestRoundTrip(t *testing.T) {
 		"before 1970":        {{Time: -5, Message: "old"}, {Time: 3, Message: "new"}},
 		"seq back and forth": {{Time: 1, Series: 1, Seq: 5}, {Time: 2, Series: 1}, {Time: 3, Series: 1, Seq: 1 << 63}, {Time: 4, Series: 1, Seq: 3}},
 		"many":               manyRows(3000),
+		"series far apart": {{Time: 1, Series: 7, Seq: 9}, {Time: 2, Series: 1 << 40, Seq: 4}, {Time: 3, Series: 7, Seq: 10},
+			{Time: 4, Series: 1 << 40, Seq: 6}, {Time: 5, Series: 1 << 20, Seq: 2}, {Time: 6, Series: 1 << 20, Seq: 3}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := c.Encode(rows)
