@@ -81,7 +81,9 @@ func TestLogqContext(t *testing.T) {
 }
 
 // TestLogqTimes: natural times for --since, -S/-U, local time by default
-// and --utc, --every buckets on round times with durations printed short.
+// and --utc, zoneless times in queries read in the user's zone locally
+// and over the API, --every buckets on round times with durations
+// printed short.
 func TestLogqTimes(t *testing.T) {
 	if _, err := os.Stat("/usr/share/zoneinfo/Asia/Tokyo"); err != nil {
 		t.Skip("no tzdata for Asia/Tokyo")
@@ -105,6 +107,18 @@ func TestLogqTimes(t *testing.T) {
 	utc := harness.Logq(t, binDir, "search", "--data", data, "tick", "--utc")
 	if !strings.Contains(local.Stdout, "+09:00 info") || !strings.Contains(utc.Stdout, "Z info") {
 		t.Errorf("local %q, --utc %q", local.Stdout, utc.Stdout)
+	}
+	// A zoneless time in a query is the user's local time, here and on
+	// a collector elsewhere (which runs in UTC).
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	const zoneless = "2006-01-02T15:04:05"
+	now := time.Now().In(tokyo)
+	window := fmt.Sprintf("_time:[%s, %s] tick", now.Add(-40*time.Minute).Format(zoneless), now.Add(40*time.Minute).Format(zoneless))
+	for _, src := range [][]string{{"--data", data}, {"--collector", "http://" + col.HTTP}} {
+		r := harness.Logq(t, binDir, append([]string{"search", "--count", window}, src...)...)
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "1" {
+			t.Errorf("%s %s: exit %d %q %s", window, src[0], r.Code, r.Stdout, r.Stderr)
+		}
 	}
 	st := harness.Logq(t, binDir, "stats", "--data", data, "--since", "2h", "--every", "1h", "--chart", "ascii")
 	header := strings.SplitN(st.Stdout, "\n", 2)[0]

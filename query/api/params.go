@@ -36,10 +36,11 @@ const (
 	pBy      = "by"
 	pEvery   = "every"
 	pLabel   = "label" // KEY=VALUE, repeatable
+	pTZ      = "tz"    // the zone of q's times that name none: IANA name or ±hh:mm
 )
 
 var (
-	queryParams  = []string{pQuery, pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLabel, pLevel}
+	queryParams  = []string{pQuery, pWord, pFTS, pSince, pUntil, pService, pTopic, pHost, pLabel, pLevel, pTZ}
 	searchParams = append(slices.Clone(queryParams), pLimit, pOrder)
 	statsParams  = append(slices.Clone(queryParams), pBy, pEvery)
 	tailParams   = []string{pWord, pService, pTopic, pHost, pLabel, pLevel}
@@ -62,6 +63,7 @@ func EncodeQuery(q query.Query) url.Values {
 	}
 	if q.Expr != nil {
 		v.Set(pQuery, q.Expr.Src)
+		set(pTZ, ZoneName(q.Loc, time.Now()))
 	}
 	set(pFTS, q.FTS)
 	set(pTopic, q.TopicPrefix)
@@ -101,6 +103,11 @@ func decodeQuery(v url.Values, allowed []string, now time.Time) (query.Query, er
 		return q, err
 	}
 	q.FTS, q.TopicPrefix, q.Host = v.Get(pFTS), v.Get(pTopic), v.Get(pHost)
+	if s := v.Get(pTZ); s != "" {
+		if q.Loc, err = ParseZone(s); err != nil {
+			return q, fmt.Errorf("%w: parameter tz: %w", query.ErrBadQuery, err)
+		}
+	}
 	if s := v.Get(pQuery); s != "" {
 		if q.Expr, err = ql.Parse(s); err != nil {
 			return q, fmt.Errorf("%w: parameter q: %w", query.ErrBadQuery, err)

@@ -54,12 +54,52 @@ func TestDecodeQueryErrors(t *testing.T) {
 		{"order=random", "search", "parameter order"},
 		{"host=a&host=b", "search", `parameter "host" given 2 times`},
 		{"limit=5", "tail", `unknown parameter "limit"`},
+		{"tz=Mars/Olympus", "search", "parameter tz"},
+		{"tz=%2B25:99", "search", "parameter tz"},
+		{"tz=Local", "search", "parameter tz"},
 	} {
 		v, _ := url.ParseQuery(tc.params)
 		allowed := map[string][]string{"search": searchParams, "tail": tailParams}[tc.allowed]
 		_, err := decodeQuery(v, allowed, time.Now())
 		if !errors.Is(err, query.ErrBadQuery) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want ErrBadQuery and %q", tc.params, err, tc.want)
+		}
+	}
+}
+
+// A query's zone travels as a name a collector elsewhere can load: $TZ's
+// zone rather than "Local", an offset when no name is known.
+func TestZoneTravels(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip("no tzdata")
+	}
+	now := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	t.Setenv("TZ", "Asia/Tokyo")
+	for _, tc := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{nil, ""}, {time.UTC, ""}, {tokyo, "Asia/Tokyo"}, {time.FixedZone("x", -(3*3600 + 1800)), "-03:30"},
+	} {
+		if got := ZoneName(tc.loc, now); got != tc.want {
+			t.Errorf("ZoneName(%v) = %q, want %q", tc.loc, got, tc.want)
+		}
+	}
+	for _, tz := range []string{"Asia/Tokyo", "-03:30", "+09:00"} {
+		loc, err := ParseZone(tz)
+		if err != nil {
+			t.Fatalf("%s: %v", tz, err)
+		}
+		if got := ZoneName(loc, now); got != tz {
+			t.Errorf("ParseZone(%q) names itself %q", tz, got)
+		}
+	}
+	// time.Local is named by $TZ.
+	local := time.Date(2026, 1, 1, 0, 0, 0, 0, time.Local)
+	if _, off := local.Zone(); off == 9*3600 {
+		if got := ZoneName(time.Local, now); got != "Asia/Tokyo" {
+			t.Errorf("ZoneName(Local) with TZ=Asia/Tokyo = %q", got)
 		}
 	}
 }
