@@ -30,6 +30,8 @@ deps:
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v logger >/dev/null || missing="$$missing util-linux"; \
 	command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || missing="$$missing logrotate"; \
+	command -v zsh >/dev/null || missing="$$missing zsh"; \
+	command -v fish >/dev/null || missing="$$missing fish"; \
 	$(APT_INSTALL)
 
 build: deps

@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,6 +44,46 @@ func TestLogqFieldsAndCompletionValues(t *testing.T) {
 		r := harness.Logq(t, binDir, "completion", "values", kind, "--data", data)
 		if r.Code != 0 || r.Stdout != want {
 			t.Errorf("completion values %s: exit %d %s\n got %q\nwant %q", kind, r.Code, r.Stderr, r.Stdout, want)
+		}
+	}
+	shellsComplete(t, data)
+}
+
+// shellsComplete has bash, zsh and fish complete logq command lines with
+// the scripts logq prints, the values read from the index: bash and zsh
+// run the completion function with its inputs set (zsh's compadd
+// recorded, filtered by the word's prefix as the completion system
+// does), fish its own completion engine (complete -C).
+func shellsComplete(t *testing.T, data string) {
+	drivers := map[string]string{
+		"bash": `source <(logq completion bash); read -ra COMP_WORDS <<< "$LINE"; [[ $LINE == *" " ]] && COMP_WORDS+=(""); ` +
+			`COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _logq; printf '%s\n' "${COMPREPLY[@]}"`,
+		"zsh": `compdef() { :; }; compadd() { while [[ $1 == -* && $1 != -- ]]; do [[ $1 == -S ]] && shift; shift; done; ` +
+			`[[ $1 == -- ]] && shift; local a; for a; do [[ ${a[1,${#PREFIX}]} == $PREFIX ]] && print -r -- $a; done; }; ` +
+			`source <(logq completion zsh); words=(${=LINE}); [[ $LINE == *" " ]] && words+=(""); CURRENT=${#words}; ` +
+			`PREFIX=$words[CURRENT]; _logq; true`,
+		"fish": `logq completion fish | source; complete -C "$LINE" | string replace -r '\t.*' ''; true`,
+	}
+	cases := []struct{ line, want string }{
+		{"logq search --level e", "error\n"},
+		{"logq stats --service ", "shop\nweb\n"},
+		{"logq search us", "user:\n"},
+		{"logq fields service:shop am", "amount:\n"},
+		{"logq search --foll", "--follow\n"},
+		{"logq comp", "completion\n"},
+	}
+	for shell, driver := range drivers {
+		if _, err := exec.LookPath(shell); err != nil {
+			t.Errorf("%s is not installed (make deps installs it)", shell)
+			continue
+		}
+		for _, c := range cases {
+			cmd := exec.Command(shell, "-c", driver)
+			cmd.Env = append(os.Environ(), "PATH="+binDir+":"+os.Getenv("PATH"), "ZLOG_DATA="+data, "LINE="+c.line, "HOME="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			if err != nil || string(out) != c.want {
+				t.Errorf("%s completes %q: %v\n got %q\nwant %q", shell, c.line, err, out, c.want)
+			}
 		}
 	}
 }

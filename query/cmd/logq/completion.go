@@ -49,47 +49,77 @@ func runCompletion(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, completionUsage)
 		return exitError
 	}
-	flags := commandFlags()
-	var b strings.Builder
-	switch args[0] {
-	case "bash":
-		b.WriteString("# bash completion for logq\n_logq() {\n  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd=${COMP_WORDS[1]}\n")
-		fmt.Fprintf(&b, "  if [ \"$COMP_CWORD\" -eq 1 ]; then COMPREPLY=($(compgen -W %q -- \"$cur\")); return; fi\n", strings.Join(commands, " "))
-		// Values of --level, --service, --host and --label, and field names
-		// for the query, come from the index (logq completion values).
-		b.WriteString("  case $prev in\n    --level|--service|--host|--label) COMPREPLY=($(compgen -W \"$(logq completion values ${prev#--} 2>/dev/null)\" -- \"$cur\")); return;;\n  esac\n")
-		b.WriteString("  if [[ $cur != -* && ( $cmd == search || $cmd == stats || $cmd == fields ) ]]; then COMPREPLY=($(compgen -W \"$(logq completion values field 2>/dev/null)\" -- \"$cur\")); compopt -o nospace 2>/dev/null; return; fi\n")
-		b.WriteString("  case $cmd in\n")
-		for _, c := range flaggedCommands {
-			fmt.Fprintf(&b, "    %s) COMPREPLY=($(compgen -W %q -- \"$cur\"));;\n", c, strings.Join(flags[c], " "))
-		}
-		b.WriteString("    completion) COMPREPLY=($(compgen -W \"bash zsh fish\" -- \"$cur\"));;\n  esac\n}\ncomplete -F _logq logq\n")
-	case "zsh":
-		b.WriteString("#compdef logq\n_logq() {\n  if (( CURRENT == 2 )); then\n")
-		fmt.Fprintf(&b, "    compadd %s\n    return\n  fi\n  case $words[2] in\n", strings.Join(commands, " "))
-		b.WriteString("  case $words[CURRENT-1] in\n    --level|--service|--host|--label) compadd -- ${(f)\"$(logq completion values ${words[CURRENT-1]#--} 2>/dev/null)\"}; return;;\n  esac\n")
-		for _, c := range flaggedCommands {
-			fmt.Fprintf(&b, "    %s) compadd -- %s;;\n", c, strings.Join(flags[c], " "))
-		}
-		b.WriteString("    completion) compadd bash zsh fish;;\n  esac\n}\ncompdef _logq logq\n")
-	case "fish":
-		b.WriteString("# fish completion for logq\n")
-		fmt.Fprintf(&b, "complete -c logq -f -n __fish_use_subcommand -a %q\n", strings.Join(commands, " "))
-		for _, c := range flaggedCommands {
-			for _, f := range flags[c] {
-				name := strings.TrimPrefix(f, "--")
-				values := ""
-				if name == "level" || name == "service" || name == "host" || name == "label" {
-					values = fmt.Sprintf(" -x -a '(logq completion values %s 2>/dev/null)'", name)
-				}
-				fmt.Fprintf(&b, "complete -c logq -n '__fish_seen_subcommand_from %s' -l %s%s\n", c, name, values)
-			}
-		}
-		b.WriteString("complete -c logq -f -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'\n")
-	default:
+	scripts := map[string]func(map[string][]string) string{"bash": bashScript, "zsh": zshScript, "fish": fishScript}
+	script, ok := scripts[args[0]]
+	if !ok {
 		fmt.Fprintf(stderr, "logq: completion: unknown shell %q (want bash, zsh or fish)\n", args[0])
 		return exitError
 	}
-	fmt.Fprint(stdout, b.String())
+	fmt.Fprint(stdout, script(commandFlags()))
 	return exitMatch
+}
+
+// valueFlags are the flags whose values come from the index (logq
+// completion values), as do the field names of a query.
+const valueFlags = "--level|--service|--host|--label"
+
+// queryCommands take a query, whose field names are completed.
+var queryCommands = []string{"search", "stats", "fields"}
+
+func bashScript(flags map[string][]string) string {
+	var b strings.Builder
+	b.WriteString("# bash completion for logq\n_logq() {\n  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd=${COMP_WORDS[1]}\n")
+	fmt.Fprintf(&b, "  if [ \"$COMP_CWORD\" -eq 1 ]; then COMPREPLY=($(compgen -W %q -- \"$cur\")); return; fi\n", strings.Join(commands, " "))
+	fmt.Fprintf(&b, "  case $prev in\n    %s) COMPREPLY=($(compgen -W \"$(logq completion values ${prev#--} 2>/dev/null)\" -- \"$cur\")); return;;\n  esac\n", valueFlags)
+	fmt.Fprintf(&b, "  if [[ $cur != -* && ( %s ) ]]; then COMPREPLY=($(compgen -W \"$(logq completion values field 2>/dev/null)\" -- \"$cur\")); compopt -o nospace 2>/dev/null; return; fi\n", queryCommandTest())
+	b.WriteString("  case $cmd in\n")
+	for _, c := range flaggedCommands {
+		fmt.Fprintf(&b, "    %s) COMPREPLY=($(compgen -W %q -- \"$cur\"));;\n", c, strings.Join(flags[c], " "))
+	}
+	b.WriteString("    completion) COMPREPLY=($(compgen -W \"bash zsh fish\" -- \"$cur\"));;\n  esac\n}\ncomplete -F _logq logq\n")
+	return b.String()
+}
+
+// zshScript works both from $fpath (autoloaded as _logq, which then
+// defines and runs itself) and sourced after compinit.
+func zshScript(flags map[string][]string) string {
+	var b strings.Builder
+	b.WriteString("#compdef logq\ncompdef _logq logq\n_logq() {\n  local cmd=$words[2] prev=$words[CURRENT-1] cur=$words[CURRENT]\n")
+	fmt.Fprintf(&b, "  if (( CURRENT == 2 )); then\n    compadd -- %s\n    return\n  fi\n", strings.Join(commands, " "))
+	fmt.Fprintf(&b, "  case $prev in\n    %s) compadd -- ${(f)\"$(logq completion values ${prev#--} 2>/dev/null)\"}; return;;\n  esac\n", valueFlags)
+	fmt.Fprintf(&b, "  if [[ $cur != -* && ( %s ) ]]; then\n    compadd -S '' -- ${(f)\"$(logq completion values field 2>/dev/null)\"}\n    return\n  fi\n", queryCommandTest())
+	b.WriteString("  case $cmd in\n")
+	for _, c := range flaggedCommands {
+		fmt.Fprintf(&b, "    %s) compadd -- %s;;\n", c, strings.Join(flags[c], " "))
+	}
+	b.WriteString("    completion) compadd -- bash zsh fish;;\n  esac\n}\nif [[ $funcstack[1] == _logq ]]; then _logq \"$@\"; fi\n")
+	return b.String()
+}
+
+func fishScript(flags map[string][]string) string {
+	var b strings.Builder
+	b.WriteString("# fish completion for logq\n")
+	fmt.Fprintf(&b, "complete -c logq -f -n __fish_use_subcommand -a %q\n", strings.Join(commands, " "))
+	fmt.Fprintf(&b, "complete -c logq -f -n '__fish_seen_subcommand_from %s' -a '(logq completion values field 2>/dev/null)'\n", strings.Join(queryCommands, " "))
+	for _, c := range flaggedCommands {
+		for _, f := range flags[c] {
+			values := ""
+			if strings.Contains("|"+valueFlags+"|", "|"+f+"|") {
+				values = fmt.Sprintf(" -x -a '(logq completion values %s 2>/dev/null)'", strings.TrimPrefix(f, "--"))
+			}
+			fmt.Fprintf(&b, "complete -c logq -f -n '__fish_seen_subcommand_from %s' -l %s%s\n", c, strings.TrimPrefix(f, "--"), values)
+		}
+	}
+	b.WriteString("complete -c logq -f -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'\n")
+	return b.String()
+}
+
+// queryCommandTest is a [[ ]] test that $cmd takes a query:
+// "$cmd == search || $cmd == stats || …".
+func queryCommandTest() string {
+	parts := make([]string, len(queryCommands))
+	for i, c := range queryCommands {
+		parts[i] = "$cmd == " + c
+	}
+	return strings.Join(parts, " || ")
 }
