@@ -360,3 +360,28 @@ func TestRunBoundsKeptEvents(t *testing.T) {
 		t.Errorf("limit 3 then sort desc: %v", tab.Rows)
 	}
 }
+
+// TestRunBoundsHeldGroups: stats, top and count_uniq over more distinct
+// values than maxHeld are refused with a clear error; under it they run.
+func TestRunBoundsHeldGroups(t *testing.T) {
+	base := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	s, err := NewSearcher(writeIndex(t, exprEvents(base, 3000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { maxHeld = n }(maxHeld)
+	maxHeld = 200 // the events have 3000 distinct messages, 1000 durations
+	q := Query{Since: base.Add(-time.Hour), Until: base.Add(2 * time.Hour)}
+	for _, src := range []string{"| top 5 by (_msg)", "| uniq by (duration_ms)", "| stats by (_msg) count()", "| stats count_uniq(_msg)", "| stats by (service) count_uniq(duration_ms)"} {
+		q.Expr = mustParse(t, src)
+		if _, err := s.Run(context.Background(), q); !errors.Is(err, ErrBadQuery) || !strings.Contains(err.Error(), "more than 200 groups") {
+			t.Errorf("%s with a bound of 200: %v", src, err)
+		}
+	}
+	for _, src := range []string{"| top 5 by (user)", "| stats by (service, level) count_uniq(user)"} {
+		q.Expr = mustParse(t, src)
+		if _, err := s.Run(context.Background(), q); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}

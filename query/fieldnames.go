@@ -59,6 +59,9 @@ func (t *nameTally) add(get getter) {
 	}
 }
 
+// held is the field names: their values are bounded by valuesKept each.
+func (t *nameTally) held() int { return len(t.names) }
+
 func (t *nameTally) merge(other fold) {
 	for k, o := range other.(*nameTally).names {
 		c := t.names[k]

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"time"
@@ -27,6 +28,7 @@ type fold interface {
 	add(get getter)
 	merge(other fold)
 	records() ([]record, []string)
+	held() int // groups and distinct values held, which maxHeld bounds
 }
 
 type getter func(name string) (any, bool)
@@ -84,6 +86,9 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 	for _, o := range folds[1:] {
 		folds[0].merge(o)
 	}
+	if err := checkHeld(folds[0]); err != nil {
+		return nil, nil, err
+	}
 	out, cols := folds[0].records()
 	return out, cols, nil
 }
@@ -110,7 +115,7 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 	if slices.Contains(f.fields(), ql.Message) {
 		need = textAll
 	}
-	err := eachMatching(ctx, jobs, need, func(w int, j *countJob, rows []block.Row) {
+	err := eachMatching(ctx, jobs, need, func(w int, j *countJob, rows []block.Row) error {
 		var s *index.Series // rows of a series come in runs: one lookup a run
 		last := int64(-1)
 		for k := range rows {
@@ -121,8 +126,21 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 			events[w] = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
 			folds[w].add(getters[w])
 		}
+		return checkHeld(folds[w])
 	})
 	return folds, err
+}
+
+// maxHeld bounds the groups (and distinct values of count_uniq) a fold
+// holds: past it the query is refused, rather than a top by request id
+// over ten million events exhausting the collector's or logq's memory.
+var maxHeld = 2_000_000
+
+func checkHeld(f fold) error {
+	if n := f.held(); n > maxHeld {
+		return fmt.Errorf("%w: the query holds more than %d groups or distinct values for its pipes (stats, top, uniq); narrow the time or the filter, or group by a field with fewer values", ErrBadQuery, maxHeld)
+	}
+	return nil
 }
 
 // readsFieldsAlone reports whether names are all fields of the events

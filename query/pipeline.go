@@ -339,6 +339,8 @@ func appendKey(b []byte, get getter, fields []string) (key []byte, any bool) {
 	return b, any
 }
 
+func (t *tally) held() int { return len(t.index) }
+
 func (t *tally) merge(other fold) {
 	for _, g := range other.(*tally).groups.all() {
 		t.addGroup([]byte(g.key), g.vals, g.n)

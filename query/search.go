@@ -446,8 +446,9 @@ func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
 // countDecoded decodes the jobs' blocks and counts their matching rows.
 func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 	counts := make([]int64, max(min(runtime.GOMAXPROCS(0), len(jobs)), 1))
-	err := eachMatching(ctx, jobs, textNone, func(w int, _ *countJob, rows []block.Row) {
+	err := eachMatching(ctx, jobs, textNone, func(w int, _ *countJob, rows []block.Row) error {
 		counts[w] += int64(len(rows))
+		return nil
 	})
 	var n int64
 	for _, c := range counts {
@@ -461,7 +462,7 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 // hands each block's matching rows to fn from its worker, with at least
 // the text need asks for decoded. A damaged block is skipped (Warn hears
 // of it).
-func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w int, j *countJob, rows []block.Row)) error {
+func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w int, j *countJob, rows []block.Row) error) error {
 	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range workers {
@@ -487,7 +488,9 @@ func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w
 				if err != nil {
 					return err
 				}
-				fn(w, j, rows)
+				if err := fn(w, j, rows); err != nil {
+					return err
+				}
 			}
 			return nil
 		})

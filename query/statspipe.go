@@ -92,10 +92,15 @@ func (a *statsGroups) merge(other fold) {
 		if !ok {
 			a.groups[k] = o
 			a.order = append(a.order, k)
+			for i := range o.accs {
+				a.uniqHeld += len(o.accs[i].uniq)
+			}
 			continue
 		}
 		for i := range g.accs {
+			before := len(g.accs[i].uniq)
 			g.accs[i].merge(&o.accs[i])
+			a.uniqHeld += len(g.accs[i].uniq) - before
 		}
 	}
 }
@@ -106,6 +111,8 @@ type statsGroups struct {
 	groups map[string]*statsGroup
 	order  []string
 	keyBuf []byte
+	// uniqHeld is the distinct values count_uniq holds, over all groups.
+	uniqHeld int
 }
 
 func (s *statsStep) newAcc() *statsGroups {
@@ -144,9 +151,13 @@ func (a *statsGroups) addN(get getter, n int64) {
 			continue
 		}
 		v, ok := get(f.Field)
+		before := len(g.accs[i].uniq)
 		g.accs[i].add(f, v, ok)
+		a.uniqHeld += len(g.accs[i].uniq) - before
 	}
 }
+
+func (a *statsGroups) held() int { return len(a.groups) + a.uniqHeld }
 
 // bucketed is get with _time cut to the start of its bucket.
 func (s *statsStep) bucketed(get getter) getter {
