@@ -156,6 +156,32 @@ func TestDecodeHeadThenText(t *testing.T) {
 	}
 }
 
+// A borrowing codec decodes into memory it reuses (heads, messages and
+// fields apart), with the same rows as a copying one, block after block.
+func TestBorrowedDecodes(t *testing.T) {
+	c, borrowed := codec(t), codec(t)
+	borrowed.Borrow()
+	var rows []Row
+	for _, want := range [][]Row{goldenRows, manyRows(500), goldenRows[:2]} {
+		b, err := c.Encode(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows, err = borrowed.DecodeHeadInto(b.Data, rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := borrowed.DecodeText(b.Data, rows); err != nil || !reflect.DeepEqual(rows, want) {
+			t.Fatalf("borrowed decode of %d rows: %v", len(want), err)
+		}
+		fields, err := borrowed.DecodeFieldsInto(b.Data, len(want), nil)
+		for i := range want {
+			if err != nil || fields[i].Fields != want[i].Fields || fields[i].Message != "" {
+				t.Fatalf("fields alone, row %d: %+v, %v", i, fields[i], err)
+			}
+		}
+	}
+}
+
 func TestSeriesSummary(t *testing.T) {
 	b, err := codec(t).Encode(goldenRows)
 	if err != nil {
