@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
@@ -323,7 +324,25 @@ func (t *tally) addGroup(key []byte, vals []any, n int64) {
 	}
 	k := string(key)
 	t.index[k] = int32(t.groups.len())
-	t.groups.add(tallyGroup{key: k, vals: slices.Clone(vals), n: n})
+	t.groups.add(tallyGroup{key: k, vals: keptAll(vals), n: n})
+}
+
+// kept is v as a fold keeps it: the strings of the rows it is handed
+// point into a codec's memory (block.Codec.Borrow), reused for the next
+// block.
+func kept(v any) any {
+	if s, ok := v.(string); ok {
+		return strings.Clone(s)
+	}
+	return v
+}
+
+func keptAll(vals []any) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = kept(v)
+	}
+	return out
 }
 
 // appendKey appends the values of fields, each ended by a NUL: a group's

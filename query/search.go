@@ -461,7 +461,8 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 // GOMAXPROCS, or of the jobs when fewer), each with its own codec, and
 // hands each block's matching rows to fn from its worker, with at least
 // the text need asks for decoded. A damaged block is skipped (Warn hears
-// of it).
+// of it). The rows and their strings live in the worker's memory, reused
+// for its next block: fn copies what it keeps (see kept).
 func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w int, j *countJob, rows []block.Row) error) error {
 	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
 	g, gctx := errgroup.WithContext(ctx)
@@ -471,6 +472,7 @@ func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w
 			if err != nil {
 				return err
 			}
+			c.Borrow() // fn is done with a block's rows before the next: see eachMatching
 			var d doc
 			var sc scratch
 			for i := w; i < len(jobs); i += workers {
@@ -480,7 +482,7 @@ func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w
 				if j.fieldsAlone && j.r.headless(&j.b) {
 					rows, err = j.r.fieldsOf(gctx, &j.b, c, &sc)
 				} else {
-					rows, err = j.r.matching(gctx, &j.b, c, &d, need)
+					rows, err = j.r.matchingIn(gctx, &j.b, c, &d, need, &sc)
 				}
 				if j.r.p.s.skipDamaged(j.r.path, err) {
 					continue // warned: the block's events are missing from the answer

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
@@ -133,7 +134,7 @@ func (a *statsGroups) addN(get getter, n int64) {
 		key := make(record, len(s.by)+len(s.funcs))
 		for _, b := range s.by {
 			if v, ok := get(b.Field); ok {
-				key[b.Field] = v
+				key[b.Field] = kept(v)
 			}
 		}
 		g = &statsGroup{key: key, accs: make([]statsAccum, len(s.funcs))}
@@ -234,7 +235,9 @@ func (a *statsAccum) add(f *ql.StatsFunc, v any, ok bool) {
 		if a.uniq == nil {
 			a.uniq = map[string]bool{}
 		}
-		a.uniq[schema.FormatValue(v)] = true
+		if s := schema.FormatValue(v); !a.uniq[s] {
+			a.uniq[strings.Clone(s)] = true // see kept
+		}
 	default:
 		x, ok := number(v)
 		if !ok {
