@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/index/block"
@@ -25,7 +26,8 @@ func unpackGroupBucket(k int64) (group, bucket int64) { return k >> 32, int64(in
 // maps an event time to its bucket's number, which must fit in 32 bits).
 // When the plan needs no event's text, a block wholly inside the window
 // and one bucket is counted from its per-series summary, any other from
-// its head alone; otherwise blocks are decoded and matched. add hears
+// its head alone; otherwise blocks are decoded and matched, one worker
+// per core (a damaged one is skipped with a warning). add hears
 // each group and bucket once.
 //
 // With byService (the group is the service's alone) and nothing filtering
@@ -52,35 +54,37 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 	for id, s := range r.series {
 		groups[id] = groupOf(&s)
 	}
+	serviceGroups := map[string]int64{} // with byService
 	counts := groupCounts{}
-	count := func(series, at int64, n, last int64) { counts.add(groups[series], at, n, last) }
+	var todo []countJob
 	for i := range blocks {
 		b := &blocks[i]
+		whole := r.wholeInBucket(b, bucket)
 		if byService {
-			if err := r.countBlock(ctx, b, groupOf(&index.Series{Service: b.Service}), bucket, counts); err != nil {
-				return err
+			g, ok := serviceGroups[b.Service]
+			if !ok {
+				g = groupOf(&index.Series{Service: b.Service})
+				serviceGroups[b.Service] = g
 			}
+			if whole {
+				counts.add(g, bucket(b.MinTime), int64(b.Rows), b.MaxTime)
+				continue
+			}
+		} else if whole && r.countSummary(b, bucket(b.MinTime), groups, counts) {
 			continue
 		}
-		if at := bucket(b.MinTime); p.words == nil && p.rows == nil && r.inside(b) && at == bucket(b.MaxTime) {
-			err := b.EachSeries(func(s block.Series) bool {
-				if r.wanted(s.ID) {
-					count(s.ID, at, int64(s.Rows), s.MaxTime)
-				}
-				return true
-			})
-			if err == nil {
-				continue
-			} // else decoding the block says what is wrong
-		}
-		rows, err := r.matching(ctx, b, r.codec, &r.doc, textNone)
-		if err != nil {
-			return err
-		}
-		for _, row := range rows {
-			count(row.Series, bucket(row.Time), 1, row.Time)
-		}
+		todo = append(todo, countJob{r: r, b: *b})
 	}
+	decoded, err := countRows(ctx, todo, bucket, func(j *countJob, row *block.Row) int64 {
+		if byService {
+			return serviceGroups[j.b.Service]
+		}
+		return groups[row.Series]
+	})
+	if err != nil {
+		return err
+	}
+	counts.merge(decoded)
 	for k, c := range counts {
 		g, b := unpackGroupBucket(k)
 		add(g, b, *c)
@@ -88,8 +92,56 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 	return nil
 }
 
+// countRows decodes the jobs' blocks, one worker per core, each counting
+// the matching rows in their group (groupOf, which must be safe to call
+// from several goroutines) and bucket apart.
+func countRows(ctx context.Context, jobs []countJob, bucket func(int64) int64, groupOf func(*countJob, *block.Row) int64) (groupCounts, error) {
+	perWorker := make([]groupCounts, runtime.GOMAXPROCS(0))
+	err := eachMatching(ctx, jobs, textNone, func(w int, j *countJob, rows []block.Row) error {
+		if perWorker[w] == nil {
+			perWorker[w] = groupCounts{}
+		}
+		for k := range rows {
+			row := &rows[k]
+			perWorker[w].add(groupOf(j, row), bucket(row.Time), 1, row.Time)
+		}
+		return nil
+	})
+	all := groupCounts{}
+	for _, c := range perWorker {
+		all.merge(c)
+	}
+	return all, err
+}
+
+// wholeInBucket reports whether a block counts as a whole: nothing needs
+// its events, and it lies inside the window and one bucket.
+func (r *partReader) wholeInBucket(b *index.BlockMeta, bucket func(int64) int64) bool {
+	return r.p.words == nil && r.p.rows == nil && r.inside(b) && bucket(b.MinTime) == bucket(b.MaxTime)
+}
+
+// countSummary counts a whole block's wanted series from its summary,
+// each in its group, reporting whether the summary could be read (else
+// decoding the block says what is wrong).
+func (r *partReader) countSummary(b *index.BlockMeta, at int64, groups map[int64]int64, counts groupCounts) bool {
+	err := b.EachSeries(func(s block.Series) bool {
+		if r.wanted(s.ID) {
+			counts.add(groups[s.ID], at, int64(s.Rows), s.MaxTime)
+		}
+		return true
+	})
+	return err == nil
+}
+
 // groupCounts are counts per groupBucket.
 type groupCounts map[int64]*seriesCount
+
+func (g groupCounts) merge(o groupCounts) {
+	for k, c := range o {
+		group, at := unpackGroupBucket(k)
+		g.add(group, at, c.n, c.last)
+	}
+}
 
 func (g groupCounts) add(group, at, n, last int64) {
 	k := groupBucket(group, at)
@@ -100,21 +152,6 @@ func (g groupCounts) add(group, at, n, last int64) {
 	}
 	c.n += n
 	c.last = max(c.last, last)
-}
-
-// countBlock counts a block's matches for one group: from its row count
-// when it lies inside the window and one bucket and nothing needs its
-// events, else from its rows.
-func (r *partReader) countBlock(ctx context.Context, b *index.BlockMeta, group int64, bucket func(int64) int64, counts groupCounts) error {
-	if at := bucket(b.MinTime); r.p.words == nil && r.p.rows == nil && r.inside(b) && at == bucket(b.MaxTime) {
-		counts.add(group, at, int64(b.Rows), b.MaxTime)
-		return nil
-	}
-	rows, err := r.matching(ctx, b, r.codec, &r.doc, textNone)
-	for _, row := range rows {
-		counts.add(group, bucket(row.Time), 1, row.Time)
-	}
-	return err
 }
 
 // groupIDs numbers group keys in the order they are first seen.
