@@ -316,11 +316,12 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 // theirs (fresh memory is first touched by a page fault, which cost
 // a cold logq a third of a count's time, measured).
 func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, need textNeed, sc *scratch) ([]block.Row, error) {
-	data, err := index.AppendBlockData(ctx, r.db, b.ID, sc.data)
+	need = max(need, r.p.textNeed())
+	data, messages, err := index.AppendBlock(ctx, r.db, b.ID, need == textAll, sc.data, sc.messages)
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
-	sc.data = data
+	sc.data, sc.messages = data, messages
 	rows, err := c.DecodeHeadInto(data, sc.rows)
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
@@ -334,9 +335,9 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 	}
 	if len(in) > 0 {
 		var err error
-		switch max(need, r.p.textNeed()) {
+		switch need {
 		case textAll:
-			err = c.DecodeText(data, rows)
+			err = c.DecodeText(data, messages, rows)
 		case textFields:
 			err = c.DecodeFields(data, rows)
 		}
@@ -382,7 +383,7 @@ func (r *partReader) headless(b *index.BlockMeta) bool {
 // memory, and their first touch most of the time, of a top by a field).
 func (r *partReader) fieldsOf(ctx context.Context, b *index.BlockMeta, c *block.Codec, sc *scratch) ([]block.Row, error) {
 	var err error
-	if sc.data, err = index.AppendBlockData(ctx, r.db, b.ID, sc.data); err != nil {
+	if sc.data, _, err = index.AppendBlock(ctx, r.db, b.ID, false, sc.data, nil); err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
 	if sc.rows, err = c.DecodeFieldsInto(sc.data, b.Rows, sc.rows); err != nil {
@@ -393,8 +394,8 @@ func (r *partReader) fieldsOf(ctx context.Context, b *index.BlockMeta, c *block.
 
 // scratch is memory a worker reuses from block to block.
 type scratch struct {
-	data []byte
-	rows []block.Row
+	data, messages []byte
+	rows           []block.Row
 }
 
 // event makes the event of a row.

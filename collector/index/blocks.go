@@ -132,11 +132,11 @@ func (s *blockStore) store(ctx context.Context, db tx, service string, rows []bl
 func (s *blockStore) readRun(ctx context.Context, db tx, ids []int64) ([]block.Row, error) {
 	var all []block.Row
 	for _, id := range ids {
-		data, err := ReadBlockData(ctx, db, id)
+		data, messages, err := AppendBlock(ctx, db, id, true, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.codec.Decode(data)
+		rows, err := s.codec.Decode(data, messages)
 		if err != nil {
 			return nil, fmt.Errorf("block %d: %w", id, err)
 		}
@@ -165,7 +165,7 @@ func (s *blockStore) insert(ctx context.Context, db tx, service string, rows []b
 		id, block.MarshalCounts(b.Filter.Counts), []byte(b.Filter.Bloom)); err != nil {
 		return 0, fmt.Errorf("insert block filter: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, "INSERT INTO block_data(id, data) VALUES (?, ?)", id, b.Data); err != nil {
+	if _, err := db.ExecContext(ctx, "INSERT INTO block_data(id, data, messages) VALUES (?, ?, ?)", id, b.Data, b.Messages); err != nil {
 		return 0, fmt.Errorf("insert block data: %w", err)
 	}
 	if !sealed {

@@ -18,10 +18,11 @@ import (
 // ("partitions"): <data>/index/2026-11-24.db. Retention deletes whole files;
 // a query opens only the days its time range touches.
 //
-// Inside a partition (schema 4), events are stored in blocks of one
+// Inside a partition (schema 5), events are stored in blocks of one
 // service's events in time order (package block): zstd-compressed columns
-// in block_data, and beside them, in blocks, the block's time range, how
-// many events of each series it holds, and a filter of its words. A query
+// in block_data (the messages in a column of their own), and beside them,
+// in blocks, the block's time range, how many events of each series it
+// holds, and a filter of its words. A query
 // reads the small rows of blocks to rule blocks out, and decompresses only
 // the blocks that may match. See README.md for the measurements behind it.
 
@@ -199,7 +200,34 @@ CREATE TABLE filter_lines (
 	bits  BLOB    NOT NULL, -- that line of each of them, in member order
 	PRIMARY KEY (grp, lines, line, piece)
 ) WITHOUT ROWID;
-`, then: moveEventsIntoBlocks},
+`, then: func(ctx context.Context, tx *sql.Tx) error {
+		// The blocks it writes are of today's layout, which needs version
+		// 5's column.
+		if err := addMessagesColumn(ctx, tx); err != nil {
+			return err
+		}
+		return moveEventsIntoBlocks(ctx, tx)
+	}},
+	// 5: a block's messages in a column of their own (block.Block.Messages),
+	// which a count or a condition on fields never reads: three quarters of
+	// a block's bytes. Blocks written before keep them in data.
+	{then: addMessagesColumn},
+}
+
+// addMessagesColumn adds block_data.messages (the messages of a block
+// stored apart, NULL where data holds them), unless the file already has
+// it: version 4's Go part adds it before it moves version 3's rows into
+// blocks of today's layout.
+func addMessagesColumn(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pragma_table_info('block_data') WHERE name = 'messages'").Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "ALTER TABLE block_data ADD COLUMN messages BLOB")
+	return err
 }
 
 // migration is one step of the schema: SQL, then Go for what SQL cannot do.
@@ -240,8 +268,10 @@ func migrate(ctx context.Context, db *sql.DB, v int) error {
 	from := v
 	for ; v < SchemaVersion; v++ {
 		m := migrations[v]
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		if m.sql != "" {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("migrate to version %d: %w", v+1, err)
+			}
 		}
 		if m.then == nil {
 			continue

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -28,7 +30,9 @@ func oldPartition(t *testing.T, path string, v int, stmts ...string) {
 	defer db.Close()
 	var all []string
 	for _, m := range migrations[:v] {
-		all = append(all, m.sql)
+		if m.sql != "" {
+			all = append(all, m.sql)
+		}
 	}
 	all = append(all, fmt.Sprintf("PRAGMA user_version = %d", v))
 	for _, stmt := range append(all, stmts...) {
@@ -70,7 +74,7 @@ func TestMigrateVersion2Partition(t *testing.T) {
 	defer rdb.Close()
 	var version int
 	rdb.QueryRow("PRAGMA user_version").Scan(&version)
-	if version != SchemaVersion || SchemaVersion != 4 {
+	if version != SchemaVersion || SchemaVersion != 5 {
 		t.Fatalf("user_version %d, SchemaVersion %d", version, SchemaVersion)
 	}
 	rows := storedRows(t, rdb)["web"]
@@ -111,7 +115,7 @@ func TestMigrateVersion3Partition(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	if !strings.Contains(logs.String(), "index partition migrated") || !strings.Contains(logs.String(), "from version 3 to 4") {
+	if !strings.Contains(logs.String(), "index partition migrated") || !strings.Contains(logs.String(), "from version 3 to 5") {
 		t.Errorf("the migration was not logged: %s", logs.String())
 	}
 	db, err := OpenReadOnly(path)
@@ -143,5 +147,77 @@ func TestMigrateVersion3Partition(t *testing.T) {
 	}
 	if got != n {
 		t.Fatalf("%d events after the migration, want %d", got, n)
+	}
+}
+
+// A version 4 partition, whose blocks hold their messages in data, is
+// migrated when the writer opens it: its unsealed block still decodes and
+// merges with new events, and what is written now stores its messages
+// apart.
+func TestMigrateVersion4Partition(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("block", "testdata", "block-v4.hex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4, err := hex.DecodeString(strings.TrimSpace(string(text)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := block.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := c.Decode(v4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Encode(old) // for its summary and filter
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "index")
+	at := time.Unix(0, b.MaxTime).UTC()
+	path := PartitionFile(dir, at)
+	oldPartition(t, path, 4,
+		"INSERT INTO series(id, service, level, host, publisher) VALUES (1, 'web', 3, 'h1', 'p1'), (2, 'web', 3, 'h2', 'p1'), (3, 'web', 5, 'h1', 'p1')",
+		fmt.Sprintf("INSERT INTO blocks(id, service, min_time, max_time, rows, sealed, series) VALUES (1, 'web', %d, %d, %d, 0, X'%x')",
+			b.MinTime, b.MaxTime, b.Count, block.MarshalSeries(b.Series, b.MaxTime)),
+		fmt.Sprintf("INSERT INTO block_filters(id, counts, bloom) VALUES (1, X'%x', X'%x')", block.MarshalCounts(b.Filter.Counts), []byte(b.Filter.Bloom)),
+		fmt.Sprintf("INSERT INTO block_data(id, data) VALUES (1, X'%x')", v4))
+
+	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enough new events to fill a block: the unsealed run is read and merged.
+	evs := make([]schema.Event, FullBlock)
+	for i := range evs {
+		evs[i] = schema.Event{Time: at.Add(time.Duration(i+1) * time.Millisecond), Service: "web", Level: schema.LevelInfo, Host: "h1", Publisher: "p1", Message: "after the upgrade"}
+	}
+	ev := evs[len(evs)-1]
+	if err := w.Write(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows := storedRows(t, db)["web"]
+	if len(rows) != len(old)+len(evs) || rows[len(rows)-1].Message != ev.Message || rows[len(rows)-1].Time != ev.Time.UnixNano() {
+		t.Fatalf("rows after the upgrade: %+v", rows)
+	}
+	for i := range old {
+		if rows[i].Message != old[i].Message || rows[i].Fields != old[i].Fields || rows[i].Time != old[i].Time {
+			t.Fatalf("row %d: %+v, want %+v", i, rows[i], old[i])
+		}
+	}
+	var inline, apart int
+	db.QueryRow("SELECT count(*) FILTER (WHERE messages IS NULL), count(*) FILTER (WHERE messages IS NOT NULL) FROM block_data").Scan(&inline, &apart)
+	if inline != 0 || apart == 0 {
+		t.Errorf("%d blocks hold their messages inline, %d apart: the unsealed version 4 block was not rewritten", inline, apart)
 	}
 }

@@ -66,11 +66,11 @@ func storedRows(t *testing.T, db *sql.DB) map[string][]block.Row {
 	}
 	out := map[string][]block.Row{}
 	for _, m := range metas {
-		data, err := ReadBlockData(ctx, db, m.ID)
+		data, messages, err := AppendBlock(ctx, db, m.ID, true, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := c.Decode(data)
+		rows, err := c.Decode(data, messages)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -318,18 +318,20 @@ func EachBlockCounts(ctx context.Context, db tx, lo, hi int64, withSeries bool, 
 	return nil
 }
 
-// ReadBlockData returns a block's compressed events.
-func ReadBlockData(ctx context.Context, db tx, id int64) ([]byte, error) {
-	return AppendBlockData(ctx, db, id, nil)
-}
-
-// AppendBlockData is ReadBlockData into buf, which a reader of many
-// blocks reuses: a scan of a day read every block twice over in fresh
-// memory otherwise (the driver's copy, then database/sql's).
-func AppendBlockData(ctx context.Context, db tx, id int64, buf []byte) ([]byte, error) {
-	rows, err := db.QueryContext(ctx, "SELECT data FROM block_data WHERE id = ?", id)
+// AppendBlock reads a block's data and, with withMessages, the messages
+// stored apart (nil for blocks that hold them in data), appended to the
+// buffers given, which a reader of many blocks reuses: a scan of a day
+// read every block twice over in fresh memory otherwise (the driver's
+// copy, then database/sql's). A count or a condition on fields reads no
+// messages, three quarters of a block's bytes.
+func AppendBlock(ctx context.Context, db tx, id int64, withMessages bool, data, messages []byte) ([]byte, []byte, error) {
+	q := "SELECT data, NULL FROM block_data WHERE id = ?"
+	if withMessages {
+		q = "SELECT data, messages FROM block_data WHERE id = ?"
+	}
+	rows, err := db.QueryContext(ctx, q, id)
 	if err != nil {
-		return nil, fmt.Errorf("read block %d: %w", id, err)
+		return nil, nil, fmt.Errorf("read block %d: %w", id, err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
@@ -337,11 +339,15 @@ func AppendBlockData(ctx context.Context, db tx, id int64, buf []byte) ([]byte, 
 		if err == nil {
 			err = sql.ErrNoRows
 		}
-		return nil, fmt.Errorf("read block %d: %w", id, err)
+		return nil, nil, fmt.Errorf("read block %d: %w", id, err)
 	}
-	var raw sql.RawBytes // valid until Close: copied out at once
-	if err := rows.Scan(&raw); err != nil {
-		return nil, fmt.Errorf("read block %d: %w", id, err)
+	var rawData, rawMessages sql.RawBytes // valid until Close: copied out at once
+	if err := rows.Scan(&rawData, &rawMessages); err != nil {
+		return nil, nil, fmt.Errorf("read block %d: %w", id, err)
 	}
-	return append(buf[:0], raw...), nil
+	data = append(data[:0], rawData...)
+	if rawMessages == nil {
+		return data, nil, nil
+	}
+	return data, append(messages[:0], rawMessages...), nil
 }

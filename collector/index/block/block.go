@@ -1,17 +1,22 @@
-// Package block is the codec of the index's storage format (schema 4): a
-// run of one service's events, in time order, stored as zstd-compressed
-// columns, with a token filter and a per-series summary beside it, instead
-// of one SQLite row and one positional full-text entry per event. Measured
-// on the bench's workload (collector/index/README.md), messages shrink to
-// about 21 % of their size this way, against 118 bytes of table plus 128 of
-// full-text index per event in schema 3.
+// Package block is the codec of the index's storage format (schema 4 and
+// later): a run of one service's events, in time order, stored as
+// zstd-compressed columns, with a token filter and a per-series summary
+// beside it, instead of one SQLite row and one positional full-text entry
+// per event. Measured on the bench's workload (collector/index/README.md),
+// messages shrink to about 21 % of their size this way, against 118 bytes
+// of table plus 128 of full-text index per event in schema 3.
 //
-// Layout of Block.Data: the length of the head frame, the head frame, the
-// length of the messages frame, the messages frame, the fields frame, each
-// frame zstd-compressed on its own, so that a count by time or series
-// reads the head alone and a condition on a field the fields alone.
-// Blocks written before the split hold messages and fields in one text
-// frame after the head, and still decode. Every integer is a varint:
+// A block is stored in two pieces. Block.Data: the length of the head
+// frame, the head frame, a 0 byte, the fields frame. Block.Messages: the
+// messages frame. Each frame is zstd-compressed on its own, so that a
+// count by time or series reads the head alone and a condition on a field
+// the fields alone; the messages, three quarters of a block on the bench's
+// workload, are stored apart (schema 5) so that neither reads them.
+// Blocks written before keep their messages in Data and still decode:
+// after the head, the length of the messages frame (never 0), the
+// messages frame and the fields frame (schema 4), or, older still, one
+// text frame holding both (it starts with zstd's magic). Every integer is
+// a varint:
 //
 //	head: count
 //	      count × time delta  (the first from 0; times never descend)
@@ -50,7 +55,8 @@ type Row struct {
 type Block struct {
 	MinTime, MaxTime int64
 	Count            int
-	Data             []byte   // the columns, zstd-compressed
+	Data             []byte   // the head and the fields, zstd-compressed
+	Messages         []byte   // the messages, stored apart
 	Filter           Filter   // what words the messages and fields hold
 	Series           []Series // the series present, ascending by ID
 }
@@ -71,6 +77,7 @@ type Codec struct {
 	buf    []byte
 	filter filterBuilder
 	seqs   seqChain
+	lens   []uint64 // a text column's lengths, reused
 	// With borrow, decoded strings point into text (messages, fields)
 	// instead of being copied out; see Borrow.
 	borrow bool
@@ -130,11 +137,12 @@ func (c *Codec) Encode(rows []Row) (Block, error) {
 		return Block{}, fmt.Errorf("encode block: %d bytes of columns, limit %d", len(cols), MaxRaw)
 	}
 	data := framed(nil, c.enc.EncodeAll(cols[:headLen], nil))
-	data = framed(data, c.enc.EncodeAll(cols[headLen:msgEnd], nil))
+	data = append(data, messagesApart)
 	data = c.enc.EncodeAll(cols[msgEnd:], data)
 	return Block{
 		MinTime: rows[0].Time, MaxTime: rows[len(rows)-1].Time, Count: len(rows),
-		Data: data, Filter: c.filter.build(rows), Series: summarise(rows),
+		Data: data, Messages: c.enc.EncodeAll(cols[headLen:msgEnd], nil),
+		Filter: c.filter.build(rows), Series: summarise(rows),
 	}, nil
 }
 
@@ -202,13 +210,19 @@ func appendStrings(b []byte, rows []Row, col func(*Row) string) []byte {
 	return b
 }
 
-// Decode returns a block's rows.
-func (c *Codec) Decode(data []byte) ([]Row, error) {
+// messagesApart follows the head of a block whose messages are stored
+// apart (Block.Messages); a block holding them follows its head with the
+// messages frame's length, which is never 0, or with zstd's magic.
+const messagesApart = 0
+
+// Decode returns a block's rows, from its two pieces as Encode made them
+// (messages is nil for blocks that hold their messages in data).
+func (c *Codec) Decode(data, messages []byte) ([]Row, error) {
 	rows, text, err := c.decodeHead(data, nil)
 	if err != nil {
 		return nil, err
 	}
-	return rows, c.decodeText(text, rows)
+	return rows, c.decodeText(text, messages, rows)
 }
 
 // DecodeHead returns a block's rows with their time, series and seq only:
@@ -228,13 +242,22 @@ func (c *Codec) DecodeHeadInto(data []byte, rows []Row) ([]Row, error) {
 
 // DecodeText fills in the messages and fields of rows that DecodeHead
 // returned for the same data.
-func (c *Codec) DecodeText(data []byte, rows []Row) error {
+func (c *Codec) DecodeText(data, messages []byte, rows []Row) error {
+	text, err := afterHead(data)
+	if err != nil {
+		return err
+	}
+	return c.decodeText(text, messages, rows)
+}
+
+// afterHead is what follows a block's head frame.
+func afterHead(data []byte) ([]byte, error) {
 	r := reader{b: data}
 	n := r.uvarint()
 	if r.err != nil || n > uint64(len(r.b)) {
-		return fmt.Errorf("%w: bad head length", ErrCorrupt)
+		return nil, fmt.Errorf("%w: bad head length", ErrCorrupt)
 	}
-	return c.decodeText(r.b[n:], rows)
+	return r.b[n:], nil
 }
 
 func (c *Codec) decodeHead(data []byte, into []Row) (rows []Row, text []byte, err error) {
@@ -281,38 +304,42 @@ func (c *Codec) decodeHead(data []byte, into []Row) (rows []Row, text []byte, er
 	return rows, text, nil
 }
 
-func (c *Codec) decodeText(text []byte, rows []Row) error {
-	msgs, fields, joined := splitText(text)
-	if joined {
-		return c.decodeColumns(text, &c.text[0], rows, setMessage, setFields)
-	}
-	if msgs == nil {
-		return fmt.Errorf("%w: bad messages frame length", ErrCorrupt)
-	}
-	if err := c.decodeColumns(msgs, &c.text[0], rows, setMessage); err != nil {
+func (c *Codec) decodeText(text, messages []byte, rows []Row) error {
+	t, err := splitText(text)
+	if err != nil {
 		return err
 	}
-	return c.decodeColumns(fields, &c.text[1], rows, setFields)
+	if t.joined != nil {
+		return c.decodeColumns(t.joined, &c.text[0], rows, setMessage, setFields)
+	}
+	if t.messages == nil {
+		if len(messages) == 0 {
+			return fmt.Errorf("%w: the messages stored apart are missing", ErrCorrupt)
+		}
+		t.messages = messages
+	}
+	if err := c.decodeColumns(t.messages, &c.text[0], rows, setMessage); err != nil {
+		return err
+	}
+	return c.decodeColumns(t.fields, &c.text[1], rows, setFields)
 }
 
 // DecodeFields fills in only the fields of rows that DecodeHead returned:
 // what a condition on a field, or a count by one, reads. Blocks written
 // before the messages had their own frame are decoded whole.
 func (c *Codec) DecodeFields(data []byte, rows []Row) error {
-	r := reader{b: data}
-	n := r.uvarint()
-	if r.err != nil || n > uint64(len(r.b)) {
-		return fmt.Errorf("%w: bad head length", ErrCorrupt)
+	text, err := afterHead(data)
+	if err != nil {
+		return err
 	}
-	text := r.b[n:]
-	_, fields, joined := splitText(text)
-	if joined {
-		return c.decodeColumns(text, &c.text[0], rows, setMessage, setFields)
+	t, err := splitText(text)
+	if err != nil {
+		return err
 	}
-	if fields == nil {
-		return fmt.Errorf("%w: bad messages frame length", ErrCorrupt)
+	if t.joined != nil {
+		return c.decodeColumns(t.joined, &c.text[0], rows, setMessage, setFields)
 	}
-	return c.decodeColumns(fields, &c.text[1], rows, setFields)
+	return c.decodeColumns(t.fields, &c.text[1], rows, setFields)
 }
 
 // DecodeFieldsInto returns a block's count rows with their fields only,
@@ -335,21 +362,26 @@ func setFields(row *Row, s string)  { row.Fields = s }
 // zstdMagic starts every zstd frame.
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
-// splitText cuts what follows the head into the messages frame and the
-// fields frame. Blocks written before they were apart (joined) hold both
-// columns in one frame, which starts with zstd's magic; a split block
-// starts with the messages frame's length instead, whose varint cannot be
-// followed by the magic's second byte. nil frames: a bad length.
-func splitText(text []byte) (msgs, fields []byte, joined bool) {
-	if bytes.HasPrefix(text, zstdMagic) {
-		return nil, nil, true
+// textFrames are the frames that follow a block's head: the messages
+// (nil when stored apart) and the fields, or, in the oldest blocks, both
+// joined in one frame.
+type textFrames struct{ messages, fields, joined []byte }
+
+// splitText cuts what follows the head into its frames, by the layouts
+// the package comment describes.
+func splitText(text []byte) (textFrames, error) {
+	switch {
+	case len(text) > 0 && text[0] == messagesApart:
+		return textFrames{fields: text[1:]}, nil
+	case bytes.HasPrefix(text, zstdMagic):
+		return textFrames{joined: text}, nil
 	}
 	r := reader{b: text}
 	n := r.uvarint()
 	if r.err != nil || n > uint64(len(r.b)) {
-		return nil, nil, false
+		return textFrames{}, fmt.Errorf("%w: bad messages frame length", ErrCorrupt)
 	}
-	return r.b[:n], r.b[n:], false
+	return textFrames{messages: r.b[:n], fields: r.b[n:]}, nil
 }
 
 // decodeColumns decompresses a frame holding one string column per set,
@@ -362,7 +394,7 @@ func (c *Codec) decodeColumns(frame []byte, buf *[]byte, rows []Row, sets ...fun
 	*buf = raw
 	r := reader{b: raw, borrow: c.borrow}
 	for _, set := range sets {
-		r.strings(rows, set)
+		c.lens = r.strings(rows, set, c.lens)
 	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, r.err)
@@ -490,10 +522,11 @@ func (r *reader) fail() {
 	r.b = nil
 }
 
-// strings reads a length column and the strings it measures; the strings
-// are copied out, so rows outlive the codec's buffer, unless borrowed.
-func (r *reader) strings(rows []Row, set func(*Row, string)) {
-	lens := make([]uint64, len(rows))
+// strings reads a length column (into lens, reused and returned) and the
+// strings it measures; the strings are copied out, so rows outlive the
+// codec's buffer, unless borrowed.
+func (r *reader) strings(rows []Row, set func(*Row, string), lens []uint64) []uint64 {
+	lens = slices.Grow(lens[:0], len(rows))[:len(rows)]
 	total := uint64(0)
 	for i := range lens {
 		lens[i] = r.uvarint()
@@ -501,7 +534,7 @@ func (r *reader) strings(rows []Row, set func(*Row, string)) {
 	}
 	if r.err != nil || total > uint64(len(r.b)) {
 		r.fail()
-		return
+		return lens
 	}
 	var all string
 	if r.borrow {
@@ -515,4 +548,5 @@ func (r *reader) strings(rows []Row, set func(*Row, string)) {
 		set(&rows[i], all[at:at+lens[i]])
 		at += lens[i]
 	}
+	return lens
 }

@@ -30,7 +30,7 @@ func BenchmarkEncodeWorkload(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				data += len(blk.Data)
+				data += len(blk.Data) + len(blk.Messages)
 				filter += len(MarshalCounts(blk.Filter.Counts)) + len(blk.Filter.Bloom)
 			}
 		}
@@ -68,20 +68,20 @@ func BenchmarkDecodeWorkload(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var blocks [][]byte
+	var blocks []Block
 	for _, rows := range bySeries {
 		for i := 0; i < len(rows); i += 1024 {
 			blk, err := c.Encode(rows[i:min(i+1024, len(rows))])
 			if err != nil {
 				b.Fatal(err)
 			}
-			blocks = append(blocks, blk.Data)
+			blocks = append(blocks, blk)
 		}
 	}
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		for _, data := range blocks {
-			if _, err := c.Decode(data); err != nil {
+		for _, blk := range blocks {
+			if _, err := c.Decode(blk.Data, blk.Messages); err != nil {
 				b.Fatal(err)
 			}
 		}

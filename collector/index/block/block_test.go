@@ -50,7 +50,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil || !reflect.DeepEqual(ss, b.Series) {
 				t.Fatalf("series summary round trip: %+v, %v", ss, err)
 			}
-			got, err := c.Decode(b.Data)
+			got, err := c.Decode(b.Data, b.Messages)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,17 +85,17 @@ func TestEncodeRefusesDescendingTimes(t *testing.T) {
 // layout changes.
 func TestGoldenBlockDecodes(t *testing.T) {
 	c := codec(t)
-	newest := filepath.Join("testdata", "block-v4.hex")
+	newest := filepath.Join("testdata", "block-v5.hex")
 	if os.Getenv("ZLOG_UPDATE_GOLDEN") != "" {
 		b, err := c.Encode(goldenRows)
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(newest, []byte(hex.EncodeToString(b.Data)+"\n"), 0o644)
+		os.WriteFile(newest, []byte(hex.EncodeToString(b.Data)+"\n"+hex.EncodeToString(b.Messages)+"\n"), 0o644)
 	}
-	for _, name := range []string{"block-v3.hex", "block-v4.hex"} {
-		data := goldenData(t, name)
-		got, err := c.Decode(data)
+	for _, name := range []string{"block-v3.hex", "block-v4.hex", "block-v5.hex"} {
+		data, messages := goldenPieces(t, name)
+		got, err := c.Decode(data, messages)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -111,27 +111,41 @@ func TestGoldenBlockDecodes(t *testing.T) {
 			t.Fatalf("%s: DecodeFields: %v", name, err)
 		}
 		for i, r := range rows {
-			if r.Fields != goldenRows[i].Fields || (name == "block-v4.hex" && r.Message != "") {
+			if r.Fields != goldenRows[i].Fields || (name != "block-v3.hex" && r.Message != "") {
 				t.Fatalf("%s: DecodeFields row %d: %+v", name, i, r)
 			}
 		}
 	}
 	b, err := c.Encode(goldenRows)
-	if err != nil || !bytes.Equal(b.Data, goldenData(t, "block-v4.hex")) {
-		t.Fatalf("Encode no longer writes block-v4's layout (%v)", err)
+	data, messages := goldenPieces(t, "block-v5.hex")
+	if err != nil || !bytes.Equal(b.Data, data) || !bytes.Equal(b.Messages, messages) {
+		t.Fatalf("Encode no longer writes block-v5's layout (%v)", err)
+	}
+	if _, err := c.Decode(data, nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a block whose messages are stored apart, without them: %v", err)
 	}
 }
 
-func goldenData(t testing.TB, name string) []byte {
+// goldenPieces reads a golden block: its data, and on a second line its
+// messages stored apart (nil for blocks written before).
+func goldenPieces(t testing.TB, name string) (data, messages []byte) {
 	t.Helper()
 	text, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := hex.DecodeString(strings.TrimSpace(string(text)))
+	lines := strings.Fields(string(text))
+	if data, err = hex.DecodeString(lines[0]); err == nil && len(lines) > 1 {
+		messages, err = hex.DecodeString(lines[1])
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data, messages
+}
+
+func goldenData(t testing.TB, name string) []byte {
+	data, _ := goldenPieces(t, name)
 	return data
 }
 
@@ -151,7 +165,7 @@ func TestDecodeHeadThenText(t *testing.T) {
 			t.Fatalf("head row %d: %+v", i, r)
 		}
 	}
-	if err := c.DecodeText(b.Data, rows); err != nil || !reflect.DeepEqual(rows, goldenRows) {
+	if err := c.DecodeText(b.Data, b.Messages, rows); err != nil || !reflect.DeepEqual(rows, goldenRows) {
 		t.Fatalf("after DecodeText: %+v, %v", rows, err)
 	}
 }
@@ -170,7 +184,7 @@ func TestBorrowedDecodes(t *testing.T) {
 		if rows, err = borrowed.DecodeHeadInto(b.Data, rows); err != nil {
 			t.Fatal(err)
 		}
-		if err := borrowed.DecodeText(b.Data, rows); err != nil || !reflect.DeepEqual(rows, want) {
+		if err := borrowed.DecodeText(b.Data, b.Messages, rows); err != nil || !reflect.DeepEqual(rows, want) {
 			t.Fatalf("borrowed decode of %d rows: %v", len(want), err)
 		}
 		fields, err := borrowed.DecodeFieldsInto(b.Data, len(want), nil)
@@ -209,7 +223,7 @@ func TestDecodeRefusesGarbage(t *testing.T) {
 		"no text":   frames([]byte{1, 2, 3, 4}, []byte{}),
 		"trailing":  frames([]byte{1, 2, 3, 4, 9}, []byte{0, 0}),
 	} {
-		if _, err := c.Decode(data); !errors.Is(err, ErrCorrupt) {
+		if _, err := c.Decode(data, b.Messages); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
@@ -225,11 +239,12 @@ func frames(head, text []byte) []byte {
 func FuzzDecode(f *testing.F) {
 	c := codec(f)
 	b, _ := c.Encode(goldenRows)
-	f.Add(b.Data)
-	f.Add(frames([]byte{3, 1, 1, 1}, []byte{0}))
-	f.Add(goldenData(f, "block-v3.hex")) // messages and fields in one frame
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c.Decode(data) // must not panic
+	f.Add(b.Data, b.Messages)
+	f.Add(frames([]byte{3, 1, 1, 1}, []byte{0}), []byte(nil))
+	f.Add(goldenData(f, "block-v3.hex"), []byte(nil)) // messages and fields in one frame
+	f.Add(goldenData(f, "block-v4.hex"), []byte(nil)) // messages in their own frame, inside data
+	f.Fuzz(func(t *testing.T, data, messages []byte) {
+		c.Decode(data, messages) // must not panic
 		if rows, err := c.DecodeHead(data); err == nil {
 			c.DecodeFields(data, rows)
 		}
