@@ -361,16 +361,17 @@ func appendKey(b []byte, get getter, fields []string) (key []byte, any bool) {
 func (t *tally) held() int { return len(t.index) }
 
 func (t *tally) merge(other fold) {
-	for _, g := range other.(*tally).groups.all() {
+	other.(*tally).groups.each(func(g *tallyGroup) {
 		t.addGroup([]byte(g.key), g.vals, g.n)
-	}
+	})
 }
 
 func (t *tally) records() ([]record, []string) {
-	groups := t.groups.all()
+	var groups []tallyGroup
 	if t.top > 0 {
-		groups = mostFrequent(groups, t.top)
+		groups = mostFrequent(&t.groups, t.top)
 	} else {
+		groups = t.groups.all()
 		slices.SortFunc(groups, func(a, b tallyGroup) int { return compareVals(a.vals, b.vals) })
 	}
 	out := make([]record, 0, len(groups))
@@ -416,6 +417,14 @@ func (c *chunked[T]) add(v T) {
 	*last = append(*last, v)
 }
 
+func (c *chunked[T]) each(fn func(*T)) {
+	for _, chunk := range c.chunks {
+		for i := range chunk {
+			fn(&chunk[i])
+		}
+	}
+}
+
 // all is every element in one slice, made once at the end.
 func (c *chunked[T]) all() []T {
 	if len(c.chunks) == 1 {
@@ -431,20 +440,21 @@ func byFrequency(a, b tallyGroup) int {
 
 // mostFrequent is the n most frequent groups, in order, chosen with a
 // heap of n rather than a sort of them all when n is small beside them.
-func mostFrequent(groups []tallyGroup, n int) []tallyGroup {
-	if n*8 >= len(groups) {
-		slices.SortFunc(groups, byFrequency)
-		return groups[:min(n, len(groups))]
+func mostFrequent(groups *chunked[tallyGroup], n int) []tallyGroup {
+	if n*8 >= groups.len() {
+		all := groups.all()
+		slices.SortFunc(all, byFrequency)
+		return all[:min(n, len(all))]
 	}
 	h := &groupHeap{}
-	for _, g := range groups {
+	groups.each(func(g *tallyGroup) {
 		if h.Len() < n {
-			heap.Push(h, g)
-		} else if byFrequency(g, h.gs[0]) < 0 {
-			h.gs[0] = g
+			heap.Push(h, *g)
+		} else if byFrequency(*g, h.gs[0]) < 0 {
+			h.gs[0] = *g
 			heap.Fix(h, 0)
 		}
-	}
+	})
 	slices.SortFunc(h.gs, byFrequency)
 	return h.gs
 }
