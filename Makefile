@@ -32,6 +32,7 @@ deps:
 	command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || missing="$$missing logrotate"; \
 	command -v zsh >/dev/null || missing="$$missing zsh"; \
 	command -v fish >/dev/null || missing="$$missing fish"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	$(APT_INSTALL)
 
 build: deps

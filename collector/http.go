@@ -15,9 +15,10 @@ import (
 
 	"github.com/zlog/zlog/query/api"
 	"github.com/zlog/zlog/query/live"
+	"github.com/zlog/zlog/query/web"
 )
 
-// startHTTP serves /healthz, /metrics, pprof and the query API on the
+// startHTTP serves /healthz, /metrics, pprof, the query API and the web UI on the
 // listener New opened, in a goroutine of g; nil without one.
 func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	if c.listener == nil {
@@ -36,6 +37,11 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", &c.health)
+	// The web UI's page and assets hold no data: the page asks for the
+	// token when the API wants one.
+	ui := web.Handler()
+	mux.Handle("GET /{$}", ui)
+	mux.Handle("GET /ui/", ui)
 	mux.Handle("/", api.RequireToken(c.opts.APIToken, private))
 	// Follow and tail stream until their client leaves; shutdown ends them
 	// by cancelling the context every request derives from.

@@ -1,0 +1,243 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/zlog/zlog/tests/harness"
+)
+
+// browser starts headless Chromium (Debian's, which make deps installs)
+// driven by chromedp; screenshots go to dir.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	dir  string
+	base string
+}
+
+func newBrowser(t *testing.T, base, dir string) *browser {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("no Chromium: make deps installs Debian's chromium")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 860), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, ctx: ctx, dir: dir, base: base}
+}
+
+// do runs chromedp actions, failing the test with what was being done
+// and what the page said.
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
+		b.t.Fatalf("%s: %v\npage:\n%s", what, err, page)
+	}
+}
+
+// until waits for a JavaScript condition to hold.
+func (b *browser) until(what, js string) {
+	b.t.Helper()
+	b.do(what, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+// eval is the value of a JavaScript expression.
+func eval[T any](b *browser, js string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	if err == nil {
+		err = os.WriteFile(filepath.Join(b.dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+}
+
+func (b *browser) search(q string) {
+	b.t.Helper()
+	b.do("search "+q, chromedp.SetValue(chromedp.ID("q"), q), chromedp.Click(chromedp.ID("run")))
+}
+
+// countIs is the JavaScript condition that the page shows n matches and
+// has listed them (up to a page).
+func countIs(n int) string {
+	return fmt.Sprintf(`document.querySelector('#count').textContent === '%d event%s' && document.querySelectorAll('#events > li').length === %d`,
+		n, map[bool]string{true: "", false: "s"}[n == 1], min(n, 100))
+}
+
+// TestWebUI drives the collector's page in headless Chromium over events
+// with known counts: the overview, a search and its count and rows, a
+// field clicked into a filter, a bad query's error at its position, a drag
+// on the histogram zooming the range in the URL, live tail continuing a
+// search in order with nothing missing, an event's context, and stats as
+// a table and a chart. Screenshots of each view go to the test's artifact
+// directory (go test -artifacts -outputdir DIR keeps them; docs/ holds
+// the README's, copied from there).
+func TestWebUI(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	var lines strings.Builder
+	for i := 0; i < 30; i++ {
+		level := map[bool]string{true: "error", false: "info"}[i%3 == 0]
+		fmt.Fprintf(&lines, `{"level":%q,"msg":"order %d paid","user":%q,"amount":%d}`+"\n", level, i, []string{"ann", "bob"}[i%2], i)
+	}
+	agentPipe(t, col.XSub, "shop", lines.String())
+	agentPipe(t, col.XSub, "web", "WARN slow page\n")
+	harness.Eventually(t, 15*time.Second, "events indexed", func() (bool, string) {
+		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
+		return strings.TrimSpace(r.Stdout) == "31", r.Stdout
+	})
+	b := newBrowser(t, "http://"+col.HTTP, t.ArtifactDir())
+
+	// The overview lists services and levels, each a link into search.
+	b.do("open the overview", chromedp.Navigate(b.base+"/"))
+	b.until("services listed", `[...document.querySelectorAll('#services a')].map(a => a.textContent).join(',') === 'shop,web'`)
+	b.screenshot("overview")
+	b.do("open a service", chromedp.Click(chromedp.CSS(`#services a`)))
+	b.until("the service's events counted", countIs(30))
+	b.screenshot("search")
+
+	// A query: count, rows newest first.
+	b.search("service:shop level:error")
+	b.until("errors counted", countIs(10))
+	first := eval[string](b, `document.querySelector('#events li .msg').textContent`)
+	rows := eval[int](b, `document.querySelectorAll('#events > li').length`)
+	if first != "order 27 paid" || rows != 10 {
+		t.Errorf("errors: first row %q, %d rows; want order 27 paid, 10", first, rows)
+	}
+
+	// A field value clicked into a filter: bob's errors (3, 9, …, 27).
+	b.do("expand an event", chromedp.Click(chromedp.CSS(`#events > li`)))
+	b.do("filter on its user", chromedp.Click(chromedp.CSS(`.fields button[data-filter="user"]`)))
+	b.until("bob's errors counted", countIs(5))
+	loc := eval[string](b, `location.search`)
+	if !strings.Contains(loc, "user") {
+		t.Errorf("the URL does not hold the filter: %s", loc)
+	}
+	b.screenshot("filtered")
+
+	// A bad query says where it is wrong.
+	b.search("service:shop level:(")
+	b.until("the error shown", `!document.querySelector('#error').hidden && /position \d+/.test(document.querySelector('#error').textContent) && !document.querySelector('#caret').hidden`)
+	b.screenshot("error")
+
+	// A drag across the histogram zooms into that range, in the URL.
+	b.search("service:shop")
+	b.until("the service's events", countIs(30))
+	b.until("the histogram drawn", `document.querySelectorAll('#histogram rect[data-level]').length > 0`)
+	box := eval[[]float64](b, `(() => { const r = document.querySelector('#histogram svg').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	y := box[1] + box[3]/2
+	// From the middle to past the right edge (the newest events are in the
+	// last seconds): the range becomes its second half.
+	b.do("drag on the histogram", chromedp.DragAndDropXY(box[0]+box[2]*0.5, y, box[0]+box[2]+3, y))
+	b.until("the range zoomed", `location.search.includes('from=') && location.search.includes('to=')`)
+	b.until("the zoomed range's events", countIs(30))
+	b.screenshot("zoomed")
+	b.do("back to the last hour", chromedp.Navigate(b.base+"/?q=service:shop&range=1h"))
+	b.until("the service's events", countIs(30))
+
+	// Context: the events of the same source around one, ten each side.
+	b.search("service:shop amount:=15")
+	b.until("one event", countIs(1))
+	b.do("expand it", chromedp.Click(chromedp.CSS(`#events > li`)))
+	b.do("open its context", chromedp.Click(chromedp.CSS(`.fields button[title^="Events of the same stream"]`)))
+	b.until("context shown", `!document.querySelector('#context').hidden && document.querySelectorAll('#context-events > li').length === 21`)
+	hit := eval[string](b, `document.querySelector('#context-events li.hit .msg').textContent`)
+	if hit != "order 15 paid" {
+		t.Errorf("context centred on %q", hit)
+	}
+	b.screenshot("context")
+	b.do("close it", chromedp.Click(chromedp.ID("context-close")))
+
+	// Stats: by a field as a table with bars, by time as a chart.
+	b.search("service:shop | stats by (user) count() as n")
+	b.until("a table of users", `[...document.querySelectorAll('#table tr')].slice(1).map(r => r.textContent).join(',') === 'ann15,bob15'`)
+	b.search("| stats by (_time:1m, level) count()")
+	b.until("a chart", `document.querySelector('#chart svg polyline') !== null`)
+	b.screenshot("stats")
+
+	// Live: a search continues with new events as they come, newest first,
+	// none missing or twice.
+	agentPipe(t, col.XSub, "live", "INFO before 0\nINFO before 1\n")
+	harness.Eventually(t, 15*time.Second, "live events indexed", func() (bool, string) {
+		r := harness.Logq(t, binDir, "search", "--data", data, "--count", "service:live")
+		return strings.TrimSpace(r.Stdout) == "2", r.Stdout
+	})
+	b.do("search live", chromedp.Navigate(b.base+"/?q=service:live&range=1h&live=1"))
+	b.until("following", `document.querySelector('#live-note').textContent.startsWith('live') && document.querySelectorAll('#events > li').length === 2`)
+	var more strings.Builder
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&more, "INFO after %d\n", i)
+	}
+	agentPipe(t, col.XSub, "live", more.String())
+	b.until("the new events shown", `document.querySelectorAll('#events > li').length === 22`)
+	msgs := eval[[]string](b, `[...document.querySelectorAll('#events > li .msg')].map(e => e.textContent)`)
+	want := []string{}
+	for i := 19; i >= 0; i-- {
+		want = append(want, fmt.Sprintf("INFO after %d", i)) // the line, as the agent keeps it
+	}
+	want = append(want, "INFO before 1", "INFO before 0")
+	if strings.Join(msgs, "|") != strings.Join(want, "|") {
+		t.Errorf("live rows:\n got %q\nwant %q", msgs, want)
+	}
+	b.screenshot("live")
+}
+
+// TestWebUILogin: with --http-token-file the page asks for the token, and
+// with it (kept in the tab's session storage) shows the collector's data;
+// the page itself needs none, the API every time.
+func TestWebUILogin(t *testing.T) {
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	tokenFile := filepath.Join(work, "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	col := harness.StartCollector(t, binDir, work, data, "--http-token-file", tokenFile)
+	agentPipe(t, col.XSub, "shop", "INFO paid\n")
+	harness.Eventually(t, 15*time.Second, "the event indexed", func() (bool, string) {
+		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
+		return strings.TrimSpace(r.Stdout) == "1", r.Stdout
+	})
+	b := newBrowser(t, "http://"+col.HTTP, t.ArtifactDir())
+	b.do("open the page", chromedp.Navigate(b.base+"/"))
+	b.until("asked for the token", `!document.querySelector('#login').hidden && document.querySelector('#overview').hidden`)
+	b.do("sign in with a wrong token", chromedp.SetValue(chromedp.ID("token"), "wrong"), chromedp.Click(chromedp.CSS(`#login button`)))
+	b.until("asked again", `!document.querySelector('#login').hidden`)
+	b.do("sign in", chromedp.SetValue(chromedp.ID("token"), "s3cret-token"), chromedp.Click(chromedp.CSS(`#login button`)))
+	b.until("the overview shown", `document.querySelector('#login').hidden && [...document.querySelectorAll('#services a')].some(a => a.textContent === 'shop')`)
+	b.screenshot("login")
+}
