@@ -322,14 +322,22 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 		return nil, r.p.wrapErr(r.path, err)
 	}
 	sc.data, sc.messages = data, messages
-	rows, err := c.DecodeHeadInto(data, sc.rows)
+	decode := c.DecodeHeadInto
+	if need == textNone { // a count: nothing reads a seq
+		decode = c.DecodeTimesInto
+	}
+	rows, err := decode(data, sc.rows)
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 	}
 	sc.rows = rows
+	every := r.all // every row's series is wanted: no lookup per row
+	if !every {
+		every, _ = r.allWanted(b)
+	}
 	var in []int // rows in the window, of wanted series
 	for k := range rows {
-		if row := &rows[k]; row.Time >= r.p.lo && row.Time <= r.p.hi && r.wanted(row.Series) {
+		if row := &rows[k]; row.Time >= r.p.lo && row.Time <= r.p.hi && (every || r.wanted(row.Series)) {
 			in = append(in, k)
 		}
 	}

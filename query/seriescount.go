@@ -50,9 +50,9 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 	if err != nil {
 		return err
 	}
-	groups := make(map[int64]int64, len(r.series))
+	groups := seriesGroups{}
 	for id, s := range r.series {
-		groups[id] = groupOf(&s)
+		groups.set(id, groupOf(&s))
 	}
 	serviceGroups := map[string]int64{} // with byService
 	counts := groupCounts{}
@@ -79,7 +79,7 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 		if byService {
 			return serviceGroups[j.b.Service]
 		}
-		return groups[row.Series]
+		return groups.get(row.Series)
 	})
 	if err != nil {
 		return err
@@ -97,14 +97,17 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 // from several goroutines) and bucket apart.
 func countRows(ctx context.Context, jobs []countJob, bucket func(int64) int64, groupOf func(*countJob, *block.Row) int64) (groupCounts, error) {
 	perWorker := make([]groupCounts, runtime.GOMAXPROCS(0))
+	tallies := make([]blockTally, len(perWorker))
 	err := eachMatching(ctx, jobs, textNone, func(w int, j *countJob, rows []block.Row) error {
 		if perWorker[w] == nil {
 			perWorker[w] = groupCounts{}
 		}
+		t := &tallies[w]
 		for k := range rows {
 			row := &rows[k]
-			perWorker[w].add(groupOf(j, row), bucket(row.Time), 1, row.Time)
+			t.add(groupOf(j, row), bucket(row.Time), row.Time)
 		}
+		t.flush(perWorker[w])
 		return nil
 	})
 	all := groupCounts{}
@@ -112,6 +115,34 @@ func countRows(ctx context.Context, jobs []countJob, bucket func(int64) int64, g
 		all.merge(c)
 	}
 	return all, err
+}
+
+// blockTally counts one block's rows per group and bucket before they go
+// to the map: a block holds a few of each (its series, the buckets its
+// time span crosses), so a short slice scanned per row beats a map lookup
+// per row, which was most of a per-level histogram's time (measured).
+type blockTally struct{ counts []groupBucketCount }
+
+type groupBucketCount struct {
+	group, bucket, n, last int64
+}
+
+func (t *blockTally) add(group, bucket, time int64) {
+	for i := range t.counts {
+		if c := &t.counts[i]; c.group == group && c.bucket == bucket {
+			c.n++
+			c.last = max(c.last, time)
+			return
+		}
+	}
+	t.counts = append(t.counts, groupBucketCount{group, bucket, 1, time})
+}
+
+func (t *blockTally) flush(into groupCounts) {
+	for _, c := range t.counts {
+		into.add(c.group, c.bucket, c.n, c.last)
+	}
+	t.counts = t.counts[:0]
 }
 
 // wholeInBucket reports whether a block counts as a whole: nothing needs
@@ -123,14 +154,46 @@ func (r *partReader) wholeInBucket(b *index.BlockMeta, bucket func(int64) int64)
 // countSummary counts a whole block's wanted series from its summary,
 // each in its group, reporting whether the summary could be read (else
 // decoding the block says what is wrong).
-func (r *partReader) countSummary(b *index.BlockMeta, at int64, groups map[int64]int64, counts groupCounts) bool {
+func (r *partReader) countSummary(b *index.BlockMeta, at int64, groups seriesGroups, counts groupCounts) bool {
 	err := b.EachSeries(func(s block.Series) bool {
 		if r.wanted(s.ID) {
-			counts.add(groups[s.ID], at, int64(s.Rows), s.MaxTime)
+			counts.add(groups.get(s.ID), at, int64(s.Rows), s.MaxTime)
 		}
 		return true
 	})
 	return err == nil
+}
+
+// seriesGroups is each series' group, looked up per row: series ids are a
+// partition's row ids, small and dense, so a slice holds them (a map
+// lookup per row was a sixth of a histogram by level, measured); ids past
+// denseSeries, which a damaged file could hold, go to a map.
+type seriesGroups struct {
+	dense  []int64
+	sparse map[int64]int64
+}
+
+const denseSeries = 1 << 20
+
+func (g *seriesGroups) set(id, group int64) {
+	if id < 0 || id >= denseSeries {
+		if g.sparse == nil {
+			g.sparse = map[int64]int64{}
+		}
+		g.sparse[id] = group
+		return
+	}
+	if id >= int64(len(g.dense)) {
+		g.dense = append(g.dense, make([]int64, int(id)+1-len(g.dense))...)
+	}
+	g.dense[id] = group
+}
+
+func (g *seriesGroups) get(id int64) int64 {
+	if id >= 0 && id < int64(len(g.dense)) {
+		return g.dense[id]
+	}
+	return g.sparse[id]
 }
 
 // groupCounts are counts per groupBucket.

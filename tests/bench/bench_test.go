@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +26,7 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/query"
@@ -334,6 +338,7 @@ func (e *env) search(t *testing.T, n int) {
 		live[c.name] = e.timeCommand(t, filepath.Join(e.bin, "logq"), append(slices.Clone(c.logq), "--data", data), false)
 	}
 	e.queryLanguage(t, n, data)
+	e.webFirstResults(t, n, col.HTTP)
 	col.Signal(t, syscall.SIGTERM, 5*time.Minute)
 
 	logs := filepath.Join(data, "logs")
@@ -405,6 +410,58 @@ func (e *env) queryLanguage(t *testing.T, n int, data string) {
 		}
 		e.report.add(section, "logq: "+c.name, "ms", e.timeCommand(t, filepath.Join(e.bin, "logq"), append(args, "--", c.logq), false), target, pass)
 	}
+}
+
+// webFirstResults times what the web UI asks the live collector before a
+// search's first results are on screen: the count, then the newest 100
+// events and the histogram at once (query/web/static/app.js), over the
+// last 24 h. Issue #17's target: 300 ms at 10M events.
+func (e *env) webFirstResults(t *testing.T, n int, httpAddr string) {
+	base := "http://" + httpAddr + "/api/v1/"
+	get := func(path string, v url.Values) error {
+		res, err := http.Get(base + path + "?" + v.Encode())
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", path, res.Status)
+		}
+		return nil
+	}
+	const q = "level:error"
+	var ms []float64
+	for i := 0; i <= e.runs; i++ {
+		until := time.Now().UTC()
+		w := url.Values{"q": {q}, "since": {until.Add(-24 * time.Hour).Format(time.RFC3339Nano)}, "until": {until.Format(time.RFC3339Nano)}}
+		start := time.Now()
+		if err := get("count", w); err != nil {
+			t.Fatal(err)
+		}
+		var g errgroup.Group
+		page := maps.Clone(w)
+		page.Set("limit", "100")
+		hist := maps.Clone(w)
+		hist.Set("q", q+" | stats by (_time:30m, level) count() as n")
+		g.Go(func() error { return get("search", page) })
+		g.Go(func() error { return get("query", hist) })
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+		}
+	}
+	var target string
+	var pass func(float64) bool
+	if n >= 10_000_000 {
+		target, pass = "<= 300", func(v float64) bool { return v <= 300 }
+	}
+	e.report.add(fmt.Sprintf(queryLanguageSection, fmt.Sprintf("%dM", n/1_000_000)),
+		"web UI: first results of "+q+" over 24 h (count, then 100 events and the histogram)", "ms", ms, target, pass)
 }
 
 // startup times logq doing nothing but start (`--help`), beside rg: most

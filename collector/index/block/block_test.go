@@ -149,7 +149,8 @@ func goldenData(t testing.TB, name string) []byte {
 	return data
 }
 
-// DecodeHead reads times, series and seqs alone; DecodeText adds the rest.
+// DecodeHead reads times, series and seqs alone; DecodeText adds the rest;
+// DecodeTimesInto reads times and series.
 func TestDecodeHeadThenText(t *testing.T) {
 	c := codec(t)
 	b, err := c.Encode(goldenRows)
@@ -167,6 +168,12 @@ func TestDecodeHeadThenText(t *testing.T) {
 	}
 	if err := c.DecodeText(b.Data, b.Messages, rows); err != nil || !reflect.DeepEqual(rows, goldenRows) {
 		t.Fatalf("after DecodeText: %+v, %v", rows, err)
+	}
+	times, err := c.DecodeTimesInto(b.Data, nil)
+	for i, r := range times {
+		if err != nil || r.Time != goldenRows[i].Time || r.Series != goldenRows[i].Series || r.Seq != 0 || r.Message != "" {
+			t.Fatalf("times row %d: %+v, %v", i, r, err)
+		}
 	}
 }
 
