@@ -101,7 +101,8 @@ func countIs(n int) string {
 // with known counts: the overview, a search and its count and rows, a
 // field clicked into a filter, a bad query's error at its position, a drag
 // on the histogram zooming the range in the URL, live tail continuing a
-// search in order with nothing missing, an event's context, and stats as
+// search in order with nothing missing (and holding new events behind a
+// marker while the user reads further down), an event's context, and stats as
 // a table and a chart. Screenshots of each view go to the test's artifact
 // directory (go test -artifacts -outputdir DIR keeps them; docs/ holds
 // the README's, copied from there).
@@ -214,6 +215,18 @@ func TestWebUI(t *testing.T) {
 		t.Errorf("live rows:\n got %q\nwant %q", msgs, want)
 	}
 	b.screenshot("live")
+
+	// Scrolled away from the top, new events wait behind a marker; a
+	// click on it shows them.
+	eval[bool](b, `(() => { document.body.style.paddingBottom = '3000px'; window.scrollTo(0, 600); return true; })()`)
+	b.until("scrolled", `window.scrollY > 40`)
+	agentPipe(t, col.XSub, "live", "INFO later 0\nINFO later 1\nINFO later 2\n")
+	b.until("the marker", `!document.querySelector('#new-events').hidden && document.querySelector('#new-events').textContent.startsWith('3 new events')`)
+	if n := eval[int](b, `document.querySelectorAll('#events > li').length`); n != 22 {
+		t.Errorf("%d rows while scrolled away, want the 22 from before", n)
+	}
+	b.do("show them", chromedp.Click(chromedp.ID("new-events")))
+	b.until("all shown, newest first", `document.querySelectorAll('#events > li').length === 25 && document.querySelector('#events li .msg').textContent === 'INFO later 2'`)
 }
 
 // TestWebUILogin: with --http-token-file the page asks for the token, and
