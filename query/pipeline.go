@@ -446,30 +446,18 @@ func mostFrequent(groups *chunked[tallyGroup], n int) []tallyGroup {
 		slices.SortFunc(all, byFrequency)
 		return all[:min(n, len(all))]
 	}
-	h := &groupHeap{}
+	// The least frequent of the n kept is on top, to be replaced.
+	h := &ordered[tallyGroup]{less: func(a, b *tallyGroup) bool { return byFrequency(*a, *b) > 0 }}
 	groups.each(func(g *tallyGroup) {
 		if h.Len() < n {
 			heap.Push(h, *g)
-		} else if byFrequency(*g, h.gs[0]) < 0 {
-			h.gs[0] = *g
+		} else if byFrequency(*g, h.items[0]) < 0 {
+			h.items[0] = *g
 			heap.Fix(h, 0)
 		}
 	})
-	slices.SortFunc(h.gs, byFrequency)
-	return h.gs
-}
-
-// groupHeap keeps the least frequent of the groups it holds on top.
-type groupHeap struct{ gs []tallyGroup }
-
-func (h *groupHeap) Len() int           { return len(h.gs) }
-func (h *groupHeap) Less(i, j int) bool { return byFrequency(h.gs[i], h.gs[j]) > 0 }
-func (h *groupHeap) Swap(i, j int)      { h.gs[i], h.gs[j] = h.gs[j], h.gs[i] }
-func (h *groupHeap) Push(x any)         { h.gs = append(h.gs, x.(tallyGroup)) }
-func (h *groupHeap) Pop() any {
-	g := h.gs[len(h.gs)-1]
-	h.gs = h.gs[:len(h.gs)-1]
-	return g
+	slices.SortFunc(h.items, byFrequency)
+	return h.items
 }
 
 // compareVals orders lists of values, by each value in turn.

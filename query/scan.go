@@ -424,34 +424,21 @@ func (r *partReader) event(ctx context.Context, row *block.Row) (schema.Event, e
 	return ev, nil
 }
 
-// rowHeap orders matched rows oldest first, or newest first, events of
-// one time in the order they were stored (by block, then place in the
-// block), or the reverse: newest first is oldest first read backwards.
-type rowHeap struct {
-	rows        []heapRow
-	oldestFirst bool
-}
-
+// heapRow is a matched row on a partIter's heap, which orders them oldest
+// first, or newest first, events of one time in the order they were
+// stored (by block, then place in the block), or the reverse: newest
+// first is oldest first read backwards.
 type heapRow struct {
 	row   block.Row
 	block int64
 	pos   int
 }
 
-func (h *rowHeap) Len() int { return len(h.rows) }
-func (h *rowHeap) Less(i, j int) bool {
-	c := compareStored(&h.rows[i], &h.rows[j])
-	if h.oldestFirst {
-		return c < 0
+func rowOrder(oldestFirst bool) func(a, b *heapRow) bool {
+	if oldestFirst {
+		return func(a, b *heapRow) bool { return compareStored(a, b) < 0 }
 	}
-	return c > 0
-}
-func (h *rowHeap) Swap(i, j int) { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
-func (h *rowHeap) Push(x any)    { h.rows = append(h.rows, x.(heapRow)) }
-func (h *rowHeap) Pop() any {
-	last := h.rows[len(h.rows)-1]
-	h.rows = h.rows[:len(h.rows)-1]
-	return last
+	return func(a, b *heapRow) bool { return compareStored(a, b) > 0 }
 }
 
 // compareStored orders rows oldest first: by time, then block (blocks are
@@ -468,7 +455,7 @@ func compareStored(a, b *heapRow) int {
 type partIter struct {
 	r      *partReader
 	blocks []index.BlockMeta
-	heap   rowHeap
+	heap   ordered[heapRow]
 }
 
 func newPartIter(ctx context.Context, r *partReader) (*partIter, error) {
@@ -476,9 +463,9 @@ func newPartIter(ctx context.Context, r *partReader) (*partIter, error) {
 	if err != nil {
 		return nil, err
 	}
-	it := &partIter{r: r, blocks: blocks, heap: rowHeap{oldestFirst: r.p.q.OldestFirst}}
+	it := &partIter{r: r, blocks: blocks, heap: ordered[heapRow]{less: rowOrder(r.p.q.OldestFirst)}}
 	slices.SortFunc(it.blocks, func(a, b index.BlockMeta) int {
-		if it.heap.oldestFirst {
+		if r.p.q.OldestFirst {
 			return cmp.Or(cmp.Compare(a.MinTime, b.MinTime), cmp.Compare(a.ID, b.ID))
 		}
 		return cmp.Or(cmp.Compare(b.MaxTime, a.MaxTime), cmp.Compare(b.ID, a.ID))
@@ -489,7 +476,7 @@ func newPartIter(ctx context.Context, r *partReader) (*partIter, error) {
 // next returns the next matching row; ok is false at the end.
 func (it *partIter) next(ctx context.Context) (row block.Row, ok bool, err error) {
 	for {
-		if len(it.blocks) > 0 && (it.heap.Len() == 0 || !it.before(it.heap.rows[0].row.Time, &it.blocks[0])) {
+		if len(it.blocks) > 0 && (it.heap.Len() == 0 || !it.before(it.heap.items[0].row.Time, &it.blocks[0])) {
 			b := it.blocks[0]
 			it.blocks = it.blocks[1:]
 			if err := it.load(ctx, &b); err != nil {
@@ -506,7 +493,7 @@ func (it *partIter) next(ctx context.Context) (row block.Row, ok bool, err error
 
 // before reports whether a row at t comes before anything block b holds.
 func (it *partIter) before(t int64, b *index.BlockMeta) bool {
-	if it.heap.oldestFirst {
+	if it.r.p.q.OldestFirst {
 		return t < b.MinTime
 	}
 	return t > b.MaxTime
