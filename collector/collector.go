@@ -30,7 +30,7 @@ import (
 	"github.com/zlog/zlog/collector/logfile"
 	"github.com/zlog/zlog/collector/proxy"
 	"github.com/zlog/zlog/schema"
-	"github.com/zlog/zlog/schema/buildinfo"
+	"github.com/zlog/zlog/schema/buildinfo/buildmetric"
 	"github.com/zlog/zlog/schema/dirlock"
 	"github.com/zlog/zlog/schema/keys"
 )
@@ -147,7 +147,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		return nil, fmt.Errorf("max event bytes %d must be under half of the log file size (%d MB)", opts.MaxEventBytes, opts.LogMaxSizeMB)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(buildinfo.Metric())
+	reg.MustRegister(buildmetric.Collector())
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	c := &Collector{
 		opts: opts, logger: logger, reg: reg, ready: make(chan struct{}),
@@ -171,7 +171,7 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 		}
 	}()
 	indexDir := filepath.Join(opts.DataDir, "index")
-	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge, Retain: opts.Retain, MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, logger, reg); err != nil {
+	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge, Retain: opts.Retain, MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, logger, newIndexMetrics(reg)); err != nil {
 		return nil, err
 	}
 	// What the index holds durably is where every stream's sequence resumes.

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
@@ -54,18 +53,12 @@ type Writer struct {
 	parts  map[int64]*partition // by UTC day, unix seconds
 
 	lastRetention time.Time
-	removed       prometheus.Counter
-	checks        prometheus.Counter
-
-	stored      prometheus.Counter
-	commitSecs  prometheus.Histogram
-	errs        prometheus.Counter
-	quarantined prometheus.Counter
-	lost        prometheus.Counter
+	metrics       Metrics
 }
 
 // New creates the index directory. Partitions are opened on first write.
-func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer, error) {
+// metrics may be nil (nothing counted).
+func New(opts Options, logger *slog.Logger, metrics *Metrics) (*Writer, error) {
 	if opts.IdleClose <= 0 {
 		opts.IdleClose = 10 * time.Minute
 	}
@@ -75,28 +68,9 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Writer,
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create index directory %q: %w", opts.Dir, err)
 	}
-	w := &Writer{
-		opts: opts, logger: logger.With("component", "index"), parts: make(map[int64]*partition),
-		stored: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_indexed_total", Help: "Events committed to the index."}),
-		commitSecs: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "zlog_collector_commit_seconds", Help: "Time to write and commit one batch to one partition.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}),
-		errs: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_index_errors_total", Help: "Failed index transactions (the batch is retried)."}),
-		quarantined: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_partitions_quarantined_total",
-			Help: "Damaged or foreign partition files moved aside as <name>.corrupt."}),
-		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_partitions_removed_total",
-			Help: "Commits that went into a partition file deleted while open (e.g. the data directory removed); their events were written again."}),
-		removed: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_removed_partitions_total",
-			Help: "Index partitions (one UTC day each) removed by --retain or --max-index-bytes."}),
-		checks: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_retention_checks_total",
-			Help: "Times retention looked at the index."}),
-	}
+	w := &Writer{opts: opts, logger: logger.With("component", "index"), parts: make(map[int64]*partition), metrics: metrics.orNone()}
 	if opts.RetentionEvery <= 0 {
 		w.opts.RetentionEvery = time.Minute
-	}
-	if reg != nil {
-		reg.MustRegister(w.stored, w.commitSecs, w.errs, w.removed, w.checks, w.quarantined, w.lost)
 	}
 	if err := w.enforceRetention(time.Now()); err != nil {
 		return nil, err
@@ -128,7 +102,7 @@ func (w *Writer) Write(ctx context.Context, batch []schema.Event) error {
 	for _, d := range order {
 		evs := byDay[d]
 		if err := w.writePartition(ctx, d, evs); err != nil {
-			w.errs.Inc()
+			w.metrics.Errors.Inc()
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -137,7 +111,7 @@ func (w *Writer) Write(ctx context.Context, batch []schema.Event) error {
 			}
 			continue
 		}
-		w.stored.Add(float64(len(evs)))
+		w.metrics.Stored.Add(float64(len(evs)))
 	}
 	w.Maintain()
 	if firstErr != nil {
@@ -188,7 +162,7 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 		// Committed into a file nobody can open again (the data directory
 		// deleted under us): not stored. No ack; the caller writes the
 		// batch again, into a new file.
-		w.lost.Inc()
+		w.metrics.Lost.Inc()
 		w.logger.Error("index partition removed while open; writing its batch again into a new file", "path", p.path)
 		err = ErrPartitionRemoved
 	}
@@ -203,7 +177,7 @@ func (w *Writer) writePartition(ctx context.Context, day int64, evs []*schema.Ev
 		return fmt.Errorf("partition %s: %w", time.Unix(day, 0).UTC().Format(time.DateOnly), err)
 	}
 	p.lastWrite = time.Now()
-	w.commitSecs.Observe(time.Since(start).Seconds())
+	w.metrics.CommitSeconds.Observe(time.Since(start).Seconds())
 	if w.opts.Committed != nil && len(hwms) > 0 {
 		w.opts.Committed(hwms)
 	}
@@ -252,7 +226,7 @@ func (w *Writer) quarantine(path string, cause error) {
 		w.logger.Error("damaged partition could not be moved aside", "path", path, "cause", cause, "err", err)
 		return
 	}
-	w.quarantined.Inc()
+	w.metrics.Quarantined.Inc()
 	w.logger.Error("damaged partition moved aside; its events remain in the log files", "path", path, "moved_to", to, "cause", cause)
 }
 

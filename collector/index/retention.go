@@ -54,7 +54,7 @@ func expired(parts []sizedPartition, now time.Time, retain time.Duration, maxByt
 // a file is quick, so ingestion does not stall; a reader that has a removed
 // file open keeps reading it until it closes.
 func (w *Writer) enforceRetention(now time.Time) error {
-	w.checks.Inc()
+	w.metrics.RetentionChecks.Inc()
 	if w.opts.Retain <= 0 && w.opts.MaxBytes <= 0 {
 		return nil
 	}
@@ -78,7 +78,7 @@ func (w *Writer) enforceRetention(now time.Time) error {
 		}
 		oldest = r.Day.Add(24 * time.Hour)
 		w.logger.Info("retention removed a partition", "day", r.Day.Format(time.DateOnly), "bytes", r.bytes, "reason", r.reason)
-		w.removed.Inc()
+		w.metrics.RetentionRemoved.Inc()
 	}
 	if oldest.IsZero() {
 		return nil

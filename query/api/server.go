@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
@@ -26,16 +24,37 @@ type Options struct {
 	// StallTimeout: a follow or tail client that accepts nothing for this
 	// long is disconnected and counted, so it cannot hold buffers; 30s.
 	StallTimeout time.Duration
-	Registerer   prometheus.Registerer // receives the followers' metrics; may be nil
+	Metrics      Metrics // what follow and tail count; missing ones count nothing
 }
+
+// Metrics are what the API counts, made by its server (the collector):
+// the package links no metrics library, as logq uses its client.
+type Metrics struct {
+	Followers Gauge   // open follow and tail streams
+	Stalled   Counter // clients dropped for accepting nothing
+}
+
+// Gauge and Counter are the parts of Prometheus' the API uses.
+type (
+	Gauge interface {
+		Inc()
+		Dec()
+	}
+	Counter interface{ Inc() }
+)
+
+type noMetric struct{}
+
+func (noMetric) Inc() {}
+func (noMetric) Dec() {}
 
 // Handler serves /api/v1/{search,count,stats,query,context,follow,tail,retention}.
 type Handler struct {
 	opts      Options
 	logger    *slog.Logger
 	mux       *http.ServeMux
-	followers prometheus.Gauge
-	stalled   prometheus.Counter
+	followers Gauge
+	stalled   Counter
 }
 
 // liveQueue bounds, per follower, the live events waiting to be written:
@@ -50,12 +69,13 @@ func NewHandler(opts Options, logger *slog.Logger) *Handler {
 	}
 	opts.Live.QueueEvents = liveQueue
 	h := &Handler{opts: opts, logger: logger, mux: http.NewServeMux(),
-		followers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "zlog_collector_followers", Help: "Open follow and tail streams of the query API."}),
-		stalled: prometheus.NewCounter(prometheus.CounterOpts{Name: "zlog_collector_followers_dropped_total",
-			Help: "Follow and tail clients disconnected because they accepted nothing for the stall timeout."}),
+		followers: opts.Metrics.Followers, stalled: opts.Metrics.Stalled,
 	}
-	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(h.followers, h.stalled)
+	if h.followers == nil {
+		h.followers = noMetric{}
+	}
+	if h.stalled == nil {
+		h.stalled = noMetric{}
 	}
 	h.mux.HandleFunc("GET /api/v1/search", h.search)
 	h.mux.HandleFunc("GET /api/v1/count", h.count)

@@ -23,7 +23,7 @@ import (
 	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
-	"github.com/zlog/zlog/schema/buildinfo"
+	"github.com/zlog/zlog/schema/buildinfo/buildmetric"
 )
 
 func main() { os.Exit(realMain(os.Args[1:])) }
@@ -35,7 +35,7 @@ func realMain(args []string) int {
 	}
 	logger := cfg.logger
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(buildinfo.Metric())
+	reg.MustRegister(buildmetric.Collector())
 	var serve func() error
 	var shutdown func(error)
 	if cfg.httpAddr != "" { // bound first, so a busy port fails before anything else opens

@@ -20,6 +20,7 @@ import (
 	"github.com/zlog/zlog/agent/downcase"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/schema/buildinfo"
+	"github.com/zlog/zlog/schema/buildinfo/buildmetric"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -65,7 +66,7 @@ func run(args []string) int {
 		o.AccessLog = f
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(buildinfo.Metric())
+	reg.MustRegister(buildmetric.Collector())
 	po.Registerer = reg
 	pub, err := publisher.New(po, logger)
 	if err != nil {
