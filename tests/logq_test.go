@@ -30,6 +30,17 @@ func agentPipe(t *testing.T, xsub, service, lines string) {
 	}
 }
 
+// waitStored waits until logq counts n events matching the query words
+// in the index under data.
+func waitStored(t *testing.T, data string, n int, query ...string) {
+	t.Helper()
+	want := strconv.Itoa(n)
+	harness.Eventually(t, 15*time.Second, fmt.Sprintf("%s events of %q indexed", want, query), func() (bool, string) {
+		r := harness.Logq(t, binDir, append([]string{"search", "--data", data, "--count"}, query...)...)
+		return strings.TrimSpace(r.Stdout) == want, r.Stdout
+	})
+}
+
 // logq tail subscribes by topic prefix: with --service api --level warn it
 // prints only api.warn/api.error/api.fatal, though other services and
 // levels flow through the same collector at the same time.

@@ -117,10 +117,7 @@ func TestWebUI(t *testing.T) {
 	}
 	agentPipe(t, col.XSub, "shop", lines.String())
 	agentPipe(t, col.XSub, "web", "WARN slow page\n")
-	harness.Eventually(t, 15*time.Second, "events indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
-		return strings.TrimSpace(r.Stdout) == "31", r.Stdout
-	})
+	waitStored(t, data, 31)
 	b := newBrowser(t, "http://"+col.HTTP, t.ArtifactDir())
 
 	// The overview lists services and levels, each a link into search.
@@ -193,10 +190,7 @@ func TestWebUI(t *testing.T) {
 	// Live: a search continues with new events as they come, newest first,
 	// none missing or twice.
 	agentPipe(t, col.XSub, "live", "INFO before 0\nINFO before 1\n")
-	harness.Eventually(t, 15*time.Second, "live events indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count", "service:live")
-		return strings.TrimSpace(r.Stdout) == "2", r.Stdout
-	})
+	waitStored(t, data, 2, "service:live")
 	b.do("search live", chromedp.Navigate(b.base+"/?q=service:live&range=1h&live=1"))
 	b.until("following", `document.querySelector('#live-note').textContent.startsWith('live') && document.querySelectorAll('#events > li').length === 2`)
 	var more strings.Builder
@@ -241,10 +235,7 @@ func TestWebUILogin(t *testing.T) {
 	}
 	col := harness.StartCollector(t, binDir, work, data, "--http-token-file", tokenFile)
 	agentPipe(t, col.XSub, "shop", "INFO paid\n")
-	harness.Eventually(t, 15*time.Second, "the event indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
-		return strings.TrimSpace(r.Stdout) == "1", r.Stdout
-	})
+	waitStored(t, data, 1)
 	b := newBrowser(t, "http://"+col.HTTP, t.ArtifactDir())
 	b.do("open the page", chromedp.Navigate(b.base+"/"))
 	b.until("asked for the token", `!document.querySelector('#login').hidden && document.querySelector('#overview').hidden`)
