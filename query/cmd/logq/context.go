@@ -64,9 +64,7 @@ func (c *contextFlags) asked() bool {
 }
 
 func runContext(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logq context", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq context --help" for usage`) }
+	fs := newFlagSet("logq context", stderr)
 	src := addSourceFlags(fs)
 	around := addContextFlags(fs, 5)
 	output := fs.StringP("output", "o", "text", "text, json or raw")

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	flag "github.com/spf13/pflag"
-
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/ql"
 )
@@ -30,9 +28,7 @@ Flags:
 `
 
 func runFields(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logq fields", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq fields --help" for usage`) }
+	fs := newFlagSet("logq fields", stderr)
 	filter := addFilterFlags(fs, "1h")
 	output := fs.StringP("output", "o", "text", "text or json")
 	words, code, done := parseCommand(fs, args, stdout, fieldsUsage)

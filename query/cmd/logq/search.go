@@ -47,9 +47,7 @@ Flags:
 `
 
 func runSearch(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logq search", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq search --help" for usage`) }
+	fs := newFlagSet("logq search", stderr)
 	filter := addFilterFlags(fs, "1h")
 	limit := fs.Int("limit", 100, "most events to print; 0 prints all, and stderr says when it cut the listing (with --follow: the newest this many, then live)")
 	order := fs.String("order", "newest", "newest (first) or oldest (first)")
@@ -234,6 +232,15 @@ func flagGiven(fs *flag.FlagSet, name string) bool { return fs.Changed(name) }
 // before or after the words ("logq search --since 1h timeout --service
 // api"), and "--" ends them. With --help it prints usage and the flags to
 // stdout; done says the command ends with code.
+// newFlagSet is a command's flag set, its errors on stderr, and a bad
+// flag answered with where the usage is.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, "run %q for usage\n", name+" --help") }
+	return fs
+}
+
 func parseCommand(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) (words []string, code int, done bool) {
 	err := fs.Parse(args)
 	if err == nil {

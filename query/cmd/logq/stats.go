@@ -39,9 +39,7 @@ Flags:
 `
 
 func runStats(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logq stats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq stats --help" for usage`) }
+	fs := newFlagSet("logq stats", stderr)
 	filter := addFilterFlags(fs, "24h")
 	by := fs.String("by", "service", "group by service, level, host, topic, labels (the whole label set) or label:KEY (one label's value)")
 	every := fs.String("every", "", "also count per bucket of this length (5m, 1h, 1d), aligned to round times, drawn as a histogram")
@@ -51,9 +49,7 @@ func runStats(args []string, stdout, stderr io.Writer) int {
 }
 
 func runTopics(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logq topics", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq topics --help" for usage`) }
+	fs := newFlagSet("logq topics", stderr)
 	filter := addFilterFlags(fs, "24h")
 	output := fs.StringP("output", "o", "text", "text or json")
 	by, every, chart := "topic", "", "none"

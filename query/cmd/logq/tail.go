@@ -9,8 +9,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	flag "github.com/spf13/pflag"
-
 	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
 )
@@ -31,9 +29,7 @@ Flags:
 `
 
 func runTail(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("logq tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, `run "logq tail --help" for usage`) }
+	fs := newFlagSet("logq tail", stderr)
 	src := addSourceFlags(fs)
 	services := fs.StringArray("service", nil, "only this service (repeatable)")
 	topic := fs.String("topic", "", "only topics (<service>.<level>) starting with this prefix")
