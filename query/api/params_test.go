@@ -95,11 +95,14 @@ func TestZoneTravels(t *testing.T) {
 			t.Errorf("ParseZone(%q) names itself %q", tz, got)
 		}
 	}
-	// time.Local is named by $TZ.
-	local := time.Date(2026, 1, 1, 0, 0, 0, 0, time.Local)
-	if _, off := local.Zone(); off == 9*3600 {
-		if got := ZoneName(time.Local, now); got != "Asia/Tokyo" {
-			t.Errorf("ZoneName(Local) with TZ=Asia/Tokyo = %q", got)
-		}
+	// A zone Go knows only as "Local" (time.Local when /etc/localtime
+	// set it) is named by $TZ; TZ set empty means UTC.
+	local := time.FixedZone("Local", 9*3600)
+	if got := ZoneName(local, now); got != "Asia/Tokyo" {
+		t.Errorf("ZoneName(Local) with TZ=Asia/Tokyo = %q", got)
+	}
+	t.Setenv("TZ", "")
+	if got := ZoneName(local, now); got != "" {
+		t.Errorf("ZoneName(Local) with TZ empty (UTC) = %q", got)
 	}
 }
