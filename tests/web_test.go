@@ -93,7 +93,7 @@ func (b *browser) search(q string) {
 // countIs is the JavaScript condition that the page shows n matches and
 // has listed them (up to a page).
 func countIs(n int) string {
-	return fmt.Sprintf(`document.querySelector('#count').textContent === '%d event%s' && document.querySelectorAll('#events > li').length === %d`,
+	return fmt.Sprintf(`document.querySelector('#count').textContent.replace(/,/g, '') === '%d event%s' && document.querySelectorAll('#events > li').length === %d`,
 		n, map[bool]string{true: "", false: "s"}[n == 1], min(n, 100))
 }
 
@@ -221,6 +221,22 @@ func TestWebUI(t *testing.T) {
 	}
 	b.do("show them", chromedp.Click(chromedp.ID("new-events")))
 	b.until("all shown, newest first", `document.querySelectorAll('#events > li').length === 25 && document.querySelector('#events li .msg').textContent === 'INFO later 2'`)
+
+	// Past 1,000 held events the page keeps none of the rest, counts them,
+	// and shows them by searching again (the index has them all).
+	eval[bool](b, `(() => { window.scrollTo(0, 600); return true; })()`)
+	b.until("scrolled again", `window.scrollY > 40`)
+	var many strings.Builder
+	for i := 0; i < 1005; i++ {
+		fmt.Fprintf(&many, "INFO burst %d\n", i)
+	}
+	agentPipe(t, col.XSub, "live", many.String())
+	b.until("the marker counts them all", `document.querySelector('#new-events').textContent.startsWith('1005 new events — search again')`)
+	if n := eval[int](b, `document.querySelectorAll('#events > li').length`); n != 25 {
+		t.Errorf("%d rows while scrolled away, want the 25 from before", n)
+	}
+	b.do("search again", chromedp.Click(chromedp.ID("new-events")))
+	b.until("the search counts them", countIs(1030))
 }
 
 // TestWebUILogin: with --http-token-file the page asks for the token, and

@@ -13,7 +13,9 @@ let run = 0;            // the current search; older ones stop drawing
 let shown = new Set();  // ids of the events listed
 let oldest = null;      // time of the oldest event listed, for paging
 let follow = null;      // AbortController of the live stream
-let pending = [];       // live events held while the user reads further down
+let pending = [];       // live events held while the user reads further down, at most maxPending
+let unheld = 0;         // live events past maxPending: counted, shown by searching again
+const maxPending = 1000;
 let latestTime = null;  // time of the newest event listed, where live continues
 
 function state() {
@@ -167,7 +169,7 @@ async function eventsView(s, id) {
   $("count").textContent = `${count.toLocaleString()} event${count === 1 ? "" : "s"}`;
   $("events").replaceChildren();
   $("new-events").hidden = true;
-  shown = new Set(); oldest = null; pending = []; latestTime = null;
+  shown = new Set(); oldest = null; pending = []; unheld = 0; latestTime = null;
   const hist = api("/api/v1/query", params(s, w, { q: `${filter} | stats by (_time:${step}, level) count() as n` }))
     .then((r) => r.json())
     .then((t) => { if (id === run) drawHistogram($("histogram"), t, w, stepMs, s.utc, levels, (from, to) => zoom(s, from, to)); });
@@ -286,7 +288,11 @@ function startFollow(s, id) {
       const key = eventID(ev);
       if (ev.seq && shown.has(key)) return;
       shown.add(key);
-      if (window.scrollY > 40) { pending.push(ev); showPending(); return; }
+      if (window.scrollY > 40) {
+        if (pending.length < maxPending) pending.push(ev); else unheld++;
+        showPending();
+        return;
+      }
       prepend(ev, s);
     }))
     .then(() => { if (id === run) $("live-note").textContent = "live stream ended"; })
@@ -302,11 +308,23 @@ function prepend(ev, s) {
 
 function showPending() {
   const b = $("new-events");
-  b.textContent = `${pending.length} new event${pending.length === 1 ? "" : "s"} — show`;
+  const n = pending.length + unheld;
+  b.textContent = `${n} new event${n === 1 ? "" : "s"} — ${unheld ? "search again to show them" : "show"}`;
   b.hidden = false;
 }
 
+// flushPending lists the held events; past maxPending the page holds no
+// more of them (a busy stream left for an hour would fill the tab's
+// memory) and searches again instead, from the index, which has them all.
 function flushPending() {
+  if (unheld) {
+    unheld = 0;
+    pending = [];
+    $("new-events").hidden = true;
+    window.scrollTo({ top: 0 });
+    render();
+    return;
+  }
   const s = state();
   for (const ev of pending) prepend(ev, s);
   pending = [];
@@ -384,7 +402,7 @@ function init() {
     if (e.key === "/" && document.activeElement !== $("q")) { e.preventDefault(); $("q").focus(); }
     if (e.key === "Escape") $("context").hidden = true;
   });
-  window.addEventListener("scroll", () => { if (window.scrollY <= 40 && pending.length) flushPending(); });
+  window.addEventListener("scroll", () => { if (window.scrollY <= 40 && (pending.length || unheld)) flushPending(); });
   window.addEventListener("popstate", render);
   render();
 }
