@@ -96,7 +96,7 @@ func (t *Tailer) newerGenerations(dir, base string, after time.Time, skip ...fs.
 			continue
 		}
 		st, err := os.Stat(path)
-		if err != nil || st.ModTime().Before(after) || t.known(st) || sameAsAny(st, skip) || t.contentRead(path) {
+		if err != nil || st.ModTime().Before(after) || t.known(path, st) || sameAsAny(st, skip) || t.contentRead(path) {
 			continue
 		}
 		out = append(out, generation{path, st})
@@ -120,11 +120,21 @@ func sameAsAny(st fs.FileInfo, others []fs.FileInfo) bool {
 }
 
 // known reports whether the tailer reads or has read the file otherwise.
-func (t *Tailer) known(st fs.FileInfo) bool {
+// For a file of the last run the identity is not enough: compression frees
+// its inode, which a later generation can take, so its content must also
+// start as the saved position's did.
+func (t *Tailer) known(path string, st fs.FileInfo) bool {
 	dev, ino := devIno(st)
 	key := Position{Dev: dev, Ino: ino}.Key()
-	_, resumed := t.opts.Resume[key]
-	return t.open[key] != nil || t.finished[key] || resumed
+	if t.open[key] != nil || t.finished[key] {
+		return true
+	}
+	pos, resumed := t.opts.Resume[key]
+	if !resumed || pos.FPLen == 0 {
+		return resumed
+	}
+	same, _ := fileStartsWith(path, pos)
+	return same
 }
 
 // contentRead reports whether a rotated file holds content the tailer has

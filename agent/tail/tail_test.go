@@ -1,6 +1,8 @@
 package tail
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,7 +75,11 @@ func (r *run) waitLines(n int) []string {
 		r.mu.Unlock()
 		if len(got) >= n || time.Now().After(deadline) {
 			if len(got) != n {
-				r.t.Fatalf("got %d lines, want %d: %q", len(got), n, got)
+				shown := got
+				if len(shown) > 6 {
+					shown = append(append(shown[:3:3], "…"), got[len(got)-3:]...)
+				}
+				r.t.Fatalf("got %d lines, want %d: %q", len(got), n, shown)
 			}
 			return got
 		}
@@ -365,4 +371,52 @@ func TestCursorJSONMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("CursorJSON.Append(%+v), same file\n got %s\nwant %s", p, got, want)
 		}
 	}
+}
+
+// An inode freed when logrotate compressed the file a position belongs to
+// can be taken by a later generation (seen on CI: app.log's inode went to
+// the next app.log.1.gz). Then that generation shares the saved identity
+// but not its content, and must still be read.
+func TestResumeWhenAGenerationTookTheSavedInode(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	appendLines(t, log, 0, 100)
+	r := start(t, Options{Globs: []string{log}, FirstStart: true, FromBeginning: true})
+	r.waitLines(100)
+	r.stop()
+	var saved Position
+	for _, p := range r.pos {
+		saved = p
+	}
+	appendLines(t, log, 100, 200)
+	gzipFile(t, log, log+".2.gz") // rotation 1, compressed; the original removed
+	appendLines(t, log, 200, 300)
+	gzipFile(t, log, log+".1.gz") // rotation 2
+	appendLines(t, log, 300, 400)
+	st, err := os.Stat(log + ".1.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved.Dev, saved.Ino = devIno(st) // the reuse, made certain
+	r2 := start(t, Options{Globs: []string{log}, Resume: map[string]Position{saved.Key(): saved}})
+	wantSeq(t, r2.waitLines(300), 100, 400)
+}
+
+// gzipFile compresses from into to and removes from, as logrotate's
+// compress does after its rename.
+func gzipFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(to, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(from)
+	time.Sleep(10 * time.Millisecond) // distinct modification times, as between real rotations
 }
