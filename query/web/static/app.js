@@ -12,6 +12,7 @@ const levels = ["trace", "debug", "info", "warn", "error", "fatal"];
 let run = 0;            // the current search; older ones stop drawing
 let shown = new Set();  // ids of the events listed
 let oldest = null;      // time of the oldest event listed, for paging
+let atOldest = 0;       // how many listed events have that time
 let follow = null;      // AbortController of the live stream
 let pending = [];       // live events held while the user reads further down, at most maxPending
 let unheld = 0;         // live events past maxPending: counted, shown by searching again
@@ -169,7 +170,7 @@ async function eventsView(s, id) {
   $("count").textContent = `${count.toLocaleString()} event${count === 1 ? "" : "s"}`;
   $("events").replaceChildren();
   $("new-events").hidden = true;
-  shown = new Set(); oldest = null; pending = []; unheld = 0; latestTime = null;
+  shown = new Set(); oldest = null; atOldest = 0; pending = []; unheld = 0; latestTime = null;
   const hist = api("/api/v1/query", params(s, w, { q: `${filter} | stats by (_time:${step}, level) count() as n` }))
     .then((r) => r.json())
     .then((t) => { if (id === run) drawHistogram($("histogram"), t, w, stepMs, s.utc, levels, (from, to) => zoom(s, from, to)); });
@@ -178,23 +179,29 @@ async function eventsView(s, id) {
   if (s.live) startFollow(s, id);
 }
 
-async function loadEvents(s, since, until, id) {
+// loadEvents lists up to a page of events, newest first, from until back.
+// until is inclusive, so the next page starts at the oldest time listed
+// and skips the events of that time already listed: a page boundary inside
+// a run of events of one nanosecond neither repeats them nor stalls.
+async function loadEvents(s, since, until, id, skip = 0) {
   const w = { since, until };
-  const res = await api("/api/v1/search", params(s, w, { limit: String(pageSize) }));
+  const limit = pageSize + skip;
+  const res = await api("/api/v1/search", params(s, w, { limit: String(limit) }));
   let n = 0;
   const list = $("events");
   await streamLines(res, (ev) => {
     if (id !== run || ev.error) { if (ev.error) throw new ApiError(ev.error, 500); return; }
     n++;
+    if (skip > 0 && ev.time === until) { skip--; return; }
     const key = eventID(ev);
     if (ev.seq && shown.has(key)) return;
     shown.add(key);
     list.append(eventItem(ev, s));
-    oldest = ev.time;
+    if (ev.time === oldest) atOldest++; else { oldest = ev.time; atOldest = 1; }
     latestTime = latestTime || ev.time;
   });
   if (id !== run) return;
-  $("older").hidden = n < pageSize;
+  $("older").hidden = n < limit;
   $("shown").textContent = `${list.children.length.toLocaleString()} shown`;
 }
 
@@ -248,6 +255,26 @@ function zoom(s, from, to) {
   setState({ ...s, from: new Date(from).toISOString(), to: new Date(to).toISOString(), live: false });
 }
 
+// countColumns names the count() columns of a query's stats: the default
+// name and each alias, so that a chart knows which to draw as 0 when a
+// bucket is missing.
+function countColumns(q) {
+  const names = new Set(["count()"]);
+  for (const m of (q || "").matchAll(/count\(\)\s+as\s+("[^"]*"|[\w.]+)/g)) names.add(m[1].replace(/^"|"$/g, ""));
+  return names;
+}
+
+// bucketOf is the bucket of a query's `by (_time:STEP)` in ms, or
+// undefined when it names none (or one this page cannot read).
+function bucketOf(q) {
+  const m = (q || "").match(/_time:((?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)/);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
+  let ms = 0;
+  for (const [, n, u] of m[1].matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) ms += Number(n) * unit[u];
+  return ms || undefined;
+}
+
 async function tableView(s, id) {
   const w = window_(s);
   const t = await (await api("/api/v1/query", params(s, w, { limit: "0" }))).json();
@@ -256,7 +283,7 @@ async function tableView(s, id) {
   const chart = $("chart");
   chart.replaceChildren();
   chart.hidden = !(t.columns[0] === "_time" && t.rows.length);
-  if (!chart.hidden) drawChart(chart, t, s.utc, levels);
+  if (!chart.hidden) drawChart(chart, t, s.utc, levels, countColumns(s.q), bucketOf(s.q));
   const numeric = t.columns.length - 1;
   const max = Math.max(1, ...t.rows.map((r) => (typeof r[numeric] === "number" ? r[numeric] : 0)));
   const table = $("table");
@@ -388,7 +415,7 @@ function init() {
   $("older").addEventListener("click", async () => {
     const s = state();
     const w = window_(s);
-    try { await loadEvents(s, w.since, oldest, run); } catch (err) { fail(err); }
+    try { await loadEvents(s, w.since, oldest, run, atOldest); } catch (err) { fail(err); }
   });
   $("new-events").addEventListener("click", flushPending);
   $("context-close").addEventListener("click", () => { $("context").hidden = true; });

@@ -73,8 +73,10 @@ export function drawHistogram(box, t, w, stepMs, utc, levels, onZoom) {
 
 // drawChart draws a line per series of a table whose first column is
 // _time: the columns before the first number name the series (a level
-// in its colour).
-export function drawChart(box, t, utc, levels) {
+// in its colour). A bucket (stepMs, else the smallest step between the
+// table's times) a series lacks is never bridged: counts (the columns
+// named in counts) drop to 0 there, other values break their line.
+export function drawChart(box, t, utc, levels, counts = new Set(), stepMs = undefined) {
   const width = box.clientWidth || 800, height = box.clientHeight || 220, axis = 16, legend = 16;
   const firstNum = t.columns.findIndex((c, i) => i > 0 && t.rows.some((r) => typeof r[i] === "number"));
   if (firstNum < 0) return;
@@ -84,24 +86,27 @@ export function drawChart(box, t, utc, levels) {
     for (let i = firstNum; i < t.columns.length; i++) {
       if (typeof r[i] !== "number") continue;
       const name = [key, t.columns.length - firstNum > 1 ? t.columns[i] : ""].filter(Boolean).join(" ") || t.columns[i];
-      if (!series.has(name)) series.set(name, []);
-      series.get(name).push([Date.parse(r[0]), r[i]]);
+      if (!series.has(name)) series.set(name, { pts: [], count: counts.has(t.columns[i]) });
+      series.get(name).pts.push([Date.parse(r[0]), r[i]]);
     }
   }
-  const times = t.rows.map((r) => Date.parse(r[0]));
+  const times = [...new Set(t.rows.map((r) => Date.parse(r[0])))].sort((a, b) => a - b);
+  const step = stepMs || bucketStep(times);
+  for (const sr of series.values()) sr.pts = withGaps(sr.pts, step, sr.count);
   const lo = Math.min(...times), hi = Math.max(...times), span = Math.max(1, hi - lo);
-  const max = Math.max(1e-9, ...[...series.values()].flat().map(([, v]) => v));
+  const max = Math.max(1e-9, ...[...series.values()].flatMap((sr) => sr.pts.filter((p) => p).map(([, v]) => v)));
   const x = (ms) => 4 + ((ms - lo) / span) * (width - 8);
   const y = (v) => legend + (1 - v / max) * (height - axis - legend - 4);
   const plot = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Chart", "data-series": String(series.size) });
   let i = 0, lx = 4;
-  for (const [name, pts] of series) {
+  for (const [name, { pts }] of series) {
     const color = levels.includes(name) ? `var(--${name})` : palette[i % palette.length];
     i++;
-    pts.sort((a, b) => a[0] - b[0]);
-    const d = pts.map(([ms, v]) => `${x(ms).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
-    plot.append(svg("polyline", { points: d, fill: "none", stroke: color, "stroke-width": 1.5 }));
-    for (const [ms, v] of pts) {
+    for (const run of runs(pts)) {
+      const d = run.map(([ms, v]) => `${x(ms).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+      plot.append(svg("polyline", { points: d, fill: "none", stroke: color, "stroke-width": 1.5 }));
+    }
+    for (const [ms, v] of pts.filter((p) => p)) {
       const c = svg("circle", { cx: x(ms).toFixed(1), cy: y(v).toFixed(1), r: 2, fill: color });
       c.append(svg("title", {}, `${new Date(ms).toISOString()} ${name}: ${v}`));
       plot.append(c);
@@ -113,4 +118,37 @@ export function drawChart(box, t, utc, levels) {
   plot.append(svg("text", { x: width - 44, y: height - 3, "font-size": 11, fill: "currentColor", opacity: 0.6 }, tickLabel(hi, span, utc)));
   plot.append(svg("text", { x: width - 4, y: legend + 10, "font-size": 11, fill: "currentColor", opacity: 0.6, "text-anchor": "end" }, max.toLocaleString()));
   box.replaceChildren(plot);
+}
+
+// bucketStep is a table's bucket: the smallest step between its times.
+function bucketStep(times) {
+  let step = Infinity;
+  for (let i = 1; i < times.length; i++) step = Math.min(step, times[i] - times[i - 1]);
+  return step;
+}
+
+// withGaps puts a series' points in time order, marking each run of
+// buckets it lacks: 0 for a count, a break in the line (null) otherwise.
+function withGaps(pts, step, count) {
+  pts.sort((a, b) => a[0] - b[0]);
+  const out = [];
+  for (const p of pts) {
+    const prev = out[out.length - 1];
+    if (prev && p[0] - prev[0] > 1.5 * step) {
+      if (count) out.push([prev[0] + step, 0], [p[0] - step, 0]);
+      else out.push(null);
+    }
+    out.push(p);
+  }
+  return out;
+}
+
+// runs splits points at their breaks (nulls) into lines.
+function runs(pts) {
+  const out = [[]];
+  for (const p of pts) {
+    if (p) out[out.length - 1].push(p);
+    else if (out[out.length - 1].length) out.push([]);
+  }
+  return out.filter((r) => r.length);
 }
