@@ -1,95 +1,23 @@
 package tests
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/tests/harness"
 )
 
-// browser starts headless Chromium (Debian's, which make deps installs)
-// driven by chromedp; screenshots go to dir.
-type browser struct {
-	t    *testing.T
-	ctx  context.Context
-	dir  string
-	base string
-}
-
-func newBrowser(t *testing.T, base, dir string) *browser {
-	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		t.Fatal("no Chromium: make deps installs Debian's chromium")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 860), chromedp.Flag("disable-dev-shm-usage", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return &browser{t: t, ctx: ctx, dir: dir, base: base}
-}
-
-// do runs chromedp actions, failing the test with what was being done
-// and what the page said.
-func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
-		b.t.Fatalf("%s: %v\npage:\n%s", what, err, page)
-	}
-}
-
-// until waits for a JavaScript condition to hold.
-func (b *browser) until(what, js string) {
-	b.t.Helper()
-	b.do(what, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(20*time.Second)))
-}
-
-// eval is the value of a JavaScript expression.
-func eval[T any](b *browser, js string) T {
-	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return v
-}
-
-func (b *browser) screenshot(name string) {
-	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // 100: PNG
-	if err == nil {
-		err = os.WriteFile(filepath.Join(b.dir, name+".png"), png, 0o644)
-	}
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-}
-
-func (b *browser) search(q string) {
-	b.t.Helper()
-	b.do("search "+q, chromedp.SetValue(chromedp.ID("q"), q), chromedp.Click(chromedp.ID("run")))
+// search types q into the query box and runs it.
+func search(b page, q string) {
+	b.setValue("#q", q)
+	b.click("#run")
 }
 
 // countIs is the JavaScript condition that the page shows n matches and
@@ -108,7 +36,9 @@ func countIs(n int) string {
 // a table and a chart. Screenshots of each view go to the test's artifact
 // directory (go test -artifacts -outputdir DIR keeps them; docs/ holds
 // the README's, copied from there).
-func TestWebUI(t *testing.T) {
+func TestWebUI(t *testing.T) { eachBrowser(t, webUI) }
+
+func webUI(t *testing.T, open func(base string) page) {
 	work := harness.WorkDir(t)
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
@@ -120,18 +50,19 @@ func TestWebUI(t *testing.T) {
 	agentPipe(t, col.XSub, "shop", lines.String())
 	agentPipe(t, col.XSub, "web", "WARN slow page\n")
 	waitStored(t, data, 31)
-	b := newBrowser(t, "http://"+col.HTTP, t.ArtifactDir())
+	base := "http://" + col.HTTP
+	b := open(base)
 
 	// The overview lists services and levels, each a link into search.
-	b.do("open the overview", chromedp.Navigate(b.base+"/"))
+	b.navigate(base + "/")
 	b.until("services listed", `[...document.querySelectorAll('#services a')].map(a => a.textContent).join(',') === 'shop,web'`)
 	b.screenshot("overview")
-	b.do("open a service", chromedp.Click(chromedp.CSS(`#services a`)))
+	b.click(`#services a`)
 	b.until("the service's events counted", countIs(30))
 	b.screenshot("search")
 
 	// A query: count, rows newest first.
-	b.search("service:shop level:error")
+	search(b, "service:shop level:error")
 	b.until("errors counted", countIs(10))
 	first := eval[string](b, `document.querySelector('#events li .msg').textContent`)
 	rows := eval[int](b, `document.querySelectorAll('#events > li').length`)
@@ -140,8 +71,8 @@ func TestWebUI(t *testing.T) {
 	}
 
 	// A field value clicked into a filter: bob's errors (3, 9, …, 27).
-	b.do("expand an event", chromedp.Click(chromedp.CSS(`#events > li`)))
-	b.do("filter on its user", chromedp.Click(chromedp.CSS(`.fields button[data-filter="user"]`)))
+	b.click(`#events > li`)
+	b.click(`.fields button[data-filter="user"]`)
 	b.until("bob's errors counted", countIs(5))
 	loc := eval[string](b, `location.search`)
 	if !strings.Contains(loc, "user") {
@@ -149,43 +80,50 @@ func TestWebUI(t *testing.T) {
 	}
 	b.screenshot("filtered")
 
+	// The same value excluded instead: the other user's errors (0, 6, …, 24).
+	search(b, "service:shop level:error")
+	b.until("errors counted", countIs(10))
+	b.click(`#events > li`)
+	b.click(`.fields button[data-exclude="user"]`)
+	b.until("all but bob's errors counted", countIs(5)+` && document.querySelector('#events li .msg').textContent === 'order 24 paid'`)
+
 	// A bad query says where it is wrong.
-	b.search("service:shop level:(")
+	search(b, "service:shop level:(")
 	b.until("the error shown", `!document.querySelector('#error').hidden && /position \d+/.test(document.querySelector('#error').textContent) && !document.querySelector('#caret').hidden`)
 	b.screenshot("error")
 
 	// A drag across the histogram zooms into that range, in the URL.
-	b.search("service:shop")
+	search(b, "service:shop")
 	b.until("the service's events", countIs(30))
 	b.until("the histogram drawn", `document.querySelectorAll('#histogram rect[data-level]').length > 0`)
 	box := eval[[]float64](b, `(() => { const r = document.querySelector('#histogram svg').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
 	y := box[1] + box[3]/2
 	// From the middle to past the right edge (the newest events are in the
 	// last seconds): the range becomes its second half.
-	b.do("drag on the histogram", chromedp.DragAndDropXY(box[0]+box[2]*0.5, y, box[0]+box[2]+3, y))
+	b.drag(box[0]+box[2]*0.5, y, box[0]+box[2]+3, y)
 	b.until("the range zoomed", `location.search.includes('from=') && location.search.includes('to=')`)
 	b.until("the zoomed range's events", countIs(30))
 	b.screenshot("zoomed")
-	b.do("back to the last hour", chromedp.Navigate(b.base+"/?q=service:shop&range=1h"))
+	b.navigate(base + "/?q=service:shop&range=1h")
 	b.until("the service's events", countIs(30))
 
 	// Context: the events of the same source around one, ten each side.
-	b.search("service:shop amount:=15")
+	search(b, "service:shop amount:=15")
 	b.until("one event", countIs(1))
-	b.do("expand it", chromedp.Click(chromedp.CSS(`#events > li`)))
-	b.do("open its context", chromedp.Click(chromedp.CSS(`.fields button[title^="Events of the same stream"]`)))
+	b.click(`#events > li`)
+	b.click(`.fields button[title^="Events of the same stream"]`)
 	b.until("context shown", `!document.querySelector('#context').hidden && document.querySelectorAll('#context-events > li').length === 21`)
 	hit := eval[string](b, `document.querySelector('#context-events li.hit .msg').textContent`)
 	if hit != "order 15 paid" {
 		t.Errorf("context centred on %q", hit)
 	}
 	b.screenshot("context")
-	b.do("close it", chromedp.Click(chromedp.ID("context-close")))
+	b.click("#context-close")
 
 	// Stats: by a field as a table with bars, by time as a chart.
-	b.search("service:shop | stats by (user) count() as n")
+	search(b, "service:shop | stats by (user) count() as n")
 	b.until("a table of users", `[...document.querySelectorAll('#table tr')].slice(1).map(r => r.textContent).join(',') === 'ann15,bob15'`)
-	b.search("| stats by (_time:1m, level) count()")
+	search(b, "| stats by (_time:1m, level) count()")
 	b.until("a chart", `document.querySelector('#chart svg polyline') !== null`)
 	b.screenshot("stats")
 
@@ -193,7 +131,7 @@ func TestWebUI(t *testing.T) {
 	// none missing or twice.
 	agentPipe(t, col.XSub, "live", "INFO before 0\nINFO before 1\n")
 	waitStored(t, data, 2, "service:live")
-	b.do("search live", chromedp.Navigate(b.base+"/?q=service:live&range=1h&live=1"))
+	b.navigate(base + "/?q=service:live&range=1h&live=1")
 	b.until("following", `document.querySelector('#live-note').textContent.startsWith('live') && document.querySelectorAll('#events > li').length === 2`)
 	var more strings.Builder
 	for i := 0; i < 20; i++ {
@@ -221,7 +159,7 @@ func TestWebUI(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll('#events > li').length`); n != 22 {
 		t.Errorf("%d rows while scrolled away, want the 22 from before", n)
 	}
-	b.do("show them", chromedp.Click(chromedp.ID("new-events")))
+	b.click("#new-events")
 	b.until("all shown, newest first", `document.querySelectorAll('#events > li').length === 25 && document.querySelector('#events li .msg').textContent === 'INFO later 2'`)
 
 	// Past 1,000 held events the page keeps none of the rest, counts them,
@@ -237,14 +175,16 @@ func TestWebUI(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll('#events > li').length`); n != 25 {
 		t.Errorf("%d rows while scrolled away, want the 25 from before", n)
 	}
-	b.do("search again", chromedp.Click(chromedp.ID("new-events")))
+	b.click("#new-events")
 	b.until("the search counts them", countIs(1030))
 }
 
 // TestWebUILogin: with --http-token-file the page asks for the token, and
 // with it (kept in the tab's session storage) shows the collector's data;
 // the page itself needs none, the API every time.
-func TestWebUILogin(t *testing.T) {
+func TestWebUILogin(t *testing.T) { eachBrowser(t, webUILogin) }
+
+func webUILogin(t *testing.T, open func(base string) page) {
 	work := harness.WorkDir(t)
 	data := filepath.Join(work, "data")
 	tokenFile := filepath.Join(work, "token")
@@ -254,12 +194,15 @@ func TestWebUILogin(t *testing.T) {
 	col := harness.StartCollector(t, binDir, work, data, "--http-token-file", tokenFile)
 	agentPipe(t, col.XSub, "shop", "INFO paid\n")
 	waitStored(t, data, 1)
-	b := newBrowser(t, "http://"+col.HTTP, t.ArtifactDir())
-	b.do("open the page", chromedp.Navigate(b.base+"/"))
+	base := "http://" + col.HTTP
+	b := open(base)
+	b.navigate(base + "/")
 	b.until("asked for the token", `!document.querySelector('#login').hidden && document.querySelector('#overview').hidden`)
-	b.do("sign in with a wrong token", chromedp.SetValue(chromedp.ID("token"), "wrong"), chromedp.Click(chromedp.CSS(`#login button`)))
+	b.setValue("#token", "wrong")
+	b.click(`#login button`)
 	b.until("asked again", `!document.querySelector('#login').hidden`)
-	b.do("sign in", chromedp.SetValue(chromedp.ID("token"), "s3cret-token"), chromedp.Click(chromedp.CSS(`#login button`)))
+	b.setValue("#token", "s3cret-token")
+	b.click(`#login button`)
 	b.until("the overview shown", `document.querySelector('#login').hidden && [...document.querySelectorAll('#services a')].some(a => a.textContent === 'shop')`)
 	b.screenshot("login")
 }
@@ -270,7 +213,9 @@ func TestWebUILogin(t *testing.T) {
 // chart never bridges a bucket without events (a count drops to 0, an
 // average breaks its line); and live tail says so when a stream's events
 // were neither received live nor stored.
-func TestWebUIPagingGapsAndMissed(t *testing.T) {
+func TestWebUIPagingGapsAndMissed(t *testing.T) { eachBrowser(t, webUIPagingGapsAndMissed) }
+
+func webUIPagingGapsAndMissed(t *testing.T, open func(base string) page) {
 	work := harness.WorkDir(t)
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
@@ -287,12 +232,13 @@ func TestWebUIPagingGapsAndMissed(t *testing.T) {
 	}
 	agentPipe(t, col.XSub, "gaps", lines.String())
 	waitStored(t, data, 254)
-	b := newBrowser(t, "http://"+col.HTTP, t.ArtifactDir())
+	base := "http://" + col.HTTP
+	b := open(base)
 
-	b.do("search one nanosecond's events", chromedp.Navigate(b.base+"/?q=service:same&range=1h"))
+	b.navigate(base + "/?q=service:same&range=1h")
 	b.until("the first page", countIs(250))
 	for _, n := range []int{200, 250} {
-		b.do("page to older events", chromedp.Click(chromedp.ID("older")))
+		b.click("#older")
 		b.until(fmt.Sprintf("%d listed", n), fmt.Sprintf(`document.querySelectorAll('#events > li').length === %d`, n))
 	}
 	b.until("no more pages", `document.querySelector('#older').hidden`)
@@ -301,12 +247,12 @@ func TestWebUIPagingGapsAndMissed(t *testing.T) {
 		t.Errorf("%d distinct events listed, want 250", distinct)
 	}
 
-	b.search("service:gaps | stats by (_time:1m) count() as n")
+	search(b, "service:gaps | stats by (_time:1m) count() as n")
 	b.until("a count chart", `document.querySelector('#chart svg polyline') !== null`)
 	if got := eval[[]string](b, `[...document.querySelectorAll('#chart circle title')].map(e => e.textContent.replace(/^\S+ /, ''))`); strings.Join(got, ",") != "n: 1,n: 0,n: 0,n: 2,n: 0,n: 0,n: 1" {
 		t.Errorf("count chart's points %q: want each gap drawn as 0 on both sides", got)
 	}
-	b.search("service:gaps | stats by (_time:1m) avg(ms)")
+	search(b, "service:gaps | stats by (_time:1m) avg(ms)")
 	b.until("an average chart", `document.querySelector('#chart svg polyline') !== null`)
 	if n := eval[int](b, `document.querySelectorAll('#chart polyline').length`); n != 3 {
 		t.Errorf("average chart in %d lines, want 3 (broken at both gaps)", n)
@@ -332,7 +278,7 @@ func TestWebUIPagingGapsAndMissed(t *testing.T) {
 		r := harness.Logq(t, binDir, "search", "--data", data, "--count", "service:holes")
 		return strings.TrimSpace(r.Stdout) == "2", r.Stdout
 	})
-	b.do("follow the stream", chromedp.Navigate(b.base+"/?q=service:holes&range=1h&live=1"))
+	b.navigate(base + "/?q=service:holes&range=1h&live=1")
 	b.until("following", `document.querySelector('#live-note').textContent.startsWith('live') && document.querySelectorAll('#events > li').length === 2`)
 	send(10)
 	b.until("the missed events said", `/events 3\.\.9 of publisher raw-1/.test(document.querySelector('#live-note').textContent) && document.querySelector('#events li .msg').textContent === 'event 10'`)

@@ -2,6 +2,7 @@
 // matches stacked by level (drag to zoom), and a line per series for a
 // `| stats by (_time:…)` table.
 const svgNS = "http://www.w3.org/2000/svg";
+let endDrag = null; // the histogram's mouseup listener on the window
 const palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
 
 function svg(tag, attrs, ...children) {
@@ -53,7 +54,12 @@ export function drawHistogram(box, t, w, stepMs, utc, levels, onZoom) {
   const sel = svg("rect", { y: 0, height: height - axis, fill: "currentColor", opacity: 0.12, width: 0, class: "selection" });
   plot.append(sel);
   let start = null;
-  const at = (e) => Math.min(width, Math.max(0, e.clientX - plot.getBoundingClientRect().left));
+  // The plot scales with its box (a scroll bar appearing, a resize), so
+  // a pointer's offset is mapped from screen pixels to the plot's own.
+  const at = (e) => {
+    const r = plot.getBoundingClientRect();
+    return Math.min(width, Math.max(0, ((e.clientX - r.left) * width) / r.width));
+  };
   plot.addEventListener("mousedown", (e) => { start = at(e); sel.setAttribute("x", start); sel.setAttribute("width", 0); });
   plot.addEventListener("mousemove", (e) => {
     if (start === null) return;
@@ -61,13 +67,17 @@ export function drawHistogram(box, t, w, stepMs, utc, levels, onZoom) {
     sel.setAttribute("x", Math.min(start, now));
     sel.setAttribute("width", Math.abs(now - start));
   });
-  window.addEventListener("mouseup", (e) => {
+  // A drag may end outside the plot, so the window hears its end; one
+  // listener at a time, the last histogram's.
+  if (endDrag) window.removeEventListener("mouseup", endDrag);
+  endDrag = (e) => {
     if (start === null) return;
     const end = at(e), a = Math.min(start, end), b = Math.max(start, end);
     start = null;
     if (b - a < 3) { sel.setAttribute("width", 0); return; }
     onZoom(w.since + (a / width) * span, w.since + (b / width) * span);
-  }, { once: false });
+  };
+  window.addEventListener("mouseup", endDrag);
   box.replaceChildren(plot);
 }
 
