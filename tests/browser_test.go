@@ -90,7 +90,10 @@ func (b *chromium) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 }
 
 func (b *chromium) navigate(url string) { b.t.Helper(); b.do("open "+url, chromedp.Navigate(url)) }
-func (b *chromium) click(css string)    { b.t.Helper(); b.do("click "+css, chromedp.Click(chromedp.CSS(css))) }
+func (b *chromium) click(css string) {
+	b.t.Helper()
+	b.do("click "+css, chromedp.Click(chromedp.CSS(css)))
+}
 
 func (b *chromium) setValue(css, value string) {
 	b.t.Helper()
