@@ -206,6 +206,33 @@ func validateFieldKey(k string) error {
 	return nil
 }
 
+// ValidFieldKey reports whether k may be a field or label key.
+func ValidFieldKey(k string) bool { return validateFieldKey(k) == nil }
+
+// SanitizeFieldKey maps a key a field cannot have onto one it can: other
+// characters become '_' (one per character), and it is cut to the length
+// limit. A valid key is returned as it is.
+func SanitizeFieldKey(k string) string {
+	if ValidFieldKey(k) {
+		return k
+	}
+	b := make([]byte, 0, min(len(k), MaxFieldKeyLen))
+	for i := 0; i < len(k) && len(b) < MaxFieldKeyLen; i++ {
+		c := k[i]
+		if !FieldKeyByte(c) {
+			c = '_'
+			for i+1 < len(k) && k[i+1] >= 0x80 && k[i+1] < 0xC0 {
+				i++
+			}
+		}
+		b = append(b, c)
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
+}
+
 // FieldKeyByte reports whether c may appear in a field or label key: ASCII
 // letters and digits, '_', '.', '-' and '@' (as in "@version" or the
 // structured-data id "sd.origin@32473.ip").

@@ -141,34 +141,6 @@ func textPairs(text string, r *Result) {
 	r.addFields(fields)
 }
 
-func validKey(k string) bool {
-	if k == "" || len(k) > schema.MaxFieldKeyLen {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !schema.FieldKeyByte(k[i]) {
-			return false
-		}
-	}
-	return true
-}
+func validKey(k string) bool { return schema.ValidFieldKey(k) }
 
-// sanitizeKey maps a key a field cannot have onto one it can: other
-// characters become '_', and it is cut to the length limit.
-func sanitizeKey(k string) string {
-	b := make([]byte, 0, min(len(k), schema.MaxFieldKeyLen))
-	for i := 0; i < len(k) && len(b) < schema.MaxFieldKeyLen; i++ {
-		c := k[i]
-		if !schema.FieldKeyByte(c) {
-			c = '_'
-			for i+1 < len(k) && k[i+1] >= 0x80 && k[i+1] < 0xC0 { // one '_' per character
-				i++
-			}
-		}
-		b = append(b, c)
-	}
-	if len(b) == 0 {
-		return "_"
-	}
-	return string(b)
-}
+func sanitizeKey(k string) string { return schema.SanitizeFieldKey(k) }

@@ -306,6 +306,10 @@ type Mark struct {
 	// Acked, when set, is called once the collector has stored the event.
 	// It runs on the publisher's goroutine: keep it short.
 	Acked func()
+	// Told marks an event whose producer tells its own client when it is
+	// refused (an HTTP intake answering 503): a refusal is then not
+	// counted as dropped, since the client sends it again.
+	Told bool
 }
 
 // Publish validates ev, fills in Time, Host and Publisher when empty, and
@@ -400,19 +404,22 @@ func (p *Publisher) prepare(ev *schema.Event) error {
 
 // putFailed counts and explains an event the store did not take.
 func (p *Publisher) putFailed(ctx context.Context, err error, m Mark) error {
+	full := errors.Is(err, errFull)
 	switch {
-	case errors.Is(err, errFull) && m.Key != "" && ctx.Err() != nil:
-		// Not dropped: a producer with a cursor reads the event again.
-		return fmt.Errorf("%w: %w", ErrQueueFull, err)
-	case errors.Is(err, errFull):
+	case m.Told, full && m.Key != "" && ctx.Err() != nil:
+		// Not dropped: a producer with a cursor reads the event again, a
+		// told client sends it again.
+	case full:
 		p.dropped.Add(1)
 		p.metrics.droppedFull.Inc()
-		return fmt.Errorf("%w: %w", ErrQueueFull, err)
 	default:
 		p.dropped.Add(1)
 		p.metrics.droppedSpool.Inc()
-		return fmt.Errorf("spool: %w", err)
 	}
+	if full {
+		return fmt.Errorf("%w: %w", ErrQueueFull, err)
+	}
+	return fmt.Errorf("spool: %w", err)
 }
 
 // Close stops accepting events and waits, as long as ctx allows, until the

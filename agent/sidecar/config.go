@@ -11,8 +11,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/zlog/zlog/agent/intake"
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/keys"
 )
 
 // Config is zlog-agent's YAML configuration file. Flags given on the
@@ -35,6 +37,13 @@ import (
 //	      time_format: '%Y-%m-%d %H:%M:%S'
 //	  - service: syslog
 //	    listen: [tcp://0.0.0.0:5514, udp://0.0.0.0:5514]
+//	  - service: apps # of events that name no service
+//	    otlp_http: 0.0.0.0:4318
+//	    es_bulk: 0.0.0.0:9200
+//	    jsonline: 127.0.0.1:9428
+//	    token_file: /etc/zlog/intake-token
+//	    tls_cert: /etc/zlog/tls.crt
+//	    tls_key: /etc/zlog/tls.key
 type Config struct {
 	Collector        string         `yaml:"collector"`
 	Host             string         `yaml:"host"`
@@ -62,11 +71,19 @@ type SourceConfig struct {
 	Labels    map[string]string `yaml:"labels"`    // added to every event
 	Parse     *parse.RuleSpec   `yaml:"parse"`     // the source's own parse rule
 	Journal   *JournalConfig    `yaml:"journal"`   // read systemd's journal
+	// HTTP intakes, each listening on HOST:PORT (agent/intake).
+	OTLPHTTP  string `yaml:"otlp_http"`  // POST /v1/logs
+	ESBulk    string `yaml:"es_bulk"`    // POST /_bulk
+	JSONLine  string `yaml:"jsonline"`   // POST /insert/jsonline
+	TokenFile string `yaml:"token_file"` // bearer token the intakes require
+	TLSCert   string `yaml:"tls_cert"`   // with tls_key: the intakes serve HTTPS
+	TLSKey    string `yaml:"tls_key"`
 
 	multiline parse.StartFunc
 	format    parse.Format
 	location  *time.Location
 	rule      *parse.Rule
+	intakes   []intake.Options
 }
 
 // JournalConfig is a source's journal block; an empty block reads the
@@ -129,8 +146,11 @@ func LoadConfig(path string) (*Config, error) {
 		if err := schema.ValidateService(s.Service); err != nil {
 			return nil, bad(at("service"), key("service"), "%v", err)
 		}
-		if len(s.Paths) == 0 && len(s.Listen) == 0 && !s.Stdin && s.Journal == nil {
-			return nil, bad(at("service"), fmt.Sprintf("sources[%d]", i), "source %q reads nothing: give paths, listen, journal or stdin", s.Service)
+		if s.intakes, err = s.intakeOptions(); err != nil {
+			return nil, bad(at("service"), fmt.Sprintf("sources[%d]", i), "%v", err)
+		}
+		if len(s.Paths) == 0 && len(s.Listen) == 0 && !s.Stdin && s.Journal == nil && len(s.intakes) == 0 {
+			return nil, bad(at("service"), fmt.Sprintf("sources[%d]", i), "source %q reads nothing: give paths, listen, journal, stdin, otlp_http, es_bulk or jsonline", s.Service)
 		}
 		if j := s.Journal; j != nil {
 			if j.Directory != "" && len(j.Files) > 0 {
@@ -168,7 +188,7 @@ func (c *Config) AgentSources(stdin *os.File) []Source {
 	var out []Source
 	for _, s := range c.Sources {
 		src := Source{Service: s.Service, Files: s.Paths, Syslog: s.Listen, Format: s.format, Multiline: s.multiline,
-			Location: s.location, Rule: s.rule, Labels: s.Labels}
+			Location: s.location, Rule: s.rule, Labels: s.Labels, Intakes: s.intakes}
 		if j := s.Journal; j != nil {
 			src.Journal = &Journal{Directory: j.Directory, Files: j.Files, Matches: j.Matches}
 		}
@@ -178,6 +198,39 @@ func (c *Config) AgentSources(stdin *os.File) []Source {
 		out = append(out, src)
 	}
 	return out
+}
+
+// intakeOptions are the source's HTTP intakes.
+func (s *SourceConfig) intakeOptions() ([]intake.Options, error) {
+	return IntakeOptions(map[intake.Protocol]string{intake.OTLP: s.OTLPHTTP, intake.ESBulk: s.ESBulk, intake.JSONLine: s.JSONLine},
+		IntakeSecurity{TokenFile: s.TokenFile, TLSCert: s.TLSCert, TLSKey: s.TLSKey})
+}
+
+// IntakeSecurity is what guards HTTP intakes bound beyond loopback.
+type IntakeSecurity struct {
+	TokenFile, TLSCert, TLSKey string
+}
+
+// IntakeOptions makes the listeners of addrs (protocol to HOST:PORT, ""
+// for none), each guarded as sec says; the token file must be private.
+func IntakeOptions(addrs map[intake.Protocol]string, sec IntakeSecurity) ([]intake.Options, error) {
+	var token string
+	if sec.TokenFile != "" {
+		var err error
+		if token, err = keys.ReadToken(sec.TokenFile); err != nil {
+			return nil, err
+		}
+	}
+	if (sec.TLSCert == "") != (sec.TLSKey == "") {
+		return nil, errors.New("HTTP intake TLS needs both a certificate and a key")
+	}
+	var out []intake.Options
+	for _, p := range []intake.Protocol{intake.OTLP, intake.ESBulk, intake.JSONLine} {
+		if addrs[p] != "" {
+			out = append(out, intake.Options{Protocol: p, Addr: addrs[p], Token: token, TLSCert: sec.TLSCert, TLSKey: sec.TLSKey})
+		}
+	}
+	return out, nil
 }
 
 // MultilineTimeoutOrZero is multiline_timeout, or zero when not set.

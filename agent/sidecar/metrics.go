@@ -21,7 +21,11 @@ func (a *Agent) Collectors() []prometheus.Collector {
 	tailStat := func(i int) func() float64 {
 		return func() float64 { return float64(a.TailStats()[i]) }
 	}
-	return []prometheus.Collector{
+	var intakes []prometheus.Collector
+	for _, s := range a.intakes {
+		intakes = append(intakes, s.Collectors()...)
+	}
+	return append(intakes,
 		counter("zlog_agent_lines_total", "Lines read from files and stdin (after multiline joining: events).", func() float64 { return float64(a.Lines.Load()) }),
 		counter("zlog_agent_truncated_total", "Lines cut at --max-line-bytes (the event carries truncated=<length>).", func() float64 { return float64(a.Truncated.Load()) }),
 		counter("zlog_agent_invalid_utf8_total", "Lines and syslog messages whose invalid UTF-8 was replaced with U+FFFD.", func() float64 { return float64(a.InvalidUTF8.Load()) }),
@@ -40,7 +44,7 @@ func (a *Agent) Collectors() []prometheus.Collector {
 		counter("zlog_agent_file_read_errors_total", "Failed reads of followed files.", tailStat(6)),
 		counter("zlog_agent_file_generations_total", "Rotated files read whole because they were rotated before they were read (several rotations while the agent was stopped, or between two looks).", tailStat(7)),
 		counter("zlog_agent_file_lost_files_total", "Files of the last run that could not be found again (their unread end, if any, is lost).", tailStat(8)),
-	}
+	)
 }
 
 // Summary is the final tally as slog attributes.

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/zlog/zlog/agent/intake"
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/positions"
 	"github.com/zlog/zlog/agent/publisher"
@@ -50,6 +51,10 @@ type Source struct {
 	// Journal, when set, reads systemd's journal; the entry's unit or
 	// identifier names the service (Service when it has none).
 	Journal *Journal
+	// Intakes are HTTP listeners of the ecosystem's protocols (OTLP,
+	// Elasticsearch bulk, jsonline); Service, Host and Labels of each are
+	// the source's and the agent's.
+	Intakes []intake.Options
 }
 
 // newParser makes the parser of the source's lines and messages.
@@ -87,6 +92,9 @@ type Options struct {
 	Positions     string
 	FromBeginning bool
 	PollInterval  time.Duration // check files this often without a file event; 250ms
+	// Spooled says the publisher has a spool: HTTP intakes then answer
+	// once events are in it, else once the collector acknowledged them.
+	Spooled bool
 }
 
 // DefaultOptions are the agent's defaults; zlog-agent's flags take theirs
@@ -111,6 +119,7 @@ type Agent struct {
 	baseLogger *slog.Logger
 	pub        Publisher
 	sources    []source
+	intakes    []*intake.Server
 	positions  *positions.Store // nil without file and journal sources
 	// positionsExisted is false on a first start (no positions file yet).
 	positionsExisted bool
@@ -150,6 +159,9 @@ func New(opts Options, logger *slog.Logger, pub Publisher) (a *Agent, err error)
 			}
 			a.sources = append(a.sources, &syslogSource{server: s})
 		}
+		if err := a.newIntakes(src); err != nil {
+			return nil, err
+		}
 		if src.Stdin != nil {
 			if stdin {
 				return nil, errors.New("only one source can read stdin")
@@ -165,7 +177,7 @@ func New(opts Options, logger *slog.Logger, pub Publisher) (a *Agent, err error)
 		}
 	}
 	if len(a.sources) == 0 && len(files) == 0 && len(journals) == 0 {
-		return nil, errors.New("no sources: give --file, --syslog, --journal or --stdin")
+		return nil, errors.New("no sources: give --file, --syslog, --journal, --otlp-http, --es-bulk, --jsonline or --stdin")
 	}
 	if len(files) > 0 || len(journals) > 0 {
 		if err := a.openPositions(); err != nil {
@@ -188,6 +200,15 @@ func (a *Agent) closeSources() {
 	for _, s := range a.sources {
 		s.Close()
 	}
+}
+
+// Intakes lists the bound HTTP intakes as protocol=address.
+func (a *Agent) Intakes() []string {
+	var out []string
+	for _, s := range a.intakes {
+		out = append(out, s.Protocol()+"="+s.Addr())
+	}
+	return out
 }
 
 // Listening lists the bound syslog addresses.

@@ -12,6 +12,7 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/zlog/zlog/agent/cmd/internal/pubflags"
+	"github.com/zlog/zlog/agent/intake"
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/agent/publisher"
 	"github.com/zlog/zlog/agent/sidecar"
@@ -25,11 +26,14 @@ const usage = `Usage: zlog-agent [flags]
   zlog-agent --service web --file '/var/log/web/*.log' --spool /var/lib/zlog-agent
   zlog-agent --syslog tcp://0.0.0.0:5514 --syslog udp://0.0.0.0:5514
   zlog-agent --journal --spool /var/lib/zlog-agent
+  zlog-agent --otlp-http 127.0.0.1:4318 --es-bulk 127.0.0.1:9200 --spool /var/lib/zlog-agent
   zlog-agent --config agent.yaml
 
-Follows files and the systemd journal, receives syslog and reads stdin
-(when no other source is given, or with --stdin), and publishes each line
-to the collector as <service>.<level>.
+Follows files and the systemd journal, receives syslog, OTLP/HTTP,
+Elasticsearch bulk and jsonline requests, and reads stdin (when no other
+source is given, or with --stdin), and publishes each event to the
+collector as <service>.<level>. An HTTP request is answered 2xx once its
+events are in the spool (without --spool: acknowledged by the collector).
 
 Flags:
 `
@@ -47,6 +51,25 @@ func (f journalFlags) source() *sidecar.Journal {
 		return nil
 	}
 	return &sidecar.Journal{Directory: f.directory, Matches: f.matches}
+}
+
+// intakeFlags are the HTTP intake listeners and their guards.
+type intakeFlags struct {
+	otlp, esBulk, jsonline string
+	sec                    sidecar.IntakeSecurity
+	maxBody                int64
+	wait                   time.Duration
+}
+
+func (f intakeFlags) options() ([]intake.Options, error) {
+	out, err := sidecar.IntakeOptions(map[intake.Protocol]string{intake.OTLP: f.otlp, intake.ESBulk: f.esBulk, intake.JSONLine: f.jsonline}, f.sec)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP intake: %w", err)
+	}
+	for i := range out {
+		out[i].MaxBodyBytes, out[i].Wait = f.maxBody, f.wait
+	}
+	return out, nil
 }
 
 type listFlag []string
@@ -82,6 +105,15 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 	fs.StringVar(&journal.directory, "journal-directory", "", "follow the journal files in this directory instead of the system journal (implies --journal)")
 	fs.Var(&journal.matches, "journal-match", "only journal entries matching FIELD=VALUE, e.g. _SYSTEMD_UNIT=nginx.service (repeatable, as journalctl's matches)")
 	fs.Var(&syslogs, "syslog", "receive syslog (RFC 5424/3164) on tcp://ADDR or udp://ADDR (repeatable)")
+	var in intakeFlags
+	fs.StringVar(&in.otlp, "otlp-http", "", "serve OTLP/HTTP logs (POST /v1/logs, protobuf or JSON) on HOST:PORT, e.g. 127.0.0.1:4318")
+	fs.StringVar(&in.esBulk, "es-bulk", "", "serve the Elasticsearch bulk API (POST /_bulk) on HOST:PORT, e.g. 127.0.0.1:9200")
+	fs.StringVar(&in.jsonline, "jsonline", "", "serve VictoriaLogs' POST /insert/jsonline on HOST:PORT, e.g. 127.0.0.1:9428")
+	fs.StringVar(&in.sec.TokenFile, "intake-token-file", "", "HTTP intakes require this bearer token (file mode 600); basic auth with it as password is accepted too")
+	fs.StringVar(&in.sec.TLSCert, "intake-tls-cert", "", "HTTP intakes serve HTTPS with this certificate (PEM), with --intake-tls-key")
+	fs.StringVar(&in.sec.TLSKey, "intake-tls-key", "", "private key (PEM) of --intake-tls-cert")
+	fs.Int64Var(&in.maxBody, "intake-max-body-bytes", 64<<20, "HTTP intakes answer 413 to a body larger than this, decompressed")
+	fs.DurationVar(&in.wait, "intake-wait", 10*time.Second, "how long an HTTP intake request waits for room (spool or queue full, collector away) before 503 with Retry-After")
 	format := fs.String("format", "auto", "how to read --file and stdin lines: "+parse.FormatNames+" (docker and cri unwrap container logs)")
 	fs.StringVar(format, "parser", "auto", "the older name of --format")
 	var labels listFlag
@@ -131,10 +163,22 @@ func parseFlags(args []string) (c config, code int, ok bool) {
 		return fail(err)
 	}
 	reading.Journal = journal.source()
-	stdin := *readStdin || (len(files) == 0 && len(syslogs) == 0 && reading.Journal == nil && *configPath == "")
+	intakes, err := in.options()
+	if err != nil {
+		return fail(err)
+	}
+	stdin := *readStdin || (len(files) == 0 && len(syslogs) == 0 && reading.Journal == nil && len(intakes) == 0 && *configPath == "")
 	if err := flagSources(&c.agent, *service, files, syslogs, stdin, reading); err != nil {
 		return fail(err)
 	}
+	for _, o := range intakes { // events that name no service get --service, or the protocol's name
+		svc := *service
+		if svc == "" {
+			svc = string(o.Protocol)
+		}
+		c.agent.Sources = append(c.agent.Sources, sidecar.Source{Service: svc, Intakes: []intake.Options{o}, Labels: reading.Labels})
+	}
+	c.agent.Spooled = c.pub.Spool.Dir != ""
 	if c.agent.Positions == "" && c.pub.Spool.Dir != "" {
 		c.agent.Positions = filepath.Join(c.pub.Spool.Dir, "positions.json")
 	}

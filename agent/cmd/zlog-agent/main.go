@@ -70,7 +70,7 @@ func realMain(args []string) int {
 	if serve != nil {
 		g.Add(serve, shutdown)
 	}
-	logger.Info("agent ready", "syslog", strings.Join(agent.Listening(), ","), "sources", len(cfg.agent.Sources), "collector", cfg.pub.Endpoint, "publisher", pub.ID())
+	logger.Info("agent ready", "syslog", strings.Join(agent.Listening(), ","), "intake", strings.Join(agent.Intakes(), ","), "sources", len(cfg.agent.Sources), "collector", cfg.pub.Endpoint, "publisher", pub.ID())
 	g.Run()
 	return finish(agent, pub, runErr, cfg.closeTimeout, logger)
 }
