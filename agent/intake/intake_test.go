@@ -154,7 +154,9 @@ func TestOTLPPartialSuccess(t *testing.T) {
 	for i := range schema.MaxFields + 1 {
 		attrs = append(attrs, &common.KeyValue{Key: fmt.Sprintf("k%d", i), Value: &common.AnyValue{Value: &common.AnyValue_IntValue{IntValue: int64(i)}}})
 	}
-	str := func(s string) *common.AnyValue { return &common.AnyValue{Value: &common.AnyValue_StringValue{StringValue: s}} }
+	str := func(s string) *common.AnyValue {
+		return &common.AnyValue{Value: &common.AnyValue_StringValue{StringValue: s}}
+	}
 	req := &collogs.ExportLogsServiceRequest{ResourceLogs: []*logs.ResourceLogs{{ScopeLogs: []*logs.ScopeLogs{{LogRecords: []*logs.LogRecord{
 		{Body: str("fine")}, {Body: str("too many fields"), Attributes: attrs}, {Body: str("fine too")},
 	}}}}}}
@@ -303,4 +305,3 @@ func TestSeverityLevel(t *testing.T) {
 		}
 	}
 }
-
