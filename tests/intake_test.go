@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -245,4 +247,101 @@ func number(v any) float64 {
 		return x
 	}
 	return -1
+}
+
+// Shippers of the Elasticsearch bulk API send 10,000 lines each to
+// zlog-agent's --es-bulk: rsyslog's omelasticsearch with an ECS template
+// (as the README shows) and syslog-ng's elasticsearch-http() with its
+// stock template. Each line is stored once with its service, host, level,
+// message and time.
+func TestIntakeElasticsearchShippers(t *testing.T) {
+	tools := harness.PeerTools(t)
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	agent, addrs := startIntakeAgent(t, work, "agent", col.XSub, "--es-bulk", "127.0.0.1:0", "--spool", filepath.Join(work, "spool"))
+	host, port, _ := net.SplitHostPort(addrs["es-bulk"])
+	hostname, _ := os.Hostname()
+	hostname, _, _ = strings.Cut(hostname, ".")
+	const n = 10000
+	t.Run("rsyslog omelasticsearch", func(t *testing.T) {
+		dir := filepath.Join(work, "rsyslog")
+		in := writeNumbered(t, dir, "rsyslog line", n)
+		conf := filepath.Join(dir, "rsyslog.conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory="%s")
+module(load="imfile")
+module(load="omelasticsearch")
+template(name="ecs" type="list" option.jsonf="on") {
+  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="host.name" name="hostname" format="jsonf")
+  property(outname="service.name" name="programname" format="jsonf")
+  property(outname="log.level" name="syslogseverity-text" format="jsonf")
+  property(outname="message" name="msg" format="jsonf")
+}
+input(type="imfile" File="%s" Tag="rsapp" Severity="warning")
+action(type="omelasticsearch" server="%s" serverport="%s" template="ecs" searchIndex="logs" bulkmode="on"
+       queue.type="linkedlist" queue.size="20000" action.resumeRetryCount="-1")
+`, dir, in, host, port)), 0o644)
+		sent := time.Now()
+		harness.Start(t, dir, "rsyslogd", filepath.Join(tools, "usr/sbin/rsyslogd"), "-n", "-f", conf,
+			"-i", filepath.Join(dir, "rsyslog.pid"), "-M", filepath.Join(tools, "usr/lib/x86_64-linux-gnu/rsyslog"))
+		checkShipped(t, data, "rsapp", "rsyslog line", n, want{service: "rsapp", host: hostname, level: schema.LevelWarn, near: sent})
+	})
+	t.Run("syslog-ng elasticsearch-http", func(t *testing.T) {
+		dir := filepath.Join(work, "syslog-ng")
+		in := writeNumbered(t, dir, "syslog-ng line", n)
+		conf := filepath.Join(dir, "syslog-ng.conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf(`@version: 3.38
+@include "%s"
+options { use-dns(no); use-fqdn(no); stats_freq(0); };
+source s_in { file("%s" follow-freq(0.2) program-override("ngapp") flags(no-parse) default-priority(err)); };
+destination d_es { elasticsearch-http(url("http://%s/_bulk") index("logs") type("") batch-lines(500) batch-timeout(200)); };
+log { source(s_in); destination(d_es); };
+`, filepath.Join(tools, "usr/share/syslog-ng/include/scl/elasticsearch/elastic-http.conf"), in, addrs["es-bulk"])), 0o644)
+		sent := time.Now()
+		harness.Start(t, dir, "syslog-ng", "env", "LD_LIBRARY_PATH="+filepath.Join(tools, "usr/lib/syslog-ng"),
+			filepath.Join(tools, "usr/sbin/syslog-ng"), "-F", "-f", conf, "-R", filepath.Join(dir, "persist"),
+			"-p", filepath.Join(dir, "pid"), "-c", filepath.Join(dir, "ctl"), "--module-path="+filepath.Join(tools, "usr/lib/syslog-ng/3.38"))
+		checkShipped(t, data, "ngapp", "syslog-ng line", n, want{service: "ngapp", host: hostname, level: schema.LevelError, near: sent})
+	})
+	if code := agent.Signal(t, syscall.SIGTERM, time.Minute); code != 0 {
+		t.Fatalf("agent exit %d:\n%s", code, agent.Output())
+	}
+}
+
+// writeNumbered writes n lines "<prefix> <i>" to dir/in.log.
+func writeNumbered(t *testing.T, dir, prefix string, n int) string {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s %d\n", prefix, i)
+	}
+	path := filepath.Join(dir, "in.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// checkShipped waits for n events of service and checks each line
+// "<prefix> <i>" came exactly once, as w says.
+func checkShipped(t *testing.T, data, service, prefix string, n int, w want) {
+	t.Helper()
+	waitStored(t, data, n, "service:"+service)
+	evs, _ := logqJSON(t, data, "--since", "1h", "--limit", "0", "service:"+service)
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if seen[ev.Message] {
+			t.Fatalf("%q stored twice", ev.Message)
+		}
+		seen[ev.Message] = true
+		w.message = ev.Message
+		w.check(t, ev.Message, ev)
+	}
+	for i := 0; i < n; i++ {
+		if m := fmt.Sprintf("%s %d", prefix, i); !seen[m] {
+			t.Fatalf("%q missing", m)
+		}
+	}
 }

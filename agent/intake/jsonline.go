@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/zlog/zlog/agent/parse"
 	"github.com/zlog/zlog/schema"
@@ -111,12 +112,7 @@ func (s *Server) record(p *parse.Parser, doc []byte, spec recordSpec) (schema.Ev
 	if res.Format != parse.JSON {
 		return schema.Event{}, fmt.Errorf("not a JSON object: %.80q", doc)
 	}
-	for _, k := range []string{"service.name", "service"} { // after the spec's own
-		if v, ok := res.Fields[k].(string); ok && res.Service == "" {
-			res.Service = v
-			delete(res.Fields, k)
-		}
-	}
+	shipperParts(&res)
 	ev := schema.Event{Time: res.Time, Level: res.Level, Service: res.Service, Host: res.Host, Message: res.Message, Fields: res.Fields}
 	for _, k := range spec.stream {
 		v, ok := res.Fields[k]
@@ -131,6 +127,36 @@ func (s *Server) record(p *parse.Parser, doc []byte, spec recordSpec) (schema.Ev
 	}
 	s.event(&ev)
 	return ev, ev.Validate()
+}
+
+// shipperParts takes the parts of an event the parser's usual names missed
+// under the names shippers' stock templates give them: ECS and OTel
+// (service.name), syslog-ng's elasticsearch-http() (its rfc5424 scope:
+// HOST, PROGRAM) and rsyslog's omelasticsearch (StdJSONFmt: fromhost,
+// priority, timereported).
+func shipperParts(res *parse.Result) {
+	take := func(dst *string, keys ...string) {
+		for _, k := range keys {
+			if v, ok := res.Fields[k].(string); ok && *dst == "" {
+				*dst = v
+				delete(res.Fields, k)
+			}
+		}
+	}
+	take(&res.Service, "service.name", "service", "PROGRAM", "programname")
+	take(&res.Host, "HOST", "fromhost")
+	if v, ok := res.Fields["priority"].(string); ok && res.Level == schema.LevelInfo {
+		if l, err := schema.ParseLevel(v); err == nil {
+			res.Level = l
+			delete(res.Fields, "priority")
+		}
+	}
+	if v, ok := res.Fields["timereported"].(string); ok && res.Time.IsZero() {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			res.Time = t
+			delete(res.Fields, "timereported")
+		}
+	}
 }
 
 // parsers caches a parser per record spec: requests of one shipper name
