@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	common "go.opentelemetry.io/proto/otlp/common/v1"
 	logs "go.opentelemetry.io/proto/otlp/logs/v1"
@@ -302,6 +303,22 @@ func TestSeverityLevel(t *testing.T) {
 	} {
 		if got := severityLevel(c.n, c.text); got != c.want {
 			t.Errorf("severity %d %q: %v, want %v", c.n, c.text, got, c.want)
+		}
+	}
+}
+
+// Bodies compressed with gzip or zstd are read as they are sent.
+func TestCompressedBodies(t *testing.T) {
+	doc := []byte(`{"msg":"squeezed"}` + "\n")
+	enc, _ := zstd.NewWriter(nil)
+	for _, c := range []struct {
+		encoding string
+		body     []byte
+	}{{"gzip", gzipped(doc)}, {"zstd", enc.EncodeAll(doc, nil)}} {
+		sink := &fakeSink{}
+		resp, out := post(t, serve(t, JSONLine, sink, nil)+"/insert/jsonline", "application/stream+json", c.body, "Content-Encoding", c.encoding)
+		if resp.StatusCode != 200 || len(sink.evs) != 1 || sink.evs[0].Message != "squeezed" {
+			t.Errorf("%s: %d %s, %+v", c.encoding, resp.StatusCode, out, sink.evs)
 		}
 	}
 }
