@@ -67,6 +67,7 @@ func TestBench(t *testing.T) {
 	t.Run("ingest", func(t *testing.T) { e.ingest(t, false) })
 	t.Run("ingest-spooled", func(t *testing.T) { e.ingest(t, true) })
 	t.Run("victorialogs", e.vlIngest)
+	t.Run("otlp", e.otlpIntake)
 	t.Run("freshness", e.freshness)
 	t.Run("victorialogs-freshness", e.vlFreshness)
 	t.Run("shapes", e.shapes)
