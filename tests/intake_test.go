@@ -345,3 +345,88 @@ func checkShipped(t *testing.T, data, service, prefix string, n int, w want) {
 		}
 	}
 }
+
+// rsyslog's omelasticsearch ships 10,000 lines, written over about two
+// seconds, to an agent with --spool that is SIGKILLed mid-stream and
+// started again on the same address. rsyslog retries the bulk request it
+// got no answer for, so the lines of that one batch (at most its dequeue
+// batch size) may be stored twice; every line is stored, and nothing else
+// twice.
+func TestIntakeShipperAgentKilled(t *testing.T) {
+	tools := harness.PeerTools(t)
+	work := harness.WorkDir(t)
+	data := filepath.Join(work, "data")
+	col := harness.StartCollector(t, binDir, work, data)
+	addr := "127.0.0.1:" + freeTCPPort(t)
+	spool := filepath.Join(work, "spool")
+	start := func(name string) (*harness.Proc, string) {
+		p, _ := startIntakeAgent(t, work, name, col.XSub, "--es-bulk", addr, "--spool", spool, "--http", "127.0.0.1:0")
+		return p, "http://" + p.WaitLine(t, regexp.MustCompile(`msg=metrics http=(\S+)`), 5*time.Second)[1] + "/metrics"
+	}
+	agent, metrics := start("agent-1")
+	host, port, _ := net.SplitHostPort(addr)
+	dir := filepath.Join(work, "rsyslog")
+	os.MkdirAll(dir, 0o755)
+	in := filepath.Join(dir, "in.log")
+	os.WriteFile(in, nil, 0o644)
+	const n, batch = 10000, 200
+	conf := filepath.Join(dir, "rsyslog.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory="%s")
+module(load="imfile")
+module(load="omelasticsearch")
+template(name="ecs" type="list" option.jsonf="on") {
+  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="service.name" name="programname" format="jsonf")
+  property(outname="message" name="msg" format="jsonf")
+}
+input(type="imfile" File="%s" Tag="killed")
+action(type="omelasticsearch" server="%s" serverport="%s" template="ecs" searchIndex="logs" bulkmode="on"
+       queue.type="linkedlist" queue.size="20000" queue.dequeueBatchSize="%d"
+       action.resumeRetryCount="-1" action.resumeInterval="1")
+`, dir, in, host, port, batch)), 0o644)
+	harness.Start(t, dir, "rsyslogd", filepath.Join(tools, "usr/sbin/rsyslogd"), "-n", "-f", conf,
+		"-i", filepath.Join(dir, "rsyslog.pid"), "-M", filepath.Join(tools, "usr/lib/x86_64-linux-gnu/rsyslog"))
+	writing := make(chan struct{})
+	go func() { // 10,000 lines in steps of 250 every 50 ms
+		defer close(writing)
+		f, _ := os.OpenFile(in, os.O_APPEND|os.O_WRONLY, 0)
+		defer f.Close()
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(f, "rsyslog line %d\n", i)
+			if i%250 == 249 {
+				time.Sleep(50 * time.Millisecond) // pacing the writer, not waiting on a condition
+			}
+		}
+	}()
+	harness.Eventually(t, 30*time.Second, "a part shipped", func() (bool, string) {
+		v, _, _ := harness.TryMetric(metrics, fmt.Sprintf(`zlog_agent_intake_events_total{listen=%q,protocol="es-bulk"}`, addr))
+		return v >= n/4, fmt.Sprint(v)
+	})
+	agent.Signal(t, syscall.SIGKILL, 10*time.Second)
+	agent, _ = start("agent-2")
+	<-writing
+	waitStored(t, data, n, "service:killed")
+	if code := agent.Signal(t, syscall.SIGTERM, time.Minute); code != 0 {
+		t.Fatalf("agent exit %d:\n%s", code, agent.Output())
+	}
+	evs, _ := logqJSON(t, data, "--since", "1h", "--limit", "0", "service:killed")
+	count := map[string]int{}
+	for _, ev := range evs {
+		count[ev.Message]++
+	}
+	twice := 0
+	for i := 0; i < n; i++ {
+		switch c := count[fmt.Sprintf("rsyslog line %d", i)]; {
+		case c == 0:
+			t.Fatalf("rsyslog line %d lost", i)
+		case c > 2:
+			t.Fatalf("rsyslog line %d stored %d times", i, c)
+		case c == 2:
+			twice++
+		}
+	}
+	if twice > batch {
+		t.Fatalf("%d lines stored twice, more than the one batch (%d) in flight at the kill", twice, batch)
+	}
+	t.Logf("%d lines stored twice: the batch rsyslog sent again after the kill", twice)
+}
