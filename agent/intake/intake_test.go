@@ -4,17 +4,27 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -321,4 +331,53 @@ func TestCompressedBodies(t *testing.T) {
 			t.Errorf("%s: %d %s, %+v", c.encoding, resp.StatusCode, out, sink.evs)
 		}
 	}
+}
+
+// With a certificate and key the listener serves HTTPS (and the token
+// over it); plain HTTP is not answered as a request.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	sink := &fakeSink{}
+	base := serve(t, JSONLine, sink, func(o *Options) { o.TLSCert, o.TLSKey, o.Token = certFile, keyFile, "s3cret" })
+	addr := strings.TrimPrefix(base, "http://")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest(http.MethodPost, "https://"+addr+"/insert/jsonline", strings.NewReader(`{"msg":"over tls"}`))
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(sink.evs) != 1 {
+		t.Fatalf("HTTPS: %d, %d taken", resp.StatusCode, len(sink.evs))
+	}
+	if resp, _ := post(t, base+"/insert/jsonline", "application/stream+json", []byte(`{"msg":"plain"}`), "Authorization", "Bearer s3cret"); resp.StatusCode != http.StatusBadRequest || len(sink.evs) != 1 {
+		t.Fatalf("plain HTTP to the TLS listener: %d, %d taken", resp.StatusCode, len(sink.evs))
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zlog test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }
