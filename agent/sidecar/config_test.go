@@ -13,7 +13,7 @@ func TestLoadConfigGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	srcs := c.AgentSources(nil)
-	if len(srcs) != 5 || c.Collector != "tcp://collector:4444" || c.MultilineTimeoutOrZero().String() != "2s" {
+	if len(srcs) != 6 || c.Collector != "tcp://collector:4444" || c.MultilineTimeoutOrZero().String() != "2s" {
 		t.Fatalf("config = %+v", c)
 	}
 	if srcs[0].Format != "json" || srcs[1].Multiline == nil || len(srcs[2].Syslog) != 2 || srcs[1].Files[0] != "/var/log/worker.log" {
@@ -27,6 +27,9 @@ func TestLoadConfigGood(t *testing.T) {
 	}
 	if j := srcs[4].Journal; j == nil || j.Directory != "/var/log/journal" || j.Matches[0] != "_SYSTEMD_UNIT=nginx.service" {
 		t.Errorf("system: journal %+v", j)
+	}
+	if in := srcs[5].Intakes; len(in) != 3 || in[0].Protocol != "otlp" || in[0].Addr != "127.0.0.1:4318" || in[1].Protocol != "es-bulk" || in[2].Protocol != "jsonline" {
+		t.Errorf("apps: intakes %+v", in)
 	}
 	if err := (Options{Sources: srcs[:3], Positions: "p.json"}).Check(); err != nil {
 		t.Errorf("Check: %v", err)
@@ -52,6 +55,7 @@ func TestLoadConfigErrorsNameLineAndKey(t *testing.T) {
 		{"bad-timeout.yaml", `line 1: multiline_timeout: "soon" is not a positive duration`},
 		{"two-stdin.yaml", "line 5: sources[1].stdin: only one source can read stdin"},
 		{"not-a-list.yaml", "line 2: cannot unmarshal"},
+		{"bad-intake-tls.yaml", "line 2: sources[0]: HTTP intake TLS needs both a certificate and a key"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "config", c.file)

@@ -72,6 +72,9 @@ func (o Options) Describe() string {
 		if s.Stdin != nil {
 			fmt.Fprintf(&b, " stdin format=%s multiline=%t timezone=%s rule=%t", format, s.Multiline != nil, zone, s.Rule != nil)
 		}
+		for _, in := range s.Intakes {
+			fmt.Fprintf(&b, " %s=%s token=%t tls=%t", in.Protocol, in.Addr, in.Token != "", in.TLSCert != "")
+		}
 		if len(s.Labels) > 0 {
 			keys := slices.Sorted(maps.Keys(s.Labels))
 			for i, k := range keys {
