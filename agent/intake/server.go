@@ -136,6 +136,10 @@ func New(opts Options, sink Sink, logger *slog.Logger) (*Server, error) {
 	}
 	s.ln = ln
 	s.metrics = newMetrics(opts.Protocol, ln.Addr().String())
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && (opts.Token == "" || opts.TLSCert == "") {
+		s.logger.Warn("HTTP intake reachable beyond loopback without a token and TLS: anyone who can reach it can write events",
+			"addr", ln.Addr().String(), "token", opts.Token != "", "tls", opts.TLSCert != "")
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
 	return s, nil
