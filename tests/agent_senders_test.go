@@ -149,8 +149,7 @@ input(type="imudp" address="127.0.0.1" port="%d")
 if $programname startswith "rsfwd" then action(type="omfwd" target="%s" port="%s" protocol="tcp" template="RSYSLOG_ForwardFormat")
 if $programname startswith "rstrad" then action(type="omfwd" target="%s" port="%s" protocol="tcp" template="RSYSLOG_TraditionalForwardFormat")
 `, dir, in, host, port, host, port)), 0o644)
-	rs := harness.Start(t, dir, "rsyslogd", filepath.Join(tools, "usr/sbin/rsyslogd"), "-n", "-f", conf,
-		"-i", filepath.Join(dir, "rsyslog.pid"), "-M", filepath.Join(tools, "usr/lib/x86_64-linux-gnu/rsyslog"))
+	rs := startRsyslog(t, tools, dir, conf)
 	waitUDPListener(t, in, rs)
 	sent := time.Now()
 	var wants []want

@@ -271,20 +271,12 @@ func TestIntakeElasticsearchShippers(t *testing.T) {
 		os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory="%s")
 module(load="imfile")
 module(load="omelasticsearch")
-template(name="ecs" type="list" option.jsonf="on") {
-  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
-  property(outname="host.name" name="hostname" format="jsonf")
-  property(outname="service.name" name="programname" format="jsonf")
-  property(outname="log.level" name="syslogseverity-text" format="jsonf")
-  property(outname="message" name="msg" format="jsonf")
-}
-input(type="imfile" File="%s" Tag="rsapp" Severity="warning")
+`+rsyslogECS+`input(type="imfile" File="%s" Tag="rsapp" Severity="warning")
 action(type="omelasticsearch" server="%s" serverport="%s" template="ecs" searchIndex="logs" bulkmode="on"
        queue.type="linkedlist" queue.size="20000" action.resumeRetryCount="-1")
 `, dir, in, host, port)), 0o644)
 		sent := time.Now()
-		harness.Start(t, dir, "rsyslogd", filepath.Join(tools, "usr/sbin/rsyslogd"), "-n", "-f", conf,
-			"-i", filepath.Join(dir, "rsyslog.pid"), "-M", filepath.Join(tools, "usr/lib/x86_64-linux-gnu/rsyslog"))
+		startRsyslog(t, tools, dir, conf)
 		checkShipped(t, data, "rsapp", "rsyslog line", n, want{service: "rsapp", host: hostname, level: schema.LevelWarn, near: sent})
 	})
 	t.Run("syslog-ng elasticsearch-http", func(t *testing.T) {
@@ -374,18 +366,12 @@ func TestIntakeShipperAgentKilled(t *testing.T) {
 	os.WriteFile(conf, []byte(fmt.Sprintf(`global(workDirectory="%s")
 module(load="imfile")
 module(load="omelasticsearch")
-template(name="ecs" type="list" option.jsonf="on") {
-  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
-  property(outname="service.name" name="programname" format="jsonf")
-  property(outname="message" name="msg" format="jsonf")
-}
-input(type="imfile" File="%s" Tag="killed")
+`+rsyslogECS+`input(type="imfile" File="%s" Tag="killed")
 action(type="omelasticsearch" server="%s" serverport="%s" template="ecs" searchIndex="logs" bulkmode="on"
        queue.type="linkedlist" queue.size="20000" queue.dequeueBatchSize="%d"
        action.resumeRetryCount="-1" action.resumeInterval="1")
 `, dir, in, host, port, batch)), 0o644)
-	harness.Start(t, dir, "rsyslogd", filepath.Join(tools, "usr/sbin/rsyslogd"), "-n", "-f", conf,
-		"-i", filepath.Join(dir, "rsyslog.pid"), "-M", filepath.Join(tools, "usr/lib/x86_64-linux-gnu/rsyslog"))
+	startRsyslog(t, tools, dir, conf)
 	writing := make(chan struct{})
 	go func() { // 10,000 lines in steps of 250 every 50 ms
 		defer close(writing)
@@ -429,4 +415,21 @@ action(type="omelasticsearch" server="%s" serverport="%s" template="ecs" searchI
 		t.Fatalf("%d lines stored twice, more than the one batch (%d) in flight at the kill", twice, batch)
 	}
 	t.Logf("%d lines stored twice: the batch rsyslog sent again after the kill", twice)
+}
+
+// rsyslogECS is the README's omelasticsearch template: ECS names.
+const rsyslogECS = `template(name="ecs" type="list" option.jsonf="on") {
+  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="host.name" name="hostname" format="jsonf")
+  property(outname="service.name" name="programname" format="jsonf")
+  property(outname="log.level" name="syslogseverity-text" format="jsonf")
+  property(outname="message" name="msg" format="jsonf")
+}
+`
+
+// startRsyslog runs the unpacked rsyslogd in the foreground with conf.
+func startRsyslog(t *testing.T, tools, dir, conf string) *harness.Proc {
+	t.Helper()
+	return harness.Start(t, dir, "rsyslogd", filepath.Join(tools, "usr/sbin/rsyslogd"), "-n", "-f", conf,
+		"-i", filepath.Join(dir, "rsyslog.pid"), "-M", filepath.Join(tools, "usr/lib/x86_64-linux-gnu/rsyslog"))
 }
