@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -20,32 +18,9 @@ import (
 	"github.com/zlog/zlog/tests/workload"
 )
 
-// VictoriaLogs is the peer users would pick instead of zlog: built from the
-// Go module proxy at a pinned version, cached in tests/bench/tools.
-const (
-	vlModule  = "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs"
-	vlVersion = "v1.52.1"
-)
+const vlVersion = harness.VLVersion
 
-// vlBinary builds VictoriaLogs once and returns its path.
-func vlBinary(t *testing.T) string {
-	dir := filepath.Join(harness.ModuleRoot(), "tests", "bench", "tools")
-	bin := filepath.Join(dir, "victoria-logs-"+vlVersion)
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	tmp := filepath.Join(dir, "build")
-	cmd := exec.Command("go", "install", vlModule+"@"+vlVersion)
-	// Its own module, not zlog's tags: GOFLAGS would carry sqlite_fts5.
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build VictoriaLogs %s: %v\n%s", vlVersion, err, out)
-	}
-	if err := os.Rename(filepath.Join(tmp, "victoria-logs"), bin); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+func vlBinary(t *testing.T) string { return harness.VictoriaLogsBinary(t) }
 
 // vlServer is one VictoriaLogs single node on loopback.
 type vlServer struct {

@@ -1,0 +1,247 @@
+// Package vlstore keeps a collector's events in VictoriaLogs, a single
+// node or a cluster's vlinsert and vlselect, instead of the SQLite index
+// (issue #19, first step: writing, and reading back what is stored).
+//
+// VictoriaLogs answers 200 to an insert before the rows are on disk and
+// deduplicates nothing, so this store never takes a 200 for durability:
+// Write only sends, and Count asks, after the cluster's flush interval, a
+// non-partial count of a stream's sequence range. Only a range whose count
+// is complete may be acknowledged to its publisher; Missing names the
+// sequence numbers to ask the publisher for again, so that what is there
+// is never written twice.
+//
+// Each event is one JSON line. The stream fields are service, host and
+// publisher; the time is its Unix nanoseconds; topic, level and seq are
+// fields, labels and typed fields keep their names (a field whose name is
+// one of those is stored as "field.<name>"), and the message is _msg.
+package vlstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// Options name the cluster's endpoints. Zero values take the defaults.
+type Options struct {
+	InsertURL string // base URL of vlinsert (or a single node), e.g. http://127.0.0.1:9481
+	SelectURL string // base URL of vlselect (or a single node)
+	// Timeout bounds one request; 30s. A write that times out is not
+	// retried blindly: what it stored is found by Count.
+	Timeout time.Duration
+}
+
+// Store writes to and reads from VictoriaLogs.
+type Store struct {
+	opts   Options
+	client *http.Client
+	logger *slog.Logger
+}
+
+// New checks the URLs.
+func New(opts Options, logger *slog.Logger) (*Store, error) {
+	for name, u := range map[string]string{"insert": opts.InsertURL, "select": opts.SelectURL} {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return nil, fmt.Errorf("victorialogs %s URL %q: want http(s)://HOST:PORT", name, u)
+		}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	opts.InsertURL = strings.TrimRight(opts.InsertURL, "/")
+	opts.SelectURL = strings.TrimRight(opts.SelectURL, "/")
+	return &Store{opts: opts, client: &http.Client{Timeout: opts.Timeout}, logger: logger.With("component", "vlstore")}, nil
+}
+
+// streamFields are VictoriaLogs' stream fields for zlog's events.
+const streamFields = "service,host,publisher"
+
+// reserved are the names the store gives an event's own parts.
+var reserved = map[string]bool{"_time": true, "_msg": true, "_stream": true, "_stream_id": true, "service": true,
+	"host": true, "publisher": true, "topic": true, "level": true, "seq": true}
+
+// AppendLine appends ev as one JSON line.
+func AppendLine(b []byte, ev *schema.Event) []byte {
+	b = append(b, `{"_time":"`...)
+	b = strconv.AppendInt(b, ev.Time.UnixNano(), 10)
+	b = append(b, `","_msg":`...)
+	b = appendString(b, ev.Message)
+	for _, kv := range [][2]string{{"service", ev.Service}, {"host", ev.Host}, {"publisher", ev.Publisher},
+		{"topic", ev.Topic()}, {"level", ev.Level.String()}} {
+		b = append(b, ',')
+		b = appendString(b, kv[0])
+		b = append(b, ':')
+		b = appendString(b, kv[1])
+	}
+	if ev.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, ev.Seq, 10)
+	}
+	for k, v := range ev.Labels {
+		b = appendMember(b, k, v)
+	}
+	for k, v := range ev.Fields {
+		b = appendMember(b, k, v)
+	}
+	return append(b, "}\n"...)
+}
+
+func appendMember(b []byte, k string, v any) []byte {
+	if reserved[k] {
+		k = "field." + k
+	}
+	b = append(b, ',')
+	b = appendString(b, k)
+	b = append(b, ':')
+	switch v.(type) {
+	case int64, float64, bool:
+		// VictoriaLogs keeps every value as text; numbers stay numbers
+		// for its range filters.
+		return schema.AppendValue(b, v)
+	}
+	return appendString(b, schema.FormatValue(v))
+}
+
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+// ErrStore wraps a request VictoriaLogs refused or did not answer.
+var ErrStore = errors.New("victorialogs")
+
+// Write sends batch to vlinsert. Its success says only that the request
+// was taken: durability is Count's to confirm.
+func (s *Store) Write(ctx context.Context, batch []schema.Event) error {
+	var body []byte
+	for i := range batch {
+		body = AppendLine(body, &batch[i])
+	}
+	q := url.Values{"_stream_fields": {streamFields}, "_time_field": {"_time"}, "_msg_field": {"_msg"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.InsertURL+"/insert/jsonline?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/stream+json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: insert %d events: %w", ErrStore, len(batch), err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%w: insert %d events: %s: %s", ErrStore, len(batch), resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// Close releases idle connections.
+func (s *Store) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// streamFilter is the LogsQL filter of one zlog stream.
+func streamFilter(st schema.Stream) string {
+	return "publisher:=" + strconv.Quote(st.Publisher) + " topic:=" + strconv.Quote(st.Topic)
+}
+
+// Count is how many events of st with from <= seq <= to VictoriaLogs
+// holds, asked of every storage node (an unavailable node fails the
+// query: a partial count is never taken for a complete one).
+func (s *Store) Count(ctx context.Context, st schema.Stream, from, to uint64) (int64, error) {
+	rows, err := s.query(ctx, fmt.Sprintf("%s seq:range[%d, %d] | stats count() as n", streamFilter(st), from, to))
+	if err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	return strconv.ParseInt(rows[0]["n"], 10, 64)
+}
+
+// Missing lists the seqs in [from, to] of st that VictoriaLogs does not
+// hold, in order.
+func (s *Store) Missing(ctx context.Context, st schema.Stream, from, to uint64) ([]uint64, error) {
+	rows, err := s.query(ctx, fmt.Sprintf("%s seq:range[%d, %d] | uniq by (seq)", streamFilter(st), from, to))
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[uint64]bool, len(rows))
+	for _, r := range rows {
+		if n, err := strconv.ParseUint(r["seq"], 10, 64); err == nil {
+			have[n] = true
+		}
+	}
+	var out []uint64
+	for n := from; n <= to; n++ {
+		if !have[n] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Marks are the highest seq VictoriaLogs holds of each stream (holes below
+// it are Count's and Missing's to find).
+func (s *Store) Marks(ctx context.Context) (map[schema.Stream]uint64, error) {
+	rows, err := s.query(ctx, "seq:>0 | stats by (publisher, topic) max(seq) as hwm")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[schema.Stream]uint64, len(rows))
+	for _, r := range rows {
+		n, err := strconv.ParseFloat(r["hwm"], 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: mark of %s %s: %q", ErrStore, r["publisher"], r["topic"], r["hwm"])
+		}
+		out[schema.Stream{Publisher: r["publisher"], Topic: r["topic"]}] = uint64(n)
+	}
+	return out, nil
+}
+
+// query runs a LogsQL query over all time on vlselect.
+func (s *Store) query(ctx context.Context, q string) ([]map[string]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.SelectURL+"/select/logsql/query",
+		strings.NewReader(url.Values{"query": {q}}.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: query %q: %w", ErrStore, q, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%w: query %q: %s: %s", ErrStore, q, resp.Status, bytes.TrimSpace(msg))
+	}
+	var rows []map[string]string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var row map[string]string
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			return nil, fmt.Errorf("%w: query %q: row %q: %w", ErrStore, q, sc.Bytes(), err)
+		}
+		rows = append(rows, row)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: query %q: %w", ErrStore, q, err)
+	}
+	return rows, nil
+}

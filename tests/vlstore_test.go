@@ -1,0 +1,96 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zlog/zlog/collector/vlstore"
+	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/tests/harness"
+)
+
+// startVictoriaLogs runs a VictoriaLogs single node on loopback and
+// returns it and its URL once it answers.
+func startVictoriaLogs(t *testing.T, work string, args ...string) (*harness.Proc, string) {
+	t.Helper()
+	port := freeTCPPort(t)
+	p := harness.Start(t, work, "victoria-logs", harness.VictoriaLogsBinary(t), append([]string{
+		"-storageDataPath=" + filepath.Join(work, "vl-data"), "-httpListenAddr=127.0.0.1:" + port,
+		"-retentionPeriod=100y", "-loggerLevel=WARN"}, args...)...)
+	url := "http://127.0.0.1:" + port
+	harness.Eventually(t, 30*time.Second, "VictoriaLogs answering", func() (bool, string) {
+		resp, err := http.Get(url + "/health")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+	return p, url
+}
+
+// The VictoriaLogs store against a real VictoriaLogs: what Write sent is
+// confirmed only by Count, holes are named by Missing, each stream's
+// highest seq is read back by Marks, typed fields stay numbers, and a
+// node that does not answer gives an error, never a count.
+func TestVictoriaLogsStore(t *testing.T) {
+	work := harness.WorkDir(t)
+	vl, url := startVictoriaLogs(t, work)
+	store, err := vlstore.New(vlstore.Options{InsertURL: url, SelectURL: url, Timeout: 2 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	at := time.Now().Add(-time.Minute)
+	event := func(pub, service string, level schema.Level, seq uint64) schema.Event {
+		return schema.Event{Time: at.Add(time.Duration(seq) * time.Millisecond), Service: service, Level: level, Host: "h1",
+			Message: fmt.Sprintf("event %d", seq), Publisher: pub, Seq: seq,
+			Fields: schema.Fields{"duration_ms": int64(seq), "level": "shadowed", "ok": seq%2 == 0}, Labels: schema.Labels{"env": "prod"}}
+	}
+	a := schema.Stream{Publisher: "p1", Topic: "shop.info"}
+	b := schema.Stream{Publisher: "p1", Topic: "shop.error"}
+	var batch []schema.Event
+	for seq := uint64(1); seq <= 500; seq++ {
+		batch = append(batch, event("p1", "shop", schema.LevelInfo, seq))
+	}
+	for seq := uint64(1); seq <= 10; seq++ {
+		if seq != 4 && seq != 7 {
+			batch = append(batch, event("p1", "shop", schema.LevelError, seq))
+		}
+	}
+	if err := store.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 30*time.Second, "stream a complete", func() (bool, string) {
+		n, err := store.Count(ctx, a, 1, 500)
+		return err == nil && n == 500, fmt.Sprint(n, err)
+	})
+	if n, err := store.Count(ctx, b, 1, 10); err != nil || n != 8 {
+		t.Errorf("count of b 1..10 = %d, %v; want 8", n, err)
+	}
+	if miss, err := store.Missing(ctx, b, 1, 10); err != nil || !slices.Equal(miss, []uint64{4, 7}) {
+		t.Errorf("missing of b = %v, %v; want [4 7]", miss, err)
+	}
+	marks, err := store.Marks(ctx)
+	if err != nil || marks[a] != 500 || marks[b] != 10 || len(marks) != 2 {
+		t.Errorf("marks = %v, %v", marks, err)
+	}
+	if n, err := store.Count(ctx, a, 100, 199); err != nil || n != 100 {
+		t.Errorf("count of a 100..199 = %d, %v; want 100", n, err)
+	}
+
+	vl.Cmd.Process.Signal(syscall.SIGSTOP)
+	n, err := store.Count(ctx, a, 1, 500)
+	vl.Cmd.Process.Signal(syscall.SIGCONT)
+	if err == nil {
+		t.Errorf("a stopped VictoriaLogs counted %d", n)
+	}
+}
