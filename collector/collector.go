@@ -29,6 +29,7 @@ import (
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/logfile"
 	"github.com/zlog/zlog/collector/proxy"
+	"github.com/zlog/zlog/collector/vlstore"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/schema/buildinfo/buildmetric"
 	"github.com/zlog/zlog/schema/dirlock"
@@ -69,7 +70,23 @@ type Options struct {
 	LogMaxBackups int  // 10
 	LogMaxAgeDays int  // 0 = keep by count only
 	LogCompress   bool // gzip rotated files: they are the second copy of every line
+
+	// Store is where events are indexed: "sqlite" (the default, under
+	// <data>/index) or "victorialogs" (a cluster's vlinsert and vlselect,
+	// or a single node, at VLInsertURL and VLSelectURL; events are
+	// acknowledged once a count confirms them, vlstore.ConfirmDelay of
+	// VLFlushInterval after they were written).
+	Store           string
+	VLInsertURL     string
+	VLSelectURL     string
+	VLFlushInterval time.Duration // the storage nodes' -inmemoryDataFlushInterval; 5s
 }
+
+// Stores name the collector's index stores.
+const (
+	StoreSQLite       = "sqlite"
+	StoreVictoriaLogs = "victorialogs"
+)
 
 // DefaultOptions are the defaults of every option; zlog-collector's flags
 // take theirs from here, and New fills zero fields from here.
@@ -85,6 +102,7 @@ func DefaultOptions() Options {
 		CommitInterval: 100 * time.Millisecond, CommitEvents: 20000, QueueBatches: 16, ShutdownTimeout: 10 * time.Second,
 		Retain: 7 * 24 * time.Hour, RetentionEvery: time.Minute,
 		LogMaxSizeMB: 100, LogMaxBackups: 10, LogMaxAgeDays: 7, LogCompress: true,
+		Store: StoreSQLite, VLFlushInterval: 5 * time.Second,
 	}
 }
 
@@ -115,6 +133,12 @@ func (o *Options) setDefaults() {
 	if o.FollowStallTimeout <= 0 {
 		o.FollowStallTimeout = d.FollowStallTimeout
 	}
+	if o.Store == "" {
+		o.Store = d.Store
+	}
+	if o.VLFlushInterval <= 0 {
+		o.VLFlushInterval = d.VLFlushInterval
+	}
 }
 
 // Collector is created by New and started once by Run.
@@ -124,7 +148,8 @@ type Collector struct {
 	reg      *prometheus.Registry
 	proxy    *proxy.Proxy
 	files    *logfile.Sink
-	index    *index.Writer
+	index    *index.Writer // with the sqlite store
+	vl       *vlstore.Sink // with the victorialogs store
 	lock     *dirlock.Lock
 	listener net.Listener
 
@@ -170,12 +195,8 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 			c.closeStorage()
 		}
 	}()
-	indexDir := filepath.Join(opts.DataDir, "index")
-	if c.index, err = index.New(index.Options{Dir: indexDir, Committed: c.acknowledge, Retain: opts.Retain, MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, logger, newIndexMetrics(reg)); err != nil {
-		return nil, err
-	}
 	// What the index holds durably is where every stream's sequence resumes.
-	hwms, err := c.index.LoadHWMs(context.Background())
+	hwms, err := c.openStore()
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +231,48 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 	return c, nil
 }
 
+// openStore opens the index store and reads every stream's durable mark.
+func (c *Collector) openStore() (map[schema.Stream]uint64, error) {
+	opts := c.opts
+	if opts.Store == StoreVictoriaLogs {
+		store, err := vlstore.New(vlstore.Options{InsertURL: opts.VLInsertURL, SelectURL: opts.VLSelectURL}, c.logger)
+		if err != nil {
+			return nil, err
+		}
+		c.vl = vlstore.NewSink(store, vlstore.SinkOptions{FlushDelay: vlstore.ConfirmDelay(opts.VLFlushInterval), Committed: c.acknowledge})
+		c.reg.MustRegister(c.vl.Collectors()...)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		hwms, err := c.vl.LoadMarks(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the stream marks from VictoriaLogs: %w", err)
+		}
+		return hwms, nil
+	}
+	if opts.Store != "" && opts.Store != StoreSQLite {
+		return nil, fmt.Errorf("store %q: want %s or %s", opts.Store, StoreSQLite, StoreVictoriaLogs)
+	}
+	var err error
+	c.index, err = index.New(index.Options{Dir: filepath.Join(opts.DataDir, "index"), Committed: c.acknowledge, Retain: opts.Retain,
+		MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, c.logger, newIndexMetrics(c.reg))
+	if err != nil {
+		return nil, err
+	}
+	return c.index.LoadHWMs(context.Background())
+}
+
+// indexStage is the stage of the index store.
+func (c *Collector) indexStage(in <-chan []schema.Event) stage {
+	st := stage{name: "index", in: in, gather: c.opts.CommitInterval, gatherEvents: c.opts.CommitEvents,
+		tick: c.keepDataDir, stored: func(n int) { c.backlog.Add(-int64(n)) }}
+	if c.vl != nil {
+		st.sink = c.vl
+	} else {
+		st.sink, st.idle = c.index, c.index.Maintain
+	}
+	return st
+}
+
 // closeStorage closes the sinks and unlocks the data directory, in reverse
 // order of opening; a nil part was never opened.
 func (c *Collector) closeStorage() error {
@@ -219,6 +282,9 @@ func (c *Collector) closeStorage() error {
 	}
 	if c.index != nil {
 		errs = append(errs, c.index.Close())
+	}
+	if c.vl != nil {
+		errs = append(errs, c.vl.Close())
 	}
 	errs = append(errs, c.lock.Release())
 	return errors.Join(errs...)
@@ -315,12 +381,14 @@ func (c *Collector) Run(ctx context.Context) error {
 	sinks.Go(func() error {
 		return c.runStage(giveUp, stage{name: "files", sink: c.files, in: filesIn, next: indexIn})
 	})
-	sinks.Go(func() error {
-		return c.runStage(giveUp, stage{name: "index", sink: c.index, in: indexIn,
-			gather: c.opts.CommitInterval, gatherEvents: c.opts.CommitEvents,
-			idle: c.index.Maintain, tick: c.keepDataDir,
-			stored: func(n int) { c.backlog.Add(-int64(n)) }})
-	})
+	sinks.Go(func() error { return c.runStage(giveUp, c.indexStage(indexIn)) })
+	// VictoriaLogs: the confirmations that acknowledge, until the index
+	// stage has written its last batch.
+	confirmCtx, stopConfirm := context.WithCancel(context.Background())
+	defer stopConfirm()
+	if c.vl != nil {
+		group.Go(func() error { return c.vl.Run(confirmCtx) })
+	}
 
 	var front errgroup.Group
 	httpSrv := c.startHTTP(&front)
@@ -345,6 +413,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	errFront := front.Wait()
 	errSinks := sinks.Wait()
+	stopConfirm()
 	stopGiveUp()
 	group.Wait()
 	return errors.Join(errHTTP, errFront, errSinks, c.closeStorage())

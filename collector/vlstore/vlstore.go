@@ -126,6 +126,9 @@ var ErrStore = errors.New("victorialogs")
 // Write sends batch to vlinsert. Its success says only that the request
 // was taken: durability is Count's to confirm.
 func (s *Store) Write(ctx context.Context, batch []schema.Event) error {
+	if len(batch) == 0 {
+		return nil
+	}
 	var body []byte
 	for i := range batch {
 		body = AppendLine(body, &batch[i])

@@ -1,0 +1,374 @@
+package vlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zlog/zlog/schema"
+)
+
+// SinkOptions configure the collector's sink on VictoriaLogs.
+type SinkOptions struct {
+	// FlushDelay is how long after a write its rows may still be only in
+	// VictoriaLogs' memory; ConfirmDelay(5s). Nothing is confirmed sooner.
+	FlushDelay time.Duration
+	// CheckEvery is how often written ranges old enough are confirmed; 250ms.
+	CheckEvery time.Duration
+	// Committed is told each stream's new durable mark once confirmed.
+	Committed func(map[schema.Stream]uint64)
+	// MaxPending bounds the events held for confirmation; 1,000,000.
+	MaxPending int
+}
+
+// ConfirmDelay is how long rows may stay only in the memory of a
+// VictoriaLogs storage node running with -inmemoryDataFlushInterval
+// interval (lib/logstorage/datadb.go, v1.52.1): up to 1s in its rows
+// buffer, then an in-memory part whose flush deadline is interval later
+// and which the flusher, ticking every interval, writes at the first tick
+// past it: 1s + 2 × interval, and a second for the merge that writes it.
+// Counted sooner, rows a SIGKILL then loses would be acknowledged
+// (measured: with interval 1s and a 2s delay, 10,000 of 30,000
+// acknowledged events were lost).
+func ConfirmDelay(interval time.Duration) time.Duration {
+	return 2*time.Second + 2*max(interval, time.Second)
+}
+
+// Sink is the collector's index stage on VictoriaLogs. Write sends a batch
+// and keeps each stream's events until a non-partial count confirms them,
+// at least FlushDelay later; only then are they acknowledged (Committed).
+// Events a count finds missing (a storage node killed before it flushed)
+// are written again, those and no others: what VictoriaLogs holds is
+// never written twice by this sink.
+type Sink struct {
+	store *Store
+	opts  SinkOptions
+
+	mu      sync.Mutex
+	pending map[schema.Stream][]written // in seq order
+	held    int                         // events in pending
+	// stored are the seqs above a stream's mark that VictoriaLogs already
+	// holds (a collector died before confirming them): their resends are
+	// not written again.
+	stored map[schema.Stream]map[uint64]bool
+
+	confirmed, rewritten, checkErrors, sendErrors, unsequencedLost prometheus.Counter
+}
+
+// written is a run of one stream's events sent in one write.
+type written struct {
+	events []schema.Event // ascending seq
+	at     time.Time
+}
+
+func (w *written) from() uint64 { return w.events[0].Seq }
+func (w *written) to() uint64   { return w.events[len(w.events)-1].Seq }
+
+// NewSink makes the sink.
+func NewSink(store *Store, opts SinkOptions) *Sink {
+	if opts.FlushDelay <= 0 {
+		opts.FlushDelay = ConfirmDelay(5 * time.Second)
+	}
+	if opts.CheckEvery <= 0 {
+		opts.CheckEvery = 250 * time.Millisecond
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 1_000_000
+	}
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	return &Sink{store: store, opts: opts, pending: map[schema.Stream][]written{},
+		confirmed:       counter("zlog_collector_vl_confirmed_total", "Events a non-partial VictoriaLogs count confirmed, then acknowledged."),
+		rewritten:       counter("zlog_collector_vl_rewritten_total", "Events written to VictoriaLogs again because a count after the flush interval did not find them."),
+		checkErrors:     counter("zlog_collector_vl_check_errors_total", "Confirmation counts VictoriaLogs failed to answer (a node down or hung): nothing is acknowledged meanwhile."),
+		sendErrors:      counter("zlog_collector_vl_send_errors_total", "Inserts VictoriaLogs refused or did not answer; their sequenced events are checked and written again."),
+		unsequencedLost: counter("zlog_collector_vl_unsequenced_lost_total", "Unsequenced events (seq 0, best effort) of a failed insert: lost."),
+	}
+}
+
+// Collectors are the sink's metrics.
+func (s *Sink) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.confirmed, s.rewritten, s.checkErrors, s.sendErrors, s.unsequencedLost}
+}
+
+// ErrBacklog is returned by Write, having sent nothing, while more than
+// MaxPending events wait for confirmation (the cluster is down or slow):
+// the collector's stage then waits and tries again, and intake slows.
+var ErrBacklog = errors.New("victorialogs backlog full")
+
+// Write sends batch; its sequenced events wait for confirmation. A send
+// that fails or times out is not retried as it is: it may have been
+// stored in part, so the count after FlushDelay finds what is missing and
+// only that is written again. Unsequenced events (seq 0) cannot be
+// checked: one whose send failed is counted lost.
+func (s *Sink) Write(ctx context.Context, batch []schema.Event) error {
+	if s.backlog() > s.opts.MaxPending {
+		return fmt.Errorf("%w: over %d events wait for confirmation", ErrBacklog, s.opts.MaxPending)
+	}
+	if err := s.store.Write(ctx, s.notStored(batch)); err != nil {
+		s.sendErrors.Inc()
+		for _, ev := range batch {
+			if ev.Seq == 0 {
+				s.unsequencedLost.Inc()
+			}
+		}
+	}
+	now := time.Now()
+	runs := map[schema.Stream][]schema.Event{}
+	for _, ev := range batch {
+		if ev.Seq == 0 {
+			continue // unsequenced: best effort, never acknowledged
+		}
+		st := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
+		runs[st] = append(runs[st], ev)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for st, evs := range runs {
+		slices.SortFunc(evs, func(a, b schema.Event) int { return compare(a.Seq, b.Seq) })
+		s.pending[st] = append(s.pending[st], written{events: evs, at: now})
+		s.held += len(evs)
+	}
+	return nil
+}
+
+// notStored is batch without the events VictoriaLogs already holds.
+func (s *Sink) notStored(batch []schema.Event) []schema.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.stored) == 0 {
+		return batch
+	}
+	out := make([]schema.Event, 0, len(batch))
+	for _, ev := range batch {
+		st := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
+		if ev.Seq != 0 && s.stored[st][ev.Seq] {
+			delete(s.stored[st], ev.Seq)
+			if len(s.stored[st]) == 0 {
+				delete(s.stored, st)
+			}
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func (s *Sink) backlog() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+func compare(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Close has nothing to flush: what was not confirmed is not acknowledged,
+// and its publishers send it again.
+func (s *Sink) Close() error { return s.store.Close() }
+
+// Run confirms written ranges until ctx ends.
+func (s *Sink) Run(ctx context.Context) error {
+	tick := time.NewTicker(s.opts.CheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		marks := s.confirm(ctx, time.Now())
+		if len(marks) > 0 && s.opts.Committed != nil {
+			s.opts.Committed(marks)
+		}
+	}
+}
+
+// due are the streams' runs written at least FlushDelay before now.
+func (s *Sink) due(now time.Time) map[schema.Stream][]written {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[schema.Stream][]written{}
+	for st, ws := range s.pending {
+		for _, w := range ws {
+			if now.Sub(w.at) < s.opts.FlushDelay {
+				break
+			}
+			out[st] = append(out[st], w)
+		}
+	}
+	return out
+}
+
+// confirm counts each due run, writes again what a count did not find,
+// and returns the marks confirmed: a stream's mark moves over its runs in
+// order, up to the first one not confirmed yet. Later runs are checked
+// (and repaired) all the same, so a cluster that lost many runs is
+// repaired in one pass rather than one run per flush delay.
+func (s *Sink) confirm(ctx context.Context, now time.Time) map[schema.Stream]uint64 {
+	marks := map[schema.Stream]uint64{}
+	for st, ws := range s.due(now) {
+		confirmed, inOrder := 0, true
+		for i, w := range ws {
+			done, err := s.check(ctx, st, i, w)
+			if err != nil {
+				s.checkErrors.Inc()
+				break
+			}
+			if done && inOrder {
+				marks[st] = w.to()
+				s.confirmed.Add(float64(len(w.events)))
+				confirmed++
+			}
+			inOrder = inOrder && done
+		}
+		s.pop(st, confirmed)
+	}
+	return marks
+}
+
+// check counts run i of st; when events are missing it writes those again
+// and restarts the run's wait.
+func (s *Sink) check(ctx context.Context, st schema.Stream, i int, w written) (bool, error) {
+	n, err := s.store.Count(ctx, st, w.from(), w.to())
+	if err != nil {
+		return false, err
+	}
+	if n >= int64(len(w.events)) {
+		return true, nil
+	}
+	missing, err := s.store.Missing(ctx, st, w.from(), w.to())
+	if err != nil {
+		return false, err
+	}
+	var again []schema.Event
+	for _, ev := range w.events {
+		if _, found := slices.BinarySearch(missing, ev.Seq); found {
+			again = append(again, ev)
+		}
+	}
+	if err := s.store.Write(ctx, again); err != nil {
+		return false, err
+	}
+	s.rewritten.Add(float64(len(again)))
+	s.retouch(st, i, time.Now())
+	return false, nil
+}
+
+// pop drops a stream's first n runs, confirmed. Only the confirming
+// goroutine removes runs, so the first ones are those confirm saw.
+func (s *Sink) pop(st schema.Stream, n int) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ws := s.pending[st]
+	for _, w := range ws[:n] {
+		s.held -= len(w.events)
+	}
+	if len(ws) == n {
+		delete(s.pending, st)
+	} else {
+		s.pending[st] = ws[n:]
+	}
+}
+
+// retouch restarts the wait of run i of st, written again.
+func (s *Sink) retouch(st schema.Stream, i int, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ws := s.pending[st]; i < len(ws) {
+		ws[i].at = at
+	}
+}
+
+// ErrHoles is wrapped by LoadMarks for a stream whose stored seqs have a
+// hole below its highest: its mark is below the hole.
+var ErrHoles = errors.New("holes")
+
+// LoadMarks reads each stream's durable mark from VictoriaLogs: the
+// highest seq below which nothing is missing since the stream's lowest
+// stored seq. Where rows are missing (a collector died before confirming
+// them), the mark stops before the first hole, so publishers send from
+// there again.
+func (s *Sink) LoadMarks(ctx context.Context) (map[schema.Stream]uint64, error) {
+	rows, err := s.store.query(ctx, "seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[schema.Stream]uint64, len(rows))
+	for _, r := range rows {
+		st := schema.Stream{Publisher: r["publisher"], Topic: r["topic"]}
+		var lo, hi, n uint64
+		if _, err := fmt.Sscan(r["lo"]+" "+r["hi"]+" "+r["n"], &lo, &hi, &n); err != nil {
+			return nil, fmt.Errorf("%w: marks of %v: %v", ErrStore, st, r)
+		}
+		if n == hi-lo+1 {
+			out[st] = hi
+			continue
+		}
+		mark, err := s.firstHole(ctx, st, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.noteStored(ctx, st, mark+1, hi); err != nil {
+			return nil, err
+		}
+		out[st] = mark
+	}
+	return out, nil
+}
+
+// noteStored remembers which seqs of st in [from, to] VictoriaLogs holds.
+func (s *Sink) noteStored(ctx context.Context, st schema.Stream, from, to uint64) error {
+	missing, err := s.store.Missing(ctx, st, from, to)
+	if err != nil {
+		return err
+	}
+	have := map[uint64]bool{}
+	for n := from; n <= to; n++ {
+		if _, gone := slices.BinarySearch(missing, n); !gone {
+			have[n] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stored == nil {
+		s.stored = map[schema.Stream]map[uint64]bool{}
+	}
+	s.stored[st] = have
+	return nil
+}
+
+// firstHole finds, by halving, the highest m in [lo, hi] with every seq
+// from lo to m stored.
+func (s *Sink) firstHole(ctx context.Context, st schema.Stream, lo, hi uint64) (uint64, error) {
+	good := lo // lo is stored: it is the minimum
+	for good < hi {
+		mid := good + (hi-good+1)/2
+		n, err := s.store.Count(ctx, st, lo, mid)
+		if err != nil {
+			return 0, err
+		}
+		if uint64(n) == mid-lo+1 {
+			good = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return good, nil
+}
