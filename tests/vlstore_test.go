@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -166,4 +167,104 @@ func vlQuery(base, q string) ([]map[string]string, error) {
 		}
 		rows = append(rows, r)
 	}
+}
+
+// vlCluster is a VictoriaLogs cluster on loopback: storage nodes, one
+// vlinsert and one vlselect, each a process that can be killed and
+// started again on its own port and data.
+type vlCluster struct {
+	t                    *testing.T
+	work, bin            string
+	procs                map[string]*harness.Proc
+	args                 map[string][]string
+	storage              []string // names of the storage nodes
+	insertURL, selectURL string
+}
+
+func startVLCluster(t *testing.T, work string, storageNodes int) *vlCluster {
+	c := &vlCluster{t: t, work: work, bin: harness.VictoriaLogsBinary(t), procs: map[string]*harness.Proc{}, args: map[string][]string{}}
+	var addrs []string
+	for i := 1; i <= storageNodes; i++ {
+		name, port := fmt.Sprintf("vlstorage-%d", i), freeTCPPort(t)
+		addrs = append(addrs, "127.0.0.1:"+port)
+		c.storage = append(c.storage, name)
+		c.args[name] = []string{"-storageDataPath=" + filepath.Join(work, name), "-httpListenAddr=127.0.0.1:" + port,
+			"-retentionPeriod=100y", "-loggerLevel=WARN", "-inmemoryDataFlushInterval=1s"}
+	}
+	nodes := "-storageNode=" + strings.Join(addrs, ",")
+	ip, sp := freeTCPPort(t), freeTCPPort(t)
+	c.args["vlinsert"] = []string{nodes, "-httpListenAddr=127.0.0.1:" + ip, "-select.disable", "-loggerLevel=WARN"}
+	c.args["vlselect"] = []string{nodes, "-httpListenAddr=127.0.0.1:" + sp, "-insert.disable", "-loggerLevel=WARN"}
+	c.insertURL, c.selectURL = "http://127.0.0.1:"+ip, "http://127.0.0.1:"+sp
+	for name := range c.args {
+		c.start(name)
+	}
+	c.waitQueryable()
+	return c
+}
+
+// start (re)starts one node.
+func (c *vlCluster) start(name string) {
+	c.procs[name] = harness.Start(c.t, c.work, name, c.bin, c.args[name]...)
+}
+
+// waitQueryable waits until vlselect answers a query from every node.
+func (c *vlCluster) waitQueryable() {
+	c.t.Helper()
+	harness.Eventually(c.t, time.Minute, "the cluster answering", func() (bool, string) {
+		_, err := vlQuery(c.selectURL, "* | stats count() as n")
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+// signal sends sig to a node.
+func (c *vlCluster) signal(name string, sig syscall.Signal) {
+	c.procs[name].Cmd.Process.Signal(sig)
+	if sig == syscall.SIGKILL {
+		c.procs[name].Wait(c.t, 10*time.Second)
+	}
+}
+
+// A collector on a 2-storage cluster while, in turn, a storage node is
+// SIGKILLed, the insert node is SIGKILLed, a storage node is stopped for
+// 10 s, and both storage nodes are down for 10 s, each started again:
+// every acknowledged event is in the cluster exactly once, and the
+// publisher ends with nothing unacknowledged.
+func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
+	work := harness.WorkDir(t)
+	c := startVLCluster(t, work, 2)
+	col := harness.StartCollector(t, binDir, work, filepath.Join(work, "data"),
+		"--store", "victorialogs", "--vl-insert", c.insertURL, "--vl-select", c.selectURL, "--vl-flush-interval", "1s")
+	const n = 100000
+	gen := startLoad(t, work, col.XSub, "cluster", n, 2000)
+	confirmed := func(atLeast float64) {
+		harness.Eventually(t, 2*time.Minute, fmt.Sprintf("%v confirmed", atLeast), func() (bool, string) {
+			v := col.Metric(t, "zlog_collector_vl_confirmed_total")
+			return v >= atLeast, fmt.Sprint(v)
+		})
+	}
+	confirmed(n / 10)
+	c.signal("vlstorage-1", syscall.SIGKILL)
+	c.start("vlstorage-1")
+	confirmed(n * 3 / 10)
+	c.signal("vlinsert", syscall.SIGKILL)
+	c.start("vlinsert")
+	confirmed(n * 5 / 10)
+	c.signal("vlstorage-2", syscall.SIGSTOP)
+	time.Sleep(10 * time.Second) // the fault's length, not a wait for a condition
+	c.signal("vlstorage-2", syscall.SIGCONT)
+	confirmed(n * 7 / 10)
+	c.signal("vlstorage-1", syscall.SIGKILL)
+	c.signal("vlstorage-2", syscall.SIGKILL)
+	time.Sleep(10 * time.Second) // both down this long
+	c.start("vlstorage-1")
+	c.start("vlstorage-2")
+	waitLoadgenOK(t, gen)
+	c.waitQueryable()
+	rows, err := vlQuery(c.selectURL, `service:=cluster | stats count() as n, count_uniq(_msg) as u, count_uniq(seq) as s`)
+	if err != nil || len(rows) != 1 || rows[0]["n"] != fmt.Sprint(n) || rows[0]["u"] != fmt.Sprint(n) || rows[0]["s"] != fmt.Sprint(n) {
+		t.Fatalf("the cluster holds %v (%v); want %d events, each once", rows, err, n)
+	}
+	t.Logf("written again: %v events; confirmation queries failed: %v", col.Metric(t, "zlog_collector_vl_rewritten_total"),
+		col.Metric(t, "zlog_collector_vl_check_errors_total"))
 }

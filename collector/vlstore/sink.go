@@ -15,39 +15,52 @@ import (
 
 // SinkOptions configure the collector's sink on VictoriaLogs.
 type SinkOptions struct {
-	// FlushDelay is how long after a write its rows may still be only in
-	// VictoriaLogs' memory; ConfirmDelay(5s). Nothing is confirmed sooner.
+	// FlushDelay is how long rows a count found may still be only in a
+	// storage node's memory; ConfirmDelay(5s). Nothing is acknowledged
+	// sooner after its first whole count.
 	FlushDelay time.Duration
-	// CheckEvery is how often written ranges old enough are confirmed; 250ms.
+	// CheckEvery is how often pending events are counted; 250ms.
 	CheckEvery time.Duration
+	// RepairDelay is how long a count must keep finding events missing,
+	// with VictoriaLogs answering all along, before they are written
+	// again; 15s. vlinsert (app/vlstorage/netinsert, v1.52.1) holds rows
+	// up to about 2s, retries a block no storage node took every second,
+	// and skips a node for 10s after a send to it failed: a row can
+	// arrive some 13s after the cluster answers again. Sooner, a repair
+	// stored 1,055 of 100,000 events twice (both storage nodes down 10s).
+	RepairDelay time.Duration
 	// Committed is told each stream's new durable mark once confirmed.
 	Committed func(map[schema.Stream]uint64)
 	// MaxPending bounds the events held for confirmation; 1,000,000.
 	MaxPending int
 }
 
-// ConfirmDelay is how long rows may stay only in the memory of a
-// VictoriaLogs storage node running with -inmemoryDataFlushInterval
-// interval (lib/logstorage/datadb.go, v1.52.1): up to 1s in its rows
+// ConfirmDelay is how long rows that reached a VictoriaLogs storage node
+// running with -inmemoryDataFlushInterval interval may stay only in its
+// memory (lib/logstorage/datadb.go, v1.52.1): up to 1s in its rows
 // buffer, then an in-memory part whose flush deadline is interval later
 // and which the flusher, ticking every interval, writes at the first tick
 // past it: 1s + 2 × interval, and a second for the merge that writes it.
-// Counted sooner, rows a SIGKILL then loses would be acknowledged
-// (measured: with interval 1s and a 2s delay, 10,000 of 30,000
-// acknowledged events were lost).
+// Acknowledged sooner, rows a SIGKILL then loses would be acknowledged
+// (measured: with interval 1s and a 2s delay after the write, 10,000 of
+// 30,000 acknowledged events were lost). The delay runs from the first
+// count that finds them, since vlinsert may deliver them late.
 func ConfirmDelay(interval time.Duration) time.Duration {
 	return 2*time.Second + 2*max(interval, time.Second)
 }
 
 // Sink is the collector's index stage on VictoriaLogs. Write sends a batch
-// and keeps each stream's events until a non-partial count confirms them,
-// at least FlushDelay later; only then are they acknowledged (Committed).
-// Events a count finds missing (a storage node killed before it flushed)
-// are written again, those and no others: what VictoriaLogs holds is
-// never written twice by this sink.
+// and keeps each stream's events until counts confirm them: found whole,
+// and whole again FlushDelay later, when a storage node has them on disk;
+// only then are they acknowledged (Committed). Events counts keep finding
+// missing (a storage node killed before it flushed, vlinsert killed with
+// rows it held) are written again, those and no others, once vlinsert can
+// no longer be holding them.
 type Sink struct {
 	store *Store
 	opts  SinkOptions
+
+	failedAt time.Time // last query VictoriaLogs did not answer; the confirming goroutine's
 
 	mu      sync.Mutex
 	pending map[schema.Stream][]written // in seq order
@@ -63,7 +76,10 @@ type Sink struct {
 // written is a run of one stream's events sent in one write.
 type written struct {
 	events []schema.Event // ascending seq
-	at     time.Time
+	// complete is when a count first found the whole run (zero: not
+	// yet); missing when one first found it short, with the cluster
+	// answering since (zero: not short).
+	complete, missing time.Time
 }
 
 func (w *written) from() uint64 { return w.events[0].Seq }
@@ -76,6 +92,9 @@ func NewSink(store *Store, opts SinkOptions) *Sink {
 	}
 	if opts.CheckEvery <= 0 {
 		opts.CheckEvery = 250 * time.Millisecond
+	}
+	if opts.RepairDelay <= 0 {
+		opts.RepairDelay = 15 * time.Second
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 1_000_000
@@ -119,7 +138,6 @@ func (s *Sink) Write(ctx context.Context, batch []schema.Event) error {
 			}
 		}
 	}
-	now := time.Now()
 	runs := map[schema.Stream][]schema.Event{}
 	for _, ev := range batch {
 		if ev.Seq == 0 {
@@ -132,7 +150,7 @@ func (s *Sink) Write(ctx context.Context, batch []schema.Event) error {
 	defer s.mu.Unlock()
 	for st, evs := range runs {
 		slices.SortFunc(evs, func(a, b schema.Event) int { return compare(a.Seq, b.Seq) })
-		s.pending[st] = append(s.pending[st], written{events: evs, at: now})
+		s.pending[st] = append(s.pending[st], written{events: evs})
 		s.held += len(evs)
 	}
 	return nil
@@ -197,62 +215,97 @@ func (s *Sink) Run(ctx context.Context) error {
 	}
 }
 
-// due are the streams' runs written at least FlushDelay before now.
-func (s *Sink) due(now time.Time) map[schema.Stream][]written {
+// runs are a snapshot of every stream's pending runs.
+func (s *Sink) runs() map[schema.Stream][]written {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[schema.Stream][]written{}
+	out := make(map[schema.Stream][]written, len(s.pending))
 	for st, ws := range s.pending {
-		for _, w := range ws {
-			if now.Sub(w.at) < s.opts.FlushDelay {
-				break
-			}
-			out[st] = append(out[st], w)
-		}
+		out[st] = slices.Clone(ws)
 	}
 	return out
 }
 
-// confirm counts each due run, writes again what a count did not find,
-// and returns the marks confirmed: a stream's mark moves over its runs in
-// order, up to the first one not confirmed yet. Later runs are checked
-// (and repaired) all the same, so a cluster that lost many runs is
-// repaired in one pass rather than one run per flush delay.
+// confirm checks every stream's pending runs and returns the marks it
+// may acknowledge. A run is acknowledged once a count found it whole and
+// FlushDelay has passed since (rows a count sees have reached a storage
+// node by then, so they are on its disk FlushDelay later), and a second
+// count still finds it whole (a node killed in between would have lost
+// them). Runs are acknowledged in order, up to the first that is not.
 func (s *Sink) confirm(ctx context.Context, now time.Time) map[schema.Stream]uint64 {
 	marks := map[schema.Stream]uint64{}
-	for st, ws := range s.due(now) {
-		confirmed, inOrder := 0, true
-		for i, w := range ws {
-			done, err := s.check(ctx, st, i, w)
-			if err != nil {
-				s.checkErrors.Inc()
-				break
+	for st, ws := range s.runs() {
+		whole, err := s.wholeStream(ctx, st, ws)
+		if err != nil {
+			s.failed(now)
+			continue
+		}
+		acked, inOrder := 0, true
+		for i := range ws {
+			w := &ws[i]
+			ok := whole
+			if !ok {
+				if ok, err = s.whole(ctx, st, w); err != nil {
+					s.failed(now)
+					break
+				}
 			}
+			s.track(ctx, st, i, w, ok, now)
+			done := ok && !w.complete.IsZero() && now.Sub(w.complete) >= s.opts.FlushDelay
 			if done && inOrder {
 				marks[st] = w.to()
 				s.confirmed.Add(float64(len(w.events)))
-				confirmed++
+				acked++
 			}
 			inOrder = inOrder && done
 		}
-		s.pop(st, confirmed)
+		s.pop(st, acked)
 	}
 	return marks
 }
 
-// check counts run i of st; when events are missing it writes those again
-// and restarts the run's wait.
-func (s *Sink) check(ctx context.Context, st schema.Stream, i int, w written) (bool, error) {
+// wholeStream reports whether one count finds every pending run of st.
+func (s *Sink) wholeStream(ctx context.Context, st schema.Stream, ws []written) (bool, error) {
+	want := 0
+	for _, w := range ws {
+		want += len(w.events)
+	}
+	n, err := s.store.Count(ctx, st, ws[0].from(), ws[len(ws)-1].to())
+	return n >= int64(want), err
+}
+
+// whole reports whether a count finds every event of one run.
+func (s *Sink) whole(ctx context.Context, st schema.Stream, w *written) (bool, error) {
 	n, err := s.store.Count(ctx, st, w.from(), w.to())
-	if err != nil {
-		return false, err
+	return n >= int64(len(w.events)), err
+}
+
+// track records what a count found of run i. A run found short is written
+// again (only its missing seqs) once it has stayed short for RepairDelay
+// with the cluster answering all along: vlinsert may still deliver a row
+// counted missing sooner, and writing it again would store it twice.
+func (s *Sink) track(ctx context.Context, st schema.Stream, i int, w *written, whole bool, now time.Time) {
+	switch {
+	case whole && w.complete.IsZero():
+		w.complete, w.missing = now, time.Time{}
+	case whole:
+	case w.missing.IsZero():
+		w.complete, w.missing = time.Time{}, now
+	case now.Sub(w.missing) >= s.opts.RepairDelay && now.Sub(s.failedAt) >= s.opts.RepairDelay:
+		if err := s.repair(ctx, st, w); err != nil {
+			s.failed(now)
+			return
+		}
+		w.missing = time.Time{}
 	}
-	if n >= int64(len(w.events)) {
-		return true, nil
-	}
+	s.update(st, i, *w)
+}
+
+// repair writes again the events of w that VictoriaLogs does not hold.
+func (s *Sink) repair(ctx context.Context, st schema.Stream, w *written) error {
 	missing, err := s.store.Missing(ctx, st, w.from(), w.to())
 	if err != nil {
-		return false, err
+		return err
 	}
 	var again []schema.Event
 	for _, ev := range w.events {
@@ -261,11 +314,17 @@ func (s *Sink) check(ctx context.Context, st schema.Stream, i int, w written) (b
 		}
 	}
 	if err := s.store.Write(ctx, again); err != nil {
-		return false, err
+		return err
 	}
 	s.rewritten.Add(float64(len(again)))
-	s.retouch(st, i, time.Now())
-	return false, nil
+	return nil
+}
+
+// failed notes a query VictoriaLogs did not answer: nothing is repaired
+// until it has answered for RepairDelay again.
+func (s *Sink) failed(now time.Time) {
+	s.checkErrors.Inc()
+	s.failedAt = now
 }
 
 // pop drops a stream's first n runs, confirmed. Only the confirming
@@ -287,12 +346,13 @@ func (s *Sink) pop(st schema.Stream, n int) {
 	}
 }
 
-// retouch restarts the wait of run i of st, written again.
-func (s *Sink) retouch(st schema.Stream, i int, at time.Time) {
+// update stores what confirm learnt of run i of st. Only the confirming
+// goroutine removes runs, so run i is the one it counted.
+func (s *Sink) update(st schema.Stream, i int, w written) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ws := s.pending[st]; i < len(ws) {
-		ws[i].at = at
+		ws[i].complete, ws[i].missing = w.complete, w.missing
 	}
 }
 
