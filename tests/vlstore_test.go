@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -227,9 +228,10 @@ func (c *vlCluster) signal(name string, sig syscall.Signal) {
 
 // A collector on a 2-storage cluster while, in turn, a storage node is
 // SIGKILLed, the insert node is SIGKILLed, a storage node is stopped for
-// 10 s, and both storage nodes are down for 10 s, each started again:
-// every acknowledged event is in the cluster exactly once, and the
-// publisher ends with nothing unacknowledged.
+// 10 s, both storage nodes are down for 10 s, each started again, and the
+// collector is SIGKILLed and replaced by another on its address: every
+// event is in the cluster exactly once, and the publisher ends with
+// nothing unacknowledged.
 func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
 	work := harness.WorkDir(t)
 	c := startVLCluster(t, work, 2)
@@ -259,12 +261,21 @@ func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
 	time.Sleep(10 * time.Second) // both down this long
 	c.start("vlstorage-1")
 	c.start("vlstorage-2")
+	confirmed(n * 8 / 10)
+	// The collector dies; another takes its address, with the same store:
+	// it reads the stream's mark from the cluster, and the publisher
+	// resends what was not acknowledged.
+	col.Signal(t, syscall.SIGKILL, 10*time.Second)
+	second := filepath.Join(work, "collector-2")
+	os.MkdirAll(second, 0o755)
+	col = harness.StartCollector(t, binDir, second, filepath.Join(second, "data"), "--xsub", col.XSub,
+		"--store", "victorialogs", "--vl-insert", c.insertURL, "--vl-select", c.selectURL, "--vl-flush-interval", "1s")
 	waitLoadgenOK(t, gen)
 	c.waitQueryable()
 	rows, err := vlQuery(c.selectURL, `service:=cluster | stats count() as n, count_uniq(_msg) as u, count_uniq(seq) as s`)
 	if err != nil || len(rows) != 1 || rows[0]["n"] != fmt.Sprint(n) || rows[0]["u"] != fmt.Sprint(n) || rows[0]["s"] != fmt.Sprint(n) {
 		t.Fatalf("the cluster holds %v (%v); want %d events, each once", rows, err, n)
 	}
-	t.Logf("written again: %v events; confirmation queries failed: %v", col.Metric(t, "zlog_collector_vl_rewritten_total"),
+	t.Logf("the second collector wrote again %v events; its confirmation queries failed %v times", col.Metric(t, "zlog_collector_vl_rewritten_total"),
 		col.Metric(t, "zlog_collector_vl_check_errors_total"))
 }

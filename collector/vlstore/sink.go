@@ -362,33 +362,73 @@ var ErrHoles = errors.New("holes")
 
 // LoadMarks reads each stream's durable mark from VictoriaLogs: the
 // highest seq below which nothing is missing since the stream's lowest
-// stored seq. Where rows are missing (a collector died before confirming
-// them), the mark stops before the first hole, so publishers send from
-// there again.
+// stored seq. It reads twice, FlushDelay apart, and takes the lower mark:
+// rows the first read found are on disk by the second (a collector that
+// died had written rows that may still have been only in memory), and
+// rows vlinsert delivered in between are not yet. Where rows are missing,
+// the mark stops before the first hole, so publishers send from there
+// again; the seqs stored above the mark are remembered, so that their
+// resends are confirmed without being written twice.
 func (s *Sink) LoadMarks(ctx context.Context) (map[schema.Stream]uint64, error) {
+	first, err := s.readMarks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(first) > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(s.opts.FlushDelay):
+		}
+	}
+	second, err := s.readMarks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[schema.Stream]uint64, len(second))
+	for st, m := range second {
+		mark := m.mark
+		if f, ok := first[st]; !ok {
+			mark = m.lo - 1 // all of it arrived since the first read
+		} else {
+			mark = min(mark, f.mark)
+		}
+		if m.hi > mark {
+			if err := s.noteStored(ctx, st, mark+1, m.hi); err != nil {
+				return nil, err
+			}
+		}
+		if mark > 0 {
+			out[st] = mark
+		}
+	}
+	return out, nil
+}
+
+// storedMark is what VictoriaLogs holds of one stream: its lowest and
+// highest seq, and the highest below which none is missing.
+type storedMark struct{ lo, hi, mark uint64 }
+
+func (s *Sink) readMarks(ctx context.Context) (map[schema.Stream]storedMark, error) {
 	rows, err := s.store.query(ctx, "seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n")
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[schema.Stream]uint64, len(rows))
+	out := make(map[schema.Stream]storedMark, len(rows))
 	for _, r := range rows {
 		st := schema.Stream{Publisher: r["publisher"], Topic: r["topic"]}
-		var lo, hi, n uint64
-		if _, err := fmt.Sscan(r["lo"]+" "+r["hi"]+" "+r["n"], &lo, &hi, &n); err != nil {
+		var m storedMark
+		var n uint64
+		if _, err := fmt.Sscan(r["lo"]+" "+r["hi"]+" "+r["n"], &m.lo, &m.hi, &n); err != nil {
 			return nil, fmt.Errorf("%w: marks of %v: %v", ErrStore, st, r)
 		}
-		if n == hi-lo+1 {
-			out[st] = hi
-			continue
+		m.mark = m.hi
+		if n != m.hi-m.lo+1 {
+			if m.mark, err = s.firstHole(ctx, st, m.lo, m.hi); err != nil {
+				return nil, err
+			}
 		}
-		mark, err := s.firstHole(ctx, st, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.noteStored(ctx, st, mark+1, hi); err != nil {
-			return nil, err
-		}
-		out[st] = mark
+		out[st] = m
 	}
 	return out, nil
 }
