@@ -2,12 +2,9 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,24 +147,14 @@ func TestCollectorOnVictoriaLogs(t *testing.T) {
 	t.Logf("written again after the kill: %v events", col.Metric(t, "zlog_collector_vl_rewritten_total"))
 }
 
-// vlQuery runs a LogsQL query and returns its rows.
+// vlQuery runs a LogsQL query on base and returns its rows.
 func vlQuery(base, q string) ([]map[string]string, error) {
-	resp, err := http.PostForm(base+"/select/logsql/query", url.Values{"query": {q}})
+	store, err := vlstore.New(vlstore.Options{InsertURL: base, SelectURL: base}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var rows []map[string]string
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var r map[string]string
-		if err := dec.Decode(&r); err == io.EOF {
-			return rows, nil
-		} else if err != nil {
-			return rows, err
-		}
-		rows = append(rows, r)
-	}
+	defer store.Close()
+	return store.Query(context.Background(), q)
 }
 
 // vlCluster is a VictoriaLogs cluster on loopback: storage nodes, one

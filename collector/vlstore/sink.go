@@ -1,6 +1,7 @@
 package vlstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,7 +150,7 @@ func (s *Sink) Write(ctx context.Context, batch []schema.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for st, evs := range runs {
-		slices.SortFunc(evs, func(a, b schema.Event) int { return compare(a.Seq, b.Seq) })
+		slices.SortFunc(evs, func(a, b schema.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 		s.pending[st] = append(s.pending[st], written{events: evs})
 		s.held += len(evs)
 	}
@@ -182,16 +183,6 @@ func (s *Sink) backlog() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.held
-}
-
-func compare(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Close has nothing to flush: what was not confirmed is not acknowledged,
@@ -410,7 +401,7 @@ func (s *Sink) LoadMarks(ctx context.Context) (map[schema.Stream]uint64, error) 
 type storedMark struct{ lo, hi, mark uint64 }
 
 func (s *Sink) readMarks(ctx context.Context) (map[schema.Stream]storedMark, error) {
-	rows, err := s.store.query(ctx, "seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n")
+	rows, err := s.store.Query(ctx, "seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n")
 	if err != nil {
 		return nil, err
 	}

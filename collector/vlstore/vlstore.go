@@ -166,7 +166,7 @@ func streamFilter(st schema.Stream) string {
 // holds, asked of every storage node (an unavailable node fails the
 // query: a partial count is never taken for a complete one).
 func (s *Store) Count(ctx context.Context, st schema.Stream, from, to uint64) (int64, error) {
-	rows, err := s.query(ctx, fmt.Sprintf("%s seq:range[%d, %d] | stats count() as n", streamFilter(st), from, to))
+	rows, err := s.Query(ctx, fmt.Sprintf("%s seq:range[%d, %d] | stats count() as n", streamFilter(st), from, to))
 	if err != nil {
 		return 0, err
 	}
@@ -179,7 +179,7 @@ func (s *Store) Count(ctx context.Context, st schema.Stream, from, to uint64) (i
 // Missing lists the seqs in [from, to] of st that VictoriaLogs does not
 // hold, in order.
 func (s *Store) Missing(ctx context.Context, st schema.Stream, from, to uint64) ([]uint64, error) {
-	rows, err := s.query(ctx, fmt.Sprintf("%s seq:range[%d, %d] | uniq by (seq)", streamFilter(st), from, to))
+	rows, err := s.Query(ctx, fmt.Sprintf("%s seq:range[%d, %d] | uniq by (seq)", streamFilter(st), from, to))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (s *Store) Missing(ctx context.Context, st schema.Stream, from, to uint64) 
 // Marks are the highest seq VictoriaLogs holds of each stream (holes below
 // it are Count's and Missing's to find).
 func (s *Store) Marks(ctx context.Context) (map[schema.Stream]uint64, error) {
-	rows, err := s.query(ctx, "seq:>0 | stats by (publisher, topic) max(seq) as hwm")
+	rows, err := s.Query(ctx, "seq:>0 | stats by (publisher, topic) max(seq) as hwm")
 	if err != nil {
 		return nil, err
 	}
@@ -216,8 +216,9 @@ func (s *Store) Marks(ctx context.Context) (map[schema.Stream]uint64, error) {
 	return out, nil
 }
 
-// query runs a LogsQL query over all time on vlselect.
-func (s *Store) query(ctx context.Context, q string) ([]map[string]string, error) {
+// Query runs a LogsQL query over all time on vlselect and returns its
+// rows.
+func (s *Store) Query(ctx context.Context, q string) ([]map[string]string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.SelectURL+"/select/logsql/query",
 		strings.NewReader(url.Values{"query": {q}}.Encode()))
 	if err != nil {
