@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -157,62 +156,6 @@ func vlQuery(base, q string) ([]map[string]string, error) {
 	return store.Query(context.Background(), q)
 }
 
-// vlCluster is a VictoriaLogs cluster on loopback: storage nodes, one
-// vlinsert and one vlselect, each a process that can be killed and
-// started again on its own port and data.
-type vlCluster struct {
-	t                    *testing.T
-	work, bin            string
-	procs                map[string]*harness.Proc
-	args                 map[string][]string
-	storage              []string // names of the storage nodes
-	insertURL, selectURL string
-}
-
-func startVLCluster(t *testing.T, work string, storageNodes int) *vlCluster {
-	c := &vlCluster{t: t, work: work, bin: harness.VictoriaLogsBinary(t), procs: map[string]*harness.Proc{}, args: map[string][]string{}}
-	var addrs []string
-	for i := 1; i <= storageNodes; i++ {
-		name, port := fmt.Sprintf("vlstorage-%d", i), freeTCPPort(t)
-		addrs = append(addrs, "127.0.0.1:"+port)
-		c.storage = append(c.storage, name)
-		c.args[name] = []string{"-storageDataPath=" + filepath.Join(work, name), "-httpListenAddr=127.0.0.1:" + port,
-			"-retentionPeriod=100y", "-loggerLevel=WARN", "-inmemoryDataFlushInterval=1s"}
-	}
-	nodes := "-storageNode=" + strings.Join(addrs, ",")
-	ip, sp := freeTCPPort(t), freeTCPPort(t)
-	c.args["vlinsert"] = []string{nodes, "-httpListenAddr=127.0.0.1:" + ip, "-select.disable", "-loggerLevel=WARN"}
-	c.args["vlselect"] = []string{nodes, "-httpListenAddr=127.0.0.1:" + sp, "-insert.disable", "-loggerLevel=WARN"}
-	c.insertURL, c.selectURL = "http://127.0.0.1:"+ip, "http://127.0.0.1:"+sp
-	for name := range c.args {
-		c.start(name)
-	}
-	c.waitQueryable()
-	return c
-}
-
-// start (re)starts one node.
-func (c *vlCluster) start(name string) {
-	c.procs[name] = harness.Start(c.t, c.work, name, c.bin, c.args[name]...)
-}
-
-// waitQueryable waits until vlselect answers a query from every node.
-func (c *vlCluster) waitQueryable() {
-	c.t.Helper()
-	harness.Eventually(c.t, time.Minute, "the cluster answering", func() (bool, string) {
-		_, err := vlQuery(c.selectURL, "* | stats count() as n")
-		return err == nil, fmt.Sprint(err)
-	})
-}
-
-// signal sends sig to a node.
-func (c *vlCluster) signal(name string, sig syscall.Signal) {
-	c.procs[name].Cmd.Process.Signal(sig)
-	if sig == syscall.SIGKILL {
-		c.procs[name].Wait(c.t, 10*time.Second)
-	}
-}
-
 // A collector on a 2-storage cluster while, in turn, a storage node is
 // SIGKILLed, the insert node is SIGKILLed, a storage node is stopped for
 // 10 s, both storage nodes are down for 10 s, each started again, and the
@@ -221,9 +164,9 @@ func (c *vlCluster) signal(name string, sig syscall.Signal) {
 // nothing unacknowledged.
 func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
 	work := harness.WorkDir(t)
-	c := startVLCluster(t, work, 2)
+	c := harness.StartVLCluster(t, work, 2, "1s")
 	col := harness.StartCollector(t, binDir, work, filepath.Join(work, "data"),
-		"--store", "victorialogs", "--vl-insert", c.insertURL, "--vl-select", c.selectURL, "--vl-flush-interval", "1s")
+		"--store", "victorialogs", "--vl-insert", c.InsertURL, "--vl-select", c.SelectURL, "--vl-flush-interval", "1s")
 	const n = 100000
 	gen := startLoad(t, work, col.XSub, "cluster", n, 2000)
 	confirmed := func(atLeast float64) {
@@ -233,21 +176,21 @@ func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
 		})
 	}
 	confirmed(n / 10)
-	c.signal("vlstorage-1", syscall.SIGKILL)
-	c.start("vlstorage-1")
+	c.Signal("vlstorage-1", syscall.SIGKILL)
+	c.Start("vlstorage-1")
 	confirmed(n * 3 / 10)
-	c.signal("vlinsert", syscall.SIGKILL)
-	c.start("vlinsert")
+	c.Signal("vlinsert", syscall.SIGKILL)
+	c.Start("vlinsert")
 	confirmed(n * 5 / 10)
-	c.signal("vlstorage-2", syscall.SIGSTOP)
+	c.Signal("vlstorage-2", syscall.SIGSTOP)
 	time.Sleep(10 * time.Second) // the fault's length, not a wait for a condition
-	c.signal("vlstorage-2", syscall.SIGCONT)
+	c.Signal("vlstorage-2", syscall.SIGCONT)
 	confirmed(n * 7 / 10)
-	c.signal("vlstorage-1", syscall.SIGKILL)
-	c.signal("vlstorage-2", syscall.SIGKILL)
+	c.Signal("vlstorage-1", syscall.SIGKILL)
+	c.Signal("vlstorage-2", syscall.SIGKILL)
 	time.Sleep(10 * time.Second) // both down this long
-	c.start("vlstorage-1")
-	c.start("vlstorage-2")
+	c.Start("vlstorage-1")
+	c.Start("vlstorage-2")
 	confirmed(n * 8 / 10)
 	// The collector dies; another takes its address, with the same store:
 	// it reads the stream's mark from the cluster, and the publisher
@@ -256,10 +199,10 @@ func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
 	second := filepath.Join(work, "collector-2")
 	os.MkdirAll(second, 0o755)
 	col = harness.StartCollector(t, binDir, second, filepath.Join(second, "data"), "--xsub", col.XSub,
-		"--store", "victorialogs", "--vl-insert", c.insertURL, "--vl-select", c.selectURL, "--vl-flush-interval", "1s")
+		"--store", "victorialogs", "--vl-insert", c.InsertURL, "--vl-select", c.SelectURL, "--vl-flush-interval", "1s")
 	waitLoadgenOK(t, gen)
-	c.waitQueryable()
-	rows, err := vlQuery(c.selectURL, `service:=cluster | stats count() as n, count_uniq(_msg) as u, count_uniq(seq) as s`)
+	c.WaitQueryable()
+	rows, err := vlQuery(c.SelectURL, `service:=cluster | stats count() as n, count_uniq(_msg) as u, count_uniq(seq) as s`)
 	if err != nil || len(rows) != 1 || rows[0]["n"] != fmt.Sprint(n) || rows[0]["u"] != fmt.Sprint(n) || rows[0]["s"] != fmt.Sprint(n) {
 		t.Fatalf("the cluster holds %v (%v); want %d events, each once", rows, err, n)
 	}

@@ -68,6 +68,7 @@ func TestBench(t *testing.T) {
 	t.Run("ingest-spooled", func(t *testing.T) { e.ingest(t, true) })
 	t.Run("victorialogs", e.vlIngest)
 	t.Run("otlp", e.otlpIntake)
+	t.Run("vlstore", e.vlStore)
 	t.Run("freshness", e.freshness)
 	t.Run("victorialogs-freshness", e.vlFreshness)
 	t.Run("shapes", e.shapes)

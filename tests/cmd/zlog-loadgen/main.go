@@ -130,6 +130,7 @@ func run(args []string) int {
 			}
 		}
 	}
+	published := time.Since(start) // all handed to the publisher; Close waits for the acks
 	cctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	closeErr := pub.Close(cctx)
@@ -137,7 +138,7 @@ func run(args []string) int {
 	st := pub.Stats()
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"published": sent, "sent": st.Sent, "acked": st.Acked, "resent": st.Resent, "dropped": st.Dropped,
-		"start_unix_nano": start.UnixNano(), "seconds": elapsed.Seconds(),
+		"start_unix_nano": start.UnixNano(), "seconds": elapsed.Seconds(), "publish_seconds": published.Seconds(),
 		"events_per_second": float64(sent) / elapsed.Seconds(),
 	})
 	if closeErr != nil {
