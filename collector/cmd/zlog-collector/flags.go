@@ -50,7 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (o collector.Options, logger *s
 	fs.StringVar(&o.Store, "store", o.Store, "where events are indexed: sqlite (<data>/index) or victorialogs (--vl-insert, --vl-select; searching it comes later)")
 	fs.StringVar(&o.VLInsertURL, "vl-insert", "", "with --store victorialogs: base URL of vlinsert (or a single node), e.g. http://127.0.0.1:9481")
 	fs.StringVar(&o.VLSelectURL, "vl-select", "", "with --store victorialogs: base URL of vlselect (or a single node), e.g. http://127.0.0.1:9471")
-	fs.DurationVar(&o.VLFlushInterval, "vl-flush-interval", o.VLFlushInterval, "with --store victorialogs: the storage nodes' -inmemoryDataFlushInterval; events are acknowledged once a count confirms them 2s + 2 × this after they were written, when VictoriaLogs has them on disk")
+	fs.DurationVar(&o.VLFlushInterval, "vl-flush-interval", o.VLFlushInterval, "with --store victorialogs: the storage nodes' -inmemoryDataFlushInterval; events are acknowledged once a count finds them and another, 3s + 3 × this later (when VictoriaLogs has them on disk), still does")
 	fs.StringVar(&o.CurveSecretKey, "curve-secret-key", "", "the collector's CURVE secret key file (from keygen); with --authorized-keys, encrypts ZeroMQ traffic and admits only listed keys")
 	fs.StringVar(&o.AuthorizedKeys, "authorized-keys", "", "file of allowed client public keys (\"KEY [publish|subscribe]\" per line) or a directory of .pub files; SIGHUP reloads it")
 	fs.DurationVar(&o.FollowStallTimeout, "follow-stall-timeout", o.FollowStallTimeout, "a follow or tail client of the query API that accepts nothing for this long is disconnected (counted in zlog_collector_followers_dropped_total)")
