@@ -39,7 +39,7 @@ func startVictoriaLogs(t *testing.T, work string, args ...string) (*harness.Proc
 
 // The VictoriaLogs store against a real VictoriaLogs: what Write sent is
 // confirmed only by Count, holes are named by Missing, each stream's
-// highest seq is read back by Marks, typed fields stay numbers, and a
+// extent (lowest, highest and distinct seqs) is read back by Extents, typed fields stay numbers, and a
 // node that does not answer gives an error, never a count.
 func TestVictoriaLogsStore(t *testing.T) {
 	work := harness.WorkDir(t)
@@ -80,9 +80,9 @@ func TestVictoriaLogsStore(t *testing.T) {
 	if miss, err := store.Missing(ctx, b, 1, 10); err != nil || !slices.Equal(miss, []uint64{4, 7}) {
 		t.Errorf("missing of b = %v, %v; want [4 7]", miss, err)
 	}
-	marks, err := store.Marks(ctx)
-	if err != nil || marks[a] != 500 || marks[b] != 10 || len(marks) != 2 {
-		t.Errorf("marks = %v, %v", marks, err)
+	ext, err := store.Extents(ctx)
+	if err != nil || ext[a] != (vlstore.Extent{Lo: 1, Hi: 500, Count: 500}) || ext[b] != (vlstore.Extent{Lo: 1, Hi: 10, Count: 8}) || len(ext) != 2 {
+		t.Errorf("extents = %v, %v", ext, err)
 	}
 	if n, err := store.Count(ctx, a, 100, 199); err != nil || n != 100 {
 		t.Errorf("count of a 100..199 = %d, %v; want 100", n, err)
@@ -118,7 +118,7 @@ func TestCollectorOnVictoriaLogs(t *testing.T) {
 	}
 	waitVL := func() {
 		harness.Eventually(t, 30*time.Second, "VictoriaLogs answering", func() (bool, string) {
-			_, err := store.Marks(context.Background())
+			_, err := store.Extents(context.Background())
 			return err == nil, fmt.Sprint(err)
 		})
 	}

@@ -109,7 +109,7 @@ func (s *Server) esBulk(w http.ResponseWriter, r *http.Request) {
 // entry per action; evs the events to accept, ops[i] the item of evs[i].
 // Actions or documents that cannot be read are answered in items at once.
 func (s *Server) bulkItems(body []byte, index string) (items []esItem, ops []int, evs []schema.Event) {
-	p, _ := s.parser(recordSpec{message: "message", time: "@timestamp", service: "service.name"})
+	p, err := s.parser(recordSpec{message: "message", time: "@timestamp", service: "service.name"})
 	lines := bytes.Split(body, []byte("\n"))
 	prefix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i := 0; i < len(lines); i++ {
@@ -117,7 +117,10 @@ func (s *Server) bulkItems(body []byte, index string) (items []esItem, ops []int
 		if len(line) == 0 {
 			continue
 		}
-		name, meta, err := bulkAction(line)
+		name, meta, actionErr := bulkAction(line)
+		if err != nil { // the parser could not be made: every item says why
+			actionErr = err
+		}
 		if meta.Index == "" {
 			meta.Index = index
 		}
@@ -126,8 +129,8 @@ func (s *Server) bulkItems(body []byte, index string) (items []esItem, ops []int
 		}
 		it := esItem{action: name, Index: meta.Index, ID: meta.ID}
 		switch {
-		case err != nil:
-			it.Status, it.Error = http.StatusBadRequest, &esError{"action_request_validation_exception", err.Error()}
+		case actionErr != nil:
+			it.Status, it.Error = http.StatusBadRequest, &esError{"action_request_validation_exception", actionErr.Error()}
 			it.action = "index"
 		case name == "delete":
 			it.Status, it.Error = http.StatusBadRequest, &esError{"action_request_validation_exception", "delete is not supported: logs are only appended"}
@@ -138,9 +141,9 @@ func (s *Server) bulkItems(body []byte, index string) (items []esItem, ops []int
 			it.Status, it.Error = http.StatusBadRequest, &esError{"action_request_validation_exception", "update is not supported: logs are only appended"}
 		default:
 			i++
-			ev, err := s.record(p, bytes.TrimSpace(lines[i]), recordSpec{service: "service.name"})
-			if err != nil {
-				it.Status, it.Error = http.StatusBadRequest, &esError{"document_parsing_exception", err.Error()}
+			ev, docErr := s.record(p, bytes.TrimSpace(lines[i]), recordSpec{service: "service.name"})
+			if docErr != nil {
+				it.Status, it.Error = http.StatusBadRequest, &esError{"document_parsing_exception", docErr.Error()}
 				break
 			}
 			ops = append(ops, len(items))

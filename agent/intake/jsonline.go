@@ -159,20 +159,21 @@ func shipperParts(res *parse.Result) {
 	}
 }
 
-// parsers caches a parser per record spec: requests of one shipper name
-// the same fields.
-var parsers = struct {
+// parserCache holds a parser per record spec: the requests of one
+// shipper name the same fields. It keeps at most maxParsers; past them a
+// request gets a parser of its own.
+type parserCache struct {
 	sync.Mutex
 	m map[string]*parse.Parser
-}{m: map[string]*parse.Parser{}}
+}
 
 const maxParsers = 64
 
 func (s *Server) parser(spec recordSpec) (*parse.Parser, error) {
-	key := spec.message + "\x00" + spec.time + "\x00" + spec.service + "\x00" + fmt.Sprint(s.opts.MaxLineBytes)
-	parsers.Lock()
-	defer parsers.Unlock()
-	if p := parsers.m[key]; p != nil {
+	key := spec.message + "\x00" + spec.time + "\x00" + spec.service
+	s.parsers.Lock()
+	defer s.parsers.Unlock()
+	if p := s.parsers.m[key]; p != nil {
 		return p, nil
 	}
 	rule, err := parse.NewRule(parse.RuleSpec{MessageKey: spec.message, TimeKey: spec.time, ServiceKey: spec.service})
@@ -180,8 +181,11 @@ func (s *Server) parser(spec recordSpec) (*parse.Parser, error) {
 		return nil, fmt.Errorf("field names: %w", err)
 	}
 	p := parse.New(parse.Options{Format: parse.JSON, Rule: rule, MaxLineBytes: s.opts.MaxLineBytes + 1})
-	if len(parsers.m) < maxParsers {
-		parsers.m[key] = p
+	if s.parsers.m == nil {
+		s.parsers.m = map[string]*parse.Parser{}
+	}
+	if len(s.parsers.m) < maxParsers {
+		s.parsers.m[key] = p
 	}
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"strconv"
@@ -123,13 +124,7 @@ func resourceEvent(attrs []*common.KeyValue) schema.Event {
 
 func recordEvent(base schema.Event, scope *common.InstrumentationScope, rec *logs.LogRecord) schema.Event {
 	ev := base
-	ev.Labels = nil
-	if len(base.Labels) > 0 {
-		ev.Labels = make(schema.Labels, len(base.Labels))
-		for k, v := range base.Labels {
-			ev.Labels[k] = v
-		}
-	}
+	ev.Labels = maps.Clone(base.Labels) // s.event adds to them per record
 	ev.Fields = schema.Fields{}
 	switch {
 	case rec.TimeUnixNano != 0:

@@ -94,13 +94,13 @@ func (o *Options) defaults() {
 
 // Server is one protocol's listener.
 type Server struct {
-	opts     Options
-	logger   *slog.Logger
-	sink     Sink
-	ln       net.Listener
-	srv      *http.Server
-	metrics  metrics
-	handlers map[string]http.HandlerFunc
+	opts    Options
+	logger  *slog.Logger
+	sink    Sink
+	ln      net.Listener
+	srv     *http.Server
+	metrics metrics
+	parsers parserCache
 }
 
 type metrics struct {

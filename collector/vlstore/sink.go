@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/ratelog"
 )
 
 // SinkOptions configure the collector's sink on VictoriaLogs.
@@ -75,6 +77,7 @@ type Sink struct {
 	stored map[schema.Stream]map[uint64]bool
 
 	confirmed, rewritten, checkErrors, sendErrors, unsequencedLost prometheus.Counter
+	sendLog, checkLog                                              *ratelog.Log
 }
 
 // written is a run of one stream's events sent in one write.
@@ -107,6 +110,8 @@ func NewSink(store *Store, opts SinkOptions) *Sink {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
 	return &Sink{store: store, opts: opts, pending: map[schema.Stream][]written{},
+		sendLog:         ratelog.New(store.logger, slog.LevelWarn, "insert into VictoriaLogs failed", time.Minute),
+		checkLog:        ratelog.New(store.logger, slog.LevelWarn, "count on VictoriaLogs failed", time.Minute),
 		confirmed:       counter("zlog_collector_vl_confirmed_total", "Events a non-partial VictoriaLogs count confirmed, then acknowledged."),
 		rewritten:       counter("zlog_collector_vl_rewritten_total", "Events written to VictoriaLogs again because a count after the flush interval did not find them."),
 		checkErrors:     counter("zlog_collector_vl_check_errors_total", "Confirmation counts VictoriaLogs failed to answer (a node down or hung): nothing is acknowledged meanwhile."),
@@ -136,11 +141,14 @@ func (s *Sink) Write(ctx context.Context, batch []schema.Event) error {
 	}
 	if err := s.store.Write(ctx, s.notStored(batch)); err != nil {
 		s.sendErrors.Inc()
+		lost := 0
 		for _, ev := range batch {
 			if ev.Seq == 0 {
-				s.unsequencedLost.Inc()
+				lost++
 			}
 		}
+		s.unsequencedLost.Add(float64(lost))
+		s.sendLog.Note(fmt.Sprintf("sequenced events will be counted and written again; %d unsequenced ones are lost", lost), err)
 	}
 	runs := map[schema.Stream][]schema.Event{}
 	for _, ev := range batch {
@@ -231,7 +239,7 @@ func (s *Sink) confirm(ctx context.Context, now time.Time) map[schema.Stream]uin
 	for st, ws := range s.runs() {
 		whole, err := s.wholeStream(ctx, st, ws)
 		if err != nil {
-			s.failed(now)
+			s.failed(now, err)
 			continue
 		}
 		acked, inOrder := 0, true
@@ -240,7 +248,7 @@ func (s *Sink) confirm(ctx context.Context, now time.Time) map[schema.Stream]uin
 			ok := whole
 			if !ok {
 				if ok, err = s.whole(ctx, st, w); err != nil {
-					s.failed(now)
+					s.failed(now, err)
 					break
 				}
 			}
@@ -287,7 +295,7 @@ func (s *Sink) track(ctx context.Context, st schema.Stream, i int, w *written, w
 		w.complete, w.missing = time.Time{}, now
 	case now.Sub(w.missing) >= s.opts.RepairDelay && now.Sub(s.failedAt) >= s.opts.RepairDelay:
 		if err := s.repair(ctx, st, w); err != nil {
-			s.failed(now)
+			s.failed(now, err)
 			return
 		}
 		w.missing = time.Time{}
@@ -316,8 +324,9 @@ func (s *Sink) repair(ctx context.Context, st schema.Stream, w *written) error {
 
 // failed notes a query VictoriaLogs did not answer: nothing is repaired
 // until it has answered for RepairDelay again.
-func (s *Sink) failed(now time.Time) {
+func (s *Sink) failed(now time.Time, err error) {
 	s.checkErrors.Inc()
+	s.checkLog.Note("nothing is acknowledged or repaired until VictoriaLogs answers again", err)
 	s.failedAt = now
 }
 
@@ -404,21 +413,15 @@ func (s *Sink) LoadMarks(ctx context.Context) (map[schema.Stream]uint64, error) 
 type storedMark struct{ lo, hi, mark uint64 }
 
 func (s *Sink) readMarks(ctx context.Context) (map[schema.Stream]storedMark, error) {
-	rows, err := s.store.Query(ctx, "seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n")
+	extents, err := s.store.Extents(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[schema.Stream]storedMark, len(rows))
-	for _, r := range rows {
-		st := schema.Stream{Publisher: r["publisher"], Topic: r["topic"]}
-		var m storedMark
-		var n uint64
-		if _, err := fmt.Sscan(r["lo"]+" "+r["hi"]+" "+r["n"], &m.lo, &m.hi, &n); err != nil {
-			return nil, fmt.Errorf("%w: marks of %v: %v", ErrStore, st, r)
-		}
-		m.mark = m.hi
-		if n != m.hi-m.lo+1 {
-			if m.mark, err = s.firstHole(ctx, st, m.lo, m.hi); err != nil {
+	out := make(map[schema.Stream]storedMark, len(extents))
+	for st, e := range extents {
+		m := storedMark{lo: e.Lo, hi: e.Hi, mark: e.Hi}
+		if e.Count != e.Hi-e.Lo+1 {
+			if m.mark, err = s.firstHole(ctx, st, e.Lo, e.Hi); err != nil {
 				return nil, err
 			}
 		}

@@ -198,20 +198,25 @@ func (s *Store) Missing(ctx context.Context, st schema.Stream, from, to uint64) 
 	return out, nil
 }
 
-// Marks are the highest seq VictoriaLogs holds of each stream (holes below
-// it are Count's and Missing's to find).
-func (s *Store) Marks(ctx context.Context) (map[schema.Stream]uint64, error) {
-	rows, err := s.Query(ctx, "seq:>0 | stats by (publisher, topic) max(seq) as hwm")
+// Extent is what VictoriaLogs holds of one stream: its lowest and highest
+// seq and how many distinct seqs (Count == Hi-Lo+1 when nothing is
+// missing between them).
+type Extent struct{ Lo, Hi, Count uint64 }
+
+// Extents reads every stream's extent in one query.
+func (s *Store) Extents(ctx context.Context) (map[schema.Stream]Extent, error) {
+	rows, err := s.Query(ctx, "seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n")
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[schema.Stream]uint64, len(rows))
+	out := make(map[schema.Stream]Extent, len(rows))
 	for _, r := range rows {
-		n, err := strconv.ParseFloat(r["hwm"], 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: mark of %s %s: %q", ErrStore, r["publisher"], r["topic"], r["hwm"])
+		st := schema.Stream{Publisher: r["publisher"], Topic: r["topic"]}
+		var e Extent
+		if _, err := fmt.Sscan(r["lo"]+" "+r["hi"]+" "+r["n"], &e.Lo, &e.Hi, &e.Count); err != nil {
+			return nil, fmt.Errorf("%w: extent of %v: %v", ErrStore, st, r)
 		}
-		out[schema.Stream{Publisher: r["publisher"], Topic: r["topic"]}] = uint64(n)
+		out[st] = e
 	}
 	return out, nil
 }
