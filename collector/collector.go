@@ -30,6 +30,8 @@ import (
 	"github.com/zlog/zlog/collector/logfile"
 	"github.com/zlog/zlog/collector/proxy"
 	"github.com/zlog/zlog/collector/vlstore"
+	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/vlsearch"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/schema/buildinfo/buildmetric"
 	"github.com/zlog/zlog/schema/dirlock"
@@ -150,6 +152,7 @@ type Collector struct {
 	files    *logfile.Sink
 	index    *index.Writer // with the sqlite store
 	vl       *vlstore.Sink // with the victorialogs store
+	reader   query.Reader  // answers the API with the victorialogs store; nil: the index
 	lock     *dirlock.Lock
 	listener net.Listener
 
@@ -235,10 +238,14 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 func (c *Collector) openStore() (map[schema.Stream]uint64, error) {
 	opts := c.opts
 	if opts.Store == StoreVictoriaLogs {
+		if opts.VLInsertURL == "" {
+			return nil, errors.New("--store victorialogs needs --vl-insert")
+		}
 		store, err := vlstore.New(vlstore.Options{InsertURL: opts.VLInsertURL, SelectURL: opts.VLSelectURL}, c.logger)
 		if err != nil {
 			return nil, err
 		}
+		c.reader = vlsearch.New(store)
 		c.vl = vlstore.NewSink(store, vlstore.SinkOptions{FlushDelay: vlstore.ConfirmDelay(opts.VLFlushInterval), Committed: c.acknowledge})
 		c.reg.MustRegister(c.vl.Collectors()...)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

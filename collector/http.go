@@ -29,7 +29,7 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	private := http.NewServeMux()
 	private.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	private.Handle("/api/", api.NewHandler(api.Options{
-		IndexDir: filepath.Join(c.opts.DataDir, "index"), Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
+		IndexDir: filepath.Join(c.opts.DataDir, "index"), Reader: c.reader, Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
 		StallTimeout: c.opts.FollowStallTimeout, Metrics: newAPIMetrics(c.reg),
 	}, c.logger))
 	// Profiles for `go tool pprof`; the listener is loopback-only by default.

@@ -23,6 +23,22 @@ type Context struct {
 
 // EventByID finds a stored event by its ID (schema.Event.ID).
 func (s *Searcher) EventByID(ctx context.Context, id string) (schema.Event, error) {
+	return EventByID(ctx, s, id)
+}
+
+// ContextOf finds before events of ev's source up to its time and after
+// events from its time on, ev itself left out.
+func (s *Searcher) ContextOf(ctx context.Context, ev schema.Event, before, after int) (*Context, error) {
+	return ContextOf(ctx, s, ev, before, after)
+}
+
+// EventSearcher is what finding an event and its context needs of a store.
+type EventSearcher interface {
+	Search(ctx context.Context, q Query) (Iterator, error)
+}
+
+// EventByID finds a stored event of s by its ID (schema.Event.ID).
+func EventByID(ctx context.Context, s EventSearcher, id string) (schema.Event, error) {
 	publisher, service, level, seq, err := schema.ParseID(id)
 	if err != nil {
 		return schema.Event{}, fmt.Errorf("%w: %w", ErrBadQuery, err)
@@ -31,7 +47,7 @@ func (s *Searcher) EventByID(ctx context.Context, id string) (schema.Event, erro
 	if err != nil {
 		return schema.Event{}, fmt.Errorf("%w: event id %q: %w", ErrBadQuery, id, err)
 	}
-	found, err := s.first(ctx, Query{Services: []string{service}, MinLevel: level, Expr: x, Limit: 1})
+	found, err := first(ctx, s, Query{Services: []string{service}, MinLevel: level, Expr: x, Limit: 1})
 	if err != nil {
 		return schema.Event{}, err
 	}
@@ -41,9 +57,9 @@ func (s *Searcher) EventByID(ctx context.Context, id string) (schema.Event, erro
 	return found[0], nil
 }
 
-// ContextOf finds before events of ev's source up to its time and after
-// events from its time on, ev itself left out.
-func (s *Searcher) ContextOf(ctx context.Context, ev schema.Event, before, after int) (*Context, error) {
+// ContextOf finds before events of ev's source in s up to its time and
+// after events from its time on, ev itself left out.
+func ContextOf(ctx context.Context, s EventSearcher, ev schema.Event, before, after int) (*Context, error) {
 	x, err := ql.Parse("publisher:=" + strconv.Quote(ev.Publisher))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
@@ -56,7 +72,7 @@ func (s *Searcher) ContextOf(ctx context.Context, ev schema.Event, before, after
 	c := &Context{Event: ev}
 	q := source
 	q.Until, q.Limit = ev.Time, before+1 // +1: ev itself is among them
-	if c.Before, err = s.first(ctx, q); err != nil {
+	if c.Before, err = first(ctx, s, q); err != nil {
 		return nil, err
 	}
 	c.Before = without(c.Before, &ev, before)
@@ -65,7 +81,7 @@ func (s *Searcher) ContextOf(ctx context.Context, ev schema.Event, before, after
 	}
 	q = source
 	q.Since, q.OldestFirst, q.Limit = ev.Time, true, after+1+len(c.Before)
-	if c.After, err = s.first(ctx, q); err != nil {
+	if c.After, err = first(ctx, s, q); err != nil {
 		return nil, err
 	}
 	seen := append(c.Before[:len(c.Before):len(c.Before)], ev)
@@ -80,7 +96,7 @@ func (s *Searcher) ContextOf(ctx context.Context, ev schema.Event, before, after
 }
 
 // first is a search's events, at most q.Limit of them.
-func (s *Searcher) first(ctx context.Context, q Query) ([]schema.Event, error) {
+func first(ctx context.Context, s EventSearcher, q Query) ([]schema.Event, error) {
 	it, err := s.Search(ctx, q)
 	if err != nil {
 		return nil, err

@@ -160,6 +160,9 @@ func (s *Searcher) plan(q Query) (*plan, error) {
 	if err := p.addExpr(); err != nil {
 		return nil, err
 	}
+	if s.dir == "" { // compiled only, to match events found elsewhere (Over)
+		return p, nil
+	}
 	all, err := index.ListPartitions(s.dir)
 	if err != nil {
 		return nil, err

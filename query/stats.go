@@ -89,6 +89,25 @@ const maxBuckets = 10000
 // Stats counts what q matches (Limit and order ignored) grouped by by, and
 // per every-long bucket when every > 0. Since and Until must be set.
 func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Duration) (*Stats, error) {
+	acc, err := newStatsAcc(q, by, every)
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = 0
+	plan, err := s.plan(q)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range plan.parts {
+		if err := acc.partition(ctx, plan, p); err != nil && !s.skipDamaged(p.Path, err) {
+			return nil, err
+		}
+	}
+	return acc.stats(), nil
+}
+
+// newStatsAcc checks a stats request and lays out its buckets.
+func newStatsAcc(q Query, by GroupBy, every time.Duration) (*statsAcc, error) {
 	if q.Since.IsZero() || q.Until.IsZero() {
 		return nil, fmt.Errorf("%w: stats needs --since and --until", ErrBadQuery)
 	}
@@ -110,19 +129,14 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 		nb = max(nb, 1)
 		bucketNs = int64(every)
 	}
-	q.Limit = 0
-	plan, err := s.plan(q)
-	if err != nil {
-		return nil, err
-	}
-	acc := &statsAcc{by: by, base: start.UnixNano(), every: bucketNs, nb: int(nb), bucketed: every > 0, rows: map[string]*StatsRow{}}
-	for _, p := range plan.parts {
-		if err := acc.partition(ctx, plan, p); err != nil && !s.skipDamaged(p.Path, err) {
-			return nil, err
-		}
-	}
-	st := &Stats{By: by, Since: start, Until: q.Until, Every: every}
-	for _, r := range acc.rows {
+	return &statsAcc{by: by, base: start.UnixNano(), every: bucketNs, nb: int(nb), bucketed: every > 0, rows: map[string]*StatsRow{},
+		out: Stats{By: by, Since: start, Until: q.Until, Every: every}}, nil
+}
+
+// stats is what the accumulator added up, largest count first.
+func (a *statsAcc) stats() *Stats {
+	st := a.out
+	for _, r := range a.rows {
 		st.Rows = append(st.Rows, *r)
 		st.Total += r.Count
 	}
@@ -132,7 +146,7 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 		}
 		return st.Rows[i].Key < st.Rows[j].Key
 	})
-	return st, nil
+	return &st
 }
 
 // statsAcc adds events up per group and time bucket.
@@ -143,6 +157,7 @@ type statsAcc struct {
 	nb       int
 	bucketed bool
 	rows     map[string]*StatsRow
+	out      Stats // the request, which the rows are added to
 }
 
 func (a *statsAcc) bucket(t int64) int {

@@ -25,8 +25,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,13 +48,17 @@ type Options struct {
 // Store writes to and reads from VictoriaLogs.
 type Store struct {
 	opts   Options
-	client *http.Client
+	client *http.Client // bounded by Timeout: the sink's writes and counts
+	stream *http.Client // bounded by the caller's context: searches
 	logger *slog.Logger
 }
 
 // New checks the URLs.
 func New(opts Options, logger *slog.Logger) (*Store, error) {
 	for name, u := range map[string]string{"insert": opts.InsertURL, "select": opts.SelectURL} {
+		if u == "" && name == "insert" {
+			continue // a reader's store: Write refuses
+		}
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return nil, fmt.Errorf("victorialogs %s URL %q: want http(s)://HOST:PORT", name, u)
@@ -63,7 +69,7 @@ func New(opts Options, logger *slog.Logger) (*Store, error) {
 	}
 	opts.InsertURL = strings.TrimRight(opts.InsertURL, "/")
 	opts.SelectURL = strings.TrimRight(opts.SelectURL, "/")
-	return &Store{opts: opts, client: &http.Client{Timeout: opts.Timeout}, logger: logger.With("component", "vlstore")}, nil
+	return &Store{opts: opts, client: &http.Client{Timeout: opts.Timeout}, stream: &http.Client{}, logger: logger.With("component", "vlstore")}, nil
 }
 
 // streamFields are VictoriaLogs' stream fields for zlog's events.
@@ -71,7 +77,19 @@ const streamFields = "service,host,publisher"
 
 // reserved are the names the store gives an event's own parts.
 var reserved = map[string]bool{"_time": true, "_msg": true, "_stream": true, "_stream_id": true, "service": true,
-	"host": true, "publisher": true, "topic": true, "level": true, "seq": true}
+	"host": true, "publisher": true, "topic": true, "level": true, "seq": true, LabelsField: true}
+
+// LabelsField names, comma-separated, which of an event's fields are its
+// source labels, so that reading it back tells labels from fields.
+const LabelsField = "zlog.labels"
+
+// storedName is the name an event's label or field is stored under.
+func storedName(k string) string {
+	if reserved[k] {
+		return "field." + k
+	}
+	return k
+}
 
 // AppendLine appends ev as one JSON line.
 func AppendLine(b []byte, ev *schema.Event) []byte {
@@ -90,6 +108,12 @@ func AppendLine(b []byte, ev *schema.Event) []byte {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, ev.Seq, 10)
 	}
+	if len(ev.Labels) > 0 {
+		b = append(b, ',')
+		b = appendString(b, LabelsField)
+		b = append(b, ':')
+		b = appendString(b, strings.Join(slices.Sorted(maps.Keys(ev.Labels)), ","))
+	}
 	for k, v := range ev.Labels {
 		b = appendMember(b, k, v)
 	}
@@ -100,11 +124,8 @@ func AppendLine(b []byte, ev *schema.Event) []byte {
 }
 
 func appendMember(b []byte, k string, v any) []byte {
-	if reserved[k] {
-		k = "field." + k
-	}
 	b = append(b, ',')
-	b = appendString(b, k)
+	b = appendString(b, storedName(k))
 	b = append(b, ':')
 	switch v.(type) {
 	case int64, float64, bool:
@@ -128,6 +149,9 @@ var ErrStore = errors.New("victorialogs")
 func (s *Store) Write(ctx context.Context, batch []schema.Event) error {
 	if len(batch) == 0 {
 		return nil
+	}
+	if s.opts.InsertURL == "" {
+		return fmt.Errorf("%w: no insert URL to write %d events to", ErrStore, len(batch))
 	}
 	var body []byte
 	for i := range batch {
@@ -154,6 +178,7 @@ func (s *Store) Write(ctx context.Context, batch []schema.Event) error {
 // Close releases idle connections.
 func (s *Store) Close() error {
 	s.client.CloseIdleConnections()
+	s.stream.CloseIdleConnections()
 	return nil
 }
 
@@ -224,33 +249,88 @@ func (s *Store) Extents(ctx context.Context) (map[schema.Stream]Extent, error) {
 // Query runs a LogsQL query over all time on vlselect and returns its
 // rows.
 func (s *Store) Query(ctx context.Context, q string) ([]map[string]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.SelectURL+"/select/logsql/query",
-		strings.NewReader(url.Values{"query": {q}}.Encode()))
+	var rows []map[string]string
+	err := s.each(ctx, s.client, q, nil, func(r Row) error {
+		rows = append(rows, r)
+		return nil
+	})
+	return rows, err
+}
+
+// Each runs a LogsQL query on vlselect, with the extra parameters of
+// /select/logsql/query (limit, start, end), and gives fn each row as it
+// streams in; an error of fn ends the query and is returned. Only ctx
+// bounds its time: an answer may be long.
+func (s *Store) Each(ctx context.Context, q string, extra url.Values, fn func(Row) error) error {
+	return s.each(ctx, s.stream, q, extra, fn)
+}
+
+func (s *Store) each(ctx context.Context, client *http.Client, q string, extra url.Values, fn func(Row) error) error {
+	form := url.Values{"query": {q}}
+	for k, v := range extra {
+		form[k] = v
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.SelectURL+"/select/logsql/query", strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: query %q: %w", ErrStore, q, err)
+		return fmt.Errorf("%w: query %q: %w", ErrStore, q, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return nil, fmt.Errorf("%w: query %q: %s: %s", ErrStore, q, resp.Status, bytes.TrimSpace(msg))
+		return fmt.Errorf("%w: query %q: %s: %s", ErrStore, q, resp.Status, bytes.TrimSpace(msg))
 	}
-	var rows []map[string]string
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
-		var row map[string]string
+		var row Row
 		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-			return nil, fmt.Errorf("%w: query %q: row %q: %w", ErrStore, q, sc.Bytes(), err)
+			return fmt.Errorf("%w: query %q: row %q: %w", ErrStore, q, sc.Bytes(), err)
 		}
-		rows = append(rows, row)
+		if err := fn(row); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: query %q: %w", ErrStore, q, err)
+		return fmt.Errorf("%w: query %q: %w", ErrStore, q, err)
 	}
-	return rows, nil
+	return nil
 }
+
+// FieldNames lists the names of the fields of the rows q matches.
+func (s *Store) FieldNames(ctx context.Context, q string) ([]string, error) {
+	u := s.opts.SelectURL + "/select/logsql/field_names?" + url.Values{"query": {q}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.stream.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: field names of %q: %w", ErrStore, q, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%w: field names of %q: %s: %s", ErrStore, q, resp.Status, bytes.TrimSpace(msg))
+	}
+	var body struct {
+		Values []struct {
+			Value string `json:"value"`
+		} `json:"values"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("%w: field names of %q: %w", ErrStore, q, err)
+	}
+	names := make([]string, len(body.Values))
+	for i, v := range body.Values {
+		names[i] = v.Value
+	}
+	return names, nil
+}
+
+// String names the store by its select URL.
+func (s *Store) String() string { return s.opts.SelectURL }

@@ -19,8 +19,11 @@ import (
 
 // Options configure the API handler.
 type Options struct {
-	IndexDir string       // <data>/index
-	Live     live.Options // the collector's live XPUB, for follow and tail (prefixes are set per request)
+	IndexDir string // <data>/index
+	// Reader, when set, answers instead of the index under IndexDir:
+	// VictoriaLogs, for a collector with --store victorialogs.
+	Reader query.Reader
+	Live   live.Options // the collector's live XPUB, for follow and tail (prefixes are set per request)
 	// StallTimeout: a follow or tail client that accepts nothing for this
 	// long is disconnected and counted, so it cannot hold buffers; 30s.
 	StallTimeout time.Duration
@@ -147,7 +150,7 @@ func statusOf(err error) int {
 
 // request decodes the query and opens the searcher; on error it has
 // answered already.
-func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []string) (query.Query, *query.Searcher, bool) {
+func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []string) (query.Query, query.Reader, bool) {
 	now := time.Now()
 	v := r.URL.Query()
 	q, err := decodeQuery(v, allowed, now)
@@ -164,13 +167,25 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []stri
 	if !v.Has(pUntil) {
 		q.Until = now
 	}
-	s, err := query.NewSearcher(h.opts.IndexDir)
+	s, err := h.reader()
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return q, nil, false
 	}
-	s.Warn = func(msg string) { h.logger.Warn(msg) }
 	return q, s, true
+}
+
+// reader is what answers: Options.Reader, or the index.
+func (h *Handler) reader() (query.Reader, error) {
+	if h.opts.Reader != nil {
+		return h.opts.Reader, nil
+	}
+	s, err := query.NewSearcher(h.opts.IndexDir)
+	if err != nil {
+		return nil, err
+	}
+	s.Warn = func(msg string) { h.logger.Warn(msg) }
+	return s, nil
 }
 
 // DefaultLimit is how many events a search answers when it does not say
@@ -315,8 +330,13 @@ func (h *Handler) streamer(w http.ResponseWriter) (emit func(any) error) {
 }
 
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request) {
-	q, s, ok := h.request(w, r, searchParams)
+	q, reader, ok := h.request(w, r, searchParams)
 	if !ok {
+		return
+	}
+	s, ok := reader.(*query.Searcher)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, fmt.Errorf("follow reads the index; this collector stores in %s: use tail for live events", reader))
 		return
 	}
 	if r.URL.Query().Has(pUntil) {
@@ -378,12 +398,11 @@ func (h *Handler) context(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s, err := query.NewSearcher(h.opts.IndexDir)
+	s, err := h.reader()
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return
 	}
-	s.Warn = func(msg string) { h.logger.Warn(msg) }
 	ev, err := s.EventByID(r.Context(), v.Get("id"))
 	var c *query.Context
 	if err == nil {
@@ -404,7 +423,7 @@ func (h *Handler) retention(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		RetainedFrom *time.Time `json:"retained_from"`
 	}
-	if s, err := query.NewSearcher(h.opts.IndexDir); err == nil {
+	if s, err := h.reader(); err == nil {
 		if t, ok := s.RetainedFrom(); ok {
 			body.RetainedFrom = &t
 		}

@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/zlog/zlog/collector/vlstore"
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/api"
 	"github.com/zlog/zlog/query/live"
+	"github.com/zlog/zlog/query/vlsearch"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/schema/keys"
 )
@@ -31,7 +34,7 @@ type backend interface {
 
 // sourceFlags choose the backend.
 type sourceFlags struct {
-	data, xpub, collector, tokenFile, serverKey, secretKey *string
+	data, xpub, collector, tokenFile, serverKey, secretKey, store, vlSelect *string
 }
 
 func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
@@ -41,6 +44,8 @@ func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
 		collector: fs.String("collector", os.Getenv("ZLOG_COLLECTOR"), "ask a collector's query API instead, e.g. http://host:4446 ($ZLOG_COLLECTOR)"),
 		tokenFile: fs.String("token-file", os.Getenv("ZLOG_TOKEN_FILE"), "file holding the query API's bearer token ($ZLOG_TOKEN_FILE)"),
 		serverKey: fs.String("curve-server-key", os.Getenv("ZLOG_CURVE_SERVER_KEY"), "the collector's CURVE public key file, for live events from a CURVE collector ($ZLOG_CURVE_SERVER_KEY)"),
+		store:     fs.String("store", envOr("ZLOG_STORE", "sqlite"), "where the events are: sqlite (the collector's SQLite index under --data) or victorialogs (--vl-select) ($ZLOG_STORE)"),
+		vlSelect:  fs.String("vl-select", os.Getenv("ZLOG_VL_SELECT"), "VictoriaLogs' vlselect (or single node) URL, with --store victorialogs, e.g. http://host:9471 ($ZLOG_VL_SELECT)"),
 		secretKey: fs.String("curve-secret-key", os.Getenv("ZLOG_CURVE_SECRET_KEY"), "logq's CURVE secret key file; its .pub must be in the collector's --authorized-keys ($ZLOG_CURVE_SECRET_KEY)"),
 	}
 }
@@ -51,7 +56,11 @@ func (s *sourceFlags) backend() (backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flag --curve-secret-key: %w", err)
 		}
-		return &localBackend{indexDir: filepath.Join(*s.data, "index"), live: live.Options{Endpoint: *s.xpub, Curve: curve,
+		open, err := s.reader()
+		if err != nil {
+			return nil, err
+		}
+		return &localBackend{open: open, live: live.Options{Endpoint: *s.xpub, Curve: curve,
 			Notice: func(msg string) { fmt.Fprintln(os.Stderr, "logq:", msg) }}}, nil
 	}
 	var token string
@@ -68,19 +77,45 @@ func (s *sourceFlags) backend() (backend, error) {
 	return c, nil
 }
 
-// localBackend reads the index under --data and the XPUB at --xpub.
-type localBackend struct {
-	indexDir string
-	live     live.Options
+// reader opens the store --store names.
+func (s *sourceFlags) reader() (func() (query.Reader, error), error) {
+	switch *s.store {
+	case "sqlite":
+		dir := filepath.Join(*s.data, "index")
+		return func() (query.Reader, error) {
+			s, err := query.NewSearcher(dir)
+			if err != nil {
+				return nil, err
+			}
+			s.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "logq: warning:", msg) }
+			return s, nil
+		}, nil
+	case "victorialogs":
+		store, err := vlstore.New(vlstore.Options{SelectURL: *s.vlSelect}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, fmt.Errorf("flag --vl-select: %w", err)
+		}
+		r := vlsearch.New(store)
+		return func() (query.Reader, error) { return r, nil }, nil
+	}
+	return nil, fmt.Errorf("flag --store %q: want sqlite or victorialogs", *s.store)
 }
 
-func (l *localBackend) searcher() (*query.Searcher, error) {
-	s, err := query.NewSearcher(l.indexDir)
-	if err == nil {
-		s.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "logq: warning:", msg) }
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
 	}
-	return s, err
+	return def
 }
+
+// localBackend reads the store on this host (--data or --vl-select) and
+// the XPUB at --xpub.
+type localBackend struct {
+	open func() (query.Reader, error)
+	live live.Options
+}
+
+func (l *localBackend) searcher() (query.Reader, error) { return l.open() }
 
 func (l *localBackend) Search(ctx context.Context, q query.Query) (query.Iterator, error) {
 	s, err := l.searcher()
@@ -136,9 +171,13 @@ func (l *localBackend) RetainedFrom(context.Context) (time.Time, bool, error) {
 }
 
 func (l *localBackend) Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error {
-	s, err := l.searcher()
+	r, err := l.searcher()
 	if err != nil {
 		return err
+	}
+	s, ok := r.(*query.Searcher)
+	if !ok {
+		return fmt.Errorf("--follow reads the index; %s has no stream marks to join live events to yet: use logq tail", r)
 	}
 	return live.Follow(ctx, s, q, l.live, emit, notice)
 }
