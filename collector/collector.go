@@ -447,8 +447,16 @@ func (c *Collector) keepDataDir() {
 	c.lock = lock
 }
 
-// pendingEvents is the backlog for heartbeats.
-func (c *Collector) pendingEvents() uint64 { return uint64(max(c.backlog.Load(), 0)) }
+// pendingEvents, the backlog for heartbeats, are the events received and
+// not yet acknowledged: not yet stored, or written to VictoriaLogs and not
+// yet confirmed there.
+func (c *Collector) pendingEvents() uint64 {
+	n := max(c.backlog.Load(), 0)
+	if c.vl != nil {
+		n += int64(c.vl.Pending())
+	}
+	return uint64(n)
+}
 
 // Ready is closed once Run has started serving.
 func (c *Collector) Ready() <-chan struct{} { return c.ready }

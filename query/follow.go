@@ -23,7 +23,8 @@ type LiveSource interface {
 // FollowOptions tune Follow; zero values take the defaults.
 type FollowOptions struct {
 	// FillWait bounds how long a gap in a stream's live sequence numbers
-	// waits for the collector to commit the missing events (5s).
+	// waits for the collector to commit the missing events (the store's
+	// FillWait: 5s for the index).
 	FillWait time.Duration
 	// Gap is told about sequence numbers that were neither live nor in
 	// the index after FillWait (a collector that lost them, or retention).
@@ -52,20 +53,43 @@ type FollowOptions struct {
 // come. Live events are matched by the same code as stored ones, so both
 // match the same words.
 func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit func(*schema.Event) error, opts FollowOptions) error {
+	return Follow(ctx, s, q, live, emit, opts)
+}
+
+// Followable is a store whose matches a query can be followed on, with
+// live events joined to them per stream by sequence number.
+type Followable interface {
+	EventSearcher
+	// StreamMarks is each stream's highest seq up to which the store holds
+	// (and a search finds) every event.
+	StreamMarks(ctx context.Context) (map[schema.Stream]uint64, error)
+	// StreamEvents reads up to limit events of st with from < seq <= to
+	// and time above afterNs (Unix ns), in time order, and returns the
+	// time of the last one read. A page ends at a change of time, so
+	// that it may run a little over limit: the next page starts after that
+	// time and must not miss an event sharing it.
+	StreamEvents(ctx context.Context, st schema.Stream, from, to uint64, afterNs int64, limit int) ([]schema.Event, int64, error)
+	// FillWait is how long an event the collector received may take to
+	// be found by a search: how long a gap waits to be filled.
+	FillWait() time.Duration
+}
+
+// Follow is Searcher.Follow on any store that can be followed.
+func Follow(ctx context.Context, s Followable, q Query, live LiveSource, emit func(*schema.Event) error, opts FollowOptions) error {
 	if opts.FillWait <= 0 {
-		opts.FillWait = 5 * time.Second
+		opts.FillWait = s.FillWait()
 	}
 	if !q.Until.IsZero() {
 		return fmt.Errorf("%w: --until cannot be used with --follow", ErrBadQuery)
 	}
-	p, err := s.plan(q)
+	over, err := Compile(q)
 	if err != nil {
 		return err
 	}
-	m := newLiveMatcher(p)
+	p, m := over.m.p, over.m
 	// The marks come before the search: whatever it then finds above them
 	// is remembered, since live events will repeat it.
-	cover, err := s.streamMarks(ctx)
+	cover, err := s.StreamMarks(ctx)
 	if err != nil {
 		return err
 	}
@@ -111,7 +135,7 @@ func (s *Searcher) Check(q Query) error {
 }
 
 type follower struct {
-	s      *Searcher
+	s      Followable
 	p      *plan
 	m      *liveMatcher
 	emit   func(*schema.Event) error
@@ -234,7 +258,7 @@ func (f *follower) live(ctx context.Context, ev *schema.Event) error {
 // without a live event: what they committed was forwarded before the
 // subscription took effect.
 func (f *follower) settle(ctx context.Context) error {
-	marks, err := f.s.streamMarks(ctx)
+	marks, err := f.s.StreamMarks(ctx)
 	if err != nil {
 		return err
 	}
@@ -258,7 +282,7 @@ func (f *follower) settle(ctx context.Context) error {
 func (f *follower) fill(ctx context.Context, st schema.Stream, from, to uint64, wait bool) error {
 	deadline := time.Now().Add(f.opts.FillWait)
 	for wait {
-		marks, err := f.s.streamMarks(ctx)
+		marks, err := f.s.StreamMarks(ctx)
 		if err != nil {
 			return err
 		}
@@ -277,7 +301,7 @@ func (f *follower) fill(ctx context.Context, st schema.Stream, from, to uint64, 
 		after = max(after, at-int64(fillSlack))
 	}
 	for {
-		evs, last, err := f.s.streamEvents(ctx, st, from, to, after, fillPage)
+		evs, last, err := f.s.StreamEvents(ctx, st, from, to, after, fillPage)
 		if err != nil {
 			return err
 		}
@@ -328,17 +352,16 @@ func (f *follower) saw(ev *schema.Event) {
 	}
 }
 
-// streamMarks is each stream's highest committed sequence number.
-func (s *Searcher) streamMarks(ctx context.Context) (map[schema.Stream]uint64, error) {
+// StreamMarks is each stream's highest committed sequence number.
+func (s *Searcher) StreamMarks(ctx context.Context) (map[schema.Stream]uint64, error) {
 	return index.ReadMarks(ctx, s.dir)
 }
 
-// streamEvents reads up to limit events of st with from < seq <= to and
-// time above afterID (Unix ns), in time order, and returns the time of the
-// last one read. A page ends at a change of time, so that it may run a
-// little over limit: the next page starts after that time and must not
-// miss an event sharing it.
-func (s *Searcher) streamEvents(ctx context.Context, st schema.Stream, from, to uint64, afterID int64, limit int) ([]schema.Event, int64, error) {
+// FillWait: the collector commits to the index within a second or so.
+func (s *Searcher) FillWait() time.Duration { return 5 * time.Second }
+
+// StreamEvents is Followable's, from the index.
+func (s *Searcher) StreamEvents(ctx context.Context, st schema.Stream, from, to uint64, afterID int64, limit int) ([]schema.Event, int64, error) {
 	service, levelName, ok := cutLast(st.Topic, ".")
 	level, err := schema.ParseLevel(levelName)
 	if !ok || err != nil {

@@ -11,7 +11,7 @@ import (
 // VictoriaLogs (package query/vlsearch). The API, logq and the web UI ask
 // one without knowing which.
 type Reader interface {
-	EventSearcher
+	Followable
 	Count(ctx context.Context, q Query) (int64, error)
 	Run(ctx context.Context, q Query) (*Table, error)
 	Stats(ctx context.Context, q Query, by GroupBy, every time.Duration) (*Stats, error)

@@ -110,21 +110,41 @@ func TestSearchFollowSeam(t *testing.T) {
 	work := harness.WorkDir(t)
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
+	followSeam(t, work, col, []string{"--data", data})
+}
+
+// The same on a collector storing into VictoriaLogs: the seam joins live
+// events to what the cluster holds by its stream marks.
+func TestSearchFollowSeamOnVictoriaLogs(t *testing.T) {
+	work := harness.WorkDir(t)
+	_, vl := startVictoriaLogs(t, work)
+	col := harness.StartCollector(t, binDir, work, filepath.Join(work, "data"),
+		"--store", "victorialogs", "--vl-insert", vl, "--vl-select", vl, "--vl-flush-interval", "1s")
+	// The heartbeat counts events waiting for VictoriaLogs' confirmation
+	// as the collector's backlog: publishers wait rather than resend.
+	if resent := followSeam(t, work, col, []string{"--store", "victorialogs", "--vl-select", vl}); resent != 0 {
+		t.Errorf("publishers resent %d events to a healthy collector", resent)
+	}
+}
+
+// followSeam follows two publishers' streams through the switch, with
+// logq reading the store that store names and over col's API, and returns
+// how many events the publishers resent.
+func followSeam(t *testing.T, work string, col *harness.Collector, store []string) (resent int) {
 	const perStream = 20000
 	loadA := startLoad(t, work, col.XSub, "seam-a", perStream, 4000)
 	loadB := startLoad(t, work, col.XSub, "seam-b", perStream, 4000)
 	// Start following while both streams are mid-flight.
 	harness.Eventually(t, 30*time.Second, "some events indexed", func() (bool, string) {
-		res := harness.Logq(t, binDir, "search", "--data", data, "--count", "--service", "seam-a")
+		res := harness.Logq(t, binDir, append([]string{"search", "--count", "--service", "seam-a"}, store...)...)
 		var n int
 		fmt.Sscan(res.Stdout, &n)
 		return n >= 3000, res.Stdout
 	})
 	followArgs := []string{"search", "--follow", "--service", "seam-a", "--service", "seam-b", "--since", "1h", "--limit", "0", "-o", "json"}
-	local := harness.Start(t, work, "follow-local", filepath.Join(binDir, "logq"), append(followArgs, "--data", data, "--xpub", col.XPub)...)
+	local := harness.Start(t, work, "follow-local", filepath.Join(binDir, "logq"), append(append(followArgs, store...), "--xpub", col.XPub)...)
 	remote := harness.Start(t, work, "follow-api", filepath.Join(binDir, "logq"), append(followArgs, "--collector", "http://"+col.HTTP)...)
-	waitLoadgenOK(t, loadA)
-	waitLoadgenOK(t, loadB)
+	resent = waitLoadgenOK(t, loadA) + waitLoadgenOK(t, loadB)
 	// A last event after both loads: once a follower prints it, it has
 	// printed everything before it that it ever will from the seam.
 	agentPipe(t, col.XSub, "seam-a", "marker after the load\n")
@@ -161,6 +181,7 @@ func TestSearchFollowSeam(t *testing.T) {
 			}
 		}
 	}
+	return resent
 }
 
 // A local search --follow survives a collector crash: its subscription

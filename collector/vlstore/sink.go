@@ -36,6 +36,11 @@ type SinkOptions struct {
 	Committed func(map[schema.Stream]uint64)
 	// MaxPending bounds the events held for confirmation; 1,000,000.
 	MaxPending int
+	// SlowCount is how long a count may take before it says a node
+	// stalled (SIGSTOPped, hung, starved): 1s. A stalled node's flusher
+	// does not run, so its rows stay in memory for as long; the window of
+	// every run starts again when such a count answers.
+	SlowCount time.Duration
 }
 
 // ConfirmDelay is how long rows that reached a VictoriaLogs storage node
@@ -66,7 +71,10 @@ type Sink struct {
 	store *Store
 	opts  SinkOptions
 
-	failedAt time.Time // last query VictoriaLogs did not answer; the confirming goroutine's
+	// The confirming goroutine's: the last query VictoriaLogs did not
+	// answer, and when the stretch began in which every count answered
+	// within SlowCount (no flush window is counted from before it).
+	failedAt, steadySince time.Time
 
 	mu      sync.Mutex
 	pending map[schema.Stream][]written // in seq order
@@ -76,8 +84,8 @@ type Sink struct {
 	// not written again.
 	stored map[schema.Stream]map[uint64]bool
 
-	confirmed, rewritten, checkErrors, sendErrors, unsequencedLost prometheus.Counter
-	sendLog, checkLog                                              *ratelog.Log
+	confirmed, rewritten, checkErrors, sendErrors, unsequencedLost, slowCounts prometheus.Counter
+	sendLog, checkLog                                                          *ratelog.Log
 }
 
 // written is a run of one stream's events sent in one write.
@@ -106,6 +114,9 @@ func NewSink(store *Store, opts SinkOptions) *Sink {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 1_000_000
 	}
+	if opts.SlowCount <= 0 {
+		opts.SlowCount = time.Second
+	}
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
@@ -117,12 +128,13 @@ func NewSink(store *Store, opts SinkOptions) *Sink {
 		checkErrors:     counter("zlog_collector_vl_check_errors_total", "Confirmation counts VictoriaLogs failed to answer (a node down or hung): nothing is acknowledged meanwhile."),
 		sendErrors:      counter("zlog_collector_vl_send_errors_total", "Inserts VictoriaLogs refused or did not answer; their sequenced events are checked and written again."),
 		unsequencedLost: counter("zlog_collector_vl_unsequenced_lost_total", "Unsequenced events (seq 0, best effort) of a failed insert: lost."),
+		slowCounts:      counter("zlog_collector_vl_slow_counts_total", "Confirmation counts slower than the stall threshold: every flush window started again."),
 	}
 }
 
 // Collectors are the sink's metrics.
 func (s *Sink) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.confirmed, s.rewritten, s.checkErrors, s.sendErrors, s.unsequencedLost}
+	return []prometheus.Collector{s.confirmed, s.rewritten, s.checkErrors, s.sendErrors, s.unsequencedLost, s.slowCounts}
 }
 
 // ErrBacklog is returned by Write, having sent nothing, while more than
@@ -190,6 +202,11 @@ func (s *Sink) notStored(batch []schema.Event) []schema.Event {
 	return out
 }
 
+// Pending is how many written events wait for their confirmation: the
+// collector's heartbeat counts them as its backlog, so that publishers
+// wait for their acknowledgement rather than resend them.
+func (s *Sink) Pending() int { return s.backlog() }
+
 func (s *Sink) backlog() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,7 +227,7 @@ func (s *Sink) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		marks := s.confirm(ctx, time.Now())
+		marks := s.confirm(ctx)
 		if len(marks) > 0 && s.opts.Committed != nil {
 			s.opts.Committed(marks)
 		}
@@ -231,15 +248,17 @@ func (s *Sink) runs() map[schema.Stream][]written {
 // confirm checks every stream's pending runs and returns the marks it
 // may acknowledge. A run is acknowledged once a count found it whole and
 // FlushDelay has passed since (rows a count sees have reached a storage
-// node by then, so they are on its disk FlushDelay later), and a second
-// count still finds it whole (a node killed in between would have lost
-// them). Runs are acknowledged in order, up to the first that is not.
-func (s *Sink) confirm(ctx context.Context, now time.Time) map[schema.Stream]uint64 {
+// node by then, so they are on its disk FlushDelay later), with every
+// count in between answered promptly (a stalled node flushes nothing),
+// and a second count still finds it whole (a node killed in between
+// would have lost them). Runs are acknowledged in order, up to the first
+// that is not.
+func (s *Sink) confirm(ctx context.Context) map[schema.Stream]uint64 {
 	marks := map[schema.Stream]uint64{}
 	for st, ws := range s.runs() {
 		whole, err := s.wholeStream(ctx, st, ws)
 		if err != nil {
-			s.failed(now, err)
+			s.failed(time.Now(), err)
 			continue
 		}
 		acked, inOrder := 0, true
@@ -248,12 +267,13 @@ func (s *Sink) confirm(ctx context.Context, now time.Time) map[schema.Stream]uin
 			ok := whole
 			if !ok {
 				if ok, err = s.whole(ctx, st, w); err != nil {
-					s.failed(now, err)
+					s.failed(time.Now(), err)
 					break
 				}
 			}
+			now := time.Now()
 			s.track(ctx, st, i, w, ok, now)
-			done := ok && !w.complete.IsZero() && now.Sub(w.complete) >= s.opts.FlushDelay
+			done := ok && !w.complete.IsZero() && now.Sub(later(w.complete, s.steadySince)) >= s.opts.FlushDelay
 			if done && inOrder {
 				marks[st] = w.to()
 				s.confirmed.Add(float64(len(w.events)))
@@ -266,20 +286,39 @@ func (s *Sink) confirm(ctx context.Context, now time.Time) map[schema.Stream]uin
 	return marks
 }
 
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // wholeStream reports whether one count finds every pending run of st.
 func (s *Sink) wholeStream(ctx context.Context, st schema.Stream, ws []written) (bool, error) {
 	want := 0
 	for _, w := range ws {
 		want += len(w.events)
 	}
-	n, err := s.store.Count(ctx, st, ws[0].from(), ws[len(ws)-1].to())
+	n, err := s.count(ctx, st, ws[0].from(), ws[len(ws)-1].to())
 	return n >= int64(want), err
 }
 
 // whole reports whether a count finds every event of one run.
 func (s *Sink) whole(ctx context.Context, st schema.Stream, w *written) (bool, error) {
-	n, err := s.store.Count(ctx, st, w.from(), w.to())
+	n, err := s.count(ctx, st, w.from(), w.to())
 	return n >= int64(len(w.events)), err
+}
+
+// count is Store.Count, timed: one slower than SlowCount starts every
+// run's flush window again.
+func (s *Sink) count(ctx context.Context, st schema.Stream, from, to uint64) (int64, error) {
+	start := time.Now()
+	n, err := s.store.Count(ctx, st, from, to)
+	if end := time.Now(); end.Sub(start) > s.opts.SlowCount {
+		s.slowCounts.Inc()
+		s.steadySince = end
+	}
+	return n, err
 }
 
 // track records what a count found of run i. A run found short is written
@@ -327,7 +366,7 @@ func (s *Sink) repair(ctx context.Context, st schema.Stream, w *written) error {
 func (s *Sink) failed(now time.Time, err error) {
 	s.checkErrors.Inc()
 	s.checkLog.Note("nothing is acknowledged or repaired until VictoriaLogs answers again", err)
-	s.failedAt = now
+	s.failedAt, s.steadySince = now, now
 }
 
 // pop drops a stream's first n runs, confirmed. Only the confirming
@@ -373,7 +412,7 @@ var ErrHoles = errors.New("holes")
 // again; the seqs stored above the mark are remembered, so that their
 // resends are confirmed without being written twice.
 func (s *Sink) LoadMarks(ctx context.Context) (map[schema.Stream]uint64, error) {
-	first, err := s.readMarks(ctx)
+	first, err := s.store.Marks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -384,48 +423,26 @@ func (s *Sink) LoadMarks(ctx context.Context) (map[schema.Stream]uint64, error) 
 		case <-time.After(s.opts.FlushDelay):
 		}
 	}
-	second, err := s.readMarks(ctx)
+	second, err := s.store.Marks(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[schema.Stream]uint64, len(second))
 	for st, m := range second {
-		mark := m.mark
+		mark := m.Whole
 		if f, ok := first[st]; !ok {
-			mark = m.lo - 1 // all of it arrived since the first read
+			mark = m.Lo - 1 // all of it arrived since the first read
 		} else {
-			mark = min(mark, f.mark)
+			mark = min(mark, f.Whole)
 		}
-		if m.hi > mark {
-			if err := s.noteStored(ctx, st, mark+1, m.hi); err != nil {
+		if m.Hi > mark {
+			if err := s.noteStored(ctx, st, mark+1, m.Hi); err != nil {
 				return nil, err
 			}
 		}
 		if mark > 0 {
 			out[st] = mark
 		}
-	}
-	return out, nil
-}
-
-// storedMark is what VictoriaLogs holds of one stream: its lowest and
-// highest seq, and the highest below which none is missing.
-type storedMark struct{ lo, hi, mark uint64 }
-
-func (s *Sink) readMarks(ctx context.Context) (map[schema.Stream]storedMark, error) {
-	extents, err := s.store.Extents(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[schema.Stream]storedMark, len(extents))
-	for st, e := range extents {
-		m := storedMark{lo: e.Lo, hi: e.Hi, mark: e.Hi}
-		if e.Count != e.Hi-e.Lo+1 {
-			if m.mark, err = s.firstHole(ctx, st, e.Lo, e.Hi); err != nil {
-				return nil, err
-			}
-		}
-		out[st] = m
 	}
 	return out, nil
 }
@@ -449,23 +466,4 @@ func (s *Sink) noteStored(ctx context.Context, st schema.Stream, from, to uint64
 	}
 	s.stored[st] = have
 	return nil
-}
-
-// firstHole finds, by halving, the highest m in [lo, hi] with every seq
-// from lo to m stored.
-func (s *Sink) firstHole(ctx context.Context, st schema.Stream, lo, hi uint64) (uint64, error) {
-	good := lo // lo is stored: it is the minimum
-	for good < hi {
-		mid := good + (hi-good+1)/2
-		n, err := s.store.Count(ctx, st, lo, mid)
-		if err != nil {
-			return 0, err
-		}
-		if uint64(n) == mid-lo+1 {
-			good = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	return good, nil
 }

@@ -246,6 +246,48 @@ func (s *Store) Extents(ctx context.Context) (map[schema.Stream]Extent, error) {
 	return out, nil
 }
 
+// Mark is what VictoriaLogs holds of one stream: its lowest and highest
+// seq, and the highest up to which none is missing from the lowest on.
+type Mark struct{ Lo, Hi, Whole uint64 }
+
+// Marks reads every stream's mark.
+func (s *Store) Marks(ctx context.Context) (map[schema.Stream]Mark, error) {
+	extents, err := s.Extents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[schema.Stream]Mark, len(extents))
+	for st, e := range extents {
+		m := Mark{Lo: e.Lo, Hi: e.Hi, Whole: e.Hi}
+		if e.Count != e.Hi-e.Lo+1 {
+			if m.Whole, err = s.firstHole(ctx, st, e.Lo, e.Hi); err != nil {
+				return nil, err
+			}
+		}
+		out[st] = m
+	}
+	return out, nil
+}
+
+// firstHole finds, by halving, the highest m in [lo, hi] with every seq
+// from lo to m stored.
+func (s *Store) firstHole(ctx context.Context, st schema.Stream, lo, hi uint64) (uint64, error) {
+	good := lo // lo is stored: it is the minimum
+	for good < hi {
+		mid := good + (hi-good+1)/2
+		n, err := s.Count(ctx, st, lo, mid)
+		if err != nil {
+			return 0, err
+		}
+		if uint64(n) == mid-lo+1 {
+			good = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return good, nil
+}
+
 // Query runs a LogsQL query over all time on vlselect and returns its
 // rows.
 func (s *Store) Query(ctx context.Context, q string) ([]map[string]string, error) {

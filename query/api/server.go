@@ -330,13 +330,8 @@ func (h *Handler) streamer(w http.ResponseWriter) (emit func(any) error) {
 }
 
 func (h *Handler) follow(w http.ResponseWriter, r *http.Request) {
-	q, reader, ok := h.request(w, r, searchParams)
+	q, s, ok := h.request(w, r, searchParams)
 	if !ok {
-		return
-	}
-	s, ok := reader.(*query.Searcher)
-	if !ok {
-		writeError(w, http.StatusNotImplemented, fmt.Errorf("follow reads the index; this collector stores in %s: use tail for live events", reader))
 		return
 	}
 	if r.URL.Query().Has(pUntil) {

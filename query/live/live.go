@@ -243,17 +243,17 @@ func Tail(ctx context.Context, o Options, f Filter, emit func(*schema.Event) err
 	return nil
 }
 
-// Follow subscribes live, then hands over to query.Searcher.Follow: the
+// Follow subscribes live, then hands over to query.Follow: the store's
 // index's matches, then live ones, with no gap or repeat at the seam. notice
 // is told about sequence numbers neither live nor in the index.
-func Follow(ctx context.Context, s *query.Searcher, q query.Query, o Options, emit func(*schema.Event) error, notice func(string)) error {
+func Follow(ctx context.Context, s query.Followable, q query.Query, o Options, emit func(*schema.Event) error, notice func(string)) error {
 	o.Prefixes = Prefixes(q.Services, q.TopicPrefix, q.MinLevel)
 	sub, err := Subscribe(o)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	err = s.Follow(ctx, q, sub, emit, query.FollowOptions{Gap: func(st schema.Stream, from, to uint64) {
+	err = query.Follow(ctx, s, q, sub, emit, query.FollowOptions{Gap: func(st schema.Stream, from, to uint64) {
 		if notice != nil {
 			notice(fmt.Sprintf("events %d..%d of publisher %s topic %s were neither received live nor found in the index", from, to, st.Publisher, st.Topic))
 		}

@@ -171,13 +171,9 @@ func (l *localBackend) RetainedFrom(context.Context) (time.Time, bool, error) {
 }
 
 func (l *localBackend) Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error {
-	r, err := l.searcher()
+	s, err := l.searcher()
 	if err != nil {
 		return err
-	}
-	s, ok := r.(*query.Searcher)
-	if !ok {
-		return fmt.Errorf("--follow reads the index; %s has no stream marks to join live events to yet: use logq tail", r)
 	}
 	return live.Follow(ctx, s, q, l.live, emit, notice)
 }
