@@ -28,7 +28,7 @@ func (r *Reader) StreamMarks(ctx context.Context) (map[schema.Stream]uint64, err
 // StreamEvents reads a stream's events by seq, in time order, a page at a
 // time: query.Followable's.
 func (r *Reader) StreamEvents(ctx context.Context, st schema.Stream, from, to uint64, afterNs int64, limit int) ([]schema.Event, int64, error) {
-	q := fmt.Sprintf(`"publisher":=%s "topic":=%s seq:range(%d, %d] _time:>%s | sort by (_time, seq)`,
+	q := fmt.Sprintf(vlstore.IndexedStreams+` "publisher":=%s "topic":=%s seq:range(%d, %d] _time:>%s | sort by (_time, seq)`,
 		strconv.Quote(st.Publisher), strconv.Quote(st.Topic), from, to, time.Unix(0, afterNs).UTC().Format(time.RFC3339Nano))
 	var out []schema.Event
 	err := r.store.Each(ctx, q, nil, func(row vlstore.Row) error {
