@@ -98,18 +98,20 @@ run: build
 # re-signs TLS). With a registry, plain `docker build -f docker/Dockerfile .`
 # uses debian:bookworm from Docker Hub instead.
 DOCKER_IMAGE ?= zlog:latest
+VL_IMAGE     ?= zlog-victorialogs:v1.52.1
 BASE_IMAGE   ?= zlog-base/debian:bookworm
 docker:
 	@command -v docker >/dev/null || { echo "docker is not installed"; exit 1; }
 	docker/make-base.sh $(BASE_IMAGE)
 	@mkdir -p docker/ca; cp /usr/local/share/ca-certificates/*.crt docker/ca/ 2>/dev/null || true
 	docker build -f docker/Dockerfile --build-arg BUILD_BASE=$(BASE_IMAGE) -t $(DOCKER_IMAGE) .
-	@docker images $(DOCKER_IMAGE)
+	docker build -f docker/Dockerfile --build-arg BUILD_BASE=$(BASE_IMAGE) --target victorialogs -t $(VL_IMAGE) .
+	@docker images $(DOCKER_IMAGE); docker images $(VL_IMAGE)
 
 # Builds the images, runs the compose deployment, checks both event paths
 # and a 10 s collector outage, and tears it down (tests/compose_test.go).
 compose-test: deps docker
-	@ZLOG_IMAGE=$(DOCKER_IMAGE) $(GO) test -count=1 -timeout 20m -v -tags=$(TAGS),compose -run '^TestCompose$$' ./tests/ > .compose-test.log 2>&1; status=$$?; \
+	@ZLOG_IMAGE=$(DOCKER_IMAGE) ZLOG_VL_IMAGE=$(VL_IMAGE) $(GO) test -count=1 -timeout 30m -v -tags=$(TAGS),compose -run '^TestCompose' ./tests/ > .compose-test.log 2>&1; status=$$?; \
 	if [ $$status -ne 0 ]; then cat .compose-test.log; else grep -E -- '^(--- |ok |FAIL)' .compose-test.log; fi; \
 	exit $$status
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -126,4 +127,48 @@ func (o *Over) Folds() bool {
 		return ok
 	}
 	return false
+}
+
+// CountsBy reports whether the query's first pipe only counts events,
+// grouped by parts every event has (service, level, host, publisher,
+// topic) and a _time bucket, which a store can count by itself; and
+// those fields and the bucket (0: none).
+func (o *Over) CountsBy() (fields []string, bucket time.Duration, ok bool) {
+	if len(o.steps) == 0 {
+		return nil, 0, false
+	}
+	st, isStats := o.steps[0].(*statsStep)
+	if !isStats || !st.countsBySeries() {
+		return nil, 0, false
+	}
+	for _, b := range st.by {
+		if b.Field != ql.Time {
+			fields = append(fields, b.Field)
+		}
+	}
+	return fields, st.timeBucket(), true
+}
+
+// CountGroup is a store's count of one group: the values of CountsBy's
+// fields, the start of its _time bucket, and how many events.
+type CountGroup struct {
+	Values map[string]string
+	Time   time.Time
+	N      int64
+}
+
+// TableFromCounts answers a query CountsBy accepts from a store's counts
+// per group, as the index's block summaries answer it.
+func (o *Over) TableFromCounts(groups []CountGroup) *Table {
+	st := o.steps[0].(*statsStep)
+	acc := st.newAcc()
+	for _, g := range groups {
+		r := record{}
+		for k, v := range g.Values {
+			r[k] = v
+		}
+		r[ql.Time] = g.Time.UTC()
+		acc.addN(recordGetter(r), g.N)
+	}
+	return applySteps(acc.result(), st.columns(), o.steps[1:])
 }

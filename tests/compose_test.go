@@ -22,10 +22,15 @@ type compose struct {
 	t       *testing.T
 	project string
 	env     []string
+	file    string // under docker/; compose.yaml when empty
 }
 
 func (c *compose) run(args ...string) (string, error) {
-	base := []string{"-p", c.project, "-f", filepath.Join(harness.ModuleRoot(), "docker", "compose.yaml")}
+	file := c.file
+	if file == "" {
+		file = "compose.yaml"
+	}
+	base := []string{"-p", c.project, "-f", filepath.Join(harness.ModuleRoot(), "docker", file)}
 	var cmd *exec.Cmd
 	if _, err := exec.LookPath("docker-compose"); err == nil {
 		cmd = exec.Command("docker-compose", append(base, args...)...)
@@ -151,6 +156,97 @@ func TestCompose(t *testing.T) {
 	// Clean stops, as the non-root user.
 	c.must("stop")
 	for _, svc := range []string{"collector", "downcase", "downcase-agent"} {
+		id := strings.TrimSpace(c.must("ps", "-q", svc))
+		out, err := exec.Command("docker", "inspect", "-f", "{{.State.ExitCode}} {{.Config.User}}", id).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "0 10001:10001" {
+			t.Errorf("%s: exit code and user %q (%v), want 0 and 10001:10001", svc, out, err)
+		}
+	}
+}
+
+// The cluster deployment (docker/compose-cluster.yaml), built by make
+// docker and run for real: two collectors storing into a VictoriaLogs
+// cluster of 2 storage nodes, vlinsert and vlselect; the app publishes to
+// one collector, its sidecar to the other. Requests by both paths are
+// stored exactly once while the first collector is SIGKILLed (and started
+// again) and a storage node is SIGKILLed; both collectors' APIs and logq
+// reading vlselect directly give the same counts; every container stops
+// cleanly as non-root.
+func TestComposeCluster(t *testing.T) {
+	c := &compose{t: t, project: fmt.Sprintf("zlogcluster%d", os.Getpid()), file: "compose-cluster.yaml"}
+	ports := map[string]int{}
+	for _, name := range []string{"ZLOG_XSUB_PORT", "ZLOG_XPUB_PORT", "ZLOG_HTTP_PORT", "ZLOG_XSUB2_PORT", "ZLOG_XPUB2_PORT",
+		"ZLOG_HTTP2_PORT", "ZLOG_VLSELECT_PORT", "ZLOG_DOWNCASE_PORT"} {
+		ports[name] = freePort(t)
+		c.env = append(c.env, name+"="+strconv.Itoa(ports[name]))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := c.run("logs", "--no-color", "--tail", "40")
+			t.Logf("compose logs:\n%s", out)
+		}
+		c.run("down", "-v", "--remove-orphans")
+	})
+	c.must("up", "-d", "--no-build")
+	downcase := fmt.Sprintf("http://127.0.0.1:%d/downcase/?param=", ports["ZLOG_DOWNCASE_PORT"])
+	request := func(param string) error {
+		out, err := exec.Command("curl", "-sf", "--max-time", "10", downcase+param).CombinedOutput()
+		if err == nil && !strings.Contains(string(out), "lower case of "+param+" is "+strings.ToLower(param)) {
+			return fmt.Errorf("downcase answered %q", out)
+		}
+		return err
+	}
+	harness.Eventually(t, 2*time.Minute, "downcase answering", func() (bool, string) {
+		err := request("Warmup")
+		return err == nil, fmt.Sprint(err)
+	})
+	sources := map[string][]string{
+		"collector-1 API": {"--collector", fmt.Sprintf("http://127.0.0.1:%d", ports["ZLOG_HTTP_PORT"])},
+		"collector-2 API": {"--collector", fmt.Sprintf("http://127.0.0.1:%d", ports["ZLOG_HTTP2_PORT"])},
+		"vlselect":        {"--store", "victorialogs", "--vl-select", fmt.Sprintf("http://127.0.0.1:%d", ports["ZLOG_VLSELECT_PORT"])},
+	}
+	// Every path holds exactly want events with the word, by every source.
+	expect := func(word string, want int) {
+		t.Helper()
+		harness.Eventually(t, 3*time.Minute, fmt.Sprintf("%d %q events by every path", want, word), func() (bool, string) {
+			var got []string
+			ok := true
+			for name, src := range sources {
+				for _, svc := range []string{"downcase", "downcase-access", "downcase-file"} {
+					res := harness.Logq(t, binDir, append(append([]string{"search", "--since", "1h", "--count", "--service", svc}, src...), word)...)
+					n, _ := strconv.Atoi(strings.TrimSpace(res.Stdout))
+					ok = ok && n == want
+					got = append(got, fmt.Sprintf("%s %s %d%s", name, svc, n, strings.TrimSpace(" "+res.Stderr)))
+				}
+			}
+			return ok, strings.Join(got, ", ")
+		})
+	}
+	const before = 200
+	for i := 0; i < before; i++ {
+		if err := request(fmt.Sprintf("Before%d", i)); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	expect("before*", before)
+
+	// The first collector and a storage node are killed; the app keeps
+	// serving, its publisher holds what was not acknowledged.
+	c.must("kill", "-s", "SIGKILL", "collector-1")
+	c.must("kill", "-s", "SIGKILL", "vlstorage-2")
+	const during = 100
+	for i := 0; i < during; i++ {
+		if err := request(fmt.Sprintf("During%d", i)); err != nil {
+			t.Fatalf("request during the outage %d: %v", i, err)
+		}
+	}
+	c.must("start", "vlstorage-2")
+	c.must("start", "collector-1")
+	expect("during*", during)
+	expect("before*", before)
+
+	c.must("stop")
+	for _, svc := range []string{"collector-1", "collector-2", "downcase", "downcase-agent", "vlstorage-1", "vlstorage-2", "vlinsert", "vlselect"} {
 		id := strings.TrimSpace(c.must("ps", "-q", svc))
 		out, err := exec.Command("docker", "inspect", "-f", "{{.State.ExitCode}} {{.Config.User}}", id).Output()
 		if err != nil || strings.TrimSpace(string(out)) != "0 10001:10001" {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/collector/vlstore"
@@ -161,6 +162,9 @@ func (r *Reader) Run(ctx context.Context, q query.Query) (*query.Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fields, bucket, ok := o.CountsBy(); ok && f.exact {
+		return r.countGroups(ctx, o, f, fields, bucket)
+	}
 	t := o.NewTable()
 	ord, limit := orderOf(q), q.Limit
 	switch n, head := o.Head(); {
@@ -177,6 +181,50 @@ func (r *Reader) Run(ctx context.Context, q query.Query) (*query.Table, error) {
 	}
 	return t.Table(), nil
 }
+
+// countGroups has VictoriaLogs count a query's groups (Over.CountsBy):
+// one row per group, never the events.
+func (r *Reader) countGroups(ctx context.Context, o *query.Over, f logsQL, fields []string, bucket time.Duration) (*query.Table, error) {
+	by := make([]string, 0, len(fields)+1)
+	for _, k := range fields {
+		by = append(by, strconv.Quote(k))
+	}
+	if bucket > 0 {
+		by = append(by, ql.Time+":"+strconv.FormatInt(int64(bucket/time.Millisecond), 10)+"ms")
+	}
+	text := f.text + " | stats "
+	if len(by) > 0 {
+		text += "by (" + strings.Join(by, ", ") + ") "
+	}
+	text += "count() as " + countColumn
+	var groups []query.CountGroup
+	err := r.store.Each(ctx, text, nil, func(row vlstore.Row) error {
+		g := query.CountGroup{Values: map[string]string{}}
+		var err error
+		if g.N, err = strconv.ParseInt(row[countColumn], 10, 64); err != nil {
+			return fmt.Errorf("%w: count %q of %v", vlstore.ErrStore, row[countColumn], row)
+		}
+		for _, k := range fields {
+			if v := row[k]; v != "" { // as the index: a part an event lacks is no key
+				g.Values[k] = v
+			}
+		}
+		if bucket > 0 {
+			if g.Time, err = time.Parse(time.RFC3339Nano, row[ql.Time]); err != nil {
+				return fmt.Errorf("%w: bucket %q: %w", vlstore.ErrStore, row[ql.Time], err)
+			}
+		}
+		groups = append(groups, g)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o.TableFromCounts(groups), nil
+}
+
+// countColumn names VictoriaLogs' count in countGroups' answer.
+const countColumn = "zlog_count"
 
 // Stats counts what q matches by by, per every-long bucket.
 func (r *Reader) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {

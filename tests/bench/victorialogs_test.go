@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,6 +264,7 @@ func (e *env) vlSearch(t *testing.T, n int, label string) {
 			}
 		}
 	}
+	e.logqThroughVL(t, vl, section, label)
 	qsection := fmt.Sprintf(queryLanguageSection, label)
 	for _, c := range queryCases {
 		vlt := e.timeVLQuery(t, vl, c.vl)
@@ -360,5 +363,27 @@ func (v *vlServer) probe(t *testing.T, token string) float64 {
 			t.Fatalf("VictoriaLogs: probe %s not searchable after 30 s", token)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logqThroughVL: issue #19's query rows. logq --store victorialogs asks
+// the same VictoriaLogs (the same events) through its LogsQL translation,
+// timed as a whole process beside logq on the SQLite engine. The query
+// cases whose pipes fold in zlog (quantile, top) read every matching row
+// through vlselect and are left out: over 10M events they take minutes.
+func (e *env) logqThroughVL(t *testing.T, vl *vlServer, section, label string) {
+	through := []string{"--store", "victorialogs", "--vl-select", vl.url}
+	for _, c := range searchCases() {
+		e.report.add(section, "logq through vlselect (--store victorialogs): "+c.name, "ms",
+			e.timeCommand(t, filepath.Join(e.bin, "logq"), append(slices.Clone(c.logq), through...), c.limit), "", nil)
+	}
+	qsection := fmt.Sprintf(queryLanguageSection, label)
+	for _, c := range queryCases[:3] {
+		args := append([]string{"search", "--since", c.since}, through...)
+		if !strings.Contains(c.logq, "|") {
+			args = append(args, "--count")
+		}
+		e.report.add(qsection, "logq through vlselect (--store victorialogs): "+c.name, "ms",
+			e.timeCommand(t, filepath.Join(e.bin, "logq"), append(args, "--", c.logq), false), "", nil)
 	}
 }
