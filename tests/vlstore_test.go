@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -236,4 +237,45 @@ func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
 	}
 	t.Logf("the replacement collector wrote again %v events; its confirmation queries failed %v times", cols[0].Metric(t, "zlog_collector_vl_rewritten_total"),
 		cols[0].Metric(t, "zlog_collector_vl_check_errors_total"))
+}
+
+// With a storage node down, logq through vlselect refuses to answer
+// rather than answer short; --partial lists the events of the node that
+// answers, with a warning; a count is never partial.
+func TestLogqPartialOnVictoriaLogsCluster(t *testing.T) {
+	work := harness.WorkDir(t)
+	c := harness.StartVLCluster(t, work, 2, "1s")
+	store, err := vlstore.New(vlstore.Options{InsertURL: c.InsertURL, SelectURL: c.SelectURL}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	const n = 2000
+	var batch []schema.Event
+	at := time.Now().Add(-time.Minute)
+	for seq := uint64(1); seq <= n; seq++ {
+		batch = append(batch, schema.Event{Time: at.Add(time.Duration(seq) * time.Millisecond), Service: "part", Level: schema.LevelInfo,
+			Host: fmt.Sprintf("h%d", seq%10), Message: fmt.Sprintf("event %d", seq), Publisher: "p1", Seq: seq})
+	}
+	if err := store.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	src := []string{"--store", "victorialogs", "--vl-select", c.SelectURL, "--since", "1h"}
+	harness.Eventually(t, 30*time.Second, "all events searchable", func() (bool, string) {
+		r := harness.Logq(t, binDir, append([]string{"search", "--count"}, src...)...)
+		return strings.TrimSpace(r.Stdout) == fmt.Sprint(n), r.Stdout + r.Stderr
+	})
+	c.Signal("vlstorage-2", syscall.SIGKILL)
+	list := append([]string{"search", "--limit", "0", "-o", "raw"}, src...)
+	if r := harness.Logq(t, binDir, list...); r.Code == 0 || r.Stdout != "" || !strings.Contains(r.Stderr, "storage node") {
+		t.Errorf("search with a node down: exit %d, %d bytes out, stderr %q; want a refusal naming the node", r.Code, len(r.Stdout), r.Stderr)
+	}
+	r := harness.Logq(t, binDir, append(list, "--partial")...)
+	got := strings.Count(r.Stdout, "\n")
+	if r.Code != 0 || got == 0 || got >= n || !strings.Contains(r.Stderr, "partial answer") {
+		t.Errorf("--partial with a node down: exit %d, %d of %d events, stderr %q; want some, with a warning", r.Code, got, n, r.Stderr)
+	}
+	if r := harness.Logq(t, binDir, append([]string{"search", "--count", "--partial"}, src...)...); r.Code == 0 {
+		t.Errorf("--count --partial with a node down answered %q: a count is never partial", r.Stdout)
+	}
 }

@@ -152,6 +152,14 @@ func appendString(b []byte, s string) []byte {
 // ErrStore wraps a request VictoriaLogs refused or did not answer.
 var ErrStore = errors.New("victorialogs")
 
+// ErrUnavailable wraps a query vlselect refused because a storage node did
+// not answer (502, 503, 504): the whole answer is not there.
+var ErrUnavailable = errors.New("a storage node is unavailable")
+
+// AllowPartial is Each's parameter for an answer from the storage nodes
+// that answer, without the others' rows (and with no sign of it).
+var AllowPartial = url.Values{"allow_partial_response": {"1"}}
+
 // Write sends batch to vlinsert. Its success says only that the request
 // was taken: durability is Count's to confirm.
 func (s *Store) Write(ctx context.Context, batch []schema.Event) error {
@@ -332,7 +340,12 @@ func (s *Store) each(ctx context.Context, client *http.Client, q string, extra u
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%w: query %q: %s: %s", ErrStore, q, resp.Status, bytes.TrimSpace(msg))
+		err := fmt.Errorf("%w: query %q: %s: %s", ErrStore, q, resp.Status, bytes.TrimSpace(msg))
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			err = fmt.Errorf("%w (%w)", err, ErrUnavailable)
+		}
+		return err
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)

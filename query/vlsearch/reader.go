@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,8 +26,15 @@ import (
 // A query that a storage node cannot answer fails: partial answers are
 // never taken for whole ones.
 type Reader struct {
-	store *vlstore.Store
+	store   *vlstore.Store
+	partial func(msg string) // set by AllowPartial
 }
+
+// AllowPartial lets searches that list events (not counts, stats or
+// pipes) answer from the storage nodes that answer when one does not;
+// warn is told each time, since VictoriaLogs does not say which rows
+// are missing.
+func (r *Reader) AllowPartial(warn func(msg string)) { r.partial = warn }
 
 // New reads through store.
 func New(store *vlstore.Store) *Reader { return &Reader{store: store} }
@@ -88,6 +96,22 @@ var errEnough = errors.New("enough rows")
 // each gives fn every row of f, in order, that o matches, up to limit of
 // them (0: all).
 func (r *Reader) each(ctx context.Context, o *query.Over, f logsQL, ord order, limit int, fn func(*schema.Event) error) error {
+	return r.eachWith(ctx, o, f, ord, limit, nil, fn)
+}
+
+// eachPartial is each, answered from the storage nodes that answer when
+// one does not and partial answers were allowed (AllowPartial).
+func (r *Reader) eachPartial(ctx context.Context, o *query.Over, f logsQL, ord order, limit int, fn func(*schema.Event) error) error {
+	sent := false
+	err := r.eachWith(ctx, o, f, ord, limit, nil, func(ev *schema.Event) error { sent = true; return fn(ev) })
+	if err == nil || r.partial == nil || sent || !errors.Is(err, vlstore.ErrUnavailable) {
+		return err
+	}
+	r.partial(fmt.Sprintf("partial answer: %v; the events of the storage nodes that did not answer are missing", err))
+	return r.eachWith(ctx, o, f, ord, limit, vlstore.AllowPartial, fn)
+}
+
+func (r *Reader) eachWith(ctx context.Context, o *query.Over, f logsQL, ord order, limit int, extra url.Values, fn func(*schema.Event) error) error {
 	text := f.text
 	switch ord {
 	case newestFirst:
@@ -103,7 +127,7 @@ func (r *Reader) each(ctx context.Context, o *query.Over, f logsQL, ord order, l
 		}
 	}
 	n := 0
-	err := r.store.Each(ctx, text, nil, func(row vlstore.Row) error {
+	err := r.store.Each(ctx, text, extra, func(row vlstore.Row) error {
 		ev, err := row.Event()
 		if err != nil {
 			return err
@@ -132,7 +156,7 @@ func (r *Reader) Search(ctx context.Context, q query.Query) (query.Iterator, err
 		return nil, err
 	}
 	return newIterator(ctx, func(ctx context.Context, emit func(*schema.Event) error) error {
-		return r.each(ctx, o, f, orderOf(q), q.Limit, emit)
+		return r.eachPartial(ctx, o, f, orderOf(q), q.Limit, emit)
 	}), nil
 }
 

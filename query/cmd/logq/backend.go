@@ -35,6 +35,7 @@ type backend interface {
 // sourceFlags choose the backend.
 type sourceFlags struct {
 	data, xpub, collector, tokenFile, serverKey, secretKey, store, vlSelect *string
+	partial                                                                 *bool
 }
 
 func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
@@ -46,6 +47,7 @@ func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
 		serverKey: fs.String("curve-server-key", os.Getenv("ZLOG_CURVE_SERVER_KEY"), "the collector's CURVE public key file, for live events from a CURVE collector ($ZLOG_CURVE_SERVER_KEY)"),
 		store:     fs.String("store", envOr("ZLOG_STORE", "sqlite"), "where the events are: sqlite (the collector's SQLite index under --data) or victorialogs (--vl-select) ($ZLOG_STORE)"),
 		vlSelect:  fs.String("vl-select", os.Getenv("ZLOG_VL_SELECT"), "VictoriaLogs' vlselect (or single node) URL, with --store victorialogs, e.g. http://host:9471 ($ZLOG_VL_SELECT)"),
+		partial:   fs.Bool("partial", false, "with --store victorialogs: when a storage node does not answer, list the events of those that do, with a warning (never for --count, stats or pipes)"),
 		secretKey: fs.String("curve-secret-key", os.Getenv("ZLOG_CURVE_SECRET_KEY"), "logq's CURVE secret key file; its .pub must be in the collector's --authorized-keys ($ZLOG_CURVE_SECRET_KEY)"),
 	}
 }
@@ -79,6 +81,9 @@ func (s *sourceFlags) backend() (backend, error) {
 
 // reader opens the store --store names.
 func (s *sourceFlags) reader() (func() (query.Reader, error), error) {
+	if *s.partial && *s.store != "victorialogs" {
+		return nil, fmt.Errorf("flag --partial: only with --store victorialogs")
+	}
 	switch *s.store {
 	case "sqlite":
 		dir := filepath.Join(*s.data, "index")
@@ -96,6 +101,9 @@ func (s *sourceFlags) reader() (func() (query.Reader, error), error) {
 			return nil, fmt.Errorf("flag --vl-select: %w", err)
 		}
 		r := vlsearch.New(store)
+		if *s.partial {
+			r.AllowPartial(func(msg string) { fmt.Fprintln(os.Stderr, "logq: warning:", msg) })
+		}
 		return func() (query.Reader, error) { return r, nil }, nil
 	}
 	return nil, fmt.Errorf("flag --store %q: want sqlite or victorialogs", *s.store)
