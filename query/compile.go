@@ -120,7 +120,7 @@ func readsMessage(x ql.Filter) bool {
 	case *ql.Stream, *ql.Any, *ql.Last:
 		return false
 	}
-	f := fieldOf(x)
+	f := ql.FieldOf(x)
 	return f == "" || f == ql.Message
 }
 
@@ -138,27 +138,7 @@ func onSeries(x ql.Filter) bool {
 		}
 		return true
 	}
-	return seriesFields[fieldOf(x)]
-}
-
-func fieldOf(x ql.Filter) string {
-	switch x := x.(type) {
-	case *ql.Word:
-		return x.Field
-	case *ql.Exact:
-		return x.Field
-	case *ql.Compare:
-		return x.Field
-	case *ql.Range:
-		return x.Field
-	case *ql.Regex:
-		return x.Field
-	case *ql.Exists:
-		return x.Field
-	case *ql.Last:
-		return ql.Time
-	}
-	return ""
+	return seriesFields[ql.FieldOf(x)]
 }
 
 // window is a filter on _time as a window [lo, hi] in ns.
@@ -248,7 +228,7 @@ func (c *compiler) cond(x ql.Filter) (cond, error) {
 }
 
 func (c *compiler) leaf(x ql.Filter) (cond, error) {
-	field := fieldOf(x)
+	field := ql.FieldOf(x)
 	if field == "level" {
 		return c.levelCond(x)
 	}

@@ -241,3 +241,25 @@ func isKeyword(s string) bool {
 	}
 	return false
 }
+
+// FieldOf is the field a leaf filter names ("" for the message and every
+// field; _time for Last), "" for And, Or, Not, Any and Stream.
+func FieldOf(x Filter) string {
+	switch x := x.(type) {
+	case *Word:
+		return x.Field
+	case *Exact:
+		return x.Field
+	case *Compare:
+		return x.Field
+	case *Range:
+		return x.Field
+	case *Regex:
+		return x.Field
+	case *Exists:
+		return x.Field
+	case *Last:
+		return Time
+	}
+	return ""
+}

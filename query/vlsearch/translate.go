@@ -92,30 +92,7 @@ func window(lo, hi int64) string {
 	return "_time:[" + ts(lo) + ", " + ts(hi) + "]"
 }
 
-func isTime(x ql.Filter) bool {
-	if _, ok := x.(*ql.Last); ok {
-		return true
-	}
-	return fieldOf(x) == ql.Time
-}
-
-func fieldOf(x ql.Filter) string {
-	switch x := x.(type) {
-	case *ql.Word:
-		return x.Field
-	case *ql.Exact:
-		return x.Field
-	case *ql.Compare:
-		return x.Field
-	case *ql.Range:
-		return x.Field
-	case *ql.Regex:
-		return x.Field
-	case *ql.Exists:
-		return x.Field
-	}
-	return ""
-}
+func isTime(x ql.Filter) bool { return ql.FieldOf(x) == ql.Time }
 
 func (t *translator) filter(x ql.Filter) logsQL {
 	switch x := x.(type) {
@@ -153,7 +130,7 @@ func (t *translator) filter(x ql.Filter) logsQL {
 }
 
 func (t *translator) leaf(x ql.Filter) logsQL {
-	field := fieldOf(x)
+	field := ql.FieldOf(x)
 	switch {
 	case field == "level":
 		return levelFilter(x)
