@@ -269,17 +269,11 @@ func orMessage(field string) string {
 
 // levelCond compares levels by severity: level:error, level:>=warn.
 func (c *compiler) levelCond(x ql.Filter) (cond, error) {
-	op, name := "=", ""
-	switch x := x.(type) {
-	case *ql.Word:
-		name = x.Text
-	case *ql.Exact:
-		name = x.Value
-	case *ql.Compare:
-		op, name = x.Op, x.Value
-	case *ql.Exists:
+	op, name, all, ok := ql.LevelCondition(x)
+	switch {
+	case all:
 		return allCond{}, nil
-	default:
+	case !ok:
 		return nil, ql.Errorf(c.src, x.Position(), "level takes a level (level:error) or a comparison (level:>=warn)")
 	}
 	l, err := schema.ParseLevel(name)

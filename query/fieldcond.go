@@ -82,9 +82,13 @@ func nonEmpty(v any) bool { return schema.FormatValue(v) != "" }
 func levelTest(op string, want schema.Level) func(any) bool {
 	return func(v any) bool {
 		l, err := schema.ParseLevel(schema.FormatValue(v))
-		return err == nil && holds(op, int(l)-int(want))
+		return err == nil && LevelHolds(op, l, want)
 	}
 }
+
+// LevelHolds reports whether level l compares with want as op (= > >= <
+// <=) does, by severity.
+func LevelHolds(op string, l, want schema.Level) bool { return holds(op, int(l)-int(want)) }
 
 // holds reports whether a comparison's result c (<0, 0, >0) satisfies op.
 func holds(op string, c int) bool {

@@ -263,3 +263,20 @@ func FieldOf(x Filter) string {
 	}
 	return ""
 }
+
+// LevelCondition reads a filter on the level field: the comparison it
+// asks for (=, >, >=, <, <=) and the level's name; all for level:*; ok is
+// false for a filter a level cannot take (a regex, a range).
+func LevelCondition(x Filter) (op, name string, all, ok bool) {
+	switch x := x.(type) {
+	case *Word:
+		return "=", x.Text, false, true
+	case *Exact:
+		return "=", x.Value, false, true
+	case *Compare:
+		return x.Op, x.Value, false, true
+	case *Exists:
+		return "", "", true, true
+	}
+	return "", "", false, false
+}

@@ -257,36 +257,18 @@ func numericRange(name string, x *ql.Range) logsQL {
 // levelFilter: levels compare by severity, so a comparison is the set of
 // levels it admits.
 func levelFilter(x ql.Filter) logsQL {
-	op, name := "=", ""
-	switch x := x.(type) {
-	case *ql.Word:
-		name = x.Text
-	case *ql.Exact:
-		name = x.Value
-	case *ql.Compare:
-		op, name = x.Op, x.Value
-	case *ql.Exists:
+	op, name, all, ok := ql.LevelCondition(x)
+	switch {
+	case all:
 		return logsQL{anything, true}
-	default:
+	case !ok:
 		return inexact()
 	}
 	want, err := schema.ParseLevel(name)
 	if err != nil {
 		return inexact() // the query's own compile refuses it
 	}
-	return levelsWhere(func(l schema.Level) bool {
-		switch op {
-		case ">":
-			return l > want
-		case ">=":
-			return l >= want
-		case "<":
-			return l < want
-		case "<=":
-			return l <= want
-		}
-		return l == want
-	})
+	return levelsWhere(func(l schema.Level) bool { return query.LevelHolds(op, l, want) })
 }
 
 func levelsWhere(ok func(schema.Level) bool) logsQL {
