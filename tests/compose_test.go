@@ -4,7 +4,6 @@ package tests
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,12 +51,8 @@ func (c *compose) must(args ...string) string {
 }
 
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	p, _ := strconv.Atoi(harness.FreePort(t))
+	return p
 }
 
 // The reference deployment, built by make docker and run for real: requests

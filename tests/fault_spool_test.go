@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,7 +107,7 @@ func TestFaultSpoolDiskFull(t *testing.T) {
 		spool := filepath.Join(work, "spool-stdin")
 		mountTmpfs(t, spool, "2m")
 		agent := harness.StartIn(t, work, "agent-stdin", strings.NewReader(numberedLines(n)), filepath.Join(binDir, "zlog-agent"),
-			"--service", "fullstdin", "--collector", "tcp://127.0.0.1:"+freeTCPPort(t), "--spool", spool, "--close-timeout", "60s")
+			"--service", "fullstdin", "--collector", "tcp://127.0.0.1:"+harness.FreePort(t), "--spool", spool, "--close-timeout", "60s")
 		agent.WaitLine(t, regexp.MustCompile(`spool has no room`), 30*time.Second)
 		time.Sleep(time.Second) // the fault itself: the disk stays full a while
 		if !agent.Running() {
@@ -128,7 +127,7 @@ func TestFaultSpoolDiskFull(t *testing.T) {
 		if err := os.WriteFile(logPath, []byte(numberedLines(n)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		port := freeTCPPort(t)
+		port := harness.FreePort(t)
 		args := []string{"--service", "fullfile", "--file", logPath, "--from-beginning", "--collector", "tcp://127.0.0.1:" + port,
 			"--spool", spool}
 		agent := harness.Start(t, work, "agent-file", filepath.Join(binDir, "zlog-agent"), append(args, "--close-timeout", "1s")...)
@@ -158,16 +157,4 @@ func agentCollector(p *harness.Proc) string {
 		}
 	}
 	return ""
-}
-
-// freeTCPPort is a loopback port nobody listens on right now.
-func freeTCPPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
 }

@@ -68,7 +68,7 @@ func TestFaultSurfaces(t *testing.T) {
 	})
 
 	t.Run("tail to nothing", func(t *testing.T) {
-		tail := harness.Start(t, work, "tail-nowhere", filepath.Join(binDir, "logq"), "tail", "--xpub", "tcp://127.0.0.1:"+freeTCPPort(t))
+		tail := harness.Start(t, work, "tail-nowhere", filepath.Join(binDir, "logq"), "tail", "--xpub", "tcp://127.0.0.1:"+harness.FreePort(t))
 		tail.WaitLine(t, regexp.MustCompile(`cannot connect to tcp://127\.0\.0\.1:\d+`), 20*time.Second)
 	})
 

@@ -349,7 +349,7 @@ func TestIntakeShipperAgentKilled(t *testing.T) {
 	work := harness.WorkDir(t)
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
-	addr := "127.0.0.1:" + freeTCPPort(t)
+	addr := "127.0.0.1:" + harness.FreePort(t)
 	spool := filepath.Join(work, "spool")
 	start := func(name string) (*harness.Proc, string) {
 		p, _ := startIntakeAgent(t, work, name, col.XSub, "--es-bulk", addr, "--spool", spool, "--http", "127.0.0.1:0")

@@ -23,7 +23,7 @@ import (
 // returns it and its URL once it answers.
 func startVictoriaLogs(t *testing.T, work string, args ...string) (*harness.Proc, string) {
 	t.Helper()
-	port := freeTCPPort(t)
+	port := harness.FreePort(t)
 	p := harness.Start(t, work, "victoria-logs", harness.VictoriaLogsBinary(t), append([]string{
 		"-storageDataPath=" + filepath.Join(work, "vl-data"), "-httpListenAddr=127.0.0.1:" + port,
 		"-retentionPeriod=100y", "-loggerLevel=WARN"}, args...)...)
@@ -108,7 +108,7 @@ func TestVictoriaLogsStore(t *testing.T) {
 func TestCollectorOnVictoriaLogs(t *testing.T) {
 	work := harness.WorkDir(t)
 	vlWork := filepath.Join(work, "vl")
-	port := freeTCPPort(t)
+	port := harness.FreePort(t)
 	args := []string{"-storageDataPath=" + filepath.Join(vlWork, "data"), "-httpListenAddr=127.0.0.1:" + port,
 		"-retentionPeriod=100y", "-loggerLevel=WARN", "-inmemoryDataFlushInterval=1s"}
 	bin := harness.VictoriaLogsBinary(t)

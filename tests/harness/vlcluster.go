@@ -31,14 +31,14 @@ func StartVLCluster(t testing.TB, work string, storageNodes int, flushInterval s
 	c := &VLCluster{t: t, work: work, bin: VictoriaLogsBinary(t), procs: map[string]*Proc{}, args: map[string][]string{}}
 	var addrs []string
 	for i := 1; i <= storageNodes; i++ {
-		name, port := fmt.Sprintf("vlstorage-%d", i), freeLoopbackPort(t)
+		name, port := fmt.Sprintf("vlstorage-%d", i), FreePort(t)
 		addrs = append(addrs, "127.0.0.1:"+port)
 		c.Storage = append(c.Storage, name)
 		c.args[name] = []string{"-storageDataPath=" + filepath.Join(work, name), "-httpListenAddr=127.0.0.1:" + port,
 			"-retentionPeriod=100y", "-loggerLevel=WARN", "-inmemoryDataFlushInterval=" + flushInterval}
 	}
 	nodes := "-storageNode=" + strings.Join(addrs, ",")
-	ip, sp := freeLoopbackPort(t), freeLoopbackPort(t)
+	ip, sp := FreePort(t), FreePort(t)
 	c.args["vlinsert"] = []string{nodes, "-httpListenAddr=127.0.0.1:" + ip, "-select.disable", "-loggerLevel=WARN"}
 	c.args["vlselect"] = []string{nodes, "-httpListenAddr=127.0.0.1:" + sp, "-insert.disable", "-loggerLevel=WARN"}
 	c.InsertURL, c.SelectURL = "http://127.0.0.1:"+ip, "http://127.0.0.1:"+sp
@@ -78,7 +78,8 @@ func (c *VLCluster) Signal(name string, sig syscall.Signal) {
 // Pid is a node's process id.
 func (c *VLCluster) Pid(name string) int { return c.procs[name].Cmd.Process.Pid }
 
-func freeLoopbackPort(t testing.TB) string {
+// FreePort is a TCP port free on loopback now, for a process to listen on.
+func FreePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
