@@ -37,7 +37,7 @@ func inexact() logsQL { return logsQL{anything, false} }
 
 // query is q's whole filter: its window, its flags and its expression.
 func (t *translator) query(q query.Query, lo, hi int64) logsQL {
-	parts := []logsQL{{vlstore.IndexedStreams, true}} // as the marks read them
+	var parts []logsQL
 	if w := window(lo, hi); w != "" {
 		parts = append(parts, logsQL{w, true})
 	}
