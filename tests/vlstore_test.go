@@ -91,6 +91,7 @@ func TestVictoriaLogsStore(t *testing.T) {
 	}
 
 	vl.Cmd.Process.Signal(syscall.SIGSTOP)
+	harness.WaitStopped(t, vl.Cmd.Process.Pid)
 	n, err := store.Count(ctx, a, 1, 500)
 	vl.Cmd.Process.Signal(syscall.SIGCONT)
 	if err == nil {

@@ -370,3 +370,20 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 		wait = min(wait*2, 200*time.Millisecond)
 	}
 }
+
+// WaitStopped waits until the process pid is stopped (SIGSTOP takes
+// effect asynchronously: a request can still be served just after it).
+func WaitStopped(t testing.TB, pid int) {
+	t.Helper()
+	Eventually(t, 10*time.Second, fmt.Sprintf("process %d stopped", pid), func() (bool, string) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false, err.Error()
+		}
+		// pid (comm) STATE …: comm may hold spaces, so read after the last ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		state := strings.Fields(s[i+1:])
+		return len(state) > 0 && (state[0] == "T" || state[0] == "t"), s[i+1:]
+	})
+}
