@@ -83,6 +83,7 @@ func runCorpus(t *testing.T, evs []schema.Event, start time.Time, local, api []s
 		r := harness.Logq(t, binDir, append(append([]string{"search", "--count"}, local...), window...)...)
 		return strings.TrimSpace(r.Stdout) == strconv.Itoa(len(evs)), r.Stdout + r.Stderr
 	})
+	checkStats(t, evs, window, local, api)
 	cases := corpus(evs, start)
 	if len(cases) < 60 {
 		t.Fatalf("the corpus has %d queries, want at least 60", len(cases))
@@ -106,6 +107,36 @@ func runCorpus(t *testing.T, evs []schema.Event, start time.Time, local, api []s
 					t.Errorf("logq %s %q (%s) is listed as differing (%s) but answers the same", src[0], c.query, args[0], differs[c.query])
 				}
 			}
+		}
+	}
+}
+
+// checkStats asks logq stats --by service of local and api and compares
+// each service's count with the generator's.
+func checkStats(t *testing.T, evs []schema.Event, window, local, api []string) {
+	want := map[string]int64{}
+	for i := range evs {
+		want[evs[i].Service]++
+	}
+	for _, src := range [][]string{local, api} {
+		r := harness.Logq(t, binDir, append(append([]string{"stats", "--by", "service", "-o", "json"}, src...), window...)...)
+		var st struct {
+			Total int64 `json:"total"`
+			Rows  []struct {
+				Key   string `json:"key"`
+				Count int64  `json:"count"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil || r.Code != 0 {
+			t.Errorf("logq stats %s: exit %d, %v: %s", src[0], r.Code, err, r.Stderr)
+			continue
+		}
+		got := map[string]int64{}
+		for _, row := range st.Rows {
+			got[row.Key] = row.Count
+		}
+		if st.Total != int64(len(evs)) || !maps.Equal(got, want) {
+			t.Errorf("logq stats %s: total %d, %v; want %d, %v", src[0], st.Total, got, len(evs), want)
 		}
 	}
 }
