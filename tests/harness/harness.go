@@ -236,6 +236,7 @@ func (p *Proc) Signal(t testing.TB, sig syscall.Signal, timeout time.Duration) i
 	case <-time.After(timeout):
 		t.Fatalf("%s did not exit within %v after %v; output in %s", p.Name, timeout, sig, p.LogPath)
 	}
+	<-p.drained // as Wait: Output then holds the last lines (an agent's final tally)
 	return p.Cmd.ProcessState.ExitCode()
 }
 
