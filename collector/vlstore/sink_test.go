@@ -23,6 +23,7 @@ import (
 type stallingCluster struct {
 	mu      sync.Mutex
 	written int
+	counts  int           // counts answered
 	stall   chan struct{} // non-nil: the next count waits for it to close
 	stalled chan struct{} // closed when a count starts waiting
 }
@@ -38,6 +39,9 @@ func (c *stallingCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		stall, stalled := c.stall, c.stalled
 		c.stall = nil
 		n := c.written
+		if n > 0 {
+			c.counts++
+		}
 		c.mu.Unlock()
 		if stall != nil {
 			close(stalled)
@@ -79,7 +83,12 @@ func TestSinkWindowRestartsAfterStall(t *testing.T) {
 	if err := sink.Write(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // counts find the run whole: its window starts
+	for whole := false; !whole; { // a count finds the run whole: its window starts
+		time.Sleep(5 * time.Millisecond)
+		cluster.mu.Lock()
+		whole = cluster.counts > 0
+		cluster.mu.Unlock()
+	}
 	cluster.mu.Lock()
 	cluster.stall, cluster.stalled = stall, stalled
 	cluster.mu.Unlock()
