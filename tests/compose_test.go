@@ -239,6 +239,19 @@ func TestComposeCluster(t *testing.T) {
 	c.must("start", "collector-1")
 	expect("during*", during)
 	expect("before*", before)
+	// No publisher is left with unacknowledged events: the restarted
+	// collector acknowledges the resent ones once the cluster confirms them.
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports["ZLOG_DOWNCASE_PORT"])
+	harness.Eventually(t, 2*time.Minute, "downcase's publisher with nothing unacknowledged", func() (bool, string) {
+		var state []string
+		ok := true
+		for _, name := range []string{"zlog_publisher_unacked", "zlog_publisher_queue_depth", "zlog_publisher_acked_total"} {
+			v, found, err := harness.TryMetric(metrics, name)
+			ok = ok && err == nil && found && (v == 0) == (name != "zlog_publisher_acked_total")
+			state = append(state, fmt.Sprintf("%s %v (%v)", name, v, err))
+		}
+		return ok, strings.Join(state, ", ")
+	})
 
 	c.must("stop")
 	for _, svc := range []string{"collector-1", "collector-2", "downcase", "downcase-agent", "vlstorage-1", "vlstorage-2", "vlinsert", "vlselect"} {

@@ -36,6 +36,7 @@ func run(args []string) int {
 	fs.StringVar(&o.Addr, "listen", ":5000", "HTTP listen address (also serves /metrics and /healthz)")
 	fs.IntVar(&o.MaxParamBytes, "max-param-bytes", 4096, "longest param accepted; longer gets 414")
 	accessLog := fs.String("access-log", "", "also append each access event as a JSON line to this file (for a zlog-agent sidecar to tail)")
+	closeTimeout := fs.Duration("close-timeout", 30*time.Second, "at the end, how long to wait for the collector to acknowledge everything (a collector on VictoriaLogs acknowledges some seconds after the write)")
 	checkPub := pubflags.Register(fs, &po)
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", time.Second, "longest a request waits for room in a full queue before its event is dropped (counted)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -88,7 +89,7 @@ func run(args []string) int {
 		code = 1
 	}
 	// Requests are done; deliver what they queued before exiting.
-	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	closeCtx, cancel := context.WithTimeout(context.Background(), *closeTimeout)
 	defer cancel()
 	if err := pub.Close(closeCtx); err != nil {
 		logger.Error("publisher close", "err", err, "stats", fmt.Sprintf("%+v", pub.Stats()))
