@@ -3,7 +3,6 @@ package query
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -56,10 +55,6 @@ type FollowOptions struct {
 func (s *Searcher) Follow(ctx context.Context, q Query, live LiveSource, emit func(*schema.Event) error, opts FollowOptions) error {
 	return Follow(ctx, s, q, live, emit, opts)
 }
-
-// ErrNotFollowable says a store cannot join live events to its own
-// without a gap or a repeat.
-var ErrNotFollowable = errors.New("--follow is not available on this store")
 
 // Followable is a store whose matches a query can be followed on, with
 // live events joined to them per stream by sequence number.

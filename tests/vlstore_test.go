@@ -83,11 +83,33 @@ func TestVictoriaLogsStore(t *testing.T) {
 		t.Errorf("missing of b = %v, %v; want [4 7]", miss, err)
 	}
 	ext, err := store.Extents(ctx)
-	if err != nil || ext[a] != (vlstore.Extent{Lo: 1, Hi: 500, Count: 500}) || ext[b] != (vlstore.Extent{Lo: 1, Hi: 10, Count: 8}) || len(ext) != 2 {
+	if err != nil || ext[a] != (vlstore.Extent{Lo: 1, Hi: 500, Count: 500, First: ext[a].First}) || !ext[a].First.Equal(at.Add(time.Millisecond)) ||
+		ext[b] != (vlstore.Extent{Lo: 1, Hi: 10, Count: 8, First: ext[b].First}) || len(ext) != 2 {
 		t.Errorf("extents = %v, %v", ext, err)
 	}
 	if n, err := store.Count(ctx, a, 100, 199); err != nil || n != 100 {
 		t.Errorf("count of a 100..199 = %d, %v; want 100", n, err)
+	}
+	// A stream whose lowest seq is above 1 starts there once its oldest
+	// event is a minute old; before, its seqs below may still be coming.
+	young, old := schema.Stream{Publisher: "p2", Topic: "shop.info"}, schema.Stream{Publisher: "p3", Topic: "shop.info"}
+	batch = batch[:0]
+	for seq := uint64(5); seq <= 9; seq++ {
+		ev := event("p2", "shop", schema.LevelInfo, seq)
+		ev.Time = time.Now()
+		batch = append(batch, ev, event("p3", "shop", schema.LevelInfo, seq))
+	}
+	if err := store.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 30*time.Second, "the streams with seqs 5..9 stored", func() (bool, string) {
+		marks, err := store.Marks(ctx)
+		return err == nil && marks[young].Hi == 9 && marks[old].Hi == 9, fmt.Sprint(marks, err)
+	})
+	marks, err := store.Marks(ctx)
+	if err != nil || marks[young] != (vlstore.Mark{Lo: 5, Hi: 9, Whole: 0}) || marks[old] != (vlstore.Mark{Lo: 5, Hi: 9, Whole: 9}) ||
+		marks[b] != (vlstore.Mark{Lo: 1, Hi: 10, Whole: 3}) {
+		t.Errorf("marks = %v, %v; want the young stream's whole at 0, the old one's at 9, b's at 3", marks, err)
 	}
 
 	vl.Cmd.Process.Signal(syscall.SIGSTOP)
@@ -96,6 +118,43 @@ func TestVictoriaLogsStore(t *testing.T) {
 	vl.Cmd.Process.Signal(syscall.SIGCONT)
 	if err == nil {
 		t.Errorf("a stopped VictoriaLogs counted %d", n)
+	}
+}
+
+// A new stream is listed as soon as VictoriaLogs counts it. VictoriaLogs
+// skips the rows of a stream its stream index does not show yet (a second
+// or more after the stream's first rows are readable) from any query that
+// asks for _stream, as one listing every field does: logq listed 0 events
+// while it counted 15,133, and a follower missed the first thousands of
+// events of each stream. One batch larger than a storage block makes its
+// rows readable at once, well before the stream's index entry.
+func TestVictoriaLogsListsANewStreamAtOnce(t *testing.T) {
+	work := harness.WorkDir(t)
+	_, url := startVictoriaLogs(t, work)
+	store, err := vlstore.New(vlstore.Options{InsertURL: url, SelectURL: url, Timeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	at := time.Now().Add(-time.Minute)
+	var batch []schema.Event
+	for seq := uint64(1); seq <= 20000; seq++ {
+		batch = append(batch, schema.Event{Time: at.Add(time.Duration(seq) * time.Microsecond), Service: "fresh", Level: schema.LevelInfo,
+			Host: "h1", Publisher: "p-fresh", Seq: seq, Message: fmt.Sprintf("event %d %s", seq, strings.Repeat("x", 200))})
+	}
+	if err := store.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	src := []string{"--store", "victorialogs", "--vl-select", url, "--since", "1h", "--service", "fresh"}
+	var counted int
+	harness.Eventually(t, 30*time.Second, "some of the new stream counted", func() (bool, string) {
+		r := harness.Logq(t, binDir, append([]string{"search", "--count"}, src...)...)
+		counted, _ = strconv.Atoi(strings.TrimSpace(r.Stdout))
+		return counted > 0, r.Stdout + r.Stderr
+	})
+	r := harness.Logq(t, binDir, append([]string{"search", "--limit", "0", "-o", "raw"}, src...)...)
+	if listed := strings.Count(r.Stdout, "\n"); listed < counted {
+		t.Errorf("logq listed %d events of a stream it had just counted %d of (exit %d, %s)", listed, counted, r.Code, r.Stderr)
 	}
 }
 

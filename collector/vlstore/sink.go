@@ -430,8 +430,8 @@ func (s *Sink) LoadMarks(ctx context.Context) (map[schema.Stream]uint64, error) 
 	out := make(map[schema.Stream]uint64, len(second))
 	for st, m := range second {
 		mark := m.Whole
-		if f, ok := first[st]; !ok {
-			mark = m.Lo - 1 // all of it arrived since the first read
+		if f, ok := first[st]; !ok || f.Lo > m.Lo {
+			mark = m.Lo - 1 // its lowest arrived since the first read
 		} else {
 			mark = min(mark, f.Whole)
 		}

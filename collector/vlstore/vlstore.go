@@ -232,13 +232,16 @@ func (s *Store) Missing(ctx context.Context, st schema.Stream, from, to uint64) 
 }
 
 // Extent is what VictoriaLogs holds of one stream: its lowest and highest
-// seq and how many distinct seqs (Count == Hi-Lo+1 when nothing is
-// missing between them).
-type Extent struct{ Lo, Hi, Count uint64 }
+// seq, how many distinct seqs (Count == Hi-Lo+1 when nothing is missing
+// between them), and the time of its oldest event.
+type Extent struct {
+	Lo, Hi, Count uint64
+	First         time.Time
+}
 
 // Extents reads every stream's extent in one query.
 func (s *Store) Extents(ctx context.Context) (map[schema.Stream]Extent, error) {
-	rows, err := s.Query(ctx, `seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n`)
+	rows, err := s.Query(ctx, `seq:>0 | stats by (publisher, topic) min(seq) as lo, max(seq) as hi, count_uniq(seq) as n, min(_time) as first`)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +249,12 @@ func (s *Store) Extents(ctx context.Context) (map[schema.Stream]Extent, error) {
 	for _, r := range rows {
 		st := schema.Stream{Publisher: r["publisher"], Topic: r["topic"]}
 		var e Extent
-		if _, err := fmt.Sscan(r["lo"]+" "+r["hi"]+" "+r["n"], &e.Lo, &e.Hi, &e.Count); err != nil {
-			return nil, fmt.Errorf("%w: extent of %v: %v", ErrStore, st, r)
+		_, err := fmt.Sscan(r["lo"]+" "+r["hi"]+" "+r["n"], &e.Lo, &e.Hi, &e.Count)
+		if err == nil {
+			e.First, err = time.Parse(time.RFC3339Nano, r["first"])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: extent of %v: %v: %w", ErrStore, st, r, err)
 		}
 		out[st] = e
 	}
@@ -255,8 +262,18 @@ func (s *Store) Extents(ctx context.Context) (map[schema.Stream]Extent, error) {
 }
 
 // Mark is what VictoriaLogs holds of one stream: its lowest and highest
-// seq, and the highest up to which none is missing from the lowest on.
+// seq, and Whole, the highest up to which none is missing from the lowest
+// on (0 for a stream that may still be arriving below its lowest).
 type Mark struct{ Lo, Hi, Whole uint64 }
+
+// settleTime is how long after its oldest event a stream whose lowest
+// stored seq is above 1 is taken to start there. VictoriaLogs makes the
+// rows of one insert readable before those of an earlier one now and then
+// (its rows buffer has a shard per CPU, each flushed on its own, about a
+// second apart), so a new stream can show seqs 1001.. while 1..1000 are
+// still coming; until then its mark is 0, since nothing is known whole
+// from its first event on.
+const settleTime = time.Minute
 
 // Marks reads every stream's mark.
 func (s *Store) Marks(ctx context.Context) (map[schema.Stream]Mark, error) {
@@ -267,7 +284,10 @@ func (s *Store) Marks(ctx context.Context) (map[schema.Stream]Mark, error) {
 	out := make(map[schema.Stream]Mark, len(extents))
 	for st, e := range extents {
 		m := Mark{Lo: e.Lo, Hi: e.Hi, Whole: e.Hi}
-		if e.Count != e.Hi-e.Lo+1 {
+		switch {
+		case e.Lo > 1 && time.Since(e.First) < settleTime:
+			m.Whole = 0
+		case e.Count != e.Hi-e.Lo+1:
 			if m.Whole, err = s.firstHole(ctx, st, e.Lo, e.Hi); err != nil {
 				return nil, err
 			}
