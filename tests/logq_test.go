@@ -34,10 +34,16 @@ func agentPipe(t *testing.T, xsub, service, lines string) {
 // in the index under data.
 func waitStored(t *testing.T, data string, n int, query ...string) {
 	t.Helper()
+	waitStoredIn(t, []string{"--data", data}, n, query...)
+}
+
+// waitStoredIn is waitStored for the store logq reads with src.
+func waitStoredIn(t *testing.T, src []string, n int, query ...string) {
+	t.Helper()
 	want := strconv.Itoa(n)
 	harness.Eventually(t, 15*time.Second, fmt.Sprintf("%s events of %q indexed", want, query), func() (bool, string) {
-		r := harness.Logq(t, binDir, append([]string{"search", "--data", data, "--count"}, query...)...)
-		return strings.TrimSpace(r.Stdout) == want, r.Stdout
+		r := harness.Logq(t, binDir, append(append([]string{"search", "--count"}, src...), query...)...)
+		return strings.TrimSpace(r.Stdout) == want, r.Stdout + r.Stderr
 	})
 }
 

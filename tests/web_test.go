@@ -36,12 +36,27 @@ func countIs(n int) string {
 // a table and a chart. Screenshots of each view go to the test's artifact
 // directory (go test -artifacts -outputdir DIR keeps them; docs/ holds
 // the README's, copied from there).
-func TestWebUI(t *testing.T) { eachBrowser(t, webUI) }
+func TestWebUI(t *testing.T) {
+	eachBrowser(t, func(t *testing.T, open func(base string) page) {
+		work := harness.WorkDir(t)
+		data := filepath.Join(work, "data")
+		webUI(t, open, harness.StartCollector(t, binDir, work, data), []string{"--data", data})
+	})
+}
 
-func webUI(t *testing.T, open func(base string) page) {
+// The same page on a collector storing into VictoriaLogs (issue #19): every
+// view answers from VictoriaLogs through the collector's API, live tail
+// included. Chromium only: the page is the same, the store differs.
+func TestWebUIOnVictoriaLogs(t *testing.T) {
 	work := harness.WorkDir(t)
-	data := filepath.Join(work, "data")
-	col := harness.StartCollector(t, binDir, work, data)
+	_, vl := startVictoriaLogs(t, work)
+	col := harness.StartCollector(t, binDir, work, filepath.Join(work, "data"),
+		"--store", "victorialogs", "--vl-insert", vl, "--vl-select", vl, "--vl-flush-interval", "1s")
+	webUI(t, func(base string) page { return newChromium(t, base, t.ArtifactDir()) }, col, []string{"--store", "victorialogs", "--vl-select", vl})
+}
+
+// webUI runs the page's scenario on col, whose events logq reads with src.
+func webUI(t *testing.T, open func(base string) page, col *harness.Collector, src []string) {
 	var lines strings.Builder
 	for i := 0; i < 30; i++ {
 		level := map[bool]string{true: "error", false: "info"}[i%3 == 0]
@@ -49,7 +64,7 @@ func webUI(t *testing.T, open func(base string) page) {
 	}
 	agentPipe(t, col.XSub, "shop", lines.String())
 	agentPipe(t, col.XSub, "web", "WARN slow page\n")
-	waitStored(t, data, 31)
+	waitStoredIn(t, src, 31)
 	base := "http://" + col.HTTP
 	b := open(base)
 
@@ -130,7 +145,7 @@ func webUI(t *testing.T, open func(base string) page) {
 	// Live: a search continues with new events as they come, newest first,
 	// none missing or twice.
 	agentPipe(t, col.XSub, "live", "INFO before 0\nINFO before 1\n")
-	waitStored(t, data, 2, "service:live")
+	waitStoredIn(t, src, 2, "service:live")
 	b.navigate(base + "/?q=service:live&range=1h&live=1")
 	b.until("following", `document.querySelector('#live-note').textContent.startsWith('live') && document.querySelectorAll('#events > li').length === 2`)
 	var more strings.Builder
