@@ -47,7 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (o collector.Options, logger *s
 	fs.DurationVar(&o.RetentionEvery, "retention-interval", o.RetentionEvery, "how often --retain and --max-index-bytes are checked")
 	fs.Int64Var(&o.MaxIndexBytes, "max-index-bytes", o.MaxIndexBytes, "also remove the oldest index partitions, days before today only, while the index is larger than this; 0: no limit")
 	fs.BoolVar(&o.LogCompress, "log-compress", o.LogCompress, "gzip rotated log files (--log-compress=false keeps them plain)")
-	fs.StringVar(&o.Store, "store", o.Store, "where events are indexed: sqlite (<data>/index) or victorialogs (--vl-insert, --vl-select; searching it comes later)")
+	fs.StringVar(&o.Store, "store", o.Store, "where events are indexed: sqlite (<data>/index) or victorialogs (--vl-insert, --vl-select; the query API, the web UI and logq --store victorialogs read it there)")
 	fs.StringVar(&o.VLInsertURL, "vl-insert", "", "with --store victorialogs: base URL of vlinsert (or a single node), e.g. http://127.0.0.1:9481")
 	fs.StringVar(&o.VLSelectURL, "vl-select", "", "with --store victorialogs: base URL of vlselect (or a single node), e.g. http://127.0.0.1:9471")
 	fs.DurationVar(&o.VLFlushInterval, "vl-flush-interval", o.VLFlushInterval, "with --store victorialogs: the storage nodes' -inmemoryDataFlushInterval; events are acknowledged once a count finds them and another, 3s + 3 × this later (when VictoriaLogs has them on disk), still does")
