@@ -33,6 +33,11 @@ type fold interface {
 
 type getter func(name string) (any, bool)
 
+// timedFold is a fold that takes an event's time apart from its getter.
+type timedFold interface {
+	addAt(get getter, timeNs int64)
+}
+
 // foldAll is a folder's apply: its fold over records already made.
 func foldAll(f folder, in []record) ([]record, []string) {
 	fo := f.newFold()
@@ -124,7 +129,11 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 				s, last = j.r.byID[row.Series], row.Series
 			}
 			events[w] = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
-			folds[w].add(getters[w])
+			if tf, ok := folds[w].(timedFold); ok {
+				tf.addAt(getters[w], row.Time)
+			} else {
+				folds[w].add(getters[w])
+			}
 		}
 		return checkHeld(folds[w])
 	})

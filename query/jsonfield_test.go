@@ -15,8 +15,10 @@ import (
 func TestJSONFieldAgreesWithDecoder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	values := []any{"plain", "with \"quotes\" and \\ back", "<html>&amp;", "ünïcode ✓", "", int64(0), int64(-42), int64(1 << 60),
-		1.5, -0.001, 1e21, 3.0, true, false, "{not an object}", "a,b}c"}
-	keys := []string{"a", "duration_ms", "user", "x.y", "status", "k-1"}
+		1.5, -0.001, 1e21, 3.0, true, false, "{not an object}", "a,b}c",
+		// the keys' own text in values, as a search for "key": meets it
+		`"duration_ms":1`, `,"user":"eve"`, `{"a":2}`, "user", "a", `\",\"ms\":`}
+	keys := []string{"a", "duration_ms", "user", "x.y", "status", "k-1", "ms", "_ms", "<k>"}
 	for n := 0; n < 2000; n++ {
 		f := schema.Fields{}
 		for _, k := range keys {
@@ -37,7 +39,7 @@ func TestJSONFieldAgreesWithDecoder(t *testing.T) {
 			if ok != wok || fmt.Sprintf("%T %v", got, got) != fmt.Sprintf("%T %v", w, w) {
 				t.Fatalf("%s in %s: got %T %v %v, want %T %v %v", k, raw, got, got, ok, w, w, wok)
 			}
-			if _, _, fallback := jsonField(raw, k); fallback {
+			if _, _, fallback := jsonField(raw, k); fallback && plainKey(k) { // an escaped key is left to the decoder
 				t.Errorf("%s in %s: the scan gave up on what the index writes", k, raw)
 			}
 		}

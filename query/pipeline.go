@@ -4,10 +4,10 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -248,9 +248,16 @@ func boolInt(b bool) int {
 // of a stats by _time), the rest as they are shown.
 func appendKeyValue(b []byte, v any) []byte {
 	if t, ok := v.(time.Time); ok {
-		return strconv.AppendInt(append(b, 't'), t.UnixNano(), 10)
+		return appendTimeKey(b, t.UnixNano())
 	}
 	return schema.AppendValue(b, v)
+}
+
+// appendTimeKey is appendKeyValue of a time given in Unix ns: 't' and 8
+// bytes, since formatting it in decimal was a twelfth of a stats by
+// (_time:1m) (measured).
+func appendTimeKey(b []byte, ns int64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, 't'), uint64(ns))
 }
 
 // uniqStep is the distinct combinations of its fields, in their order.
