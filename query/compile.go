@@ -252,7 +252,10 @@ func (c *compiler) leaf(x ql.Filter) (cond, error) {
 		if err != nil {
 			return nil, ql.Errorf(c.src, x.Pos, "%v", err)
 		}
-		return fieldCond{field: orMessage(field), test: matchesRegex(re)}, nil
+		if orMessage(field) == ql.Message {
+			return messageCond{test: regexTest(re)}, nil
+		}
+		return fieldCond{field: field, test: matchesRegex(re)}, nil
 	case *ql.Exists:
 		return fieldCond{field: field, test: nonEmpty}, nil
 	}

@@ -126,7 +126,7 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 		for k := range rows {
 			row := &rows[k]
 			if row.Series != last && !j.fieldsAlone {
-				s, last = j.r.byID[row.Series], row.Series
+				s, last = j.r.readSeriesOf(row.Series), row.Series
 			}
 			events[w] = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
 			if tf, ok := folds[w].(timedFold); ok {
