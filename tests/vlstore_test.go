@@ -39,6 +39,18 @@ func startVictoriaLogs(t *testing.T, work string, args ...string) (*harness.Proc
 	return p, url
 }
 
+// openVLStore is a vlstore.Store on insert and sel, closed when t ends (a
+// zero timeout takes the store's default).
+func openVLStore(t *testing.T, insert, sel string, timeout time.Duration) *vlstore.Store {
+	t.Helper()
+	store, err := vlstore.New(vlstore.Options{InsertURL: insert, SelectURL: sel, Timeout: timeout}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
 // The VictoriaLogs store against a real VictoriaLogs: what Write sent is
 // confirmed only by Count, holes are named by Missing, each stream's
 // extent (lowest, highest and distinct seqs) is read back by Extents, typed fields stay numbers, and a
@@ -46,11 +58,7 @@ func startVictoriaLogs(t *testing.T, work string, args ...string) (*harness.Proc
 func TestVictoriaLogsStore(t *testing.T) {
 	work := harness.WorkDir(t)
 	vl, url := startVictoriaLogs(t, work)
-	store, err := vlstore.New(vlstore.Options{InsertURL: url, SelectURL: url, Timeout: 2 * time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openVLStore(t, url, url, 2*time.Second)
 	ctx := context.Background()
 	at := time.Now().Add(-time.Minute)
 	event := func(pub, service string, level schema.Level, seq uint64) schema.Event {
@@ -131,11 +139,7 @@ func TestVictoriaLogsStore(t *testing.T) {
 func TestVictoriaLogsListsANewStreamAtOnce(t *testing.T) {
 	work := harness.WorkDir(t)
 	_, url := startVictoriaLogs(t, work)
-	store, err := vlstore.New(vlstore.Options{InsertURL: url, SelectURL: url, Timeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openVLStore(t, url, url, 5*time.Second)
 	at := time.Now().Add(-time.Minute)
 	var batch []schema.Event
 	for seq := uint64(1); seq <= 20000; seq++ {
@@ -174,10 +178,7 @@ func TestCollectorOnVictoriaLogs(t *testing.T) {
 	bin := harness.VictoriaLogsBinary(t)
 	vl := harness.Start(t, work, "victoria-logs-1", bin, args...)
 	base := "http://127.0.0.1:" + port
-	store, err := vlstore.New(vlstore.Options{InsertURL: base, SelectURL: base, Timeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openVLStore(t, base, base, 5*time.Second)
 	waitVL := func() {
 		harness.Eventually(t, 30*time.Second, "VictoriaLogs answering", func() (bool, string) {
 			_, err := store.Extents(context.Background())
@@ -305,11 +306,7 @@ func TestCollectorOnVictoriaLogsCluster(t *testing.T) {
 func TestLogqPartialOnVictoriaLogsCluster(t *testing.T) {
 	work := harness.WorkDir(t)
 	c := harness.StartVLCluster(t, work, 2, "1s")
-	store, err := vlstore.New(vlstore.Options{InsertURL: c.InsertURL, SelectURL: c.SelectURL}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openVLStore(t, c.InsertURL, c.SelectURL, 0)
 	const n = 2000
 	var batch []schema.Event
 	at := time.Now().Add(-time.Minute)
