@@ -37,6 +37,15 @@ func waitStored(t *testing.T, data string, n int, query ...string) {
 	waitStoredIn(t, []string{"--data", data}, n, query...)
 }
 
+// statsJSON is logq stats -o json.
+type statsJSON struct {
+	Total int64 `json:"total"`
+	Rows  []struct {
+		Key   string `json:"key"`
+		Count int64  `json:"count"`
+	} `json:"rows"`
+}
+
 // waitStoredIn is waitStored for the store logq reads with src.
 func waitStoredIn(t *testing.T, src []string, n int, query ...string) {
 	t.Helper()
@@ -116,13 +125,7 @@ func TestLogqStatsMatchSearch(t *testing.T) {
 		return strings.TrimSpace(res.Stdout) == "302", res.Stdout
 	})
 	res := harness.Logq(t, binDir, "stats", "--data", data, "--since", "1h", "--by", "level", "-o", "json")
-	var st struct {
-		Total int64 `json:"total"`
-		Rows  []struct {
-			Key   string `json:"key"`
-			Count int64  `json:"count"`
-		} `json:"rows"`
-	}
+	var st statsJSON
 	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil || res.Code != 0 {
 		t.Fatalf("stats -o json: exit %d, %v\n%s%s", res.Code, err, res.Stdout, res.Stderr)
 	}

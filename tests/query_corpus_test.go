@@ -120,13 +120,7 @@ func checkStats(t *testing.T, evs []schema.Event, window, local, api []string) {
 	}
 	for _, src := range [][]string{local, api} {
 		r := harness.Logq(t, binDir, append(append([]string{"stats", "--by", "service", "-o", "json"}, src...), window...)...)
-		var st struct {
-			Total int64 `json:"total"`
-			Rows  []struct {
-				Key   string `json:"key"`
-				Count int64  `json:"count"`
-			} `json:"rows"`
-		}
+		var st statsJSON
 		if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil || r.Code != 0 {
 			t.Errorf("logq stats %s: exit %d, %v: %s", src[0], r.Code, err, r.Stderr)
 			continue
