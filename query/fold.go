@@ -126,7 +126,7 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 		for k := range rows {
 			row := &rows[k]
 			if row.Series != last && !j.fieldsAlone {
-				s, last = j.r.readSeriesOf(row.Series), row.Series
+				s, last = j.r.byID.get(row.Series), row.Series
 			}
 			events[w] = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
 			if tf, ok := folds[w].(timedFold); ok {
@@ -161,7 +161,7 @@ func readsFieldsAlone(r *partReader, names []string) bool {
 			return false
 		}
 	}
-	for _, s := range r.byID {
+	for _, s := range r.series {
 		for _, n := range names {
 			if _, ok := s.Labels[n]; ok {
 				return false

@@ -28,10 +28,9 @@ type partReader struct {
 	series map[int64]index.Series // all of them when filtered; else those read so far
 	// byID points at the series readSeries read: what workers look rows'
 	// series up in (a copy per row would be an allocation per row).
-	byID  map[int64]*index.Series
-	dense []*index.Series // byID by index, for the small ids a partition gives (one map lookup per row was a twelfth of a regex search)
-	all   bool            // no label filter: every series is wanted
-	want  map[int64]bool  // with label filters, the series they let through
+	byID  seriesMap[*index.Series]
+	all   bool           // no label filter: every series is wanted
+	want  map[int64]bool // with label filters, the series they let through
 	codec *block.Codec
 	doc   doc
 	err   error // the first error of a probe, which answers "may match"
@@ -89,41 +88,14 @@ func (r *partReader) readSeries(ctx context.Context, everySeries bool) error {
 		return err
 	}
 	r.all, r.want = false, make(map[int64]bool)
-	r.byID = make(map[int64]*index.Series, len(r.series))
+	r.byID = seriesMap[*index.Series]{}
 	for id, s := range r.series {
 		if r.p.seriesOK(&s) {
 			r.want[id] = true
 		}
-		r.byID[id] = &s
+		r.byID.set(id, &s)
 	}
-	r.dense = seriesSlice(r.byID)
 	return nil
-}
-
-// seriesSlice indexes series by id in a slice when the ids are small
-// enough for it (they are a partition's row ids: 1, 2, …).
-func seriesSlice(byID map[int64]*index.Series) []*index.Series {
-	hi := int64(-1)
-	for id := range byID {
-		if id < 0 || id > int64(4*len(byID)+1024) {
-			return nil
-		}
-		hi = max(hi, id)
-	}
-	dense := make([]*index.Series, hi+1)
-	for id, s := range byID {
-		dense[id] = s
-	}
-	return dense
-}
-
-// readSeriesOf is the series with id among those readSeries read, nil if
-// none.
-func (r *partReader) readSeriesOf(id int64) *index.Series {
-	if id >= 0 && id < int64(len(r.dense)) {
-		return r.dense[id]
-	}
-	return r.byID[id]
 }
 
 func (r *partReader) fail(err error) (*partReader, error) {
@@ -393,7 +365,7 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 			continue
 		}
 		if r.p.rows != nil {
-			ec = evalCtx{s: r.readSeriesOf(row.Series), time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields, doc: d}
+			ec = evalCtx{s: r.byID.get(row.Series), time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields, doc: d}
 			if !r.p.rows.eval(&ec) {
 				continue
 			}

@@ -50,7 +50,7 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 	if err != nil {
 		return err
 	}
-	groups := seriesGroups{}
+	groups := seriesMap[int64]{}
 	for id, s := range r.series {
 		groups.set(id, groupOf(&s))
 	}
@@ -154,7 +154,7 @@ func (r *partReader) wholeInBucket(b *index.BlockMeta, bucket func(int64) int64)
 // countSummary counts a whole block's wanted series from its summary,
 // each in its group, reporting whether the summary could be read (else
 // decoding the block says what is wrong).
-func (r *partReader) countSummary(b *index.BlockMeta, at int64, groups seriesGroups, counts groupCounts) bool {
+func (r *partReader) countSummary(b *index.BlockMeta, at int64, groups seriesMap[int64], counts groupCounts) bool {
 	err := b.EachSeries(func(s block.Series) bool {
 		if r.wanted(s.ID) {
 			counts.add(groups.get(s.ID), at, int64(s.Rows), s.MaxTime)
@@ -162,38 +162,6 @@ func (r *partReader) countSummary(b *index.BlockMeta, at int64, groups seriesGro
 		return true
 	})
 	return err == nil
-}
-
-// seriesGroups is each series' group, looked up per row: series ids are a
-// partition's row ids, small and dense, so a slice holds them (a map
-// lookup per row was a sixth of a histogram by level, measured); ids past
-// denseSeries, which a damaged file could hold, go to a map.
-type seriesGroups struct {
-	dense  []int64
-	sparse map[int64]int64
-}
-
-const denseSeries = 1 << 20
-
-func (g *seriesGroups) set(id, group int64) {
-	if id < 0 || id >= denseSeries {
-		if g.sparse == nil {
-			g.sparse = map[int64]int64{}
-		}
-		g.sparse[id] = group
-		return
-	}
-	if id >= int64(len(g.dense)) {
-		g.dense = append(g.dense, make([]int64, int(id)+1-len(g.dense))...)
-	}
-	g.dense[id] = group
-}
-
-func (g *seriesGroups) get(id int64) int64 {
-	if id >= 0 && id < int64(len(g.dense)) {
-		return g.dense[id]
-	}
-	return g.sparse[id]
 }
 
 // groupCounts are counts per groupBucket.

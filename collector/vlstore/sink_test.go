@@ -83,7 +83,11 @@ func TestSinkWindowRestartsAfterStall(t *testing.T) {
 	if err := sink.Write(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
+	deadline := time.Now().Add(10 * time.Second)
 	for whole := false; !whole; { // a count finds the run whole: its window starts
+		if time.Now().After(deadline) {
+			t.Fatal("no count found the run within 10s")
+		}
 		time.Sleep(5 * time.Millisecond)
 		cluster.mu.Lock()
 		whole = cluster.counts > 0
@@ -92,7 +96,11 @@ func TestSinkWindowRestartsAfterStall(t *testing.T) {
 	cluster.mu.Lock()
 	cluster.stall, cluster.stalled = stall, stalled
 	cluster.mu.Unlock()
-	<-stalled
+	select {
+	case <-stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no count came to the stalling node within 10s")
+	}
 	time.Sleep(2 * flush) // the node stays stopped past the whole window
 	resumed := time.Now()
 	close(stall)
