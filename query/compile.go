@@ -21,6 +21,9 @@ type compiled struct {
 	// readsMessage: a row condition reads the message (words, _msg), not
 	// only fields, series and times.
 	readsMessage bool
+	// readsSeq: a row condition reads the seq, which a block's head
+	// decodes only when asked.
+	readsSeq bool
 }
 
 // compiler resolves what the parser left as text (times, levels)
@@ -59,6 +62,7 @@ func compileFilter(f ql.Filter, src string, now time.Time, loc *time.Location) (
 		} else {
 			out.rows = append(out.rows, k)
 			out.readsMessage = out.readsMessage || readsMessage(x)
+			out.readsSeq = out.readsSeq || readsSeq(x)
 		}
 	}
 	return out, nil
@@ -122,6 +126,14 @@ func readsMessage(x ql.Filter) bool {
 	}
 	f := ql.FieldOf(x)
 	return f == "" || f == ql.Message
+}
+
+// readsSeq reports whether x reads an event's seq.
+func readsSeq(x ql.Filter) bool {
+	if kids := children(x); kids != nil {
+		return slices.ContainsFunc(kids, readsSeq)
+	}
+	return ql.FieldOf(x) == seqField
 }
 
 // onSeries reports whether x asks only what a series knows: service,

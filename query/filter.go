@@ -41,7 +41,7 @@ func (e *evalCtx) value(name string) (any, bool) {
 		return e.msg, true
 	case ql.Time:
 		return time.Unix(0, e.time).UTC().Format(time.RFC3339Nano), true
-	case "seq":
+	case seqField:
 		return int64(e.seq), e.seq > 0
 	}
 	if e.s != nil {
@@ -75,6 +75,10 @@ func (e *evalCtx) allFields() schema.Fields {
 	}
 	return e.fields
 }
+
+// seqField is the built-in field of an event's sequence number in its
+// stream.
+const seqField = "seq"
 
 // seriesFields are the built-in fields a series has.
 var seriesFields = map[string]bool{"service": true, "level": true, "host": true, "publisher": true, "topic": true}

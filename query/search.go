@@ -121,6 +121,7 @@ type plan struct {
 	rows   cond     // nil: no condition on each event beyond words
 	// rowsReadMessage: rows reads messages, not only fields.
 	rowsReadMessage bool
+	rowsReadSeq     bool  // rows reads the seq
 	lo              int64 // Since in ns
 	hi              int64 // Until in ns
 	parts           []index.Partition
@@ -211,6 +212,7 @@ func (p *plan) addExpr() error {
 	if len(c.rows) > 0 {
 		p.rows = andCond(c.rows)
 		p.rowsReadMessage = c.readsMessage
+		p.rowsReadSeq = c.readsSeq
 	}
 	return nil
 }
@@ -449,7 +451,7 @@ func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
 // countDecoded decodes the jobs' blocks and counts their matching rows.
 func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 	counts := make([]int64, max(min(runtime.GOMAXPROCS(0), len(jobs)), 1))
-	err := eachMatching(ctx, jobs, textNone, func(w int, _ *countJob, rows []block.Row) error {
+	err := eachMatching(ctx, jobs, textNone, false, func(w int, _ *countJob, rows []block.Row) error {
 		counts[w] += int64(len(rows))
 		return nil
 	})
@@ -463,10 +465,10 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 // eachMatching decodes the jobs' blocks, one worker per core (worker w of
 // GOMAXPROCS, or of the jobs when fewer), each with its own codec, and
 // hands each block's matching rows to fn from its worker, with at least
-// the text need asks for decoded. A damaged block is skipped (Warn hears
+// the text need asks for decoded, and their seqs with seqs. A damaged block is skipped (Warn hears
 // of it). The rows and their strings live in the worker's memory, reused
 // for its next block: fn copies what it keeps (see kept).
-func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w int, j *countJob, rows []block.Row) error) error {
+func eachMatching(ctx context.Context, jobs []countJob, need textNeed, seqs bool, fn func(w int, j *countJob, rows []block.Row) error) error {
 	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range workers {
@@ -485,7 +487,7 @@ func eachMatching(ctx context.Context, jobs []countJob, need textNeed, fn func(w
 				if j.fieldsAlone && j.r.headless(&j.b) {
 					rows, err = j.r.fieldsOf(gctx, &j.b, c, &sc)
 				} else {
-					rows, err = j.r.matchingIn(gctx, &j.b, c, &d, need, &sc)
+					rows, err = j.r.matchingIn(gctx, &j.b, c, &d, need, seqs, &sc)
 				}
 				if j.r.p.s.skipDamaged(j.r.path, err) {
 					continue // warned: the block's events are missing from the answer
