@@ -24,6 +24,9 @@ type compiled struct {
 	// readsSeq: a row condition reads the seq, which a block's head
 	// decodes only when asked.
 	readsSeq bool
+	// rowNames are the fields row conditions read (the message for a
+	// word, _time for a time, a series field for a stream).
+	rowNames []string
 }
 
 // compiler resolves what the parser left as text (times, levels)
@@ -63,6 +66,7 @@ func compileFilter(f ql.Filter, src string, now time.Time, loc *time.Location) (
 			out.rows = append(out.rows, k)
 			out.readsMessage = out.readsMessage || readsMessage(x)
 			out.readsSeq = out.readsSeq || readsSeq(x)
+			namesRead(x, func(n string) { out.rowNames = append(out.rowNames, n) })
 		}
 	}
 	return out, nil
@@ -134,6 +138,28 @@ func readsSeq(x ql.Filter) bool {
 		return slices.ContainsFunc(kids, readsSeq)
 	}
 	return ql.FieldOf(x) == seqField
+}
+
+// namesRead calls add with each field x reads.
+func namesRead(x ql.Filter, add func(string)) {
+	if kids := children(x); kids != nil {
+		for _, k := range kids {
+			namesRead(k, add)
+		}
+		return
+	}
+	switch x.(type) {
+	case *ql.Any:
+		return
+	case *ql.Stream:
+		add("publisher")
+		return
+	}
+	if f := ql.FieldOf(x); f != "" {
+		add(f)
+	} else {
+		add(ql.Message)
+	}
 }
 
 // onSeries reports whether x asks only what a series knows: service,
@@ -256,9 +282,9 @@ func (c *compiler) leaf(x ql.Filter) (cond, error) {
 	case *ql.Exact:
 		return fieldCond{field: orMessage(field), test: valueIs(x.Value, false)}, nil
 	case *ql.Compare:
-		return fieldCond{field: field, test: compareTo(x.Op, x.Value)}, nil
+		return compare(field, x.Op, x.Value), nil
 	case *ql.Range:
-		return fieldCond{field: field, test: inRange(x.Lo, x.Hi, x.LoIncl, x.HiIncl)}, nil
+		return inRange(field, x.Lo, x.Hi, x.LoIncl, x.HiIncl), nil
 	case *ql.Regex:
 		re, err := regexp.Compile(x.Pattern)
 		if err != nil {

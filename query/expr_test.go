@@ -34,7 +34,7 @@ func exprEvents(base time.Time, n int) []schema.Event {
 			Message:   fmt.Sprintf("request %s %d for %s", words[rng.IntN(len(words))], i, users[rng.IntN(len(users))]),
 			Fields:    schema.Fields{"duration_ms": int64(rng.IntN(1000)), "user": users[rng.IntN(len(users))], "path": fmt.Sprintf("/api/v%d/items", rng.IntN(3))},
 		}
-		ev.Labels = schema.Labels{"env": []string{"prod", "dev"}[i%2], "team": []string{"a", "b", "c"}[i%3]}
+		ev.Labels = schema.Labels{"env": []string{"prod", "dev"}[i%2], "team": []string{"a", "b", "c"}[i%3], "rack": fmt.Sprint(i % 4)}
 		switch i % 5 {
 		case 0:
 			ev.Fields["status"] = "404" // a number as a string compares as one
@@ -79,6 +79,11 @@ func TestExprMatchesPlainGo(t *testing.T) {
 		{`duration_ms:>500`, func(ev *schema.Event) bool { n, _ := num(ev, "duration_ms"); return n > 500 }},
 		{`duration_ms>=500 duration_ms<=510`, func(ev *schema.Event) bool { n, _ := num(ev, "duration_ms"); return n >= 500 && n <= 510 }},
 		{`duration_ms:[100, 200)`, func(ev *schema.Event) bool { n, _ := num(ev, "duration_ms"); return n >= 100 && n < 200 }},
+		{`rack:>=2`, func(ev *schema.Event) bool { return ev.Labels["rack"] >= "2" }}, // a label compares as a number
+		{`rack:[1, 2] duration_ms:<100`, func(ev *schema.Event) bool {
+			n, _ := num(ev, "duration_ms")
+			return ev.Labels["rack"] >= "1" && ev.Labels["rack"] <= "2" && n < 100
+		}},
 		{`status:>=300`, func(ev *schema.Event) bool { n, ok := num(ev, "status"); return ok && n >= 300 }},
 		{`status:=404`, func(ev *schema.Event) bool { return field(ev, "status") == "404" }},
 		{`status:!=404`, func(ev *schema.Event) bool { return field(ev, "status") != "404" }},

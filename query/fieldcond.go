@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/zlog/zlog/collector/index/block"
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -17,9 +18,21 @@ type fieldCond struct {
 	field  string
 	test   func(v any) bool
 	absent bool
+	// num, for a comparison of a field (no built-in: see withNum) with
+	// a number, is test of a value read as a number: stored fields are
+	// read for it from their text, with no value made per event (that
+	// was a third of a count of a field comparison, measured).
+	num func(float64) bool
 }
 
 func (c fieldCond) eval(e *evalCtx) bool {
+	if c.num != nil && !e.parsed {
+		if tok, ok, _ := jsonToken(e.raw, c.field); ok {
+			if n, isNumber, plain := tokenNumber(tok); plain {
+				return isNumber && c.num(n)
+			}
+		}
+	}
 	v, ok := e.value(c.field)
 	if !ok {
 		return c.absent
@@ -47,21 +60,37 @@ func valueIs(want string, prefix bool) func(any) bool {
 	}
 }
 
-// compareTo compares values with want: as numbers when want is one (a
-// value that is no number then fails), else as strings.
-func compareTo(op, want string) func(any) bool {
-	if n, ok := parseNumber(want); ok {
-		return func(v any) bool {
-			x, ok := number(v)
-			return ok && holds(op, cmp.Compare(x, n))
-		}
-	}
-	return func(v any) bool { return holds(op, strings.Compare(schema.FormatValue(v), want)) }
+// compare is the condition of a comparison of field with want: as
+// numbers when want is one (a value that is no number then fails), else
+// as strings.
+func compare(field, op, want string) fieldCond {
+	test, num := compareTo(op, want)
+	return fieldCond{field: field, test: test}.withNum(num)
 }
 
-// inRange is lo < v < hi, each bound included or not, as numbers when
-// both bounds are.
-func inRange(lo, hi string, loIncl, hiIncl bool) func(any) bool {
+// withNum is c with num, unless c's field is a built-in.
+func (c fieldCond) withNum(num func(float64) bool) fieldCond {
+	if !shadowsFields(c.field) {
+		c.num = num
+	}
+	return c
+}
+
+// compareTo is compare's test, and num when want is a number.
+func compareTo(op, want string) (test func(any) bool, num func(float64) bool) {
+	if n, ok := parseNumber(want); ok {
+		num = func(x float64) bool { return holds(op, cmp.Compare(x, n)) }
+		return func(v any) bool {
+			x, ok := number(v)
+			return ok && num(x)
+		}, num
+	}
+	return func(v any) bool { return holds(op, strings.Compare(schema.FormatValue(v), want)) }, nil
+}
+
+// inRange is field's lo < v < hi, each bound included or not, as numbers
+// when both bounds are.
+func inRange(field, lo, hi string, loIncl, hiIncl bool) fieldCond {
 	loOp, hiOp := ">", "<"
 	if loIncl {
 		loOp = ">="
@@ -69,8 +98,20 @@ func inRange(lo, hi string, loIncl, hiIncl bool) func(any) bool {
 	if hiIncl {
 		hiOp = "<="
 	}
-	above, below := compareTo(loOp, lo), compareTo(hiOp, hi)
-	return func(v any) bool { return above(v) && below(v) }
+	above, aboveNum := compareTo(loOp, lo)
+	below, belowNum := compareTo(hiOp, hi)
+	c := fieldCond{field: field, test: func(v any) bool { return above(v) && below(v) }}
+	if aboveNum == nil || belowNum == nil {
+		return c
+	}
+	return c.withNum(func(x float64) bool { return aboveNum(x) && belowNum(x) })
+}
+
+// shadowsFields reports whether name is a built-in that an event's
+// fields of that name cannot answer for (the message, time, seq, or what
+// its series knows).
+func shadowsFields(name string) bool {
+	return name == ql.Message || name == ql.Time || name == seqField || seriesFields[name]
 }
 
 // matchesRegex tests a value with re, first checking that it holds the

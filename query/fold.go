@@ -91,7 +91,7 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 		if err != nil {
 			return nil, nil, err
 		}
-		alone := r != nil && readsFieldsAlone(r, f.fields())
+		alone := r != nil && readsFieldsAlone(r, f.fields()) && readsFieldsAlone(r, p.rowNames)
 		for _, b := range blocks {
 			jobs = append(jobs, countJob{r: r, b: b, fieldsAlone: alone})
 		}

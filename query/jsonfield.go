@@ -16,8 +16,20 @@ import (
 // numbers float64. ok is false when the field is absent; anything the
 // scan does not expect is left to the full decoder (fallback true).
 func jsonField(raw, key string) (v any, ok, fallback bool) {
+	tok, ok, fallback := jsonToken(raw, key)
+	if !ok {
+		return nil, false, fallback
+	}
+	v, good := jsonScalar(tok)
+	return v, good, !good
+}
+
+// jsonToken is one field's value as it is written in raw (a scalar's
+// JSON text); ok and fallback as jsonField's, but a value found is ok
+// whatever it holds.
+func jsonToken(raw, key string) (tok string, ok, fallback bool) {
 	if len(raw) < 2 || raw[0] != '{' {
-		return nil, false, raw != ""
+		return "", false, raw != ""
 	}
 	if plainKey(key) {
 		return keyedField(raw, key)
@@ -27,48 +39,46 @@ func jsonField(raw, key string) (v any, ok, fallback bool) {
 		end := stringEnd(raw, i)
 		colon := end + 1
 		if end < 0 || colon >= len(raw) || raw[colon] != ':' {
-			return nil, false, true
+			return "", false, true
 		}
 		k := raw[i+1 : end]
 		if strings.IndexByte(k, '\\') >= 0 {
-			return nil, false, true
+			return "", false, true
 		}
 		start := colon + 1
 		stop := valueEnd(raw, start)
 		if stop < 0 {
-			return nil, false, true
+			return "", false, true
 		}
 		if k == key {
-			v, good := jsonScalar(raw[start:stop])
-			return v, good, !good
+			return raw[start:stop], true, false
 		}
 		if i = stop; i < len(raw) && raw[i] == ',' {
 			i++
 		}
 	}
-	return nil, false, i >= len(raw) || raw[i] != '}'
+	return "", false, i >= len(raw) || raw[i] != '}'
 }
 
-// keyedField is jsonField for a plainKey, found by searching for it
+// keyedField is jsonToken for a plainKey, found by searching for it
 // rather than by walking every key before it (a third of reading one
 // field, measured). In JSON, "key": whose quote follows '{' or ',' can
 // only be a key: a quote inside a string is escaped, and one that ends a
 // string is followed by ',', '}' or ':'.
-func keyedField(raw, key string) (v any, ok, fallback bool) {
+func keyedField(raw, key string) (tok string, ok, fallback bool) {
 	for from := 1; ; {
 		i := strings.Index(raw[from:], key)
 		if i < 0 {
-			return nil, false, false
+			return "", false, false
 		}
 		i += from
 		end := i + len(key)
 		if i >= 2 && raw[i-1] == '"' && (raw[i-2] == ',' || raw[i-2] == '{') && end+1 < len(raw) && raw[end] == '"' && raw[end+1] == ':' {
 			stop := valueEnd(raw, end+2)
 			if stop < 0 {
-				return nil, false, true
+				return "", false, true
 			}
-			v, good := jsonScalar(raw[end+2 : stop])
-			return v, good, !good
+			return raw[end+2 : stop], true, false
 		}
 		from = i + 1
 	}
@@ -146,6 +156,21 @@ func jsonScalar(tok string) (any, bool) {
 		return f, true
 	}
 	return nil, false
+}
+
+// tokenNumber reads a stored value's token as number() reads its value:
+// a number, or a string holding one. plain is false for a string with
+// escapes, which only the decoder reads.
+func tokenNumber(tok string) (n float64, isNumber, plain bool) {
+	if strings.HasPrefix(tok, `"`) {
+		if strings.IndexByte(tok, '\\') >= 0 {
+			return 0, false, false
+		}
+		n, isNumber = parseNumber(tok[1 : len(tok)-1])
+		return n, isNumber, true
+	}
+	n, err := strconv.ParseFloat(tok, 64)
+	return n, err == nil, true
 }
 
 // fieldOfRaw is a field's value from stored fields: the scan, or the

@@ -377,10 +377,11 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 	return out, nil
 }
 
-// headless reports whether every row of b matches the plan, whatever its
-// time and series: then a job that reads fields alone skips the head.
+// headless reports whether every row of b is in the plan's window and of
+// a wanted series, and it has no words: then a job that reads fields
+// alone (its row conditions too) skips the head.
 func (r *partReader) headless(b *index.BlockMeta) bool {
-	if r.p.words != nil || r.p.rows != nil || !r.inside(b) {
+	if r.p.words != nil || !r.inside(b) {
 		return false
 	}
 	all, err := r.allWanted(b)
@@ -400,6 +401,23 @@ func (r *partReader) fieldsOf(ctx context.Context, b *index.BlockMeta, c *block.
 		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 	}
 	return sc.rows, nil
+}
+
+// fieldsMatching keeps the rows of a headless block that pass the plan's
+// row conditions, which read their fields alone.
+func (r *partReader) fieldsMatching(rows []block.Row) []block.Row {
+	if r.p.rows == nil {
+		return rows
+	}
+	out := rows[:0]
+	var ec evalCtx // one for all rows: it escapes
+	for k := range rows {
+		ec = evalCtx{raw: rows[k].Fields}
+		if r.p.rows.eval(&ec) {
+			out = append(out, rows[k])
+		}
+	}
+	return out
 }
 
 // scratch is memory a worker reuses from block to block.
