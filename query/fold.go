@@ -91,9 +91,9 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 		if err != nil {
 			return nil, nil, err
 		}
-		alone := r != nil && readsFieldsAlone(r, f.fields()) && readsFieldsAlone(r, p.rowNames)
+		noHead := r != nil && readsNoHead(r, f.fields()) && readsNoHead(r, p.rowNames)
 		for _, b := range blocks {
-			jobs = append(jobs, countJob{r: r, b: b, fieldsAlone: alone})
+			jobs = append(jobs, countJob{r: r, b: b, noHead: noHead})
 		}
 	}
 	folds, err := foldJobs(ctx, jobs, f)
@@ -135,13 +135,13 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 	err := eachMatching(ctx, jobs, need, slices.Contains(f.fields(), seqField), func(w int, j *countJob, rows []block.Row) error {
 		var s *index.Series // rows of a series come in runs: one lookup a run
 		last := int64(-1)
-		skipBare := j.fieldsAlone && skipsBare(folds[w])
+		skipBare := j.noHead && !slices.Contains(f.fields(), ql.Message) && skipsBare(folds[w])
 		for k := range rows {
 			row := &rows[k]
 			if skipBare && row.Fields == "" {
 				continue
 			}
-			if row.Series != last && !j.fieldsAlone {
+			if row.Series != last && !j.noHead {
 				s, last = j.r.byID.get(row.Series), row.Series
 			}
 			events[w] = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
@@ -185,6 +185,13 @@ func readsFieldsAlone(r *partReader, names []string) bool {
 		}
 	}
 	return true
+}
+
+// readsNoHead reports whether names are all the message or fields of the
+// events themselves (see readsFieldsAlone): what a block's head holds
+// (times, series, seqs) is not among them.
+func readsNoHead(r *partReader, names []string) bool {
+	return readsFieldsAlone(r, slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == ql.Message }))
 }
 
 // recordGetter sees a record as a fold sees an event; allFields is what

@@ -378,44 +378,58 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 }
 
 // headless reports whether every row of b is in the plan's window and of
-// a wanted series, and it has no words: then a job that reads fields
-// alone (its row conditions too) skips the head.
+// a wanted series: then a job that reads messages and fields alone (its
+// row conditions too) skips the head.
 func (r *partReader) headless(b *index.BlockMeta) bool {
-	if r.p.words != nil || !r.inside(b) {
+	if !r.inside(b) {
 		return false
 	}
 	all, err := r.allWanted(b)
 	return all && err == nil
 }
 
-// fieldsOf is the rows of a headless block, with their fields only, in
-// the scratch's memory: they live until its next use. A fold's worker
-// reuses it for every block (fresh rows for each block were most of the
-// memory, and their first touch most of the time, of a top by a field).
-func (r *partReader) fieldsOf(ctx context.Context, b *index.BlockMeta, c *block.Codec, sc *scratch) ([]block.Row, error) {
+// headlessRows is the rows of a headless block, with their fields only
+// or, for textAll, their messages too, in the scratch's memory: they live
+// until its next use. A fold's worker reuses it for every block (fresh
+// rows for each block were most of the memory, and their first touch
+// most of the time, of a top by a field).
+func (r *partReader) headlessRows(ctx context.Context, b *index.BlockMeta, c *block.Codec, need textNeed, sc *scratch) ([]block.Row, error) {
 	var err error
-	if sc.data, _, err = index.AppendBlock(ctx, r.db, b.ID, false, sc.data, nil); err != nil {
+	if sc.data, sc.messages, err = index.AppendBlock(ctx, r.db, b.ID, need == textAll, sc.data, sc.messages); err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
-	if sc.rows, err = c.DecodeFieldsInto(sc.data, b.Rows, sc.rows); err != nil {
+	if need == textAll {
+		sc.rows, err = c.DecodeTextInto(sc.data, sc.messages, b.Rows, sc.rows)
+	} else {
+		sc.rows, err = c.DecodeFieldsInto(sc.data, b.Rows, sc.rows)
+	}
+	if err != nil {
 		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 	}
 	return sc.rows, nil
 }
 
-// fieldsMatching keeps the rows of a headless block that pass the plan's
-// row conditions, which read their fields alone.
-func (r *partReader) fieldsMatching(rows []block.Row) []block.Row {
-	if r.p.rows == nil {
+// headlessMatching keeps the rows of a headless block that pass the
+// plan's words and row conditions, which read their messages and fields
+// alone.
+func (r *partReader) headlessMatching(rows []block.Row, d *doc) []block.Row {
+	if r.p.rows == nil && r.p.words == nil {
 		return rows
 	}
 	out := rows[:0]
 	var ec evalCtx // one for all rows: it escapes
 	for k := range rows {
-		ec = evalCtx{raw: rows[k].Fields}
-		if r.p.rows.eval(&ec) {
-			out = append(out, rows[k])
+		row := &rows[k]
+		d.reset(row.Message, row.Fields) // words, and conditions on words, read it
+		if r.p.words != nil && !r.p.words.match(d) {
+			continue
 		}
+		if r.p.rows != nil {
+			if ec = (evalCtx{msg: row.Message, raw: row.Fields, doc: d}); !r.p.rows.eval(&ec) {
+				continue
+			}
+		}
+		out = append(out, *row)
 	}
 	return out
 }

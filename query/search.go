@@ -289,12 +289,12 @@ func (s *Searcher) Count(ctx context.Context, q Query) (int64, error) {
 type countJob struct {
 	r *partReader
 	b index.BlockMeta
-	// fieldsAlone: what reads the rows (the plan's row conditions, a
-	// fold) asks for fields only, none of which is a label of the
-	// partition's series, so a block wholly in the window with every
-	// series wanted is read without its head (a fifth of a count of a
-	// field comparison, measured).
-	fieldsAlone bool
+	// noHead: what reads the rows (the plan's words and row conditions,
+	// a fold) asks for messages and fields only, none of which is a label
+	// of the partition's series, so a block wholly in the window with
+	// every series wanted is read without its head (a fifth of a count
+	// of a field comparison, measured).
+	noHead bool
 }
 
 // partCount is one partition's share of a count: what the block summaries
@@ -318,13 +318,13 @@ func (c *partCount) summarise(ctx context.Context, p *plan, part index.Partition
 	if err != nil {
 		return err
 	}
-	alone := readsFieldsAlone(r, p.rowNames)
+	noHead := readsNoHead(r, p.rowNames)
 	for _, b := range blocks {
 		if n, ok := r.countFromSummary(&b); ok {
 			c.total += n
 			continue
 		}
-		c.todo = append(c.todo, countJob{r: r, b: b, fieldsAlone: alone})
+		c.todo = append(c.todo, countJob{r: r, b: b, noHead: noHead})
 	}
 	return nil
 }
@@ -363,12 +363,13 @@ func (c *partCount) summariseWords(ctx context.Context) error {
 			return err
 		}
 	}
+	noHead := readsNoHead(r, r.p.rowNames)
 	for _, b := range blocks {
 		if n, ok := exact[b.ID]; ok {
 			c.total += int64(n)
 			continue
 		}
-		c.todo = append(c.todo, countJob{r: r, b: b})
+		c.todo = append(c.todo, countJob{r: r, b: b, noHead: noHead})
 	}
 	return nil
 }
@@ -489,9 +490,9 @@ func eachMatching(ctx context.Context, jobs []countJob, need textNeed, seqs bool
 				j := &jobs[i]
 				var rows []block.Row
 				var err error
-				if j.fieldsAlone && j.r.headless(&j.b) {
-					rows, err = j.r.fieldsOf(gctx, &j.b, c, &sc)
-					rows = j.r.fieldsMatching(rows)
+				if j.noHead && j.r.headless(&j.b) {
+					rows, err = j.r.headlessRows(gctx, &j.b, c, max(need, j.r.p.textNeed()), &sc)
+					rows = j.r.headlessMatching(rows, &d)
 				} else {
 					rows, err = j.r.matchingIn(gctx, &j.b, c, &d, need, seqs, &sc)
 				}

@@ -370,6 +370,17 @@ func (c *Codec) DecodeFieldsInto(data []byte, count int, rows []Row) ([]Row, err
 	return rows, c.DecodeFields(data, rows)
 }
 
+// DecodeTextInto is DecodeFieldsInto with the messages too: what a
+// condition on messages and fields reads of such a block.
+func (c *Codec) DecodeTextInto(data, messages []byte, count int, rows []Row) ([]Row, error) {
+	if count <= 0 || count > MaxRaw {
+		return nil, fmt.Errorf("%w: bad row count %d", ErrCorrupt, count)
+	}
+	rows = slices.Grow(rows[:0], count)[:count]
+	clear(rows)
+	return rows, c.DecodeText(data, messages, rows)
+}
+
 func setMessage(row *Row, s string) { row.Message = s }
 func setFields(row *Row, s string)  { row.Fields = s }
 
