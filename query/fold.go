@@ -75,11 +75,12 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 	}()
 	for _, part := range p.parts {
 		r, err := p.openPart(ctx, part)
-		if err == nil && r != nil && r.all {
-			err = r.readSeries(ctx, true) // workers read series: all are read first
-		}
 		if r != nil {
 			readers = append(readers, r)
+		}
+		noHead := false
+		if err == nil && r != nil {
+			noHead, err = r.prepareFold(ctx, f)
 		}
 		var blocks []index.BlockMeta
 		if err == nil && r != nil {
@@ -91,7 +92,6 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 		if err != nil {
 			return nil, nil, err
 		}
-		noHead := r != nil && readsNoHead(r, f.fields()) && readsNoHead(r, p.rowNames)
 		for _, b := range blocks {
 			jobs = append(jobs, countJob{r: r, b: b, noHead: noHead})
 		}
@@ -108,6 +108,20 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 	}
 	out, cols := folds[0].records()
 	return out, cols, nil
+}
+
+// prepareFold reads what a fold of r's rows needs of its series: every
+// series, unless the fold and the plan's conditions read messages and
+// fields alone (noHead), when none are.
+func (r *partReader) prepareFold(ctx context.Context, f folder) (noHead bool, err error) {
+	if err := r.readLabelKeys(ctx); err != nil {
+		return false, err
+	}
+	noHead = readsNoHead(r, f.fields()) && readsNoHead(r, r.p.rowNames)
+	if !noHead && r.all {
+		err = r.readSeries(ctx, true) // workers read series: all are read first
+	}
+	return noHead, err
 }
 
 func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
@@ -170,21 +184,15 @@ func checkHeld(f fold) error {
 
 // readsFieldsAlone reports whether names are all fields of the events
 // themselves: no built-in, and no label of any of r's series (a label
-// answers for an event without the field, and needs its series).
+// answers for an event without the field, and needs its series); r has
+// read its label keys.
 func readsFieldsAlone(r *partReader, names []string) bool {
 	for _, n := range names {
-		if n == ql.Message || n == ql.Time || n == seqField || n == allFields || seriesFields[n] {
+		if n == ql.Message || n == ql.Time || n == seqField || n == allFields {
 			return false
 		}
 	}
-	for _, s := range r.series {
-		for _, n := range names {
-			if _, ok := s.Labels[n]; ok {
-				return false
-			}
-		}
-	}
-	return true
+	return !r.namesSeries(names)
 }
 
 // readsNoHead reports whether names are all the message or fields of the

@@ -34,6 +34,9 @@ type partReader struct {
 	codec *block.Codec
 	doc   doc
 	err   error // the first error of a probe, which answers "may match"
+	// labelKeys are the names of the labels of the partition's series,
+	// once readLabelKeys read them.
+	labelKeys map[string]bool
 }
 
 // openPart opens a partition for p; nil (and no error) when nothing in it
@@ -62,6 +65,12 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 	}
 	if r.all && p.rows == nil {
 		return r, nil
+	}
+	if err := r.readLabelKeys(ctx); err != nil {
+		return r.fail(err)
+	}
+	if r.all && !r.namesSeries(p.rowNames) {
+		return r, nil // reading the series was most of a short count (measured)
 	}
 	// Conditions on events read the series of each row, maybe from several
 	// workers at once: all are read first.
@@ -96,6 +105,25 @@ func (r *partReader) readSeries(ctx context.Context, everySeries bool) error {
 		r.byID.set(id, &s)
 	}
 	return nil
+}
+
+// readLabelKeys reads the names of the partition's labels, once.
+func (r *partReader) readLabelKeys(ctx context.Context) error {
+	if r.labelKeys != nil {
+		return nil
+	}
+	keys, err := index.ReadLabelKeys(ctx, r.db)
+	if err != nil {
+		return r.p.wrapErr(r.path, err)
+	}
+	r.labelKeys = keys
+	return nil
+}
+
+// namesSeries reports whether any of names is answered by an event's
+// series: a built-in of series or a label (see readLabelKeys).
+func (r *partReader) namesSeries(names []string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return seriesFields[n] || r.labelKeys[n] })
 }
 
 func (r *partReader) fail(err error) (*partReader, error) {

@@ -139,6 +139,35 @@ func ReadSeriesByID(ctx context.Context, db tx, id int64) (Series, error) {
 	return s, err
 }
 
+// ReadLabelKeys returns the names of the labels a partition's series
+// have: what a query asks before it decides whether a name is a field of
+// the events alone, without reading every series.
+func ReadLabelKeys(ctx context.Context, db tx) (map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT DISTINCT labels FROM series WHERE labels != ''")
+	if err != nil {
+		return nil, fmt.Errorf("read label keys: %w", err)
+	}
+	defer rows.Close()
+	keys := make(map[string]bool)
+	for rows.Next() {
+		var column string
+		if err := rows.Scan(&column); err != nil {
+			return nil, fmt.Errorf("read label keys: %w", err)
+		}
+		labels, err := ParseLabelsColumn(column)
+		if err != nil {
+			return nil, err
+		}
+		for k := range labels {
+			keys[k] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read label keys: %w", err)
+	}
+	return keys, nil
+}
+
 // ReadSeries returns a partition's series by id: those of level minLevel
 // or above, of services when not empty. A partition may hold thousands of
 // series (a service on each of many hosts, each level): a query by level
