@@ -396,9 +396,9 @@ func (p *plan) streamPart(ctx context.Context, part index.Partition, publisher s
 		return nil, err
 	}
 	defer r.close()
-	for id := range r.want {
+	for id := range r.want.ids {
 		if s := r.series[id]; s.Publisher != publisher || s.Level != level {
-			delete(r.want, id)
+			r.want.remove(id)
 		}
 	}
 	blocks, err := r.blocks(ctx)

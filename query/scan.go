@@ -29,8 +29,8 @@ type partReader struct {
 	// byID points at the series readSeries read: what workers look rows'
 	// series up in (a copy per row would be an allocation per row).
 	byID  seriesMap[*index.Series]
-	all   bool           // no label filter: every series is wanted
-	want  map[int64]bool // with label filters, the series they let through
+	all   bool      // no label filter: every series is wanted
+	want  seriesSet // with label filters, the series they let through
 	codec *block.Codec
 	doc   doc
 	err   error // the first error of a probe, which answers "may match"
@@ -77,7 +77,7 @@ func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader,
 	if err := r.readSeries(ctx, r.all); err != nil {
 		return r.fail(err)
 	}
-	if len(r.want) == 0 {
+	if r.want.len() == 0 {
 		r.close()
 		return nil, nil
 	}
@@ -96,11 +96,11 @@ func (r *partReader) readSeries(ctx context.Context, everySeries bool) error {
 	if r.series, err = index.ReadSeries(ctx, r.db, minLevel, services); err != nil {
 		return err
 	}
-	r.all, r.want = false, make(map[int64]bool)
+	r.all, r.want = false, seriesSet{}
 	r.byID = seriesMap[*index.Series]{}
 	for id, s := range r.series {
 		if r.p.seriesOK(&s) {
-			r.want[id] = true
+			r.want.add(id)
 		}
 		r.byID.set(id, &s)
 	}
@@ -139,7 +139,7 @@ func (r *partReader) close() {
 	r.conn.Close()
 }
 
-func (r *partReader) wanted(series int64) bool { return r.all || r.want[series] }
+func (r *partReader) wanted(series int64) bool { return r.all || r.want.has(series) }
 
 // seriesOf returns a series, reading it once.
 func (r *partReader) seriesOf(ctx context.Context, id int64) (index.Series, error) {
@@ -174,7 +174,7 @@ func (r *partReader) services() []string {
 		return nil
 	}
 	services := map[string]bool{}
-	for id := range r.want {
+	for id := range r.want.ids {
 		services[r.series[id].Service] = true
 	}
 	return slices.Sorted(maps.Keys(services))
@@ -286,7 +286,7 @@ func (r *partReader) anyWanted(b *index.BlockMeta) (bool, error) {
 	}
 	found := false
 	err := b.EachSeries(func(s block.Series) bool {
-		found = r.want[s.ID]
+		found = r.want.has(s.ID)
 		return !found
 	})
 	return found, err
@@ -298,7 +298,7 @@ func (r *partReader) allWanted(b *index.BlockMeta) (bool, error) {
 	}
 	all := true
 	err := b.EachSeries(func(s block.Series) bool {
-		all = r.want[s.ID]
+		all = r.want.has(s.ID)
 		return all
 	})
 	return all && err == nil, err

@@ -444,7 +444,7 @@ func (r *partReader) countFromSummary(b *index.BlockMeta) (int64, bool) {
 	}
 	var n int64
 	if err := b.EachSeries(func(s block.Series) bool {
-		if r.want[s.ID] {
+		if r.want.has(s.ID) {
 			n += int64(s.Rows)
 		}
 		return true
