@@ -97,9 +97,11 @@ func (o *Options) setDefaults() {
 type Proxy struct {
 	opts   Options
 	logger *slog.Logger
-	zctx   *zmq.Context
-	xsub   *zmq.Socket
-	xpub   *zmq.Socket
+	// lastBatch is how many events readBatch returned last time.
+	lastBatch int
+	zctx      *zmq.Context
+	xsub      *zmq.Socket
+	xpub      *zmq.Socket
 	// live is a second XPUB, in-process only, for the query API's follow
 	// and tail: its small high-water mark bounds what a client that stops
 	// reading can hold (it then loses live events, which follow fills from
@@ -400,6 +402,10 @@ func subscribed(subs map[string]bool, topic []byte) bool {
 // the events to store and how many messages it read.
 func (p *Proxy) readBatch() (batch []schema.Event, read int) {
 	p.streams.now = time.Now()
+	// As large as the last: a batch grown from nothing was copied over
+	// and over (measured, with the gather stage's, 4 % of the CPU).
+	batch = make([]schema.Event, 0, p.lastBatch)
+	defer func() { p.lastBatch = len(batch) }()
 	for ; read < p.opts.BatchSize; read++ {
 		frames, err := p.xsub.RecvMessageBytes(zmq.DONTWAIT)
 		if err != nil {
