@@ -45,6 +45,12 @@ type timedFold interface {
 // user, measured).
 type bareSkipper interface{ skipsBare() bool }
 
+// rawFold is a fold that can read an event's stored fields (JSON) itself,
+// for a fold of fields alone: with no getter, and no value made unless
+// it is new (a tenth of a top by user each, measured). ok is false when
+// it cannot, and the event goes to add.
+type rawFold interface{ addRaw(fields string) (ok bool) }
+
 func skipsBare(f fold) bool {
 	b, ok := f.(bareSkipper)
 	return ok && b.skipsBare()
@@ -125,49 +131,79 @@ func (r *partReader) prepareFold(ctx context.Context, f folder) (noHead bool, er
 }
 
 func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
-	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
-	folds := make([]fold, workers)
-	events := make([]evalCtx, workers) // the row each worker's getter reads
-	getters := make([]getter, workers)
+	workers := make([]*foldWorker, max(min(runtime.GOMAXPROCS(0), len(jobs)), 1))
 	for w := range workers {
-		folds[w] = f.newFold()
-		e := &events[w]
-		getters[w] = func(name string) (any, bool) {
-			switch name {
-			case ql.Time:
-				return time.Unix(0, e.time).UTC(), true
-			case allFields:
-				return e.allFields(), true
-			}
-			return e.value(name)
-		}
+		workers[w] = newFoldWorker(f.newFold())
 	}
 	need := textFields // a fold reads the fields it names, rarely the message
 	if slices.Contains(f.fields(), ql.Message) {
 		need = textAll
 	}
+	// A fold of fields alone over a block read without its head reads
+	// its rows' fields and nothing else.
+	fieldsOnly := !slices.Contains(f.fields(), ql.Message)
 	err := eachMatching(ctx, jobs, need, slices.Contains(f.fields(), seqField), func(w int, j *countJob, rows []block.Row) error {
-		var s *index.Series // rows of a series come in runs: one lookup a run
-		last := int64(-1)
-		skipBare := j.noHead && !slices.Contains(f.fields(), ql.Message) && skipsBare(folds[w])
-		for k := range rows {
-			row := &rows[k]
-			if skipBare && row.Fields == "" {
+		workers[w].addRows(j, rows, j.noHead && fieldsOnly)
+		return checkHeld(workers[w].fold)
+	})
+	folds := make([]fold, len(workers))
+	for w, fw := range workers {
+		folds[w] = fw.fold
+	}
+	return folds, err
+}
+
+// foldWorker is one worker's fold and the event its getter reads.
+type foldWorker struct {
+	fold  fold
+	ev    evalCtx
+	get   getter
+	timed timedFold // the fold, when it takes times apart
+	raw   rawFold   // the fold, when it reads stored fields itself
+	bare  bool      // the fold skips events without its fields
+}
+
+func newFoldWorker(f fold) *foldWorker {
+	fw := &foldWorker{fold: f, bare: skipsBare(f)}
+	fw.timed, _ = f.(timedFold)
+	fw.raw, _ = f.(rawFold)
+	fw.get = func(name string) (any, bool) {
+		switch name {
+		case ql.Time:
+			return time.Unix(0, fw.ev.time).UTC(), true
+		case allFields:
+			return fw.ev.allFields(), true
+		}
+		return fw.ev.value(name)
+	}
+	return fw
+}
+
+// addRows adds a block's matching rows; with fieldsOnly, what the fold
+// reads is the rows' fields alone.
+func (fw *foldWorker) addRows(j *countJob, rows []block.Row, fieldsOnly bool) {
+	var s *index.Series // rows of a series come in runs: one lookup a run
+	last := int64(-1)
+	for k := range rows {
+		row := &rows[k]
+		if fieldsOnly {
+			if fw.bare && row.Fields == "" {
 				continue
 			}
-			if row.Series != last && !j.noHead {
-				s, last = j.r.byID.get(row.Series), row.Series
-			}
-			events[w] = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
-			if tf, ok := folds[w].(timedFold); ok {
-				tf.addAt(getters[w], row.Time)
-			} else {
-				folds[w].add(getters[w])
+			if fw.raw != nil && fw.raw.addRaw(row.Fields) {
+				continue
 			}
 		}
-		return checkHeld(folds[w])
-	})
-	return folds, err
+		if row.Series != last && !j.noHead {
+			s, last = j.r.byID.get(row.Series), row.Series
+		}
+		fw.ev = evalCtx{s: s, time: row.Time, seq: row.Seq, msg: row.Message, raw: row.Fields}
+		if fw.timed != nil {
+			fw.timed.addAt(fw.get, row.Time)
+		} else {
+			fw.fold.add(fw.get)
+		}
+	}
 }
 
 // maxHeld bounds the groups (and distinct values of count_uniq) a fold

@@ -367,6 +367,40 @@ func appendKey(b []byte, get getter, fields []string) (key []byte, any bool) {
 	return b, any
 }
 
+// addRaw is add for a single field read from stored fields: a string is
+// its own key (as appendKeyValue makes it); other values are made.
+func (t *tally) addRaw(fields string) bool {
+	if len(t.by) != 1 {
+		return false
+	}
+	tok, found, fallback := jsonToken(fields, t.by[0])
+	switch {
+	case fallback:
+		return false
+	case !found:
+		return true // none of by: no group, as in add
+	}
+	key := t.key[:0]
+	if len(tok) >= 2 && tok[0] == '"' && strings.IndexByte(tok, '\\') < 0 {
+		key = append(key, tok[1:len(tok)-1]...)
+	} else if v, good := jsonScalar(tok); good {
+		key = appendKeyValue(key, v)
+	} else {
+		return false
+	}
+	t.key = append(key, 0)
+	if i, ok := t.index.get(t.key); ok {
+		t.counts[i]++
+		return true
+	}
+	v, good := jsonScalar(tok)
+	if !good {
+		return false
+	}
+	t.addGroup(t.key, []any{v}, 1)
+	return true
+}
+
 // skipsBare: an event without any of by adds no group.
 func (t *tally) skipsBare() bool { return true }
 
