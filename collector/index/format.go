@@ -212,6 +212,14 @@ CREATE TABLE filter_lines (
 	// which a count or a condition on fields never reads: three quarters of
 	// a block's bytes. Blocks written before keep them in data.
 	{then: addMessagesColumn},
+	// 6: what a query reads of the blocks of a window (id, service, times,
+	// rows), newest first, from one index without a table row per block:
+	// the rows hold the series summaries, and reading them was half of a
+	// count by service over a day (measured).
+	{sql: `
+CREATE INDEX blocks_by_time_covering ON blocks(max_time, id, min_time, service, rows);
+DROP INDEX blocks_by_time;
+`},
 }
 
 // addMessagesColumn adds block_data.messages (the messages of a block

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -74,7 +75,7 @@ func TestMigrateVersion2Partition(t *testing.T) {
 	defer rdb.Close()
 	var version int
 	rdb.QueryRow("PRAGMA user_version").Scan(&version)
-	if version != SchemaVersion || SchemaVersion != 5 {
+	if version != SchemaVersion || SchemaVersion != 6 {
 		t.Fatalf("user_version %d, SchemaVersion %d", version, SchemaVersion)
 	}
 	rows := storedRows(t, rdb)["web"]
@@ -115,7 +116,7 @@ func TestMigrateVersion3Partition(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	if !strings.Contains(logs.String(), "index partition migrated") || !strings.Contains(logs.String(), "from version 3 to 5") {
+	if !strings.Contains(logs.String(), "index partition migrated") || !strings.Contains(logs.String(), fmt.Sprintf("from version 3 to %d", SchemaVersion)) {
 		t.Errorf("the migration was not logged: %s", logs.String())
 	}
 	db, err := OpenReadOnly(path)
@@ -219,5 +220,59 @@ func TestMigrateVersion4Partition(t *testing.T) {
 	db.QueryRow("SELECT count(*) FILTER (WHERE messages IS NULL), count(*) FILTER (WHERE messages IS NOT NULL) FROM block_data").Scan(&inline, &apart)
 	if inline != 0 || apart == 0 {
 		t.Errorf("%d blocks hold their messages inline, %d apart: the unsealed version 4 block was not rewritten", inline, apart)
+	}
+}
+
+// A version 5 partition gains the covering index of the blocks in time
+// when the writer opens it, and a window's blocks are read from it alone.
+func TestMigrateVersion5Partition(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	path := PartitionFile(dir, at)
+	write := func(msg string, at time.Time) {
+		t.Helper()
+		w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := schema.Event{Time: at, Service: "web", Level: schema.LevelInfo, Host: "h1", Publisher: "p1", Message: msg}
+		if err := w.Write(context.Background(), []schema.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("before", at)
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"DROP INDEX blocks_by_time_covering", "CREATE INDEX blocks_by_time ON blocks(max_time)", "PRAGMA user_version = 5"} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	if _, err := OpenReadOnly(path); !errors.Is(err, ErrOlderSchema) {
+		t.Fatalf("reading a version 5 file: %v, want ErrOlderSchema", err)
+	}
+	write("after", at.Add(time.Second))
+	rdb, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if rows := storedRows(t, rdb)["web"]; len(rows) != 2 || rows[0].Message != "before" || rows[1].Message != "after" {
+		t.Fatalf("rows after the upgrade: %+v", rows)
+	}
+	var detail string
+	var id, parent, unused int
+	if err := rdb.QueryRow("EXPLAIN QUERY PLAN SELECT "+blockColumns(false)+" FROM blocks WHERE max_time >= ? AND min_time <= ? ORDER BY max_time DESC, id DESC", 0, 1).
+		Scan(&id, &parent, &unused, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(detail, "COVERING INDEX blocks_by_time_covering") {
+		t.Errorf("a window's blocks are read by %q, want the covering index", detail)
 	}
 }
