@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -143,29 +144,16 @@ func ReadSeriesByID(ctx context.Context, db tx, id int64) (Series, error) {
 // have: what a query asks before it decides whether a name is a field of
 // the events alone, without reading every series.
 func ReadLabelKeys(ctx context.Context, db tx) (map[string]bool, error) {
-	rows, err := db.QueryContext(ctx, "SELECT DISTINCT labels FROM series WHERE labels != ''")
-	if err != nil {
-		return nil, fmt.Errorf("read label keys: %w", err)
-	}
-	defer rows.Close()
 	keys := make(map[string]bool)
-	for rows.Next() {
-		var column string
-		if err := rows.Scan(&column); err != nil {
-			return nil, fmt.Errorf("read label keys: %w", err)
-		}
-		labels, err := ParseLabelsColumn(column)
-		if err != nil {
-			return nil, err
-		}
+	var bad error
+	err := eachBlob(ctx, db, "read label keys", func(_ int64, column []byte) {
+		labels, err := ParseLabelsColumn(string(column))
+		bad = cmp.Or(bad, err)
 		for k := range labels {
 			keys[k] = true
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read label keys: %w", err)
-	}
-	return keys, nil
+	}, "SELECT 0, labels FROM (SELECT DISTINCT labels FROM series WHERE labels != '')")
+	return keys, cmp.Or(err, bad)
 }
 
 // ReadSeries returns a partition's series by id: those of level minLevel
