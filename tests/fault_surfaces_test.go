@@ -67,6 +67,13 @@ func TestFaultSurfaces(t *testing.T) {
 		}
 	})
 
+	t.Run("collector --memory-limit-mb negative", func(t *testing.T) {
+		res := harness.Run(t, time.Minute, filepath.Join(binDir, "zlog-collector"), "--data", t.TempDir(), "--memory-limit-mb", "-1")
+		if res.Code != 2 || !strings.Contains(res.Stderr, "negative") {
+			t.Errorf("zlog-collector --memory-limit-mb -1: exit %d, %q", res.Code, res.Stderr)
+		}
+	})
+
 	t.Run("tail to nothing", func(t *testing.T) {
 		tail := harness.Start(t, work, "tail-nowhere", filepath.Join(binDir, "logq"), "tail", "--xpub", "tcp://127.0.0.1:"+harness.FreePort(t))
 		tail.WaitLine(t, regexp.MustCompile(`cannot connect to tcp://127\.0\.0\.1:\d+`), 20*time.Second)
