@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	// The zone database inside the binary: queries name their zone (tz=,
 	// sent by logq and the web UI), and the image FROM scratch has no
@@ -20,6 +19,7 @@ import (
 
 	"github.com/zlog/zlog/collector"
 	"github.com/zlog/zlog/schema/dirlock"
+	"github.com/zlog/zlog/schema/gctune"
 )
 
 func main() { os.Exit(realMain(os.Args[1:])) }
@@ -85,11 +85,9 @@ func reloadOnSIGHUP(c *collector.Collector, logger *slog.Logger) (func() error, 
 // peak RSS 142 -> 178 MiB (the limit counts Go's heap, not SQLite's or
 // ZeroMQ's memory).
 func tuneGC(limitMB int) {
-	if limitMB == 0 || os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return
+	if limitMB > 0 {
+		gctune.Set(400, int64(limitMB)<<20)
 	}
-	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(int64(limitMB) << 20)
 }
 
 // startFailure is the exit code when the collector cannot start: 2 when its

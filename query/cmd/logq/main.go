@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/zlog/zlog/schema/buildinfo"
+	"github.com/zlog/zlog/schema/gctune"
 )
 
 const usage = `Usage: logq <command> [flags] [query...]
@@ -46,12 +46,7 @@ func main() {
 // collection, within a soft limit of 1 GiB, unless GOGC or GOMEMLIMIT say
 // otherwise: logq lives for one query, and at Go's default a top over
 // ten million events spent a fifth of its time collecting (measured).
-func tuneGC() {
-	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetGCPercent(400)
-		debug.SetMemoryLimit(1 << 30)
-	}
-}
+func tuneGC() { gctune.Set(400, 1<<30) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
