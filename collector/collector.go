@@ -29,6 +29,7 @@ import (
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/logfile"
 	"github.com/zlog/zlog/collector/proxy"
+	"github.com/zlog/zlog/collector/vlsink"
 	"github.com/zlog/zlog/collector/vlstore"
 	"github.com/zlog/zlog/query"
 	"github.com/zlog/zlog/query/vlsearch"
@@ -76,7 +77,7 @@ type Options struct {
 	// Store is where events are indexed: "sqlite" (the default, under
 	// <data>/index) or "victorialogs" (a cluster's vlinsert and vlselect,
 	// or a single node, at VLInsertURL and VLSelectURL; events are
-	// acknowledged once a count confirms them, vlstore.ConfirmDelay of
+	// acknowledged once a count confirms them, vlsink.ConfirmDelay of
 	// VLFlushInterval after they were written).
 	Store           string
 	VLInsertURL     string
@@ -151,7 +152,7 @@ type Collector struct {
 	proxy    *proxy.Proxy
 	files    *logfile.Sink
 	index    *index.Writer // with the sqlite store
-	vl       *vlstore.Sink // with the victorialogs store
+	vl       *vlsink.Sink  // with the victorialogs store
 	reader   query.Reader  // answers the API with the victorialogs store; nil: the index
 	lock     *dirlock.Lock
 	listener net.Listener
@@ -246,7 +247,7 @@ func (c *Collector) openStore() (map[schema.Stream]uint64, error) {
 			return nil, err
 		}
 		c.reader = vlsearch.New(store)
-		c.vl = vlstore.NewSink(store, vlstore.SinkOptions{FlushDelay: vlstore.ConfirmDelay(opts.VLFlushInterval), Committed: c.acknowledge})
+		c.vl = vlsink.New(store, vlsink.Options{FlushDelay: vlsink.ConfirmDelay(opts.VLFlushInterval), Committed: c.acknowledge}, c.logger.With("component", "vlsink"))
 		c.reg.MustRegister(c.vl.Collectors()...)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -1,4 +1,4 @@
-package vlstore
+package vlsink
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/zlog/zlog/collector/vlstore"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -59,14 +60,14 @@ func TestSinkWindowRestartsAfterStall(t *testing.T) {
 	cluster := &stallingCluster{}
 	srv := httptest.NewServer(cluster)
 	defer srv.Close()
-	store, err := New(Options{InsertURL: srv.URL, SelectURL: srv.URL}, slog.New(slog.DiscardHandler))
+	store, err := vlstore.New(vlstore.Options{InsertURL: srv.URL, SelectURL: srv.URL}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const flush = 500 * time.Millisecond
 	acked := make(chan time.Time, 10)
-	sink := NewSink(store, SinkOptions{FlushDelay: flush, CheckEvery: 10 * time.Millisecond, SlowCount: 100 * time.Millisecond,
-		Committed: func(map[schema.Stream]uint64) { acked <- time.Now() }})
+	sink := New(store, Options{FlushDelay: flush, CheckEvery: 10 * time.Millisecond, SlowCount: 100 * time.Millisecond,
+		Committed: func(map[schema.Stream]uint64) { acked <- time.Now() }}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup

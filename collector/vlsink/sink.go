@@ -1,4 +1,8 @@
-package vlstore
+// Package vlsink is the collector's sink on VictoriaLogs: it writes
+// accepted events through a vlstore.Store and acknowledges a stream's
+// range once counts find it durable. Apart from vlstore, so that readers
+// of VictoriaLogs (logq) do not link the collector's metrics.
+package vlsink
 
 import (
 	"cmp"
@@ -12,12 +16,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zlog/zlog/collector/vlstore"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/schema/ratelog"
 )
 
-// SinkOptions configure the collector's sink on VictoriaLogs.
-type SinkOptions struct {
+// Options configure the collector's sink on VictoriaLogs.
+type Options struct {
 	// FlushDelay is how long rows a count found may still be only in a
 	// storage node's memory; ConfirmDelay(5s). Nothing is acknowledged
 	// sooner after its first whole count.
@@ -68,8 +73,8 @@ func ConfirmDelay(interval time.Duration) time.Duration {
 // rows it held) are written again, those and no others, once vlinsert can
 // no longer be holding them.
 type Sink struct {
-	store *Store
-	opts  SinkOptions
+	store *vlstore.Store
+	opts  Options
 
 	// The confirming goroutine's: the last query VictoriaLogs did not
 	// answer, and when the stretch began in which every count answered
@@ -100,8 +105,8 @@ type written struct {
 func (w *written) from() uint64 { return w.events[0].Seq }
 func (w *written) to() uint64   { return w.events[len(w.events)-1].Seq }
 
-// NewSink makes the sink.
-func NewSink(store *Store, opts SinkOptions) *Sink {
+// New makes the sink; logger hears of failed inserts and counts.
+func New(store *vlstore.Store, opts Options, logger *slog.Logger) *Sink {
 	if opts.FlushDelay <= 0 {
 		opts.FlushDelay = ConfirmDelay(5 * time.Second)
 	}
@@ -121,8 +126,8 @@ func NewSink(store *Store, opts SinkOptions) *Sink {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
 	return &Sink{store: store, opts: opts, pending: map[schema.Stream][]written{},
-		sendLog:         ratelog.New(store.logger, slog.LevelWarn, "insert into VictoriaLogs failed", time.Minute),
-		checkLog:        ratelog.New(store.logger, slog.LevelWarn, "count on VictoriaLogs failed", time.Minute),
+		sendLog:         ratelog.New(logger, slog.LevelWarn, "insert into VictoriaLogs failed", time.Minute),
+		checkLog:        ratelog.New(logger, slog.LevelWarn, "count on VictoriaLogs failed", time.Minute),
 		confirmed:       counter("zlog_collector_vl_confirmed_total", "Events a non-partial VictoriaLogs count confirmed, then acknowledged."),
 		rewritten:       counter("zlog_collector_vl_rewritten_total", "Events written to VictoriaLogs again because a count after the flush interval did not find them."),
 		checkErrors:     counter("zlog_collector_vl_check_errors_total", "Confirmation counts VictoriaLogs failed to answer (a node down or hung): nothing is acknowledged meanwhile."),
