@@ -3,7 +3,6 @@ package query
 import (
 	"math"
 	"regexp"
-	"slices"
 	"time"
 
 	"github.com/zlog/zlog/query/ql"
@@ -18,14 +17,9 @@ type compiled struct {
 	series []cond
 	rows   []cond
 	lo, hi int64
-	// readsMessage: a row condition reads the message (words, _msg), not
-	// only fields, series and times.
-	readsMessage bool
-	// readsSeq: a row condition reads the seq, which a block's head
-	// decodes only when asked.
-	readsSeq bool
 	// rowNames are the fields row conditions read (the message for a
-	// word, _time for a time, a series field for a stream).
+	// word, _time for a time, a series field for a stream): whether a
+	// block's messages, seqs or series are needed follows from them.
 	rowNames []string
 }
 
@@ -64,8 +58,6 @@ func compileFilter(f ql.Filter, src string, now time.Time, loc *time.Location) (
 			out.series = append(out.series, k)
 		} else {
 			out.rows = append(out.rows, k)
-			out.readsMessage = out.readsMessage || readsMessage(x)
-			out.readsSeq = out.readsSeq || readsSeq(x)
 			namesRead(x, func(n string) { out.rowNames = append(out.rowNames, n) })
 		}
 	}
@@ -116,28 +108,6 @@ func children(x ql.Filter) []ql.Filter {
 		return []ql.Filter{x.X}
 	}
 	return nil
-}
-
-// readsMessage reports whether x reads an event's message: words with no
-// field (message or fields), and filters on _msg.
-func readsMessage(x ql.Filter) bool {
-	if kids := children(x); kids != nil {
-		return slices.ContainsFunc(kids, readsMessage)
-	}
-	switch x.(type) {
-	case *ql.Stream, *ql.Any, *ql.Last:
-		return false
-	}
-	f := ql.FieldOf(x)
-	return f == "" || f == ql.Message
-}
-
-// readsSeq reports whether x reads an event's seq.
-func readsSeq(x ql.Filter) bool {
-	if kids := children(x); kids != nil {
-		return slices.ContainsFunc(kids, readsSeq)
-	}
-	return ql.FieldOf(x) == seqField
 }
 
 // namesRead calls add with each field x reads.

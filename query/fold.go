@@ -223,12 +223,7 @@ func checkHeld(f fold) error {
 // answers for an event without the field, and needs its series); r has
 // read its label keys.
 func readsFieldsAlone(r *partReader, names []string) bool {
-	for _, n := range names {
-		if n == ql.Message || n == ql.Time || n == seqField || n == allFields {
-			return false
-		}
-	}
-	return !r.namesSeries(names)
+	return !slices.ContainsFunc(names, func(n string) bool { return n == allFields || shadowsFields(n) || r.labelKeys[n] })
 }
 
 // readsNoHead reports whether names are all the message or fields of the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/index/block"
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -323,7 +324,7 @@ const (
 // fields; row conditions what they name.
 func (p *plan) textNeed() textNeed {
 	switch {
-	case p.words != nil || p.rowsReadMessage:
+	case p.words != nil || p.rowsRead(ql.Message):
 		return textAll
 	case p.rows != nil:
 		return textFields
@@ -353,7 +354,7 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 	}
 	sc.data, sc.messages = data, messages
 	decode := c.DecodeTimesInto
-	if seqs || r.p.rowsReadSeq {
+	if seqs || r.p.rowsRead(seqField) {
 		decode = c.DecodeHeadInto
 	}
 	rows, err := decode(data, sc.rows)

@@ -114,18 +114,15 @@ func (s *Searcher) Search(ctx context.Context, q Query) (Iterator, error) {
 }
 
 type plan struct {
-	s      *Searcher
-	q      Query
-	words  wordExpr // nil: any words
-	series cond     // nil: no condition on series beyond q's
-	rows   cond     // nil: no condition on each event beyond words
-	// rowsReadMessage: rows reads messages, not only fields.
-	rowsReadMessage bool
-	rowsReadSeq     bool     // rows reads the seq
-	rowNames        []string // the fields rows reads
-	lo              int64    // Since in ns
-	hi              int64    // Until in ns
-	parts           []index.Partition
+	s        *Searcher
+	q        Query
+	words    wordExpr // nil: any words
+	series   cond     // nil: no condition on series beyond q's
+	rows     cond     // nil: no condition on each event beyond words
+	rowNames []string // the fields rows reads
+	lo       int64    // Since in ns
+	hi       int64    // Until in ns
+	parts    []index.Partition
 }
 
 // The range of event times: int64 nanoseconds since 1970.
@@ -212,12 +209,14 @@ func (p *plan) addExpr() error {
 	}
 	if len(c.rows) > 0 {
 		p.rows = andCond(c.rows)
-		p.rowsReadMessage = c.readsMessage
-		p.rowsReadSeq = c.readsSeq
 		p.rowNames = c.rowNames
 	}
 	return nil
 }
+
+// rowsRead reports whether the row conditions read the field name (the
+// message, seq, …).
+func (p *plan) rowsRead(name string) bool { return slices.Contains(p.rowNames, name) }
 
 // labelFiltered reports whether the query filters by level, service,
 // topic, host or labels.
@@ -471,8 +470,8 @@ func countDecoded(ctx context.Context, jobs []countJob) (int64, error) {
 // eachMatching decodes the jobs' blocks, one worker per core (worker w of
 // GOMAXPROCS, or of the jobs when fewer), each with its own codec, and
 // hands each block's matching rows to fn from its worker, with at least
-// the text need asks for decoded, and their seqs with seqs. A damaged block is skipped (Warn hears
-// of it). The rows and their strings live in the worker's memory, reused
+// the text need asks for decoded, and their seqs with seqs. A damaged
+// block is skipped (Warn hears of it). The rows and their strings live in the worker's memory, reused
 // for its next block: fn copies what it keeps (see kept).
 func eachMatching(ctx context.Context, jobs []countJob, need textNeed, seqs bool, fn func(w int, j *countJob, rows []block.Row) error) error {
 	workers := max(min(runtime.GOMAXPROCS(0), len(jobs)), 1)
