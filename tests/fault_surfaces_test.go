@@ -74,6 +74,10 @@ func TestFaultSurfaces(t *testing.T) {
 		}
 	})
 
+	t.Run("collector --retain 0", func(t *testing.T) { // its help says 0 keeps everything; it was refused
+		harness.StartCollector(t, binDir, t.TempDir(), filepath.Join(t.TempDir(), "data"), "--retain", "0")
+	})
+
 	t.Run("tail to nothing", func(t *testing.T) {
 		tail := harness.Start(t, work, "tail-nowhere", filepath.Join(binDir, "logq"), "tail", "--xpub", "tcp://127.0.0.1:"+harness.FreePort(t))
 		tail.WaitLine(t, regexp.MustCompile(`cannot connect to tcp://127\.0\.0\.1:\d+`), 20*time.Second)

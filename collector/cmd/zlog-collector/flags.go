@@ -82,8 +82,11 @@ func parseFlags(args []string, stderr io.Writer) (o collector.Options, logger *s
 		return fail("flag --memory-limit-mb: %d is negative", memLimitMB)
 	}
 	var err error
-	if o.Retain, err = query.ParseDuration(*retain); err != nil || o.Retain < 0 {
-		return fail("flag --retain: %q is not a duration like 36h, 7d or 0", *retain)
+	o.Retain = 0
+	if *retain != "0" { // "0", keep everything, is no length to ParseDuration
+		if o.Retain, err = query.ParseDuration(*retain); err != nil || o.Retain < 0 {
+			return fail("flag --retain: %q is not a duration like 36h, 7d or 0", *retain)
+		}
 	}
 	o.LogMaxAgeDays = *maxAge
 	if o.LogMaxAgeDays < 0 { // not given: rotated files live as long as the index keeps their events
