@@ -127,8 +127,11 @@ func namesRead(x ql.Filter, add func(string)) {
 	}
 	if f := ql.FieldOf(x); f != "" {
 		add(f)
-	} else {
-		add(ql.Message)
+		return
+	}
+	add(ql.Message)
+	if _, ok := x.(*ql.Word); ok {
+		add(fieldsText) // a word with no field is looked for in the fields too
 	}
 }
 

@@ -43,6 +43,9 @@ func exprEvents(base time.Time, n int) []schema.Event {
 		case 2:
 			ev.Fields["ratio"] = rng.Float64()
 		}
+		if i%7 == 0 {
+			ev.Fields["a<b"] = int64(i) // an escaped key: the index stores these fields whole, not as columns
+		}
 		out[i] = ev
 	}
 	return out
@@ -108,6 +111,10 @@ func TestExprMatchesPlainGo(t *testing.T) {
 		{`(timeout OR slow) duration_ms:>900`, func(ev *schema.Event) bool {
 			n, _ := num(ev, "duration_ms")
 			return (hasWord(ev.Message, "timeout") || hasWord(ev.Message, "slow")) && n > 900
+		}},
+		{`alice OR duration_ms:<5`, func(ev *schema.Event) bool { // a word in a condition is looked for in the fields too
+			n, _ := num(ev, "duration_ms")
+			return hasWord(ev.Message, "alice") || field(ev, "user") == "alice" || n < 5
 		}},
 		{`timeout OR duration_ms:<5`, func(ev *schema.Event) bool {
 			n, _ := num(ev, "duration_ms")

@@ -7,12 +7,35 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zlog/zlog/query/ql"
 	"github.com/zlog/zlog/schema"
 )
 
 // allFields is the getter's name for every field of an event at once
 // (a schema.Fields): what field_names reads.
 const allFields = "*"
+
+// fieldsText is the name row conditions read when they read the text of
+// every field, not their values: words with no field. Unlike allFields
+// it needs nothing a block's head holds.
+const fieldsText = "*text"
+
+// fieldsToDecode is what a block's fields are decoded for to answer names
+// (what a plan and a fold read): the fields they name, or nil for every
+// field, when a name reads them all.
+func fieldsToDecode(names ...[]string) []string {
+	out := []string{}
+	for _, n := range slices.Concat(names...) {
+		switch n {
+		case allFields, fieldsText:
+			return nil
+		case ql.Message, ql.Time, seqField:
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // fieldNamesStep is "| field_names": each field name with the number of
 // events that have it and its most frequent values.

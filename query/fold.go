@@ -142,7 +142,7 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 	// A fold of fields alone over a block read without its head reads
 	// its rows' fields and nothing else.
 	fieldsOnly := !slices.Contains(f.fields(), ql.Message)
-	err := eachMatching(ctx, jobs, need, slices.Contains(f.fields(), seqField), func(w int, j *countJob, rows []block.Row) error {
+	err := eachMatching(ctx, jobs, need, f.fields(), slices.Contains(f.fields(), seqField), func(w int, j *countJob, rows []block.Row) error {
 		workers[w].addRows(j, rows, j.noHead && fieldsOnly)
 		return checkHeld(workers[w].fold)
 	})

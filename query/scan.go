@@ -337,16 +337,17 @@ func (p *plan) textNeed() textNeed {
 // row is in the window and of a wanted series, as much of them as the
 // plan or need asks for.
 func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, need textNeed) ([]block.Row, error) {
-	return r.matchingIn(ctx, b, c, d, need, true, &scratch{})
+	return r.matchingIn(ctx, b, c, d, need, nil, true, &scratch{})
 }
 
-// matchingIn is matching in the scratch's memory: the rows live until its
+// matchingIn is matching in the scratch's memory, decoding of the fields
+// those only names (nil: all; see block.Codec.DecodeFields): the rows live until its
 // next use. Workers that are done with a block before the next reuse
 // theirs (fresh memory is first touched by a page fault, which cost
 // a cold logq a third of a count's time, measured). The rows' seqs are
 // decoded when seqs or the plan's conditions ask for them: their chain
 // was a fifth of a count of a field comparison (measured).
-func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, need textNeed, seqs bool, sc *scratch) ([]block.Row, error) {
+func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, need textNeed, only []string, seqs bool, sc *scratch) ([]block.Row, error) {
 	need = max(need, r.p.textNeed())
 	data, messages, err := index.AppendBlock(ctx, r.db, b.ID, need == textAll, sc.data, sc.messages)
 	if err != nil {
@@ -376,9 +377,9 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 		var err error
 		switch need {
 		case textAll:
-			err = c.DecodeText(data, messages, rows)
+			err = c.DecodeText(data, messages, rows, only)
 		case textFields:
-			err = c.DecodeFields(data, rows)
+			err = c.DecodeFields(data, rows, only)
 		}
 		if err != nil {
 			return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
@@ -422,15 +423,15 @@ func (r *partReader) headless(b *index.BlockMeta) bool {
 // until its next use. A fold's worker reuses it for every block (fresh
 // rows for each block were most of the memory, and their first touch
 // most of the time, of a top by a field).
-func (r *partReader) headlessRows(ctx context.Context, b *index.BlockMeta, c *block.Codec, need textNeed, sc *scratch) ([]block.Row, error) {
+func (r *partReader) headlessRows(ctx context.Context, b *index.BlockMeta, c *block.Codec, need textNeed, only []string, sc *scratch) ([]block.Row, error) {
 	var err error
 	if sc.data, sc.messages, err = index.AppendBlock(ctx, r.db, b.ID, need == textAll, sc.data, sc.messages); err != nil {
 		return nil, r.p.wrapErr(r.path, err)
 	}
 	if need == textAll {
-		sc.rows, err = c.DecodeTextInto(sc.data, sc.messages, b.Rows, sc.rows)
+		sc.rows, err = c.DecodeTextInto(sc.data, sc.messages, b.Rows, sc.rows, only)
 	} else {
-		sc.rows, err = c.DecodeFieldsInto(sc.data, b.Rows, sc.rows)
+		sc.rows, err = c.DecodeFieldsInto(sc.data, b.Rows, sc.rows, only)
 	}
 	if err != nil {
 		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))

@@ -98,7 +98,7 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 func countRows(ctx context.Context, jobs []countJob, bucket func(int64) int64, groupOf func(*countJob, *block.Row) int64) (groupCounts, error) {
 	perWorker := make([]groupCounts, runtime.GOMAXPROCS(0))
 	tallies := make([]blockTally, len(perWorker))
-	err := eachMatching(ctx, jobs, textNone, false, func(w int, j *countJob, rows []block.Row) error {
+	err := eachMatching(ctx, jobs, textNone, nil, false, func(w int, j *countJob, rows []block.Row) error {
 		if perWorker[w] == nil {
 			perWorker[w] = groupCounts{}
 		}

@@ -7,8 +7,9 @@
 // of table plus 128 of full-text index per event in schema 3.
 //
 // A block is stored in two pieces. Block.Data: the length of the head
-// frame, the head frame, a 0 byte, the fields frame. Block.Messages: the
-// messages frame. Each frame is zstd-compressed on its own, so that a
+// frame, the head frame, a 1 byte, the fields as columns (columns.go;
+// schema 7), or, in blocks written before, a 0 byte and one fields frame.
+// Block.Messages: the messages frame. Each frame is zstd-compressed on its own, so that a
 // count by time or series reads the head alone and a condition on a field
 // the fields alone; the messages, three quarters of a block on the bench's
 // workload, are stored apart (schema 5) so that neither reads them.
@@ -78,10 +79,17 @@ type Codec struct {
 	filter filterBuilder
 	seqs   seqChain
 	lens   []uint64 // a text column's lengths, reused
+	// the fields as columns (columns.go), reused
+	split          columnSplitter
+	colBuf, frames []byte
+	dir            []columnEntry
+	cols           []decodedColumn
+	starts         []uint32
+	one            [1]string // DecodeColumn's name, as an only
 	// With borrow, decoded strings point into text (messages, fields)
 	// instead of being copied out; see Borrow.
 	borrow bool
-	text   [2][]byte
+	text   [3][]byte
 }
 
 // Borrow makes the strings of the rows this codec decodes point into its
@@ -131,14 +139,21 @@ func (c *Codec) Encode(rows []Row) (Block, error) {
 	headLen := len(head)
 	cols := appendStrings(head, rows, func(r *Row) string { return r.Message })
 	msgEnd := len(cols)
-	cols = appendStrings(cols, rows, func(r *Row) string { return r.Fields })
+	split := c.split.split(rows)
+	if !split {
+		cols = appendStrings(cols, rows, func(r *Row) string { return r.Fields })
+	}
 	c.buf = cols
 	if len(cols) > MaxRaw {
 		return Block{}, fmt.Errorf("encode block: %d bytes of columns, limit %d", len(cols), MaxRaw)
 	}
 	data := framed(nil, c.enc.EncodeAll(cols[:headLen], nil))
-	data = append(data, messagesApart)
-	data = c.enc.EncodeAll(cols[msgEnd:], data)
+	if split {
+		data = c.appendColumns(append(data, fieldColumns), &c.split)
+	} else {
+		data = append(data, messagesApart)
+		data = c.enc.EncodeAll(cols[msgEnd:], data)
+	}
 	return Block{
 		MinTime: rows[0].Time, MaxTime: rows[len(rows)-1].Time, Count: len(rows),
 		Data: data, Messages: c.enc.EncodeAll(cols[headLen:msgEnd], nil),
@@ -222,7 +237,7 @@ func (c *Codec) Decode(data, messages []byte) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rows, c.decodeText(text, messages, rows)
+	return rows, c.decodeText(text, messages, rows, nil)
 }
 
 // DecodeHead returns a block's rows with their time, series and seq only:
@@ -249,13 +264,14 @@ func (c *Codec) DecodeTimesInto(data []byte, rows []Row) ([]Row, error) {
 }
 
 // DecodeText fills in the messages and fields of rows that DecodeHead
-// returned for the same data.
-func (c *Codec) DecodeText(data, messages []byte, rows []Row) error {
+// returned for the same data: every field, or with only, at least those
+// it names (see DecodeFields).
+func (c *Codec) DecodeText(data, messages []byte, rows []Row, only []string) error {
 	text, err := afterHead(data)
 	if err != nil {
 		return err
 	}
-	return c.decodeText(text, messages, rows)
+	return c.decodeText(text, messages, rows, only)
 }
 
 // afterHead is what follows a block's head frame.
@@ -318,7 +334,7 @@ func (c *Codec) decodeHead(data []byte, into []Row, withSeqs bool) (rows []Row, 
 	return rows, text, nil
 }
 
-func (c *Codec) decodeText(text, messages []byte, rows []Row) error {
+func (c *Codec) decodeText(text, messages []byte, rows []Row, only []string) error {
 	t, err := splitText(text)
 	if err != nil {
 		return err
@@ -335,13 +351,20 @@ func (c *Codec) decodeText(text, messages []byte, rows []Row) error {
 	if err := c.decodeColumns(t.messages, &c.text[0], rows, setMessage); err != nil {
 		return err
 	}
+	if t.columns != nil {
+		return c.decodeFieldColumns(t.columns, rows, only)
+	}
 	return c.decodeColumns(t.fields, &c.text[1], rows, setFields)
 }
 
 // DecodeFields fills in only the fields of rows that DecodeHead returned:
-// what a condition on a field, or a count by one, reads. Blocks written
-// before the messages had their own frame are decoded whole.
-func (c *Codec) DecodeFields(data []byte, rows []Row) error {
+// what a condition on a field, or a count by one, reads. With only (nil
+// for every field), a block whose fields are stored as columns gives each
+// row the fields only names that it holds, as a text like the whole one
+// (a row's text that was not cut into columns comes whole); blocks
+// written before give every field, and those written before the messages
+// had their own frame are decoded whole.
+func (c *Codec) DecodeFields(data []byte, rows []Row, only []string) error {
 	text, err := afterHead(data)
 	if err != nil {
 		return err
@@ -350,8 +373,11 @@ func (c *Codec) DecodeFields(data []byte, rows []Row) error {
 	if err != nil {
 		return err
 	}
-	if t.joined != nil {
+	switch {
+	case t.joined != nil:
 		return c.decodeColumns(t.joined, &c.text[0], rows, setMessage, setFields)
+	case t.columns != nil:
+		return c.decodeFieldColumns(t.columns, rows, only)
 	}
 	return c.decodeColumns(t.fields, &c.text[1], rows, setFields)
 }
@@ -361,24 +387,24 @@ func (c *Codec) DecodeFields(data []byte, rows []Row) error {
 // fields reads of a block that lies wholly in its window with every
 // series wanted, where times and series do not matter (measured: the
 // head was a sixth of a top by a field).
-func (c *Codec) DecodeFieldsInto(data []byte, count int, rows []Row) ([]Row, error) {
+func (c *Codec) DecodeFieldsInto(data []byte, count int, rows []Row, only []string) ([]Row, error) {
 	if count <= 0 || count > MaxRaw {
 		return nil, fmt.Errorf("%w: bad row count %d", ErrCorrupt, count)
 	}
 	rows = slices.Grow(rows[:0], count)[:count]
 	clear(rows)
-	return rows, c.DecodeFields(data, rows)
+	return rows, c.DecodeFields(data, rows, only)
 }
 
 // DecodeTextInto is DecodeFieldsInto with the messages too: what a
 // condition on messages and fields reads of such a block.
-func (c *Codec) DecodeTextInto(data, messages []byte, count int, rows []Row) ([]Row, error) {
+func (c *Codec) DecodeTextInto(data, messages []byte, count int, rows []Row, only []string) ([]Row, error) {
 	if count <= 0 || count > MaxRaw {
 		return nil, fmt.Errorf("%w: bad row count %d", ErrCorrupt, count)
 	}
 	rows = slices.Grow(rows[:0], count)[:count]
 	clear(rows)
-	return rows, c.DecodeText(data, messages, rows)
+	return rows, c.DecodeText(data, messages, rows, only)
 }
 
 func setMessage(row *Row, s string) { row.Message = s }
@@ -388,9 +414,9 @@ func setFields(row *Row, s string)  { row.Fields = s }
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // textFrames are the frames that follow a block's head: the messages
-// (nil when stored apart) and the fields, or, in the oldest blocks, both
-// joined in one frame.
-type textFrames struct{ messages, fields, joined []byte }
+// (nil when stored apart) and the fields, as one frame or as columns, or,
+// in the oldest blocks, both joined in one frame.
+type textFrames struct{ messages, fields, columns, joined []byte }
 
 // splitText cuts what follows the head into its frames, by the layouts
 // the package comment describes.
@@ -398,6 +424,8 @@ func splitText(text []byte) (textFrames, error) {
 	switch {
 	case len(text) > 0 && text[0] == messagesApart:
 		return textFrames{fields: text[1:]}, nil
+	case len(text) > 0 && text[0] == fieldColumns: // a messages frame of 1 byte cannot be
+		return textFrames{columns: text[1:]}, nil
 	case bytes.HasPrefix(text, zstdMagic):
 		return textFrames{joined: text}, nil
 	}
@@ -545,6 +573,32 @@ func (r *reader) fail() {
 		r.err = errShort
 	}
 	r.b = nil
+}
+
+// texts reads n lengths and the strings they measure into vals
+// (reused), pointing into r's bytes; lens is scratch, returned.
+func (r *reader) texts(vals []string, n int, lens []uint64) ([]string, []uint64) {
+	lens = slices.Grow(lens[:0], n)[:n]
+	total := uint64(0)
+	for i := range lens {
+		if lens[i] = r.uvarint(); lens[i] > uint64(len(r.b)) {
+			r.fail()
+		}
+		total += lens[i]
+	}
+	if r.err != nil || total > uint64(len(r.b)) {
+		r.fail()
+		return vals[:0], lens
+	}
+	vals = slices.Grow(vals[:0], n)[:n]
+	all := unsafe.String(unsafe.SliceData(r.b), int(total))
+	r.b = r.b[total:]
+	at := uint64(0)
+	for i, l := range lens {
+		vals[i] = all[at : at+l]
+		at += l
+	}
+	return vals, lens
 }
 
 // strings reads a length column (into lens, reused and returned) and the

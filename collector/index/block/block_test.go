@@ -31,10 +31,12 @@ func TestRoundTrip(t *testing.T) {
 	c := codec(t)
 	for name, rows := range map[string][]Row{
 		"golden":             goldenRows,
+		"columns":            columnRows,
 		"one":                {{Time: 5, Message: "only"}},
 		"before 1970":        {{Time: -5, Message: "old"}, {Time: 3, Message: "new"}},
 		"seq back and forth": {{Time: 1, Series: 1, Seq: 5}, {Time: 2, Series: 1}, {Time: 3, Series: 1, Seq: 1 << 63}, {Time: 4, Series: 1, Seq: 3}},
 		"many":               manyRows(3000),
+		"many with fields":   fieldRows(3000),
 		"series far apart": {{Time: 1, Series: 7, Seq: 9}, {Time: 2, Series: 1 << 40, Seq: 4}, {Time: 3, Series: 7, Seq: 10},
 			{Time: 4, Series: 1 << 40, Seq: 6}, {Time: 5, Series: 1 << 20, Seq: 2}, {Time: 6, Series: 1 << 20, Seq: 3}},
 	} {
@@ -69,6 +71,23 @@ func manyRows(n int) []Row {
 	return rows
 }
 
+// fieldRows are rows with fields as the bench's workload has them: some
+// with a user, most with a duration, a few stored whole.
+func fieldRows(n int) []Row {
+	rows := manyRows(n)
+	for i := range rows {
+		switch {
+		case i%8 == 0:
+			rows[i].Fields = fmt.Sprintf(`{"duration_ms":%d,"status":%d,"user":"u%d"}`, i%900, 200+i%4*100, i*31%99999)
+		case i%50 == 1:
+			rows[i].Fields = fmt.Sprintf(`{"z":1,"duration_ms":%d}`, i)
+		case i%3 != 0:
+			rows[i].Fields = fmt.Sprintf(`{"duration_ms":%d}`, i%900)
+		}
+	}
+	return rows
+}
+
 func TestEncodeRefusesDescendingTimes(t *testing.T) {
 	if _, err := codec(t).Encode([]Row{{Time: 2}, {Time: 1}}); err == nil {
 		t.Fatal("descending times accepted")
@@ -78,51 +97,146 @@ func TestEncodeRefusesDescendingTimes(t *testing.T) {
 	}
 }
 
+// columnRows are the golden rows of blocks whose fields are columns:
+// every kind of column, and texts that are stored whole.
+var columnRows = []Row{
+	{Time: 1764460800000000000, Series: 1, Seq: 1, Message: "a", Fields: `{"duration_ms":12,"path":"/api/orders","user":"u1"}`},
+	{Time: 1764460800000000001, Series: 2, Message: "no fields"},
+	{Time: 1764460800000000002, Series: 1, Seq: 2, Message: "b", Fields: `{"duration_ms":-7,"ok":true,"ratio":0.25,"user":"say \"hi\" \u003c日本"}`},
+	{Time: 1764460800000000003, Series: 1, Seq: 3, Message: "c", Fields: `{"user":"u2","duration_ms":3}`}, // keys out of order: whole
+	{Time: 1764460800000000004, Series: 3, Message: "d", Fields: `{"n":007,"nested":{"a":[1,"}"]}}`},      // n no integer strconv writes
+	{Time: 1764460800000000005, Series: 3, Message: "e", Fields: `{}`},
+	{Time: 1764460800000000006, Series: 3, Message: "f", Fields: `{"a\"b":1}`},
+	{Time: 1764460800000000007, Series: 3, Message: "g", Fields: `{"duration_ms":9223372036854775807,"n":1}`},
+}
+
 // The golden blocks must decode forever: a later codec that cannot read
-// what an earlier one wrote breaks every partition on disk. block-v3 holds
-// messages and fields in one frame, block-v4 in two (the layout Encode
+// what an earlier one wrote breaks every partition on disk. block-v3
+// holds messages and fields in one frame, block-v4 in two, block-v5 its
+// messages apart, block-v7 its fields as columns too (the layout Encode
 // writes). Regenerate the newest with ZLOG_UPDATE_GOLDEN=1 only when the
 // layout changes.
 func TestGoldenBlockDecodes(t *testing.T) {
 	c := codec(t)
-	newest := filepath.Join("testdata", "block-v5.hex")
+	newest := filepath.Join("testdata", "block-v7.hex")
 	if os.Getenv("ZLOG_UPDATE_GOLDEN") != "" {
-		b, err := c.Encode(goldenRows)
+		b, err := c.Encode(columnRows)
 		if err != nil {
 			t.Fatal(err)
 		}
 		os.WriteFile(newest, []byte(hex.EncodeToString(b.Data)+"\n"+hex.EncodeToString(b.Messages)+"\n"), 0o644)
 	}
-	for _, name := range []string{"block-v3.hex", "block-v4.hex", "block-v5.hex"} {
-		data, messages := goldenPieces(t, name)
+	for _, g := range []struct {
+		name string
+		rows []Row
+	}{{"block-v3.hex", goldenRows}, {"block-v4.hex", goldenRows}, {"block-v5.hex", goldenRows}, {"block-v7.hex", columnRows}} {
+		data, messages := goldenPieces(t, g.name)
 		got, err := c.Decode(data, messages)
 		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: %v", g.name, err)
 		}
-		if !reflect.DeepEqual(got, goldenRows) {
-			t.Fatalf("%s decodes to %+v", name, got)
+		if !reflect.DeepEqual(got, g.rows) {
+			t.Fatalf("%s decodes to %+v", g.name, got)
 		}
 		// DecodeFields fills in the fields; of a split block, nothing else.
 		rows, err := c.DecodeHead(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.DecodeFields(data, rows); err != nil {
-			t.Fatalf("%s: DecodeFields: %v", name, err)
+		if err := c.DecodeFields(data, rows, nil); err != nil {
+			t.Fatalf("%s: DecodeFields: %v", g.name, err)
 		}
 		for i, r := range rows {
-			if r.Fields != goldenRows[i].Fields || (name != "block-v3.hex" && r.Message != "") {
-				t.Fatalf("%s: DecodeFields row %d: %+v", name, i, r)
+			if r.Fields != g.rows[i].Fields || (g.name != "block-v3.hex" && r.Message != "") {
+				t.Fatalf("%s: DecodeFields row %d: %+v", g.name, i, r)
 			}
 		}
 	}
-	b, err := c.Encode(goldenRows)
-	data, messages := goldenPieces(t, "block-v5.hex")
+	b, err := c.Encode(columnRows)
+	data, messages := goldenPieces(t, "block-v7.hex")
 	if err != nil || !bytes.Equal(b.Data, data) || !bytes.Equal(b.Messages, messages) {
-		t.Fatalf("Encode no longer writes block-v5's layout (%v)", err)
+		t.Fatalf("Encode no longer writes block-v7's layout (%v)", err)
 	}
 	if _, err := c.Decode(data, nil); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("a block whose messages are stored apart, without them: %v", err)
+	}
+}
+
+// DecodeFields with only gives each row the named fields it holds, and
+// the texts stored whole as they are.
+func TestDecodeSomeFields(t *testing.T) {
+	c := codec(t)
+	data, _ := goldenPieces(t, "block-v7.hex")
+	for _, tc := range []struct {
+		only []string
+		want []string
+	}{
+		{[]string{"user"}, []string{`{"user":"u1"}`, "", `{"user":"say \"hi\" \u003c日本"}`, columnRows[3].Fields, "", "{}", `{"a\"b":1}`, ""}},
+		{[]string{"n", "duration_ms"}, []string{`{"duration_ms":12}`, "", `{"duration_ms":-7}`, columnRows[3].Fields,
+			`{"n":007}`, "{}", `{"a\"b":1}`, `{"duration_ms":9223372036854775807,"n":1}`}},
+		{[]string{"absent"}, []string{"", "", "", columnRows[3].Fields, "", "{}", `{"a\"b":1}`, ""}},
+		{[]string{}, []string{"", "", "", columnRows[3].Fields, "", "{}", `{"a\"b":1}`, ""}},
+	} {
+		rows, err := c.DecodeFieldsInto(data, len(columnRows), nil, tc.only)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if r.Fields != tc.want[i] {
+				t.Errorf("only %q, row %d: %q, want %q", tc.only, i, r.Fields, tc.want[i])
+			}
+		}
+	}
+}
+
+func TestSplitObject(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []pair // nil: stored whole
+	}{
+		{`{"a":1}`, []pair{{"a", "1"}}},
+		{`{"a":"x,y}","b":[1,{"c":"]"}],"c":null}`, []pair{{"a", `"x,y}"`}, {"b", `[1,{"c":"]"}]`}, {"c", "null"}}},
+		{`{"a":"\"","b":2.5e3}`, []pair{{"a", `"\""`}, {"b", "2.5e3"}}},
+		{`{"b":1,"a":2}`, nil},
+		{`{"a":1,"a":2}`, nil},
+		{`{"a":1,}`, nil},
+		{`{"a":1} `, nil},
+		{`{ "a":1}`, nil},
+		{`{"a" :1}`, nil},
+		{`{"a":}`, nil},
+		{`{"a":"open}`, nil},
+		{`{"a\u0041":1}`, nil},
+		{`["a",1]`, nil},
+		{`{"a":{"b":1}`, nil},
+		{`{}`, nil},
+	} {
+		got, ok := splitObject(tc.in, nil)
+		if ok != (tc.want != nil) || ok && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("splitObject(%s) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
+// A block naming more fields than maxColumns keeps them in one frame.
+func TestManyFieldNames(t *testing.T) {
+	c := codec(t)
+	rows := make([]Row, 2*maxColumns)
+	for i := range rows {
+		rows[i] = Row{Time: int64(i), Message: "m", Fields: fmt.Sprintf(`{"f%03d":%d}`, i, i)}
+	}
+	for _, n := range []int{maxColumns, 2 * maxColumns} {
+		b, err := c.Encode(rows[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := afterHead(b.Data)
+		if columns := text[0] == fieldColumns; columns != (n <= maxColumns) {
+			t.Errorf("%d field names: stored as columns %v", n, columns)
+		}
+		got, err := c.Decode(b.Data, b.Messages)
+		if err != nil || !reflect.DeepEqual(got, rows[:n]) {
+			t.Fatalf("%d field names: round trip %v", n, err)
+		}
 	}
 }
 
@@ -166,7 +280,7 @@ func TestDecodeHeadThenText(t *testing.T) {
 			t.Fatalf("head row %d: %+v", i, r)
 		}
 	}
-	if err := c.DecodeText(b.Data, b.Messages, rows); err != nil || !reflect.DeepEqual(rows, goldenRows) {
+	if err := c.DecodeText(b.Data, b.Messages, rows, nil); err != nil || !reflect.DeepEqual(rows, goldenRows) {
 		t.Fatalf("after DecodeText: %+v, %v", rows, err)
 	}
 	times, err := c.DecodeTimesInto(b.Data, nil)
@@ -183,7 +297,7 @@ func TestBorrowedDecodes(t *testing.T) {
 	c, borrowed := codec(t), codec(t)
 	borrowed.Borrow()
 	var rows []Row
-	for _, want := range [][]Row{goldenRows, manyRows(500), goldenRows[:2]} {
+	for _, want := range [][]Row{goldenRows, manyRows(500), goldenRows[:2], columnRows, fieldRows(700)} {
 		b, err := c.Encode(want)
 		if err != nil {
 			t.Fatal(err)
@@ -191,10 +305,10 @@ func TestBorrowedDecodes(t *testing.T) {
 		if rows, err = borrowed.DecodeHeadInto(b.Data, rows); err != nil {
 			t.Fatal(err)
 		}
-		if err := borrowed.DecodeText(b.Data, b.Messages, rows); err != nil || !reflect.DeepEqual(rows, want) {
+		if err := borrowed.DecodeText(b.Data, b.Messages, rows, nil); err != nil || !reflect.DeepEqual(rows, want) {
 			t.Fatalf("borrowed decode of %d rows: %v", len(want), err)
 		}
-		fields, err := borrowed.DecodeFieldsInto(b.Data, len(want), nil)
+		fields, err := borrowed.DecodeFieldsInto(b.Data, len(want), nil, nil)
 		for i := range want {
 			if err != nil || fields[i].Fields != want[i].Fields || fields[i].Message != "" {
 				t.Fatalf("fields alone, row %d: %+v, %v", i, fields[i], err)
@@ -250,10 +364,52 @@ func FuzzDecode(f *testing.F) {
 	f.Add(frames([]byte{3, 1, 1, 1}, []byte{0}), []byte(nil))
 	f.Add(goldenData(f, "block-v3.hex"), []byte(nil)) // messages and fields in one frame
 	f.Add(goldenData(f, "block-v4.hex"), []byte(nil)) // messages in their own frame, inside data
+	v7data, v7messages := goldenPieces(f, "block-v7.hex")
+	f.Add(v7data, v7messages) // fields as columns
 	f.Fuzz(func(t *testing.T, data, messages []byte) {
 		c.Decode(data, messages) // must not panic
 		if rows, err := c.DecodeHead(data); err == nil {
-			c.DecodeFields(data, rows)
+			c.DecodeFields(data, rows, nil)
+			c.DecodeFields(data, rows, []string{"user"})
 		}
 	})
+}
+
+// DecodeColumn reads one field's values as stored, and the texts stored
+// whole beside them.
+func TestDecodeColumn(t *testing.T) {
+	c := codec(t)
+	data, _ := goldenPieces(t, "block-v7.hex")
+	whole := []string{columnRows[3].Fields, "{}", `{"a\"b":1}`}
+	for name, want := range map[string]Column{
+		"duration_ms": {Kind: ColumnInt, Rows: []uint32{0, 2, 7}, Ints: []int64{12, -7, 9223372036854775807}},
+		"user":        {Kind: ColumnString, Rows: []uint32{0, 2}, Texts: []string{"u1", `say \"hi\" \u003c日本`}},
+		"n":           {Kind: ColumnToken, Rows: []uint32{4, 7}, Texts: []string{"007", "1"}},
+		"nested":      {Kind: ColumnToken, Rows: []uint32{4}, Texts: []string{`{"a":[1,"}"]}`}},
+		"absent":      {Kind: ColumnToken},
+	} {
+		col, ok, err := c.DecodeColumn(data, len(columnRows), name)
+		if err != nil || !ok {
+			t.Fatalf("%s: %v %v", name, ok, err)
+		}
+		if !reflect.DeepEqual(col.WholeRows, []uint32{3, 5, 6}) || !reflect.DeepEqual(col.Whole, whole) {
+			t.Errorf("%s: whole texts %v %q", name, col.WholeRows, col.Whole)
+		}
+		col.WholeRows, col.Whole = nil, nil
+		if len(col.Rows) == 0 {
+			col.Rows = nil
+		}
+		if len(col.Texts) == 0 {
+			col.Texts = nil
+		}
+		if len(col.Ints) == 0 {
+			col.Ints = nil
+		}
+		if !reflect.DeepEqual(col, want) {
+			t.Errorf("%s: %+v, want %+v", name, col, want)
+		}
+	}
+	if _, ok, err := c.DecodeColumn(goldenData(t, "block-v5.hex"), len(goldenRows), "duration_ms"); ok || err != nil {
+		t.Errorf("a block whose fields are one frame: ok %v, %v", ok, err)
+	}
 }
