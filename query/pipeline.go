@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/zlog/zlog/collector/index/block"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -295,7 +297,14 @@ type tally struct {
 	counts []int64
 	key    []byte // reused
 	vals   []any  // reused
+	// pending are short string keys whose lookups addRaw put off, by
+	// their part of the index: a part's are looked up together, once
+	// pendingLookups of them wait (see keyIndex).
+	pending  [keyParts][]shortKey
+	npending int
 }
+
+const pendingLookups = 1024
 
 type tallyGroup struct {
 	key  string
@@ -389,6 +398,12 @@ func (t *tally) addRaw(fields string) bool {
 		return false
 	}
 	t.key = append(key, 0)
+	if tok[0] == '"' {
+		if k, short := makeShortKey(t.key); short {
+			t.putOff(k)
+			return true
+		}
+	}
 	if i, ok := t.index.get(t.key); ok {
 		t.counts[i]++
 		return true
@@ -401,13 +416,95 @@ func (t *tally) addRaw(fields string) bool {
 	return true
 }
 
+func (t *tally) columnField() string {
+	if len(t.by) != 1 {
+		return ""
+	}
+	return t.by[0]
+}
+
+// addColumn counts a column's integers and strings as addRaw would
+// their texts; it leaves other values, and escaped strings, to addRaw.
+func (t *tally) addColumn(col *block.Column) bool {
+	switch col.Kind {
+	case block.ColumnInt:
+		for _, n := range col.Ints {
+			t.key = append(strconv.AppendInt(t.key[:0], n, 10), 0)
+			if i, ok := t.index.get(t.key); ok {
+				t.counts[i]++
+			} else {
+				t.addGroup(t.key, []any{n}, 1)
+			}
+		}
+		return true
+	case block.ColumnString:
+		if slices.ContainsFunc(col.Texts, func(s string) bool { return strings.IndexByte(s, '\\') >= 0 }) {
+			return false
+		}
+		for _, s := range col.Texts {
+			t.key = append(append(t.key[:0], s...), 0)
+			if k, short := makeShortKey(t.key); short {
+				t.putOff(k)
+			} else if i, ok := t.index.get(t.key); ok {
+				t.counts[i]++
+			} else {
+				t.addGroup(t.key, []any{s}, 1)
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// putOff counts k, a string's key, when its part of the index is looked
+// up.
+func (t *tally) putOff(k shortKey) {
+	part := k.part()
+	t.pending[part] = append(t.pending[part], k)
+	if t.npending++; len(t.pending[part]) == pendingLookups {
+		t.lookUp(part)
+	}
+}
+
+// lookUp counts the keys put off in part.
+func (t *tally) lookUp(part int) {
+	m := t.index.short[part]
+	for _, k := range t.pending[part] {
+		if i, ok := m[k]; ok {
+			t.counts[i]++
+			continue
+		}
+		t.index.putShort(k, part, int32(len(t.counts)))
+		m = t.index.short[part]
+		t.counts = append(t.counts, 1)
+		t.groups.add(tallyGroup{key: string(k.b[:k.n]), vals: []any{string(k.b[:k.n-1])}}) // the string, without its key's NUL
+	}
+	t.npending -= len(t.pending[part])
+	t.pending[part] = t.pending[part][:0]
+}
+
 // skipsBare: an event without any of by adds no group.
 func (t *tally) skipsBare() bool { return true }
 
-func (t *tally) held() int { return t.index.len() }
+// held looks the keys put off up when they could take it past maxHeld.
+func (t *tally) held() int {
+	if t.index.len()+t.npending > maxHeld {
+		t.lookUpAll()
+	}
+	return t.index.len()
+}
 
-// settle puts the counts into the groups.
+func (t *tally) lookUpAll() {
+	for part := range t.pending {
+		if len(t.pending[part]) > 0 {
+			t.lookUp(part)
+		}
+	}
+}
+
+// settle counts the keys put off, and puts the counts into the groups.
 func (t *tally) settle() {
+	t.lookUpAll()
 	for i, n := range t.counts {
 		t.groups.at(i).n = n
 	}
