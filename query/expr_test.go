@@ -80,6 +80,17 @@ func TestExprMatchesPlainGo(t *testing.T) {
 		want func(ev *schema.Event) bool
 	}{
 		{`duration_ms:>500`, func(ev *schema.Event) bool { n, _ := num(ev, "duration_ms"); return n > 500 }},
+		{`_time:[2026-11-24T00:10:00Z, 2026-11-24T00:20:00Z) duration_ms:>500`, func(ev *schema.Event) bool { // blocks cut by the window
+			n, _ := num(ev, "duration_ms")
+			return !ev.Time.Before(base.Add(10*time.Minute)) && ev.Time.Before(base.Add(20*time.Minute)) && n > 500
+		}},
+		{`_time:[2026-11-24T00:10:00Z, 2026-11-24T00:20:00Z) status:!=404`, func(ev *schema.Event) bool {
+			return !ev.Time.Before(base.Add(10*time.Minute)) && ev.Time.Before(base.Add(20*time.Minute)) && field(ev, "status") != "404"
+		}},
+		{`level:error duration_ms:>500`, func(ev *schema.Event) bool { // blocks holding series not wanted
+			n, _ := num(ev, "duration_ms")
+			return ev.Level == schema.LevelError && n > 500
+		}},
 		{`duration_ms>=500 duration_ms<=510`, func(ev *schema.Event) bool { n, _ := num(ev, "duration_ms"); return n >= 500 && n <= 510 }},
 		{`duration_ms:[100, 200)`, func(ev *schema.Event) bool { n, _ := num(ev, "duration_ms"); return n >= 100 && n < 200 }},
 		{`rack:>=2`, func(ev *schema.Event) bool { return ev.Labels["rack"] >= "2" }}, // a label compares as a number

@@ -532,6 +532,7 @@ func eachJob(ctx context.Context, jobs []countJob, names []string, fn func(ctx c
 // read.
 type jobWorker struct {
 	c     *block.Codec
+	in    []bool // rowsIn's, reused
 	d     doc
 	sc    scratch
 	names []string
@@ -561,26 +562,51 @@ func (jw *jobWorker) matching(ctx context.Context, j *countJob, need textNeed, s
 }
 
 // countByColumn counts the rows of j's block that pass its plan when the
-// plan is one comparison of a stored field with a number: of a block
-// wholly in the window, with every series wanted, it reads that field's
-// column alone, with no row made (a count of duration_ms:>500 over an
-// hour spent most of its time making and testing rows, measured). ok is
-// false when it cannot: for other plans or blocks, blocks whose fields
-// are not columns, and escaped strings.
+// plan is one comparison of a stored field with a number: it reads that
+// field's column alone, with no row made (a count of duration_ms:>500
+// over an hour spent most of its time making and testing rows,
+// measured), and of a block not wholly in the window, or with series not
+// wanted, the times and series of its head. ok is false when it cannot:
+// for other plans, blocks whose fields are not columns, and escaped
+// strings.
 func (jw *jobWorker) countByColumn(ctx context.Context, j *countJob) (n int64, ok bool, err error) {
 	fc, numeric := j.r.p.numericCond()
-	if !numeric || !j.noHead || !j.r.headless(&j.b) {
+	if !numeric || !j.noHead {
 		return 0, false, nil
 	}
 	col, ok, err := jw.column(ctx, j, fc.field)
+	var in []bool
+	if ok && err == nil && !j.r.headless(&j.b) {
+		in, err = jw.rowsIn(j)
+	}
 	if j.r.p.s.skipDamaged(j.r.path, err) {
 		return 0, true, nil // warned: the block's events are missing from the answer
 	}
 	if !ok || err != nil {
 		return 0, false, err
 	}
-	n, ok = countColumn(fc, &col, j.b.Rows)
+	n, ok = countColumn(fc, &col, j.b.Rows, in)
 	return n, ok, nil
+}
+
+// rowsIn is which rows of j's block, whose data jw.column read, are in
+// the plan's window and of a wanted series.
+func (jw *jobWorker) rowsIn(j *countJob) ([]bool, error) {
+	rows, err := jw.c.DecodeTimesInto(jw.sc.data, jw.sc.rows)
+	if err != nil {
+		return nil, j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w", j.b.ID, err))
+	}
+	if len(rows) != j.b.Rows {
+		return nil, j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w: %d rows, listed with %d", j.b.ID, block.ErrCorrupt, len(rows), j.b.Rows))
+	}
+	jw.sc.rows = rows
+	in := jw.in[:0]
+	for k := range rows {
+		row := &rows[k]
+		in = append(in, row.Time >= j.r.p.lo && row.Time <= j.r.p.hi && j.r.wanted(row.Series))
+	}
+	jw.in = in
+	return in, nil
 }
 
 // column reads one field's column of j's block (see block.DecodeColumn).
@@ -598,35 +624,66 @@ func (jw *jobWorker) column(ctx context.Context, j *countJob, name string) (bloc
 }
 
 // countColumn counts the rows of a block of count rows that pass fc, a
-// comparison with a number, from its field's column, as fc.eval would.
-func countColumn(fc fieldCond, col *block.Column, count int) (n int64, ok bool) {
+// comparison with a number, from its field's column, as fc.eval would;
+// only the rows in lets through, when it is not nil.
+func countColumn(fc fieldCond, col *block.Column, count int, in []bool) (n int64, ok bool) {
 	if col.Kind == block.ColumnString {
 		return 0, false
 	}
-	for _, v := range col.Ints {
-		if fc.num(float64(v)) {
+	kept := func(rows []uint32, k int) bool { return in == nil || in[rows[k]] }
+	for k, v := range col.Ints {
+		if kept(col.Rows, k) && fc.num(float64(v)) {
 			n++
 		}
 	}
-	for _, tok := range col.Texts {
+	for k, tok := range col.Texts {
 		x, isNumber, plain := tokenNumber(tok)
 		if !plain {
 			return 0, false
 		}
-		if isNumber && fc.num(x) {
+		if kept(col.Rows, k) && isNumber && fc.num(x) {
+			n++
+		}
+	}
+	var ec evalCtx // one for all rows: it escapes
+	for k, raw := range col.Whole {
+		if ec = (evalCtx{raw: raw}); kept(col.WholeRows, k) && fc.eval(&ec) {
 			n++
 		}
 	}
 	if fc.absent {
-		n += int64(count - len(col.Rows) - len(col.WholeRows))
+		n += int64(countIn(in, count) - keptOf(in, col.Rows) - keptOf(in, col.WholeRows))
 	}
-	var ec evalCtx // one for all rows: it escapes
-	for _, raw := range col.Whole {
-		if ec = (evalCtx{raw: raw}); fc.eval(&ec) {
+	return n, true
+}
+
+// countIn is how many of a block's count rows in lets through: all when
+// it is nil.
+func countIn(in []bool, count int) int {
+	if in == nil {
+		return count
+	}
+	n := 0
+	for _, ok := range in {
+		if ok {
 			n++
 		}
 	}
-	return n, true
+	return n
+}
+
+// keptOf is how many of rows in lets through: all when it is nil.
+func keptOf(in []bool, rows []uint32) int {
+	if in == nil {
+		return len(rows)
+	}
+	n := 0
+	for _, r := range rows {
+		if in[r] {
+			n++
+		}
+	}
+	return n
 }
 
 // numericCond is the plan's row condition when it is its only condition

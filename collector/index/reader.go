@@ -346,7 +346,12 @@ func AppendBlock(ctx context.Context, db tx, id int64, withMessages bool, data, 
 	if withMessages {
 		q = "SELECT data, messages FROM block_data WHERE id = ?"
 	}
-	rows, err := db.QueryContext(ctx, q, id)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	// A read of one block is short: a query that can be cancelled costs
+	// database/sql a goroutine that watches it, per block.
+	rows, err := db.QueryContext(context.WithoutCancel(ctx), q, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read block %d: %w", id, err)
 	}
