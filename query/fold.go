@@ -156,7 +156,11 @@ func foldJobs(ctx context.Context, jobs []countJob, f folder) ([]fold, error) {
 	seqs := slices.Contains(f.fields(), seqField)
 	err := eachJob(ctx, jobs, f.fields(), func(ctx context.Context, w int, jw *jobWorker, j *countJob) error {
 		fw := workers[w]
-		if ok, err := fw.addColumnOf(ctx, jw, j); ok || err != nil {
+		add := fw.addColumnOf
+		if fw.timedColumn != nil {
+			add = fw.addTimedColumnOf
+		}
+		if ok, err := add(ctx, jw, j); ok || err != nil {
 			return errors.Join(err, checkHeld(fw.fold))
 		}
 		rows, err := jw.matching(ctx, j, need, seqs)
@@ -181,9 +185,11 @@ type foldWorker struct {
 	timed timedFold // the fold, when it takes times apart
 	raw   rawFold   // the fold, when it reads stored fields itself
 	bare  bool      // the fold skips events without its fields
-	// column is the fold when it takes a column, of field
-	column columnFold
-	field  string
+	// column is the fold when it takes a column, of field; timedColumn
+	// when it takes one with the rows' times
+	column      columnFold
+	timedColumn timedColumnFold
+	field       string
 }
 
 func newFoldWorker(f fold) *foldWorker {
@@ -192,6 +198,9 @@ func newFoldWorker(f fold) *foldWorker {
 	fw.raw, _ = f.(rawFold)
 	if fw.column, _ = f.(columnFold); fw.column != nil {
 		fw.field = fw.column.columnField()
+	}
+	if fw.timedColumn, _ = f.(timedColumnFold); fw.timedColumn != nil {
+		fw.field = fw.timedColumn.columnField()
 	}
 	fw.get = func(name string) (any, bool) {
 		switch name {
@@ -256,6 +265,30 @@ func (fw *foldWorker) addColumnOf(ctx context.Context, jw *jobWorker, j *countJo
 		}
 	}
 	return true, nil
+}
+
+// addTimedColumnOf adds the times and the column of the fold's field of
+// j's block, when the plan has no condition beyond the window and the
+// series: ok is false when it cannot (then the block's rows are to be
+// added).
+func (fw *foldWorker) addTimedColumnOf(ctx context.Context, jw *jobWorker, j *countJob) (ok bool, err error) {
+	p := j.r.p
+	if fw.field == "" || p.rows != nil || p.words != nil || !readsFieldsAlone(j.r, []string{fw.field}) {
+		return false, nil
+	}
+	col, ok, err := jw.column(ctx, j, fw.field)
+	var rows []block.Row
+	var in []bool
+	if ok && err == nil {
+		rows, in, err = jw.times(j)
+	}
+	if p.s.skipDamaged(j.r.path, err) {
+		return true, nil // warned: the block's events are missing from the answer
+	}
+	if err != nil || !ok {
+		return false, err
+	}
+	return fw.timedColumn.addTimedColumn(rows, in, &col), nil
 }
 
 // maxHeld bounds the groups (and distinct values of count_uniq) a fold

@@ -577,7 +577,7 @@ func (jw *jobWorker) countByColumn(ctx context.Context, j *countJob) (n int64, o
 	col, ok, err := jw.column(ctx, j, fc.field)
 	var in []bool
 	if ok && err == nil && !j.r.headless(&j.b) {
-		in, err = jw.rowsIn(j)
+		_, in, err = jw.times(j)
 	}
 	if j.r.p.s.skipDamaged(j.r.path, err) {
 		return 0, true, nil // warned: the block's events are missing from the answer
@@ -589,24 +589,28 @@ func (jw *jobWorker) countByColumn(ctx context.Context, j *countJob) (n int64, o
 	return n, ok, nil
 }
 
-// rowsIn is which rows of j's block, whose data jw.column read, are in
-// the plan's window and of a wanted series.
-func (jw *jobWorker) rowsIn(j *countJob) ([]bool, error) {
-	rows, err := jw.c.DecodeTimesInto(jw.sc.data, jw.sc.rows)
+// times decodes the times and series of j's block, whose data
+// jw.column read, and says which rows are in the plan's window and of a
+// wanted series: in is nil when all are.
+func (jw *jobWorker) times(j *countJob) (rows []block.Row, in []bool, err error) {
+	rows, err = jw.c.DecodeTimesInto(jw.sc.data, jw.sc.rows)
 	if err != nil {
-		return nil, j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w", j.b.ID, err))
+		return nil, nil, j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w", j.b.ID, err))
 	}
 	if len(rows) != j.b.Rows {
-		return nil, j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w: %d rows, listed with %d", j.b.ID, block.ErrCorrupt, len(rows), j.b.Rows))
+		return nil, nil, j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w: %d rows, listed with %d", j.b.ID, block.ErrCorrupt, len(rows), j.b.Rows))
 	}
 	jw.sc.rows = rows
-	in := jw.in[:0]
+	if j.r.headless(&j.b) {
+		return rows, nil, nil
+	}
+	in = jw.in[:0]
 	for k := range rows {
 		row := &rows[k]
 		in = append(in, row.Time >= j.r.p.lo && row.Time <= j.r.p.hi && j.r.wanted(row.Series))
 	}
 	jw.in = in
-	return in, nil
+	return rows, in, nil
 }
 
 // column reads one field's column of j's block (see block.DecodeColumn).

@@ -305,6 +305,19 @@ func (a *statsAccum) add(f *ql.StatsFunc, v any, ok bool) {
 	}
 }
 
+// addNumber is add of a number, which is never blank.
+func (a *statsAccum) addNumber(f *ql.StatsFunc, x float64) {
+	a.n++
+	if f.Name == "count" {
+		return
+	}
+	a.sum += x
+	a.min, a.max = min(a.min, x), max(a.max, x)
+	if f.Name == "median" || f.Name == "quantile" {
+		a.values = append(a.values, x)
+	}
+}
+
 func (a *statsAccum) merge(o *statsAccum) {
 	a.n += o.n
 	a.sum += o.sum
