@@ -76,14 +76,19 @@ func (a *statsGroups) addTimedColumn(rows []block.Row, in []bool, col *block.Col
 }
 
 // groupAt is the group of an event at timeNs, of a step by _time buckets
-// alone or by nothing.
+// alone or by nothing. The group of the previous event's bucket is kept
+// apart from addEvent's: comparing keys was a third of it (measured).
 func (a *statsGroups) groupAt(timeNs int64) *statsGroup {
+	bucket := int64(0)
+	if len(a.s.by) == 1 {
+		bucket = bucketStart(timeNs, a.s.bucket[0])
+	}
+	if a.atGroup != nil && bucket == a.atBucket {
+		return a.atGroup
+	}
 	a.keyBuf = a.keyBuf[:0]
 	if len(a.s.by) == 1 {
-		a.keyBuf = append(appendTimeKey(a.keyBuf, bucketStart(timeNs, a.s.bucket[0])), 0)
-	}
-	if g := a.last; g != nil && string(a.keyBuf) == string(a.lastKey) {
-		return g
+		a.keyBuf = append(appendTimeKey(a.keyBuf, bucket), 0)
 	}
 	g := a.group(func(name string) (any, bool) {
 		if name == ql.Time {
@@ -91,6 +96,6 @@ func (a *statsGroups) groupAt(timeNs int64) *statsGroup {
 		}
 		return nil, false
 	})
-	a.last, a.lastKey = g, append(a.lastKey[:0], a.keyBuf...)
+	a.atGroup, a.atBucket = g, bucket
 	return g
 }

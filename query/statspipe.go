@@ -117,6 +117,9 @@ type statsGroups struct {
 	lastKey []byte
 	// uniqHeld is the distinct values count_uniq holds, over all groups.
 	uniqHeld int
+	// atGroup is the group of groupAt's last bucket, atBucket.
+	atGroup  *statsGroup
+	atBucket int64
 }
 
 func (s *statsStep) newAcc() *statsGroups {
