@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
 )
 
@@ -36,7 +37,7 @@ func jsonToken(raw, key string) (tok string, ok, fallback bool) {
 	}
 	i := 1
 	for i < len(raw) && raw[i] == '"' {
-		end := stringEnd(raw, i)
+		end := block.StringEnd(raw, i)
 		colon := end + 1
 		if end < 0 || colon >= len(raw) || raw[colon] != ':' {
 			return "", false, true
@@ -46,7 +47,7 @@ func jsonToken(raw, key string) (tok string, ok, fallback bool) {
 			return "", false, true
 		}
 		start := colon + 1
-		stop := valueEnd(raw, start)
+		stop := block.ValueEnd(raw, start)
 		if stop < 0 {
 			return "", false, true
 		}
@@ -74,7 +75,7 @@ func keyedField(raw, key string) (tok string, ok, fallback bool) {
 		i += from
 		end := i + len(key)
 		if i >= 2 && raw[i-1] == '"' && (raw[i-2] == ',' || raw[i-2] == '{') && end+1 < len(raw) && raw[end] == '"' && raw[end+1] == ':' {
-			stop := valueEnd(raw, end+2)
+			stop := block.ValueEnd(raw, end+2)
 			if stop < 0 {
 				return "", false, true
 			}
@@ -96,41 +97,6 @@ func plainKey(key string) bool {
 		}
 	}
 	return true
-}
-
-// stringEnd is the index of the quote that ends the string starting at
-// raw[i], -1 if none.
-func stringEnd(raw string, i int) int {
-	for j := i + 1; j < len(raw); j++ {
-		switch raw[j] {
-		case '\\':
-			j++
-		case '"':
-			return j
-		}
-	}
-	return -1
-}
-
-// valueEnd is where the scalar value starting at raw[i] ends.
-func valueEnd(raw string, i int) int {
-	if i >= len(raw) {
-		return -1
-	}
-	if raw[i] == '"' {
-		if end := stringEnd(raw, i); end >= 0 {
-			return end + 1
-		}
-		return -1
-	}
-	if raw[i] == '{' || raw[i] == '[' {
-		return -1
-	}
-	end := strings.IndexAny(raw[i:], ",}")
-	if end < 0 {
-		return -1
-	}
-	return i + end
 }
 
 func jsonScalar(tok string) (any, bool) {

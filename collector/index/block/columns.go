@@ -171,7 +171,7 @@ func splitObject(s string, pairs []pair) ([]pair, bool) {
 			return pairs, false
 		}
 		i++
-		stop := valueEnd(s, i)
+		stop := ValueEnd(s, i)
 		if stop <= i || stop >= len(s) {
 			return pairs, false
 		}
@@ -186,15 +186,16 @@ func splitObject(s string, pairs []pair) ([]pair, bool) {
 	}
 }
 
-// valueEnd is where the JSON value starting at s[i] ends: past a string's
-// closing quote or an object's or array's closing bracket, or at the ','
-// or '}' that follows any other value; -1 when it does not end.
-func valueEnd(s string, i int) int {
+// ValueEnd is where the JSON value starting at s[i] ends, in a fields
+// text or any JSON: past a string's closing quote or an object's or
+// array's closing bracket, or at the ',', '}' or ']' that follows any
+// other value; -1 when it does not end.
+func ValueEnd(s string, i int) int {
 	depth := 0
 	for j := i; j < len(s); j++ {
 		switch s[j] {
 		case '"':
-			if j = stringEnd(s, j); j < 0 {
+			if j = StringEnd(s, j); j < 0 {
 				return -1
 			}
 			if depth == 0 {
@@ -218,9 +219,9 @@ func valueEnd(s string, i int) int {
 	return -1
 }
 
-// stringEnd is the index of the quote closing the string that starts at
-// s[i], or -1.
-func stringEnd(s string, i int) int {
+// StringEnd is the index of the quote closing the JSON string that starts
+// at s[i], or -1.
+func StringEnd(s string, i int) int {
 	for j := i + 1; j < len(s); j++ {
 		switch s[j] {
 		case '\\':
