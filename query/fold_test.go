@@ -58,11 +58,21 @@ func TestFoldsOverFieldsAgree(t *testing.T) {
 		{base.Add(17*time.Minute + 3*time.Second), base.Add(83 * time.Minute)},  // cuts blocks
 		{base.Add(70*time.Minute + 3*time.Second), base.Add(133 * time.Minute)}, // in the second day
 	}
-	for _, w := range windows {
-		for _, field := range []string{"user", "team", "code"} {
-			foldsAgree(t, s, evs, w, field)
+	for _, own := range []int{ownReaderJobs, 1} { // workers read sealed blocks through their own connections too
+		ownReaders(t, own)
+		for _, w := range windows {
+			for _, field := range []string{"user", "team", "code"} {
+				foldsAgree(t, s, evs, w, field)
+			}
 		}
 	}
+}
+
+// ownReaders sets ownReaderJobs until the test ends.
+func ownReaders(t *testing.T, jobs int) {
+	old := ownReaderJobs
+	ownReaderJobs = jobs
+	t.Cleanup(func() { ownReaderJobs = old })
 }
 
 func foldsAgree(t *testing.T, s *Searcher, evs []schema.Event, w [2]time.Time, field string) {

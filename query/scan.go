@@ -349,11 +349,10 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 // was a fifth of a count of a field comparison (measured).
 func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, need textNeed, only []string, seqs bool, sc *scratch) ([]block.Row, error) {
 	need = max(need, r.p.textNeed())
-	data, messages, err := index.AppendBlock(ctx, r.db, b.ID, need == textAll, sc.data, sc.messages)
-	if err != nil {
-		return nil, r.p.wrapErr(r.path, err)
+	if err := r.appendBlock(ctx, b, need == textAll, sc); err != nil {
+		return nil, err
 	}
-	sc.data, sc.messages = data, messages
+	data, messages := sc.data, sc.messages
 	decode := c.DecodeTimesInto
 	if seqs || r.p.rowsRead(seqField) {
 		decode = c.DecodeHeadInto
@@ -424,10 +423,10 @@ func (r *partReader) headless(b *index.BlockMeta) bool {
 // rows for each block were most of the memory, and their first touch
 // most of the time, of a top by a field).
 func (r *partReader) headlessRows(ctx context.Context, b *index.BlockMeta, c *block.Codec, need textNeed, only []string, sc *scratch) ([]block.Row, error) {
-	var err error
-	if sc.data, sc.messages, err = index.AppendBlock(ctx, r.db, b.ID, need == textAll, sc.data, sc.messages); err != nil {
-		return nil, r.p.wrapErr(r.path, err)
+	if err := r.appendBlock(ctx, b, need == textAll, sc); err != nil {
+		return nil, err
 	}
+	var err error
 	if need == textAll {
 		sc.rows, err = c.DecodeTextInto(sc.data, sc.messages, b.Rows, sc.rows, only)
 	} else {
@@ -468,6 +467,24 @@ func (r *partReader) headlessMatching(rows []block.Row, d *doc) []block.Row {
 type scratch struct {
 	data, messages []byte
 	rows           []block.Row
+	// sealed, when not nil, is the worker's own reader of the partition
+	// the scratch is used for (see index.SealedReader)
+	sealed *index.SealedReader
+}
+
+// appendBlock reads b's data, and with withMessages its messages, into
+// sc: through sc.sealed when b is sealed, else through r's transaction.
+func (r *partReader) appendBlock(ctx context.Context, b *index.BlockMeta, withMessages bool, sc *scratch) error {
+	var err error
+	if sc.sealed != nil && index.Sealed(b.Rows) {
+		sc.data, sc.messages, err = sc.sealed.AppendBlock(ctx, b.ID, withMessages, sc.data, sc.messages)
+	} else {
+		sc.data, sc.messages, err = index.AppendBlock(ctx, r.db, b.ID, withMessages, sc.data, sc.messages)
+	}
+	if err != nil {
+		return r.p.wrapErr(r.path, err)
+	}
+	return nil
 }
 
 // event makes the event of a row.

@@ -516,7 +516,11 @@ func eachJob(ctx context.Context, jobs []countJob, names []string, fn func(ctx c
 			}
 			c.Borrow() // a worker is done with a block's rows before the next: see eachMatching
 			jw := &jobWorker{c: c, names: names}
+			defer jw.close()
 			for i := w; i < len(jobs); i += workers {
+				if workers > 1 && len(jobs) >= ownReaderJobs {
+					jw.sc.sealed = jw.sealedReader(gctx, jobs[i].r)
+				}
 				if err := fn(gctx, w, jw, &jobs[i]); err != nil {
 					return err
 				}
@@ -531,13 +535,47 @@ func eachJob(ctx context.Context, jobs []countJob, names []string, fn func(ctx c
 // every block, and what it decodes of the fields for the plan it last
 // read.
 type jobWorker struct {
-	c     *block.Codec
-	in    []bool // rowsIn's, reused
-	d     doc
-	sc    scratch
-	names []string
-	p     *plan
-	only  []string
+	// sealed are the worker's own readers of each partition's sealed
+	// blocks (nil where one could not be opened: the blocks are read
+	// through the partition's transaction).
+	sealed map[*partReader]*index.SealedReader
+	c      *block.Codec
+	in     []bool // rowsIn's, reused
+	d      doc
+	sc     scratch
+	names  []string
+	p      *plan
+	only   []string
+}
+
+// ownReaderJobs is how many blocks a query reads before its workers open
+// readers of their own (index.SealedReader): opening one costs about as
+// much as reading a few blocks.
+var ownReaderJobs = 32
+
+// sealedReader is the worker's own reader of r's sealed blocks, opened
+// at its first use; nil when it cannot be opened.
+func (jw *jobWorker) sealedReader(ctx context.Context, r *partReader) *index.SealedReader {
+	if s, ok := jw.sealed[r]; ok {
+		return s
+	}
+	if jw.sealed == nil {
+		jw.sealed = map[*partReader]*index.SealedReader{}
+	}
+	s, err := index.OpenSealedReader(ctx, r.path)
+	if err != nil {
+		s = nil // the partition's transaction reads every block
+	}
+	jw.sealed[r] = s
+	return s
+}
+
+func (jw *jobWorker) close() {
+	for _, s := range jw.sealed {
+		if s != nil {
+			s.Close()
+		}
+	}
 }
 
 // matching is the rows of j's block that match its plan; none, and no
@@ -615,12 +653,10 @@ func (jw *jobWorker) times(j *countJob) (rows []block.Row, in []bool, err error)
 
 // column reads one field's column of j's block (see block.DecodeColumn).
 func (jw *jobWorker) column(ctx context.Context, j *countJob, name string) (block.Column, bool, error) {
-	sc := &jw.sc
-	var err error
-	if sc.data, sc.messages, err = index.AppendBlock(ctx, j.r.db, j.b.ID, false, sc.data, sc.messages); err != nil {
-		return block.Column{}, false, j.r.p.wrapErr(j.r.path, err)
+	if err := j.r.appendBlock(ctx, &j.b, false, &jw.sc); err != nil {
+		return block.Column{}, false, err
 	}
-	col, ok, err := jw.c.DecodeColumn(sc.data, j.b.Rows, name)
+	col, ok, err := jw.c.DecodeColumn(jw.sc.data, j.b.Rows, name)
 	if err != nil {
 		return block.Column{}, false, j.r.p.wrapErr(j.r.path, fmt.Errorf("block %d: %w", j.b.ID, err))
 	}

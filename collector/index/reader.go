@@ -342,9 +342,9 @@ func EachBlockCounts(ctx context.Context, db tx, lo, hi int64, withSeries bool, 
 // copy, then database/sql's). A count or a condition on fields reads no
 // messages, three quarters of a block's bytes.
 func AppendBlock(ctx context.Context, db tx, id int64, withMessages bool, data, messages []byte) ([]byte, []byte, error) {
-	q := "SELECT data, NULL FROM block_data WHERE id = ?"
+	q := blockDataSQL
 	if withMessages {
-		q = "SELECT data, messages FROM block_data WHERE id = ?"
+		q = blockBothSQL
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -355,6 +355,18 @@ func AppendBlock(ctx context.Context, db tx, id int64, withMessages bool, data, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("read block %d: %w", id, err)
 	}
+	return appendBlockRow(rows, id, data, messages)
+}
+
+// The queries of a block's data, without and with its messages.
+const (
+	blockDataSQL = "SELECT data, NULL FROM block_data WHERE id = ?"
+	blockBothSQL = "SELECT data, messages FROM block_data WHERE id = ?"
+)
+
+// appendBlockRow appends the one row of a block's data query, and closes
+// rows.
+func appendBlockRow(rows *sql.Rows, id int64, data, messages []byte) ([]byte, []byte, error) {
 	defer rows.Close()
 	if !rows.Next() {
 		err := rows.Err()
