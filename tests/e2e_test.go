@@ -68,8 +68,21 @@ func logqJSON(t *testing.T, data string, args ...string) ([]schema.Event, harnes
 }
 
 // readLogLines reads a service's live log file and its rotated backups,
-// gzipped or not.
+// gzipped or not, once the collector wrote them: each must end with a
+// newline.
 func readLogLines(t *testing.T, logsDir, service string) []string {
+	t.Helper()
+	return logLines(t, logsDir, service, false)
+}
+
+// pollLogLines is readLogLines while the collector writes: a reader may
+// see part of a write(2), so an unfinished last line is not counted yet.
+func pollLogLines(t *testing.T, logsDir, service string) []string {
+	t.Helper()
+	return logLines(t, logsDir, service, true)
+}
+
+func logLines(t *testing.T, logsDir, service string, writing bool) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(logsDir, service+"*.log"))
 	gzipped, _ := filepath.Glob(filepath.Join(logsDir, service+"*.log.gz"))
@@ -81,6 +94,9 @@ func readLogLines(t *testing.T, logsDir, service string) []string {
 		data, err := readMaybeGzipped(f)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if writing && !strings.HasSuffix(f, ".gz") {
+			data = data[:bytes.LastIndexByte(data, '\n')+1]
 		}
 		if len(data) > 0 && data[len(data)-1] != '\n' {
 			t.Fatalf("%s does not end with a newline: a line was split", f)
@@ -284,9 +300,12 @@ func TestShutdownFlushesRestartsExactlyOnce(t *testing.T) {
 	gen := harness.Start(t, work, "loadgen", filepath.Join(binDir, "zlog-loadgen"), "--collector", col.XSub,
 		"--count", strconv.Itoa(n), "--service", "flush", "--now", "--close-timeout", "60s")
 	harness.Eventually(t, 10*time.Second, "all lines in the log file", func() (bool, string) {
-		l := len(readLogLines(t, filepath.Join(data, "logs"), "flush"))
+		l := len(pollLogLines(t, filepath.Join(data, "logs"), "flush"))
 		return l == n, fmt.Sprintf("%d lines", l)
 	})
+	if l := len(readLogLines(t, filepath.Join(data, "logs"), "flush")); l != n {
+		t.Fatalf("log file holds %d lines, want %d", l, n)
+	}
 	if got := col.Metric(t, "zlog_collector_indexed_total"); got != 0 {
 		t.Fatalf("indexed before shutdown: %v (the test needs uncommitted events)", got)
 	}
@@ -476,9 +495,10 @@ func TestLogRotationKeepsWholeLines(t *testing.T) {
 	})
 	var lines []string
 	harness.Eventually(t, 15*time.Second, "all lines written", func() (bool, string) {
-		lines = readLogLines(t, filepath.Dir(logPath), "rotate")
+		lines = pollLogLines(t, filepath.Dir(logPath), "rotate")
 		return len(lines) >= n, fmt.Sprint(len(lines))
 	})
+	lines = readLogLines(t, filepath.Dir(logPath), "rotate") // all written: none may be torn
 	checkLines := func(what string, lines []string) {
 		t.Helper()
 		re := regexp.MustCompile(`^\S+Z \S+\s+rotate \S+: event (\d+)$`)
