@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zlog/zlog/schema/zmqbatch"
 	"github.com/zlog/zlog/schema/zmqconn"
 
 	"github.com/zlog/zlog/schema/ratelog"
@@ -101,7 +102,11 @@ type Proxy struct {
 	lastBatch int
 	zctx      *zmq.Context
 	xsub      *zmq.Socket
-	xpub      *zmq.Socket
+	// recv receives xsub's messages a batch per cgo call; nil when zmq4's
+	// socket could not be reached, and then RecvMessageBytes does it.
+	recv   *zmqbatch.Receiver
+	frames [][]byte // recv's frames of the message being taken
+	xpub   *zmq.Socket
 	// live is a second XPUB, in-process only, for the query API's follow
 	// and tail: its small high-water mark bounds what a client that stops
 	// reading can hold (it then loses live events, which follow fills from
@@ -197,6 +202,9 @@ func (p *Proxy) open() error {
 	if err := p.curve(); err != nil {
 		return err
 	}
+	if p.recv, err = zmqbatch.New(p.xsub, p.opts.BatchSize); err != nil {
+		p.logger.Warn("receiving a message at a time", "err", err)
+	}
 	return p.bind()
 }
 
@@ -250,6 +258,9 @@ func (p *Proxy) bind() error {
 func (p *Proxy) Close() { p.closeOnce.Do(p.close) }
 
 func (p *Proxy) close() {
+	if p.recv != nil {
+		p.recv.Close()
+	}
 	for _, s := range []*zmq.Socket{p.xsub, p.xpub, p.live} {
 		if s != nil {
 			s.Close()
@@ -406,9 +417,10 @@ func (p *Proxy) readBatch() (batch []schema.Event, read int) {
 	// and over (measured, with the gather stage's, 4 % of the CPU).
 	batch = make([]schema.Event, 0, p.lastBatch)
 	defer func() { p.lastBatch = len(batch) }()
+	next := p.receive()
 	for ; read < p.opts.BatchSize; read++ {
-		frames, err := p.xsub.RecvMessageBytes(zmq.DONTWAIT)
-		if err != nil {
+		frames, ok := next()
+		if !ok {
 			break
 		}
 		if ev, ok := p.take(frames); ok {
@@ -418,6 +430,31 @@ func (p *Proxy) readBatch() (batch []schema.Event, read int) {
 	p.answerResends()
 	p.streamsGauge.Set(float64(p.streams.len()))
 	return batch, read
+}
+
+// receive returns the next message waiting on xsub, without blocking. Its
+// frames are valid until the next call.
+func (p *Proxy) receive() func() ([][]byte, bool) {
+	if p.recv == nil {
+		return func() ([][]byte, bool) {
+			frames, err := p.xsub.RecvMessageBytes(zmq.DONTWAIT)
+			return frames, err == nil
+		}
+	}
+	left := p.opts.BatchSize
+	return func() ([][]byte, bool) {
+		var ok bool
+		if p.frames, ok = p.recv.Next(p.frames); ok {
+			return p.frames, true
+		}
+		n, err := p.recv.Recv(left)
+		if err != nil || n == 0 {
+			return nil, false
+		}
+		left -= n
+		p.frames, ok = p.recv.Next(p.frames)
+		return p.frames, ok
+	}
 }
 
 // take decides about one message: an event to store and forward, a resend

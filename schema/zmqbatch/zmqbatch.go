@@ -1,0 +1,180 @@
+// Package zmqbatch receives many whole ZeroMQ multipart messages in one cgo
+// call and lends their frames to Go without copying them.
+//
+// zmq4's RecvMessageBytes makes six cgo calls and one Go allocation per
+// frame (init, receive, data, copy, close, and a getsockopt for "more"); an
+// event is four frames, so receiving alone was a fifth of the collector's
+// CPU at 170k events/s. A Receiver makes two cgo calls per batch: one that
+// receives up to a batch of messages into C memory, one that releases them.
+package zmqbatch
+
+/*
+#cgo !windows pkg-config: libzmq
+#include <errno.h>
+#include <stdlib.h>
+#include <zmq.h>
+
+// zlog_recv_batch receives whole messages from sock without blocking until
+// max messages are read, fewer than keep frame slots remain, or no message
+// is waiting. Frames past keep in one message are received and released;
+// counts[m] still says how many the message had. It returns the number of
+// messages read, or -1 with errno when the socket failed before any.
+static int zlog_recv_batch(void *sock, zmq_msg_t *msgs, int slots, int keep,
+	void **data, size_t *sizes, int *counts, int max, int *used) {
+	int n = 0, u = 0;
+	while (n < max && slots - u >= keep) {
+		zmq_msg_t *m = &msgs[u];
+		zmq_msg_init(m);
+		if (zmq_msg_recv(m, sock, ZMQ_DONTWAIT) < 0) {
+			int e = errno;
+			zmq_msg_close(m);
+			if (n > 0 || e == EAGAIN || e == EINTR) break;
+			*used = u;
+			errno = e;
+			return -1;
+		}
+		int count = 1, more = zmq_msg_more(m);
+		data[u] = zmq_msg_data(m); sizes[u] = zmq_msg_size(m); u++;
+		while (more) {
+			zmq_msg_t spare, *f = count < keep ? &msgs[u] : &spare;
+			zmq_msg_init(f);
+			if (zmq_msg_recv(f, sock, 0) < 0) { zmq_msg_close(f); break; }
+			more = zmq_msg_more(f);
+			if (f == &spare) { zmq_msg_close(f); } else {
+				data[u] = zmq_msg_data(f); sizes[u] = zmq_msg_size(f); u++;
+			}
+			count++;
+		}
+		counts[n++] = count;
+	}
+	*used = u;
+	return n;
+}
+
+static void zlog_release(zmq_msg_t *msgs, int used) {
+	for (int i = 0; i < used; i++) zmq_msg_close(&msgs[i]);
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	zmq "github.com/pebbe/zmq4"
+)
+
+// KeepFrames is how many frames of one message a Receiver keeps; the
+// frames after them are counted and dropped (events have at most five).
+const KeepFrames = 8
+
+// ErrNoSocket means the zmq4 socket's libzmq handle could not be found:
+// zmq4 changed its layout, and callers fall back to RecvMessageBytes.
+var ErrNoSocket = errors.New("zmqbatch: cannot reach the libzmq socket inside zmq4.Socket")
+
+// Receiver holds one batch of received messages in C memory. It is not
+// safe for concurrent use; its frames are valid until Release.
+type Receiver struct {
+	sock   unsafe.Pointer
+	slots  int
+	msgs   *C.zmq_msg_t
+	data   []unsafe.Pointer // C arrays seen as Go slices
+	sizes  []C.size_t
+	counts []C.int
+	used   int // frames held
+	n      int // messages held
+	msg    int // the next message Next returns
+	frame  int // its first frame
+}
+
+// New returns a Receiver for sock holding up to maxMessages messages per
+// batch. sock must outlive it; Close frees it.
+func New(sock *zmq.Socket, maxMessages int) (*Receiver, error) {
+	ptr, err := handle(sock)
+	if err != nil {
+		return nil, err
+	}
+	maxMessages = max(maxMessages, 1)
+	// Events are 3 to 5 frames; a batch stops early rather than overflow.
+	r := &Receiver{sock: ptr, slots: maxMessages*5 + KeepFrames}
+	r.msgs = (*C.zmq_msg_t)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(C.zmq_msg_t{}))))
+	r.data = unsafe.Slice((*unsafe.Pointer)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(unsafe.Pointer(nil))))), r.slots)
+	r.sizes = unsafe.Slice((*C.size_t)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(C.size_t(0))))), r.slots)
+	r.counts = unsafe.Slice((*C.int)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(C.int(0))))), r.slots)
+	return r, nil
+}
+
+// handle reads zmq4.Socket's unexported libzmq pointer. zmq4 offers no
+// accessor; the field's name and type are checked so a zmq4 that changed
+// gives ErrNoSocket instead of a crash.
+func handle(sock *zmq.Socket) (unsafe.Pointer, error) {
+	if sock == nil {
+		return nil, ErrNoSocket
+	}
+	f := reflect.ValueOf(sock).Elem().FieldByName("soc")
+	if !f.IsValid() || f.Kind() != reflect.UnsafePointer || f.UnsafePointer() == nil {
+		return nil, ErrNoSocket
+	}
+	return f.UnsafePointer(), nil
+}
+
+// Recv releases the batch held and receives up to max messages without
+// blocking. It returns how many it holds; zero with a nil error means none
+// was waiting.
+func (r *Receiver) Recv(max int) (int, error) {
+	r.Release()
+	var used C.int
+	n, err := C.zlog_recv_batch(r.sock, r.msgs, C.int(r.slots), C.int(KeepFrames),
+		(*unsafe.Pointer)(unsafe.Pointer(&r.data[0])), &r.sizes[0], &r.counts[0], C.int(max), &used)
+	r.used = int(used)
+	if n < 0 {
+		return 0, fmt.Errorf("zmqbatch: receive: %w", err)
+	}
+	r.n = int(n)
+	return r.n, nil
+}
+
+// Next appends the frames of the next message held to dst[:0] and returns
+// them, or false when all were returned. The slices point into C memory
+// that Release frees. A message with more than KeepFrames frames gets nil
+// frames for the ones dropped, so its frame count stays true.
+func (r *Receiver) Next(dst [][]byte) ([][]byte, bool) {
+	dst = dst[:0]
+	if r.msg >= r.n {
+		return dst, false
+	}
+	count := int(r.counts[r.msg])
+	kept := min(count, KeepFrames)
+	for f := r.frame; f < r.frame+kept; f++ {
+		dst = append(dst, unsafe.Slice((*byte)(r.data[f]), int(r.sizes[f])))
+	}
+	r.msg++
+	r.frame += kept
+	for len(dst) < count {
+		dst = append(dst, nil)
+	}
+	return dst, true
+}
+
+// Release frees the messages held; frames from Next are invalid after it.
+func (r *Receiver) Release() {
+	if r.used > 0 {
+		C.zlog_release(r.msgs, C.int(r.used))
+	}
+	r.used, r.n, r.msg, r.frame = 0, 0, 0, 0
+}
+
+// Close releases what is held and frees the Receiver's memory.
+func (r *Receiver) Close() {
+	if r.msgs == nil {
+		return
+	}
+	r.Release()
+	C.free(unsafe.Pointer(r.msgs))
+	C.free(unsafe.Pointer(&r.data[0]))
+	C.free(unsafe.Pointer(&r.sizes[0]))
+	C.free(unsafe.Pointer(&r.counts[0]))
+	r.msgs = nil
+}
