@@ -42,7 +42,7 @@ func NewFilter(rows []Row) Filter {
 // 64-bit hash (the bloom filter needs it anyway): two words of one block
 // sharing a hash is a chance of about 1 in 10^12.
 type filterBuilder struct {
-	index   map[uint64]int32
+	index   wordIndex
 	tallies []tally
 	hashes  []uint64
 	row     int32
@@ -56,11 +56,10 @@ type tally struct {
 }
 
 func (b *filterBuilder) build(rows []Row) Filter {
-	if b.index == nil {
-		b.index = make(map[uint64]int32, len(rows)*4)
+	if b.count == nil {
 		b.count = b.add
 	}
-	clear(b.index)
+	b.index.reset(len(b.tallies))
 	b.tallies, b.hashes = b.tallies[:0], b.hashes[:0]
 	for i := range rows {
 		b.row = int32(i)
@@ -81,16 +80,77 @@ func (b *filterBuilder) build(rows []Row) Filter {
 
 func (b *filterBuilder) add(w string) {
 	h := xxhash.Sum64String(w)
-	j, ok := b.index[h]
+	j, ok := b.index.find(h, int32(len(b.tallies)))
 	if !ok {
-		j = int32(len(b.tallies))
-		b.index[h] = j
 		b.tallies = append(b.tallies, tally{word: w, lastRow: -1})
 		b.hashes = append(b.hashes, h)
 	}
 	if t := &b.tallies[j]; t.lastRow != b.row {
 		t.lastRow = b.row
 		t.rows++
+	}
+}
+
+// wordIndex maps a word's hash to its tally by open addressing over the
+// hash itself, which is uniform already: a Go map hashed it again and
+// probed its groups, 7 % of the collector's CPU at full ingest.
+type wordIndex struct {
+	slots []wordSlot // a power of two long, at most half full
+	used  int
+}
+
+type wordSlot struct {
+	hash  uint64
+	tally int32 // index into tallies plus one; 0 is an empty slot
+}
+
+// reset empties the index, sized for about words entries.
+func (x *wordIndex) reset(words int) {
+	size := 1 << 10
+	for size < 2*words {
+		size <<= 1
+	}
+	if len(x.slots) != size {
+		x.slots = make([]wordSlot, size)
+	} else {
+		clear(x.slots)
+	}
+	x.used = 0
+}
+
+// find returns the tally of hash, or adds next as its tally and reports
+// false.
+func (x *wordIndex) find(hash uint64, next int32) (int32, bool) {
+	if 2*(x.used+1) > len(x.slots) {
+		x.grow()
+	}
+	mask := uint64(len(x.slots) - 1)
+	for i := hash & mask; ; i = (i + 1) & mask {
+		s := &x.slots[i]
+		switch {
+		case s.tally == 0:
+			*s = wordSlot{hash, next + 1}
+			x.used++
+			return next, false
+		case s.hash == hash:
+			return s.tally - 1, true
+		}
+	}
+}
+
+func (x *wordIndex) grow() {
+	old := x.slots
+	x.slots = make([]wordSlot, 2*len(old))
+	mask := uint64(len(x.slots) - 1)
+	for _, s := range old {
+		if s.tally == 0 {
+			continue
+		}
+		i := s.hash & mask
+		for x.slots[i].tally != 0 {
+			i = (i + 1) & mask
+		}
+		x.slots[i] = s
 	}
 }
 

@@ -133,3 +133,27 @@ func unmarshalCounts(b []byte) ([]WordCount, error) {
 	}
 	return out, nil
 }
+
+func TestWordIndexFindsEveryHashThroughGrowth(t *testing.T) {
+	var x wordIndex
+	for round := 0; round < 2; round++ { // the second reuses the slots
+		x.reset(0)
+		var hashes []uint64
+		for i := 0; i < 5000; i++ {
+			// Hashes sharing their low bits land in one probe run.
+			h := uint64(i)<<40 | uint64(i%3)
+			if j, ok := x.find(h, int32(i)); ok || j != int32(i) {
+				t.Fatalf("round %d: new hash %#x: find = %d, %v; want %d, false", round, h, j, ok, i)
+			}
+			hashes = append(hashes, h)
+		}
+		for i, h := range hashes {
+			if j, ok := x.find(h, -1); !ok || j != int32(i) {
+				t.Fatalf("round %d: hash %#x: find = %d, %v; want %d, true", round, h, j, ok, i)
+			}
+		}
+		if x.used != len(hashes) || 2*x.used > len(x.slots) {
+			t.Fatalf("round %d: %d used of %d slots", round, x.used, len(x.slots))
+		}
+	}
+}
