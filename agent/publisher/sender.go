@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zlog/zlog/schema/zmqconn"
+	"github.com/zlog/zlog/schema/zmqmsg"
 
 	zmq "github.com/pebbe/zmq4"
 
@@ -22,6 +22,7 @@ import (
 type sender struct {
 	p       *Publisher
 	sock    *zmq.Socket
+	out     *zmqmsg.Sender // sends on sock, an event per cgo call
 	streams map[string]*outStream
 	fresh   []*held // taken from the store, not sent yet
 	resend  []*held // to send again, before anything fresh
@@ -43,7 +44,7 @@ const heartbeatFresh = 3 * time.Second
 const nackGuard = 500 * time.Millisecond
 
 func newSender(p *Publisher, sock *zmq.Socket) *sender {
-	return &sender{p: p, sock: sock, streams: make(map[string]*outStream), backoff: 50 * time.Microsecond}
+	return &sender{p: p, sock: sock, out: zmqmsg.NewSender(sock), streams: make(map[string]*outStream), backoff: 50 * time.Microsecond}
 }
 
 func (s *sender) subscribed() bool { return s.subs > 0 }
@@ -173,7 +174,7 @@ func (s *sender) adopt(h *held) {
 func (s *sender) send(h *held) bool {
 	st := s.streams[h.topic]
 	schema.SetPrev(h.frames, st.prevOf(h))
-	if err := zmqconn.Send(s.sock, h.frames); err != nil {
+	if err := s.out.Send(h.frames); err != nil {
 		if zmq.AsErrno(err) == zmq.Errno(syscall.EAGAIN) { // high-water mark reached
 			s.p.metrics.backpressure.Inc()
 			// libzmq reports a NODROP XPUB as always writable, so polling

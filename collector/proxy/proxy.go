@@ -22,8 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/zlog/zlog/schema/zmqbatch"
-	"github.com/zlog/zlog/schema/zmqconn"
+	"github.com/zlog/zlog/schema/zmqmsg"
 
 	"github.com/zlog/zlog/schema/ratelog"
 
@@ -104,7 +103,7 @@ type Proxy struct {
 	xsub      *zmq.Socket
 	// recv receives xsub's messages a batch per cgo call; nil when zmq4's
 	// socket could not be reached, and then RecvMessageBytes does it.
-	recv   *zmqbatch.Receiver
+	recv   *zmqmsg.Receiver
 	frames [][]byte // recv's frames of the message being taken
 	xpub   *zmq.Socket
 	// live is a second XPUB, in-process only, for the query API's follow
@@ -112,6 +111,8 @@ type Proxy struct {
 	// reading can hold (it then loses live events, which follow fills from
 	// the index), apart from the TCP subscribers' larger one.
 	live *zmq.Socket
+	// toXPub and toLive send on xpub and live a message per cgo call.
+	toXPub, toLive *zmqmsg.Sender
 	// The topic prefixes someone subscribed to on xpub and on live: an
 	// event no one subscribed to is not handed to ZeroMQ at all (two cgo
 	// calls per frame, a tenth of the collector's CPU with no one
@@ -202,7 +203,8 @@ func (p *Proxy) open() error {
 	if err := p.curve(); err != nil {
 		return err
 	}
-	if p.recv, err = zmqbatch.New(p.xsub, p.opts.BatchSize); err != nil {
+	p.toXPub, p.toLive = zmqmsg.NewSender(p.xpub), zmqmsg.NewSender(p.live)
+	if p.recv, err = zmqmsg.NewReceiver(p.xsub, p.opts.BatchSize); err != nil {
 		p.logger.Warn("receiving a message at a time", "err", err)
 	}
 	return p.bind()
@@ -524,10 +526,10 @@ func (p *Proxy) refuse(frames [][]byte, err error) {
 func (p *Proxy) forward(frames [][]byte) error {
 	var errs []error
 	if subscribed(p.xpubSubs, frames[0]) {
-		errs = append(errs, zmqconn.Send(p.xpub, frames))
+		errs = append(errs, p.toXPub.Send(frames))
 	}
 	if subscribed(p.liveSubs, frames[0]) {
-		errs = append(errs, zmqconn.Send(p.live, frames))
+		errs = append(errs, p.toLive.Send(frames))
 	}
 	return errors.Join(errs...)
 }

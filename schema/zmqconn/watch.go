@@ -106,18 +106,3 @@ func (w *Watch) Check() {
 
 // Close stops monitoring; call it before closing the client socket's context.
 func (w *Watch) Close() error { return w.mon.Close() }
-
-// Send sends frames as one multipart message without blocking: the caller
-// decides what a full queue (EAGAIN) means.
-func Send(sock *zmq.Socket, frames [][]byte) error {
-	for i, f := range frames {
-		flag := zmq.DONTWAIT
-		if i < len(frames)-1 {
-			flag |= zmq.SNDMORE
-		}
-		if _, err := sock.SendBytes(f, flag); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -1,4 +1,4 @@
-package zmqbatch
+package zmqmsg
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func pair(t *testing.T) (push, pull *zmq.Socket) {
 		pull.Close()
 		zctx.Term()
 	})
-	addr := fmt.Sprintf("inproc://zmqbatch-%s", t.Name())
+	addr := fmt.Sprintf("inproc://zmqmsg-%s", t.Name())
 	if err := pull.Bind(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func recvAll(t *testing.T, r *Receiver, want, max int) (got [][][]byte, batches 
 
 func TestReceiverKeepsMessagesWhole(t *testing.T) {
 	push, pull := pair(t)
-	r, err := New(pull, 4)
+	r, err := NewReceiver(pull, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestReceiverKeepsMessagesWhole(t *testing.T) {
 
 func TestReceiverEmptyAndRefused(t *testing.T) {
 	push, pull := pair(t)
-	r, err := New(pull, 16)
+	r, err := NewReceiver(pull, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestReceiverEmptyAndRefused(t *testing.T) {
 	if _, ok := r.Next(nil); ok {
 		t.Fatal("Next returned a message from an empty batch")
 	}
-	wrong, err := New(push, 1) // a PUSH socket cannot receive
+	wrong, err := NewReceiver(push, 1) // a PUSH socket cannot receive
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestReceiverEmptyAndRefused(t *testing.T) {
 }
 
 func TestHandleRefusesNil(t *testing.T) {
-	if _, err := New(nil, 1); !errors.Is(err, ErrNoSocket) {
-		t.Fatalf("New(nil) = %v, want ErrNoSocket", err)
+	if _, err := NewReceiver(nil, 1); !errors.Is(err, ErrNoSocket) {
+		t.Fatalf("NewReceiver(nil) = %v, want ErrNoSocket", err)
 	}
 }
