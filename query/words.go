@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -56,6 +57,13 @@ func (d *doc) mayHold(w string) bool {
 // filter let through by mistake before any row is split into words.
 func (d *doc) blockText(rows []block.Row, selected []int) textFilter {
 	d.block.reset()
+	size := 0
+	for _, k := range selected {
+		size += len(rows[k].Message) + len(rows[k].Fields) + 2
+	}
+	// Grown once: growing by appends copied it over and over, and with
+	// the fresh pages that was most of a rare word's search (measured).
+	d.block.lower = slices.Grow(d.block.lower, size)
 	for _, k := range selected {
 		d.block.add(rows[k].Message)
 		d.block.add(rows[k].Fields)
@@ -77,17 +85,31 @@ func (t *textFilter) reset() { t.lower, t.ascii = t.lower[:0], true }
 
 // add appends text in ASCII lower case.
 func (t *textFilter) add(text string) {
-	for i := 0; i < len(text); i++ {
+	n := len(t.lower)
+	t.lower = slices.Grow(t.lower, len(text)+1)[:n+len(text)+1]
+	dst := t.lower[n : n+len(text)]
+	var high byte
+	for i := range dst {
 		c := text[i]
-		if c >= utf8.RuneSelf {
-			t.ascii = false
-		} else if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		t.lower = append(t.lower, c)
+		high |= c
+		dst[i] = asciiLower[c]
 	}
-	t.lower = append(t.lower, 0)
+	t.lower[n+len(text)] = 0
+	if high >= utf8.RuneSelf {
+		t.ascii = false
+	}
 }
+
+// asciiLower maps A-Z to a-z and every other byte to itself.
+var asciiLower = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = byte(c) + 'a' - 'A'
+	}
+	return t
+}()
 
 func (d *doc) words() ([]string, []string) {
 	if !d.split {
