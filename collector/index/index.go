@@ -397,19 +397,23 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 			tx.Rollback()
 		}
 	}()
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	slices.SortStableFunc(evs, func(a, b *schema.Event) int { return a.Time.Compare(b.Time) })
 	byService := make(map[string][]block.Row)
+	// Marks by the event's parts: its topic is a concatenation, which
+	// made a string per event.
+	type streamKey struct {
+		publisher, service string
+		level              schema.Level
+	}
+	marks := make(map[streamKey]uint64)
 	for _, ev := range evs {
 		sid, err := p.seriesID(ctx, tx, ev)
 		if err != nil {
 			return nil, err
 		}
 		if ev.Seq > 0 {
-			if hwms == nil {
-				hwms = make(map[schema.Stream]uint64)
-			}
-			k := schema.Stream{Publisher: ev.Publisher, Topic: ev.Topic()}
-			hwms[k] = max(hwms[k], ev.Seq)
+			k := streamKey{ev.Publisher, ev.Service, ev.Level}
+			marks[k] = max(marks[k], ev.Seq)
 		}
 		byService[ev.Service] = append(byService[ev.Service], block.Row{
 			Time: ev.Time.UnixNano(), Series: sid, Seq: ev.Seq, Message: ev.Message, Fields: FieldsColumn(ev.Fields)})
@@ -417,6 +421,13 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 	for _, service := range slices.Sorted(maps.Keys(byService)) {
 		if err := p.blocks.store(ctx, tx, service, byService[service]); err != nil {
 			return nil, err
+		}
+	}
+	if len(marks) > 0 {
+		hwms = make(map[schema.Stream]uint64, len(marks))
+		for k, seq := range marks {
+			ev := schema.Event{Service: k.service, Level: k.level}
+			hwms[schema.Stream{Publisher: k.publisher, Topic: ev.Topic()}] = seq
 		}
 	}
 	for s, hwm := range hwms {
