@@ -75,6 +75,9 @@ func ValidateService(s string) error {
 	if len(s) == 0 || len(s) > MaxServiceLen {
 		return fmt.Errorf("%w %q: length must be 1-%d bytes", ErrBadService, s, MaxServiceLen)
 	}
+	if asciiService(s) {
+		return nil // ASCII is in normal form C: the checks below are for the rest
+	}
 	if !utf8.ValidString(s) || !norm.NFC.IsNormalString(s) {
 		return fmt.Errorf("%w %q: not UTF-8 in normal form C", ErrBadService, s)
 	}
@@ -87,6 +90,18 @@ func ValidateService(s string) error {
 		}
 	}
 	return nil
+}
+
+// asciiService reports a name of a-z, 0-9, and _ or - after the first,
+// the common case, which every publisher and the collector check per event.
+func asciiService(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || (c == '_' || c == '-') && i > 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // serviceRune is a letter that is not upper case, or a digit.

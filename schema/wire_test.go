@@ -226,6 +226,13 @@ func TestTopic(t *testing.T) {
 		{strings.Repeat("a", 64) + ".info", "", 0, false},
 		{"downcase.", "", 0, false},
 		{"", "", 0, false},
+		{"_x.info", "", 0, false},
+		{"a_.info", "a_", LevelInfo, true},
+		{"a\x00b.info", "", 0, false},
+		{"überwacher.info", "überwacher", LevelInfo, true},
+		{"e\u0301te.info", "", 0, false}, // not in normal form C
+		{"\u00e9te.info", "\u00e9te", LevelInfo, true},
+		{"\xff.info", "", 0, false},
 	}
 	for _, c := range cases {
 		svc, lvl, err := ParseTopic(c.topic)
