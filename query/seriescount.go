@@ -3,6 +3,9 @@ package query
 import (
 	"context"
 	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zlog/zlog/collector/index"
 	"github.com/zlog/zlog/collector/index/block"
@@ -90,6 +93,39 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 		add(g, b, *c)
 	}
 	return nil
+}
+
+// countSeriesParts is countSeries over parts, as many at once as there
+// are cores (a count by service over two days of 10M events spent 8 ms
+// reading one partition's block list after the other). groupOf and add
+// are called under one lock; skip says whether a part's error leaves the
+// answer without it (a damaged partition) or ends it.
+func (p *plan) countSeriesParts(ctx context.Context, parts []index.Partition, bucket func(int64) int64,
+	groupOf func(*index.Series) int64, byService bool, add func(group, bucket int64, c seriesCount),
+	skip func(path string, err error) bool) error {
+	var mu sync.Mutex
+	lockedGroupOf := func(s *index.Series) int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return groupOf(s)
+	}
+	lockedAdd := func(group, b int64, c seriesCount) {
+		mu.Lock()
+		defer mu.Unlock()
+		add(group, b, c)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, part := range parts {
+		g.Go(func() error {
+			err := p.countSeries(gctx, part, bucket, lockedGroupOf, byService, lockedAdd)
+			if err != nil && !skip(part.Path, err) {
+				return err
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // countRows decodes the jobs' blocks, one worker per core, each counting

@@ -98,10 +98,8 @@ func (s *Searcher) Stats(ctx context.Context, q Query, by GroupBy, every time.Du
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range plan.parts {
-		if err := acc.partition(ctx, plan, p); err != nil && !s.skipDamaged(p.Path, err) {
-			return nil, err
-		}
+	if err := acc.count(ctx, plan, s.skipDamaged); err != nil {
+		return nil, err
 	}
 	return acc.stats(), nil
 }
@@ -183,15 +181,16 @@ func (a *statsAcc) add(key string, bucket int, n int64, last int64) {
 	}
 }
 
-// partition adds one partition's matches, counted per series.
-func (a *statsAcc) partition(ctx context.Context, plan *plan, part index.Partition) error {
+// count adds the plan's matches, counted per series; skip says whether a
+// partition's error leaves it out or ends the count.
+func (a *statsAcc) count(ctx context.Context, plan *plan, skip func(path string, err error) bool) error {
 	var g groupIDs
 	groupOf := func(s *index.Series) int64 {
 		ev := schema.Event{Service: s.Service, Level: s.Level, Host: s.Host, Labels: s.Labels}
 		return g.id(a.by.key(&ev))
 	}
 	bucket := func(t int64) int64 { return int64(a.bucket(t)) }
-	return plan.countSeries(ctx, part, bucket, groupOf, a.by == ByService, func(group, b int64, c seriesCount) {
+	return plan.countSeriesParts(ctx, plan.parts, bucket, groupOf, a.by == ByService, func(group, b int64, c seriesCount) {
 		a.add(g.keys[group], int(b), c.n, c.last)
-	})
+	}, skip)
 }

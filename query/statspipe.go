@@ -445,13 +445,11 @@ func (s *Searcher) countBySeries(ctx context.Context, q Query, st *statsStep) ([
 		}
 		return id
 	}
-	for _, part := range p.parts {
-		err := p.countSeries(ctx, part, bucket, groupOf, st.byServiceOnly(), func(group, at int64, c seriesCount) {
-			sums[groupBucket(group, at)] += c.n
-		})
-		if err != nil && !s.skipDamaged(part.Path, err) {
-			return nil, err
-		}
+	err = p.countSeriesParts(ctx, p.parts, bucket, groupOf, st.byServiceOnly(), func(group, at int64, c seriesCount) {
+		sums[groupBucket(group, at)] += c.n
+	}, s.skipDamaged)
+	if err != nil {
+		return nil, err
 	}
 	acc := st.newAcc()
 	for k, n := range sums {
