@@ -442,10 +442,14 @@ func (t *tally) addColumn(col *block.Column) bool {
 			return false
 		}
 		for _, s := range col.Texts {
-			t.key = append(append(t.key[:0], s...), 0)
-			if k, short := makeShortKey(t.key); short {
+			if len(s) < len(shortKey{}.b) { // the key straight from s: one copy a value, not two
+				k := shortKey{n: uint8(len(s) + 1)}
+				copy(k.b[:], s) // and the NUL after it is there already
 				t.putOff(k)
-			} else if i, ok := t.index.get(t.key); ok {
+				continue
+			}
+			t.key = append(append(t.key[:0], s...), 0)
+			if i, ok := t.index.get(t.key); ok {
 				t.counts[i]++
 			} else {
 				t.addGroup(t.key, []any{s}, 1)
