@@ -57,6 +57,10 @@ var errFull = errors.New("full")
 type handoff struct {
 	mu    sync.Mutex
 	queue []*held
+	// taken is what the last take returned: its caller is done with it
+	// when it takes again, so an emptied queue starts over in it instead
+	// of growing a new slice from nothing each time.
+	taken []*held
 	wake  chan struct{} // signalled when the queue grows
 	room  chan struct{} // signalled when take makes room
 }
@@ -73,6 +77,8 @@ func (h *handoff) push(e *held) {
 	}
 }
 
+// take returns up to limit events queued (all for 0), valid until the
+// next take.
 func (h *handoff) take(limit int) []*held {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -81,9 +87,11 @@ func (h *handoff) take(limit int) []*held {
 		n = min(n, limit)
 	}
 	out := h.queue[:n:n]
-	h.queue = h.queue[n:]
-	if len(h.queue) == 0 {
-		h.queue = nil
+	if n == len(h.queue) {
+		clear(h.taken) // let its events go
+		h.queue, h.taken = h.taken[:0], h.queue[:n]
+	} else {
+		h.queue = h.queue[n:]
 	}
 	if n > 0 {
 		select {
