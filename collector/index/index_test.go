@@ -258,3 +258,62 @@ func TestSealedFiltersFormGroups(t *testing.T) {
 		t.Fatalf("%d blocks count \"common\" in every row, want %d: %v", counted, blocks, err)
 	}
 }
+
+func TestSeriesKeysPackApart(t *testing.T) {
+	keys := []seriesKey{
+		{service: "a", level: schema.LevelInfo, host: "h\x00b", pub: "c"},
+		{service: "a", level: schema.LevelInfo, host: "h", pub: "\x00bc"},
+		{service: "a", level: schema.LevelInfo, host: "h", pub: "bc"},
+		{service: "a", level: schema.LevelWarn, host: "h", pub: "bc"},
+		{service: "ab", level: schema.LevelInfo, host: "", pub: ""},
+		{service: "a", level: schema.LevelInfo, host: "b", pub: ""},
+		{service: "a", level: schema.LevelInfo, host: "", pub: "b"},
+		{service: "a", level: schema.LevelInfo, host: "", pub: "", labels: `{"b":"c"}`},
+		{service: "a", level: schema.LevelInfo, host: "", pub: `{"b":"c"}`},
+	}
+	seen := map[string]int{}
+	for i, k := range keys {
+		packed := string(k.appendPacked(nil))
+		if j, dup := seen[packed]; dup {
+			t.Errorf("keys %d and %d pack alike: %+v, %+v", j, i, keys[j], k)
+		}
+		seen[packed] = i
+	}
+}
+
+// A commit bringing more new series than one INSERT takes, some seen
+// twice in it and some again in the next commit, stores each event under
+// its own series.
+func TestManyNewSeriesInOneCommit(t *testing.T) {
+	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	host := func(i int) string { return fmt.Sprintf("host-%d", i%(seriesPerInsert*2+7)) }
+	var first, second []schema.Event
+	for i := 0; i < 3*seriesPerInsert; i++ {
+		ev := schema.Event{Time: at.Add(time.Duration(i)), Service: "many", Level: schema.LevelInfo,
+			Host: host(i), Message: fmt.Sprintf("event %d", i)}
+		if i%3 == 0 {
+			ev.Labels = schema.Labels{"env": "prod"}
+		}
+		if i < 2*seriesPerInsert {
+			first = append(first, ev)
+		} else {
+			second = append(second, ev)
+		}
+	}
+	db := writeCommits(t, at, first, second)
+	rows := storedRows(t, db)["many"]
+	if len(rows) != 3*seriesPerInsert {
+		t.Fatalf("%d rows stored, want %d", len(rows), 3*seriesPerInsert)
+	}
+	for _, r := range rows {
+		var i int
+		fmt.Sscanf(r.Message, "event %d", &i)
+		s, err := ReadSeriesByID(context.Background(), db, r.Series)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Host != host(i) || (s.Labels["env"] == "prod") != (i%3 == 0) {
+			t.Fatalf("event %d stored under series %d = %+v, want host %s", i, r.Series, s, host(i))
+		}
+	}
+}
