@@ -114,9 +114,9 @@ type Proxy struct {
 	// toXPub and toLive send on xpub and live a message per cgo call.
 	toXPub, toLive *zmqmsg.Sender
 	// The topic prefixes someone subscribed to on xpub and on live: an
-	// event no one subscribed to is not handed to ZeroMQ at all (two cgo
-	// calls per frame, a tenth of the collector's CPU with no one
-	// following). ZeroMQ reports a prefix once, when its first subscriber
+	// event no one subscribed to is not handed to ZeroMQ at all (with
+	// zmq4's two cgo calls per frame that was a tenth of the collector's
+	// CPU with no one following; zmqmsg sends in one). ZeroMQ reports a prefix once, when its first subscriber
 	// comes, and again when its last one leaves.
 	xpubSubs, liveSubs map[string]bool
 
