@@ -297,6 +297,15 @@ func (k *seriesKey) appendPacked(b []byte) []byte {
 	return append(b, k.labels...)
 }
 
+// scanSeries reads a row of id, service, level, host, publisher, labels
+// from the series table, with its packed key.
+func scanSeries(rows *sql.Rows) (id int64, packed string, k seriesKey, err error) {
+	if err = rows.Scan(&id, &k.service, &k.level, &k.host, &k.pub, &k.labels); err != nil {
+		return 0, "", k, err
+	}
+	return id, string(k.appendPacked(nil)), k, nil
+}
+
 type partition struct {
 	path      string
 	file      *os.File // the file itself, to notice it deleted
@@ -372,12 +381,11 @@ func (p *partition) prepareWrites(ctx context.Context) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
-		var k seriesKey
-		if err := rows.Scan(&id, &k.service, &k.level, &k.host, &k.pub, &k.labels); err != nil {
+		id, packed, _, err := scanSeries(rows)
+		if err != nil {
 			return fmt.Errorf("read series: %w", err)
 		}
-		p.series[string(k.appendPacked(nil))] = id
+		p.series[packed] = id
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read series: %w", err)
@@ -531,12 +539,10 @@ func (p *partition) scanAdded(ctx context.Context, tx *sql.Tx, stmt string, args
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		var id int64
-		var k seriesKey
-		if err := rows.Scan(&id, &k.service, &k.level, &k.host, &k.pub, &k.labels); err != nil {
+		id, packed, k, err := scanSeries(rows)
+		if err != nil {
 			return fmt.Errorf("add series: %w", err)
 		}
-		packed := string(k.appendPacked(nil))
 		i, ok := at[packed]
 		if !ok {
 			return fmt.Errorf("add series: the index returned a series it was not given: %+v", k)
