@@ -72,8 +72,8 @@ const KeepFrames = 8
 type Receiver struct {
 	sock   unsafe.Pointer
 	slots  int
-	msgs   *C.zmq_msg_t
-	data   []unsafe.Pointer // C arrays seen as Go slices
+	msgs   []C.zmq_msg_t // C arrays seen as Go slices
+	data   []unsafe.Pointer
 	sizes  []C.size_t
 	counts []C.int
 	used   int // frames held
@@ -92,10 +92,15 @@ func NewReceiver(sock *zmq.Socket, maxMessages int) (*Receiver, error) {
 	maxMessages = max(maxMessages, 1)
 	// Events are 3 to 5 frames; a batch stops early rather than overflow.
 	r := &Receiver{sock: ptr, slots: maxMessages*5 + KeepFrames}
-	r.msgs = (*C.zmq_msg_t)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(C.zmq_msg_t{}))))
-	r.data = unsafe.Slice((*unsafe.Pointer)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(unsafe.Pointer(nil))))), r.slots)
-	r.sizes = unsafe.Slice((*C.size_t)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(C.size_t(0))))), r.slots)
-	r.counts = unsafe.Slice((*C.int)(C.calloc(C.size_t(r.slots), C.size_t(unsafe.Sizeof(C.int(0))))), r.slots)
+	var ok [4]bool
+	r.msgs, ok[0] = calloc[C.zmq_msg_t](r.slots)
+	r.data, ok[1] = calloc[unsafe.Pointer](r.slots)
+	r.sizes, ok[2] = calloc[C.size_t](r.slots)
+	r.counts, ok[3] = calloc[C.int](r.slots)
+	if ok != [4]bool{true, true, true, true} {
+		r.Close()
+		return nil, fmt.Errorf("zmqmsg: no memory for a batch of %d messages", maxMessages)
+	}
 	return r, nil
 }
 
@@ -105,7 +110,7 @@ func NewReceiver(sock *zmq.Socket, maxMessages int) (*Receiver, error) {
 func (r *Receiver) Recv(max int) (int, error) {
 	r.Release()
 	var used C.int
-	n, err := C.zlog_recv_batch(r.sock, r.msgs, C.int(r.slots), C.int(KeepFrames),
+	n, err := C.zlog_recv_batch(r.sock, &r.msgs[0], C.int(r.slots), C.int(KeepFrames),
 		(*unsafe.Pointer)(unsafe.Pointer(&r.data[0])), &r.sizes[0], &r.counts[0], C.int(max), &used)
 	r.used = int(used)
 	if n < 0 {
@@ -140,20 +145,36 @@ func (r *Receiver) Next(dst [][]byte) ([][]byte, bool) {
 // Release frees the messages held; frames from Next are invalid after it.
 func (r *Receiver) Release() {
 	if r.used > 0 {
-		C.zlog_release(r.msgs, C.int(r.used))
+		C.zlog_release(&r.msgs[0], C.int(r.used))
 	}
 	r.used, r.n, r.msg, r.frame = 0, 0, 0, 0
 }
 
 // Close releases what is held and frees the Receiver's memory.
 func (r *Receiver) Close() {
-	if r.msgs == nil {
-		return
+	if r.msgs != nil {
+		r.Release()
 	}
-	r.Release()
-	C.free(unsafe.Pointer(r.msgs))
-	C.free(unsafe.Pointer(&r.data[0]))
-	C.free(unsafe.Pointer(&r.sizes[0]))
-	C.free(unsafe.Pointer(&r.counts[0]))
-	r.msgs = nil
+	free(r.msgs)
+	free(r.data)
+	free(r.sizes)
+	free(r.counts)
+	r.msgs, r.data, r.sizes, r.counts = nil, nil, nil, nil
+}
+
+// calloc returns n zeroed Ts in C memory, or false when there is none.
+func calloc[T any](n int) ([]T, bool) {
+	var t T
+	p := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(t)))
+	if p == nil {
+		return nil, false
+	}
+	return unsafe.Slice((*T)(p), n), true
+}
+
+// free frees what calloc returned; nil is nothing to free.
+func free[T any](s []T) {
+	if s != nil {
+		C.free(unsafe.Pointer(unsafe.SliceData(s)))
+	}
 }
