@@ -391,12 +391,22 @@ action(type="omelasticsearch" server="%s" serverport="%s" template="ecs" searchI
 	agent.Signal(t, syscall.SIGKILL, 10*time.Second)
 	agent, _ = start("agent-2")
 	<-writing
-	waitStored(t, data, n, "service:killed")
+	// Not a count of n: the batch sent again may be stored twice, so the
+	// wait is for every line, counted once.
+	count := map[string]int{}
+	harness.Eventually(t, 15*time.Second, "every line stored", func() (bool, string) {
+		evs, _ := logqJSON(t, data, "--since", "1h", "--limit", "0", "service:killed")
+		clear(count)
+		for _, ev := range evs {
+			count[ev.Message]++
+		}
+		return len(count) == n, fmt.Sprintf("%d distinct of %d events", len(count), len(evs))
+	})
 	if code := agent.Signal(t, syscall.SIGTERM, time.Minute); code != 0 {
 		t.Fatalf("agent exit %d:\n%s", code, agent.Output())
 	}
 	evs, _ := logqJSON(t, data, "--since", "1h", "--limit", "0", "service:killed")
-	count := map[string]int{}
+	clear(count)
 	for _, ev := range evs {
 		count[ev.Message]++
 	}
