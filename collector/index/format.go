@@ -224,6 +224,9 @@ DROP INDEX blocks_by_time;
 	// codec before cannot read: the version keeps an older zlog off the
 	// file. Nothing is rewritten; blocks written before still decode.
 	{},
+	// 8: a block's head names its series in a dictionary and chains seqs
+	// through streams (block/head.go); as for 7, nothing is rewritten.
+	{},
 }
 
 // addMessagesColumn adds block_data.messages (the messages of a block

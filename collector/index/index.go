@@ -306,16 +306,59 @@ func scanSeries(rows *sql.Rows) (id int64, packed string, k seriesKey, err error
 	return id, string(k.appendPacked(nil)), k, nil
 }
 
+// streamKey is a stream by its parts: its topic is a concatenation,
+// which made a string per event.
+type streamKey struct {
+	publisher, service string
+	level              schema.Level
+}
+
 type partition struct {
 	path      string
 	file      *os.File // the file itself, to notice it deleted
 	db        *sql.DB
 	conn      *sql.Conn
 	series    map[string]int64 // by seriesKey.appendPacked
-	packed    []byte           // scratch for a packed key
+	streams   seriesStreams
+	packed    []byte // scratch for a packed key
 	blocks    *blockStore
 	lastWrite time.Time
 	migrated  string // how opening it migrated the file, if it did
+}
+
+// seriesStreams numbers the streams of a partition's series, for the
+// block codec's seq chains (block.Codec.SetStreams).
+type seriesStreams struct {
+	byID    []int64 // by series id (a partition's row ids, small and dense)
+	numbers map[streamKey]int64
+}
+
+func (s *seriesStreams) add(id int64, k seriesKey) {
+	if id < 0 || id >= 1<<24 {
+		return // left to of, as a stream of its own
+	}
+	if s.numbers == nil {
+		s.numbers = make(map[streamKey]int64)
+	}
+	sk := streamKey{k.pub, k.service, k.level}
+	n, ok := s.numbers[sk]
+	if !ok {
+		n = int64(len(s.numbers))
+		s.numbers[sk] = n
+	}
+	if id >= int64(len(s.byID)) {
+		s.byID = append(s.byID, make([]int64, int(id)+1-len(s.byID))...)
+	}
+	s.byID[id] = n + 1
+}
+
+// of is series id's stream number; a series it was not told of is a
+// stream of its own (a number no stream has).
+func (s *seriesStreams) of(id int64) int64 {
+	if id >= 0 && id < int64(len(s.byID)) && s.byID[id] > 0 {
+		return s.byID[id]
+	}
+	return -1 - id
 }
 
 func openPartition(ctx context.Context, path string, cacheKiB int) (*partition, error) {
@@ -381,17 +424,21 @@ func (p *partition) prepareWrites(ctx context.Context) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		id, packed, _, err := scanSeries(rows)
+		id, packed, k, err := scanSeries(rows)
 		if err != nil {
 			return fmt.Errorf("read series: %w", err)
 		}
 		p.series[packed] = id
+		p.streams.add(id, k)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read series: %w", err)
 	}
-	p.blocks, err = newBlockStore(ctx, p.conn)
-	return err
+	if p.blocks, err = newBlockStore(ctx, p.conn); err != nil {
+		return err
+	}
+	p.blocks.codec.SetStreams(p.streams.of)
+	return nil
 }
 
 func (p *partition) close() error {
@@ -422,12 +469,6 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 	}()
 	slices.SortStableFunc(evs, func(a, b *schema.Event) int { return a.Time.Compare(b.Time) })
 	byService := make(map[string][]block.Row)
-	// Marks by the event's parts: its topic is a concatenation, which
-	// made a string per event.
-	type streamKey struct {
-		publisher, service string
-		level              schema.Level
-	}
 	marks := make(map[streamKey]uint64)
 	sids, err := p.seriesIDs(ctx, tx, evs)
 	if err != nil {
@@ -549,6 +590,7 @@ func (p *partition) scanAdded(ctx context.Context, tx *sql.Tx, stmt string, args
 		}
 		ids[i] = id
 		p.series[packed] = id
+		p.streams.add(id, k)
 		n++
 	}
 	if err := rows.Err(); err != nil {

@@ -17,7 +17,8 @@
 // after the head, the length of the messages frame (never 0), the
 // messages frame and the fields frame (schema 4), or, older still, one
 // text frame holding both (it starts with zstd's magic). Every integer is
-// a varint:
+// a varint. The head is written as head.go says (schema 8); before, it
+// was:
 //
 //	head: count
 //	      count × time delta  (the first from 0; times never descend)
@@ -78,7 +79,13 @@ type Codec struct {
 	buf    []byte
 	filter filterBuilder
 	seqs   seqChain
-	lens   []uint64 // a text column's lengths, reused
+	// the head's series dictionary and seq chains (head.go), reused
+	streamOf         func(series int64) int64
+	placeOf, chainOf map[int64]int32
+	ids              []int64
+	chains, places   []int32
+	last             []uint64
+	lens             []uint64 // a text column's lengths, reused
 	// the fields as columns (columns.go), reused
 	split          columnSplitter
 	colBuf, frames []byte
@@ -119,22 +126,9 @@ func (c *Codec) Encode(rows []Row) (Block, error) {
 	if len(rows) == 0 {
 		return Block{}, errors.New("encode block: no rows")
 	}
-	head := binary.AppendUvarint(c.buf[:0], uint64(len(rows)))
-	prev := rows[0].Time
-	head = binary.AppendVarint(head, prev)
-	for _, r := range rows[1:] {
-		if r.Time < prev {
-			return Block{}, fmt.Errorf("encode block: times must not descend (%d after %d)", r.Time, prev)
-		}
-		head = binary.AppendUvarint(head, uint64(r.Time-prev))
-		prev = r.Time
-	}
-	for _, r := range rows {
-		head = binary.AppendUvarint(head, uint64(r.Series))
-	}
-	c.seqs.reset()
-	for _, r := range rows {
-		head = binary.AppendVarint(head, int64(r.Seq-c.seqs.swap(r.Series, r.Seq)))
+	head, err := c.appendHead(c.buf[:0], rows)
+	if err != nil {
+		return Block{}, err
 	}
 	headLen := len(head)
 	cols := appendStrings(head, rows, func(r *Row) string { return r.Message })
@@ -297,6 +291,13 @@ func (c *Codec) decodeHead(data []byte, into []Row, withSeqs bool) (rows []Row, 
 	}
 	c.buf = raw
 	r = reader{b: raw}
+	dictionary := len(raw) >= 2 && raw[0] == 0
+	if dictionary {
+		if raw[1] != headDictionary {
+			return nil, nil, fmt.Errorf("%w: head version %d", ErrCorrupt, raw[1])
+		}
+		r.b = raw[2:]
+	}
 	count := r.uvarint()
 	if r.err != nil || count == 0 || count > uint64(len(raw)) {
 		return nil, nil, fmt.Errorf("%w: bad row count", ErrCorrupt)
@@ -310,14 +311,29 @@ func (c *Codec) decodeHead(data []byte, into []Row, withSeqs bool) (rows []Row, 
 		}
 		rows[i].Time = t
 	}
+	if dictionary {
+		err = c.decodeDictionaryHead(&r, rows, withSeqs)
+	} else {
+		c.decodeSeriesHead(&r, rows, withSeqs)
+		err = r.err
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if withSeqs && len(r.b) != 0 {
+		return nil, nil, fmt.Errorf("%w: %d bytes after the head columns", ErrCorrupt, len(r.b))
+	}
+	return rows, text, nil
+}
+
+// decodeSeriesHead reads the rest of a head written before schema 8:
+// each row's series id, and its seq chained through its series.
+func (c *Codec) decodeSeriesHead(r *reader, rows []Row, withSeqs bool) {
 	for i := range rows {
 		rows[i].Series = int64(r.uvarint())
 	}
 	if !withSeqs {
-		if r.err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", ErrCorrupt, r.err)
-		}
-		return rows, text, nil
+		return
 	}
 	c.seqs.reset()
 	for i := range rows {
@@ -325,13 +341,6 @@ func (c *Codec) decodeHead(data []byte, into []Row, withSeqs bool) (rows []Row, 
 		row.Seq = c.seqs.get(row.Series) + uint64(r.varint())
 		c.seqs.swap(row.Series, row.Seq)
 	}
-	if r.err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrCorrupt, r.err)
-	}
-	if len(r.b) != 0 {
-		return nil, nil, fmt.Errorf("%w: %d bytes after the head columns", ErrCorrupt, len(r.b))
-	}
-	return rows, text, nil
 }
 
 func (c *Codec) decodeText(text, messages []byte, rows []Row, only []string) error {
