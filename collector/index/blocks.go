@@ -71,7 +71,7 @@ func newBlockStore(ctx context.Context, db tx) (*blockStore, error) {
 }
 
 func (s *blockStore) readUngrouped(ctx context.Context, db tx) error {
-	rows, err := db.QueryContext(ctx, `SELECT b.id, b.min_time, b.max_time, f.bloom FROM blocks b JOIN block_filters f ON f.id = b.id
+	rows, err := db.QueryContext(ctx, `SELECT b.id, b.min_time, b.max_time, f.bloom FROM blocks b JOIN block_blooms f ON f.id = b.id
 		WHERE b.sealed AND b.grp IS NULL ORDER BY b.id`)
 	if err != nil {
 		return fmt.Errorf("read ungrouped filters: %w", err)
@@ -141,7 +141,7 @@ func (s *blockStore) readRun(ctx context.Context, db tx, ids []int64) ([]block.R
 			return nil, fmt.Errorf("block %d: %w", id, err)
 		}
 		all = append(all, rows...)
-		for _, stmt := range []string{"DELETE FROM blocks WHERE id = ?", "DELETE FROM block_filters WHERE id = ?", "DELETE FROM block_data WHERE id = ?"} {
+		for _, stmt := range []string{"DELETE FROM blocks WHERE id = ?", "DELETE FROM block_filters WHERE id = ?", "DELETE FROM block_blooms WHERE id = ?", "DELETE FROM block_data WHERE id = ?"} {
 			if _, err := db.ExecContext(ctx, stmt, id); err != nil {
 				return nil, fmt.Errorf("merge block %d: %w", id, err)
 			}
@@ -161,8 +161,10 @@ func (s *blockStore) insert(ctx context.Context, db tx, service string, rows []b
 		service, b.MinTime, b.MaxTime, b.Count, sealed, block.MarshalSeries(b.Series, b.MaxTime)).Scan(&id); err != nil {
 		return 0, fmt.Errorf("insert block: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, "INSERT INTO block_filters(id, counts, bloom) VALUES (?, ?, ?)",
-		id, block.MarshalCounts(b.Filter.Counts), []byte(b.Filter.Bloom)); err != nil {
+	if _, err := db.ExecContext(ctx, "INSERT INTO block_filters(id, counts) VALUES (?, ?)", id, block.MarshalCounts(b.Filter.Counts)); err != nil {
+		return 0, fmt.Errorf("insert block filter: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO block_blooms(id, bloom) VALUES (?, ?)", id, []byte(b.Filter.Bloom)); err != nil {
 		return 0, fmt.Errorf("insert block filter: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, "INSERT INTO block_data(id, data, messages) VALUES (?, ?, ?)", id, b.Data, b.Messages); err != nil {

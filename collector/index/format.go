@@ -202,8 +202,11 @@ CREATE TABLE filter_lines (
 ) WITHOUT ROWID;
 `, then: func(ctx context.Context, tx *sql.Tx) error {
 		// The blocks it writes are of today's layout, which needs version
-		// 5's column.
+		// 5's column and version 9's tables.
 		if err := addMessagesColumn(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, filterTables); err != nil {
 			return err
 		}
 		return moveEventsIntoBlocks(ctx, tx)
@@ -227,7 +230,25 @@ DROP INDEX blocks_by_time;
 	// 8: a block's head names its series in a dictionary and chains seqs
 	// through streams (block/head.go); as for 7, nothing is rewritten.
 	{},
+	// 9: bloom filters waiting for a group in a table of their own, whose
+	// rows are deleted when grouped (NULLed in block_filters, they left
+	// its pages three quarters empty), and filter group lines under one
+	// integer key, appended in order (see filterRows).
+	{sql: filterTables, then: moveFilters},
 }
+
+// filterTables are version 9's tables; version 4's Go half makes them
+// too, for the blocks it writes.
+const filterTables = `
+CREATE TABLE IF NOT EXISTS block_blooms (
+	id    INTEGER PRIMARY KEY, -- blocks.id, until its filter is in a group
+	bloom BLOB    NOT NULL     -- block.Bloom of every word
+);
+CREATE TABLE IF NOT EXISTS filter_bits (
+	key  INTEGER PRIMARY KEY, -- filter_groups.id << 32 | the row's place (filterRows)
+	bits BLOB    NOT NULL     -- chunkBytes of a size's interleaved lines
+);
+`
 
 // addMessagesColumn adds block_data.messages (the messages of a block
 // stored apart, NULL where data holds them), unless the file already has
@@ -243,6 +264,29 @@ func addMessagesColumn(ctx context.Context, tx *sql.Tx) error {
 	}
 	_, err := tx.ExecContext(ctx, "ALTER TABLE block_data ADD COLUMN messages BLOB")
 	return err
+}
+
+// moveFilters is the Go half of migration 9: the blooms of block_filters
+// go into block_blooms, the lines of filter_lines into filter_bits (what
+// version 4's Go half wrote is there already).
+func moveFilters(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pragma_table_info('block_filters') WHERE name = 'bloom'").Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO block_blooms(id, bloom) SELECT id, bloom FROM block_filters WHERE bloom IS NOT NULL;
+			ALTER TABLE block_filters DROP COLUMN bloom;`); err != nil {
+			return fmt.Errorf("move bloom filters: %w", err)
+		}
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'filter_lines'").Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	return moveFilterLines(ctx, tx)
 }
 
 // migration is one step of the schema: SQL, then Go for what SQL cannot do.

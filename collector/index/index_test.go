@@ -202,6 +202,74 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 // through its own slot, and the blocks keep their word counts.
 func TestSealedFiltersFormGroups(t *testing.T) {
 	at := time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC)
+	checkGroups(t, writeCommits(t, at, groupCommits(at)...))
+}
+
+// A version 8 partition keeps its filters through migration 9: the
+// blooms waiting for a group move to block_blooms, the group's lines to
+// filter_bits, and every member's words are found as before.
+func TestMigrateVersion8Filters(t *testing.T) {
+	at := time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC)
+	dir := filepath.Join(t.TempDir(), "index")
+	commits := groupCommits(at)
+	writeInto(t, dir, commits[:len(commits)-1]...)
+	db := openDay(t, dir, at)
+	ctx := context.Background()
+	groups, err := ReadGroups(ctx, db, -1<<63, 1<<63-1)
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("groups %+v, %v", groups, err)
+	}
+	exec := func(stmt string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(stmt, args...); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	exec(`CREATE TABLE filter_lines (grp INTEGER NOT NULL, lines INTEGER NOT NULL, line INTEGER NOT NULL,
+		piece INTEGER NOT NULL, bits BLOB NOT NULL, PRIMARY KEY (grp, lines, line, piece)) WITHOUT ROWID`)
+	// Version 8's rows: each line of a size, in pieces of pieceMembers
+	// members.
+	g := groups[0]
+	for size, s := range g.rows.sizes {
+		bits := groupBits(t, db, g, size)
+		lineBytes := int(s.members) * block.LineBytes
+		for line := range size {
+			for piece := 0; piece*pieceMembers < int(s.members); piece++ {
+				lo := line*lineBytes + piece*pieceMembers*block.LineBytes
+				exec("INSERT INTO filter_lines(grp, lines, line, piece, bits) VALUES (?, ?, ?, ?, ?)",
+					g.ID, size, line, piece, bits[lo:min(lo+pieceMembers*block.LineBytes, (line+1)*lineBytes)])
+			}
+		}
+	}
+	for _, stmt := range []string{"ALTER TABLE block_filters ADD COLUMN bloom BLOB",
+		"UPDATE block_filters SET bloom = (SELECT bloom FROM block_blooms b WHERE b.id = block_filters.id)",
+		"DROP TABLE filter_bits", "DROP TABLE block_blooms", "PRAGMA user_version = 8"} {
+		exec(stmt)
+	}
+	db.Close()
+	writeInto(t, dir, commits[len(commits)-1])
+	checkGroups(t, openDay(t, dir, at))
+}
+
+// groupBits reads a group's interleaved lines of one size.
+func groupBits(t *testing.T, db *sql.DB, g *Group, size int) []byte {
+	t.Helper()
+	var bits []byte
+	from, _ := g.rows.at(g.ID, size, 0, 0)
+	to, _ := g.rows.at(g.ID, size, size-1, int(g.rows.sizes[size].members)-1)
+	for key := from; key <= to; key++ {
+		var chunk []byte
+		if err := db.QueryRow("SELECT bits FROM filter_bits WHERE key = ?", key).Scan(&chunk); err != nil {
+			t.Fatal(err)
+		}
+		bits = append(bits, chunk...)
+	}
+	return bits
+}
+
+// groupCommits are GroupBlocks+5 commits of a block each, with words
+// checkGroups looks for.
+func groupCommits(at time.Time) [][]schema.Event {
 	const blocks = GroupBlocks + 5
 	var commits [][]schema.Event
 	for b := 0; b < blocks; b++ {
@@ -217,7 +285,15 @@ func TestSealedFiltersFormGroups(t *testing.T) {
 		}
 		commits = append(commits, evs)
 	}
-	db := writeCommits(t, at, commits...)
+	return commits
+}
+
+// checkGroups checks the partition of groupCommits: one filter group
+// whose members' words are found through it, the other blocks' filters
+// on their own, and every block's word counts.
+func checkGroups(t *testing.T, db *sql.DB) {
+	t.Helper()
+	const blocks = GroupBlocks + 5
 	ctx := context.Background()
 	groups, err := ReadGroups(ctx, db, -1<<63, 1<<63-1)
 	if err != nil || len(groups) != 1 || len(groups[0].Members) != GroupBlocks {
@@ -242,7 +318,7 @@ func TestSealedFiltersFormGroups(t *testing.T) {
 	}
 	var grouped, nullBlooms, ungrouped int
 	db.QueryRow("SELECT count(*) FROM blocks WHERE grp = ?", g.ID).Scan(&grouped)
-	db.QueryRow("SELECT count(*) FROM block_filters WHERE bloom IS NULL").Scan(&nullBlooms)
+	db.QueryRow("SELECT count(*) FROM blocks WHERE id NOT IN (SELECT id FROM block_blooms)").Scan(&nullBlooms)
 	if err := EachUngroupedBloom(ctx, db, -1<<63, 1<<63-1, func(int64, block.Bloom) { ungrouped++ }); err != nil {
 		t.Fatal(err)
 	}

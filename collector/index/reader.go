@@ -272,7 +272,7 @@ func scanBlocks(ctx context.Context, db tx, stmt string, args ...any) ([]BlockMe
 // filter is SQLite's buffer: fn must not keep it.
 func EachUngroupedBloom(ctx context.Context, db tx, lo, hi int64, fn func(id int64, b block.Bloom)) error {
 	return eachBlob(ctx, db, "read block filters", func(id int64, b []byte) { fn(id, b) },
-		`SELECT b.id, f.bloom FROM blocks b INDEXED BY blocks_ungrouped JOIN block_filters f ON f.id = b.id
+		`SELECT b.id, f.bloom FROM blocks b INDEXED BY blocks_ungrouped JOIN block_blooms f ON f.id = b.id
 		WHERE b.grp IS NULL AND b.max_time >= ? AND b.min_time <= ?`, lo, hi)
 }
 
