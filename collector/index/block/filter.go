@@ -266,11 +266,13 @@ const (
 	// counts round up (by at most a quarter) from it. Each block a rare
 	// word's filter fails to rule out costs a search about 0.25 ms to
 	// decode, and a search over 10M events of the bench probes about
-	// 7,000 blocks. Measured (TestFilter): 12 bits and 8 hashes let 0.55 %
-	// of absent words through, 14 bits 0.25 %, 16 bits and 6 hashes
-	// 0.13 %; each bit costs about 0.4 bytes per event.
-	bloomBits   = 16
-	bloomHashes = 6
+	// 4,000 blocks. Measured (TestFilter): 12 bits and 6 hashes let
+	// 0.55 % of absent words through, 14 bits and 7 hashes 0.25 %, 16
+	// bits and 6 hashes 0.13 %; each bit costs about 0.4 bytes per event.
+	// 14 bits: the filters were a sixth of the index, and a word's 0.25 %
+	// costs a rare word's search over 10M events about ten blocks more.
+	bloomBits   = 14
+	bloomHashes = 7
 )
 
 // BloomLines is how many lines a filter of n distinct words has: the

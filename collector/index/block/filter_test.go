@@ -49,7 +49,7 @@ func TestFilter(t *testing.T) {
 			falsePositives++
 		}
 	}
-	if falsePositives > 300 { // 16 bits a word or more, 6 hashes, blocked: about 0.13 %
+	if falsePositives > 300 { // 14 bits a word or more, 7 hashes, blocked: about 0.25 %
 		t.Errorf("%d of 100000 absent words pass the filter", falsePositives)
 	}
 	t.Logf("false positives: %.3f %%; %d lines for %d rows", float64(falsePositives)/1000, f.Bloom.Lines(), len(rows))
