@@ -7,11 +7,16 @@ package zmqmsg
 
 // zlog_send sends count frames laid end to end in buf, lengths in lens, as
 // one message without blocking. It returns 0, or -1 with errno when a
-// frame was refused (EAGAIN for the first: nothing was sent).
+// frame was refused (EAGAIN for the first: nothing was sent). A frame
+// interrupted by a signal (EINTR: Go preempts goroutines with SIGURG) is
+// sent again, as zmq4 does: given up, it cost the publisher a go-back
+// and a resend of everything after it.
 static int zlog_send(void *sock, const char *buf, const size_t *lens, int count) {
 	for (int i = 0; i < count; i++) {
 		int flags = ZMQ_DONTWAIT | (i < count - 1 ? ZMQ_SNDMORE : 0);
-		if (zmq_send(sock, buf, lens[i], flags) < 0) return -1;
+		while (zmq_send(sock, buf, lens[i], flags) < 0) {
+			if (errno != EINTR) return -1;
+		}
 		buf += lens[i];
 	}
 	return 0;

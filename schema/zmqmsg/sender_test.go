@@ -61,3 +61,40 @@ func TestSenderFullQueueIsEAGAIN(t *testing.T) {
 		t.Fatalf("send with no peer: %v, want EAGAIN as zmq.AsErrno reads it", err)
 	}
 }
+
+// Signals arriving while libzmq works (Go preempts goroutines with
+// SIGURG) make zmq_send fail with EINTR now and then; Send sends the
+// frame again, as zmq4 does, instead of failing a message that could go.
+func TestSenderRetriesInterruptedSends(t *testing.T) {
+	push, pull := pair(t)
+	push.SetSndhwm(0)
+	pull.SetRcvhwm(0)
+	s := NewSender(push)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // a storm of signals the runtime ignores
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				syscall.Kill(syscall.Getpid(), syscall.SIGURG)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	frames := [][]byte{[]byte("topic.info"), []byte("envelope"), []byte("message")}
+	for i := 0; i < 300000; i++ {
+		if err := s.Send(frames); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		if i%1000 == 999 { // keep the queue short: drain what was sent
+			for n := 0; n < 1000; n++ {
+				if _, err := pull.RecvMessageBytes(0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
