@@ -235,6 +235,9 @@ DROP INDEX blocks_by_time;
 	// its pages three quarters empty), and filter group lines under one
 	// integer key, appended in order (see filterRows).
 	{sql: filterTables, then: moveFilters},
+	// 10: a block's series summary gives ids as distances
+	// (block.MarshalSeries); as for 7, nothing is rewritten.
+	{},
 }
 
 // filterTables are version 9's tables; version 4's Go half makes them

@@ -75,7 +75,7 @@ func TestMigrateVersion2Partition(t *testing.T) {
 	defer rdb.Close()
 	var version int
 	rdb.QueryRow("PRAGMA user_version").Scan(&version)
-	if version != SchemaVersion || SchemaVersion != 9 {
+	if version != SchemaVersion || SchemaVersion != 10 {
 		t.Fatalf("user_version %d, SchemaVersion %d", version, SchemaVersion)
 	}
 	rows := storedRows(t, rdb)["web"]

@@ -499,27 +499,64 @@ func compareInt(a, b int64) int {
 	return 0
 }
 
-// MarshalSeries encodes a block's series summary: the number of series,
-// then each one's id, rows, and newest time as a varint distance below
-// maxTime.
+// MarshalSeries encodes a block's series summary: 0 and summaryDeltas,
+// the number of series, then each one's id as the distance from the one
+// before (ascending), rows, and newest time as a varint distance below
+// maxTime. A summary written before schema 10 starts with the number of
+// series (never 0) and gives each id whole: two bytes of the about
+// seven of an entry, where a distance takes one.
 func MarshalSeries(ss []Series, maxTime int64) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(ss)))
+	b := binary.AppendUvarint([]byte{0, summaryDeltas}, uint64(len(ss)))
+	prev := int64(0)
 	for _, s := range ss {
-		b = binary.AppendUvarint(b, uint64(s.ID))
+		b = binary.AppendUvarint(b, uint64(s.ID-prev))
 		b = binary.AppendUvarint(b, uint64(s.Rows))
 		b = binary.AppendUvarint(b, uint64(maxTime-s.MaxTime))
+		prev = s.ID
 	}
 	return b
+}
+
+const summaryDeltas = 1
+
+// summaryReader reads a series summary of either layout.
+type summaryReader struct {
+	reader
+	n      uint64
+	deltas bool
+	prev   int64
+}
+
+func readSummary(b []byte) summaryReader {
+	s := summaryReader{reader: reader{b: b}}
+	if len(b) >= 2 && b[0] == 0 {
+		if b[1] != summaryDeltas {
+			s.fail()
+			return s
+		}
+		s.b, s.deltas = b[2:], true
+	}
+	s.n = s.uvarint()
+	return s
+}
+
+func (s *summaryReader) next(maxTime int64) Series {
+	id := int64(s.uvarint())
+	if s.deltas {
+		id += s.prev
+		s.prev = id
+	}
+	out := Series{ID: id, Rows: uint32(s.uvarint())}
+	out.MaxTime = maxTime - int64(s.uvarint())
+	return out
 }
 
 // EachSeries calls fn with each series of a marshalled summary, without
 // allocating, until fn returns false.
 func EachSeries(b []byte, maxTime int64, fn func(Series) bool) error {
-	r := reader{b: b}
-	n := r.uvarint()
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		s := Series{ID: int64(r.uvarint()), Rows: uint32(r.uvarint())}
-		s.MaxTime = maxTime - int64(r.uvarint())
+	r := readSummary(b)
+	for i := uint64(0); i < r.n && r.err == nil; i++ {
+		s := r.next(maxTime)
 		if r.err == nil && !fn(s) {
 			return nil
 		}
@@ -532,15 +569,13 @@ func EachSeries(b []byte, maxTime int64, fn func(Series) bool) error {
 
 // UnmarshalSeries decodes what MarshalSeries encoded.
 func UnmarshalSeries(b []byte, maxTime int64) ([]Series, error) {
-	r := reader{b: b}
-	n := r.uvarint()
-	if n > uint64(len(b)) {
+	r := readSummary(b)
+	if r.err != nil || r.n > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: series summary", ErrCorrupt)
 	}
-	out := make([]Series, n)
+	out := make([]Series, r.n)
 	for i := range out {
-		out[i] = Series{ID: int64(r.uvarint()), Rows: uint32(r.uvarint())}
-		out[i].MaxTime = maxTime - int64(r.uvarint())
+		out[i] = r.next(maxTime)
 	}
 	if r.err != nil || len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: series summary", ErrCorrupt)

@@ -330,6 +330,28 @@ func TestSeriesSummary(t *testing.T) {
 	if _, err := UnmarshalSeries([]byte{2, 1}, 0); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("short summary: %v", err)
 	}
+	// Both layouts, as written: ids whole (before schema 10), and ids as
+	// distances from the one before.
+	maxTime := int64(1000)
+	whole := []byte{2, 0x90, 0x4e, 3, 10, 0x95, 0x4e, 1, 0}           // 10000: 3 rows, 990; 10005: 1 row, 1000
+	deltas := []byte{0, summaryDeltas, 2, 0x90, 0x4e, 3, 10, 5, 1, 0} // the same
+	want = []Series{{10000, 3, 990}, {10005, 1, 1000}}
+	if got := MarshalSeries(want, maxTime); !bytes.Equal(got, deltas) {
+		t.Fatalf("MarshalSeries = %x, want %x", got, deltas)
+	}
+	for _, b := range [][]byte{whole, deltas} {
+		got, err := UnmarshalSeries(b, maxTime)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("UnmarshalSeries(%x) = %+v, %v", b, got, err)
+		}
+		var each []Series
+		if err := EachSeries(b, maxTime, func(s Series) bool { each = append(each, s); return true }); err != nil || !reflect.DeepEqual(each, want) {
+			t.Fatalf("EachSeries(%x) = %+v, %v", b, each, err)
+		}
+	}
+	if _, err := UnmarshalSeries([]byte{0, 9, 1, 1, 1, 0}, maxTime); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("summary of an unknown layout: %v", err)
+	}
 }
 
 func TestDecodeRefusesGarbage(t *testing.T) {
