@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -188,12 +189,21 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sr.Close()
+	if sr.blobs == nil {
+		t.Fatal("sealed blocks are read through database/sql: go-sqlite3's sqlite3 handle was not found")
+	}
+	var data, messages []byte // reused, as a query's worker does
 	for _, m := range sealedMeta {
-		data, messages, err := sr.AppendBlock(context.Background(), m.ID, true, nil, nil)
-		wantData, wantMessages, _ := AppendBlock(context.Background(), db, m.ID, true, nil, nil)
-		if err != nil || !bytes.Equal(data, wantData) || !bytes.Equal(messages, wantMessages) {
-			t.Fatalf("sealed block %d through its own reader: %v", m.ID, err)
+		for _, withMessages := range []bool{true, false} {
+			data, messages, err = sr.AppendBlock(context.Background(), m.ID, withMessages, data, messages)
+			wantData, wantMessages, _ := AppendBlock(context.Background(), db, m.ID, withMessages, nil, nil)
+			if err != nil || !bytes.Equal(data, wantData) || !bytes.Equal(messages, wantMessages) || (messages == nil) != (wantMessages == nil) {
+				t.Fatalf("sealed block %d (messages %v) through its own reader: %v", m.ID, withMessages, err)
+			}
 		}
+	}
+	if _, _, err := sr.AppendBlock(context.Background(), 1<<40, true, nil, nil); !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("a block that is not there: %v", err)
 	}
 }
 

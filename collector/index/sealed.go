@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -17,7 +18,8 @@ import (
 // through the transaction.
 type SealedReader struct {
 	db         *sql.DB
-	data, both *sql.Stmt
+	blobs      *blobReader
+	data, both *sql.Stmt // without blobs: through database/sql
 }
 
 // OpenSealedReader opens a partition for reading sealed blocks.
@@ -27,6 +29,13 @@ func OpenSealedReader(ctx context.Context, path string) (*SealedReader, error) {
 		return nil, err
 	}
 	r := &SealedReader{db: db}
+	if r.blobs, err = openBlobReader(ctx, db); err == nil {
+		return r, nil
+	}
+	if !errors.Is(err, errNoHandle) {
+		r.Close()
+		return nil, fmt.Errorf("open index %q: %w", path, err)
+	}
 	if r.data, err = db.PrepareContext(ctx, blockDataSQL); err == nil {
 		r.both, err = db.PrepareContext(ctx, blockBothSQL)
 	}
@@ -43,6 +52,12 @@ func Sealed(rows int) bool { return rows >= FullBlock }
 
 // AppendBlock is AppendBlock for a sealed block.
 func (r *SealedReader) AppendBlock(ctx context.Context, id int64, withMessages bool, data, messages []byte) ([]byte, []byte, error) {
+	if r.blobs != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		return r.blobs.appendBlock(id, withMessages, data, messages)
+	}
 	stmt := r.data
 	if withMessages {
 		stmt = r.both
@@ -59,6 +74,9 @@ func (r *SealedReader) AppendBlock(ctx context.Context, id int64, withMessages b
 
 // Close closes the reader's connection.
 func (r *SealedReader) Close() error {
+	if r.blobs != nil {
+		r.blobs.close()
+	}
 	for _, s := range []*sql.Stmt{r.data, r.both} {
 		if s != nil {
 			s.Close()
