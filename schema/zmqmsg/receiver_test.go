@@ -147,3 +147,50 @@ func TestHandleRefusesNil(t *testing.T) {
 		t.Fatalf("NewReceiver(nil) = %v, want ErrNoSocket", err)
 	}
 }
+
+// A signal that interrupts the receipt of a message's later frame must
+// not cut the message in two: every message of three frames sent through
+// a storm of signals comes out whole.
+func TestReceiverRetriesInterruptedFrames(t *testing.T) {
+	push, pull := pair(t)
+	push.SetSndhwm(1000)
+	const total = 200000
+	sent := make(chan error, 1)
+	go func() {
+		for i := 0; i < total; i++ {
+			if _, err := push.SendMessage("topic.info", "envelope", "message"); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	r, err := NewReceiver(pull, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	signalStorm(t)
+	var frames [][]byte
+	deadline := time.Now().Add(30 * time.Second)
+	for got := 0; got < total; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages received in 30 s", got, total)
+		}
+		if _, err := r.Recv(64); err != nil {
+			t.Fatal(err)
+		}
+		for ok := true; ; got++ {
+			if frames, ok = r.Next(frames); !ok {
+				break
+			}
+			if len(frames) != 3 || string(frames[2]) != "message" {
+				t.Fatalf("message %d came as %q", got, frames)
+			}
+		}
+		r.Release()
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}

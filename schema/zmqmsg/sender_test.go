@@ -70,20 +70,7 @@ func TestSenderRetriesInterruptedSends(t *testing.T) {
 	push.SetSndhwm(0)
 	pull.SetRcvhwm(0)
 	s := NewSender(push)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // a storm of signals the runtime ignores
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				syscall.Kill(syscall.Getpid(), syscall.SIGURG)
-			}
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	signalStorm(t)
 	frames := [][]byte{[]byte("topic.info"), []byte("envelope"), []byte("message")}
 	for i := 0; i < 300000; i++ {
 		if err := s.Send(frames); err != nil {
@@ -97,4 +84,23 @@ func TestSenderRetriesInterruptedSends(t *testing.T) {
 			}
 		}
 	}
+}
+
+// signalStorm sends the process SIGURG (which the Go runtime takes and
+// ignores) without pause until the test ends.
+func signalStorm(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				syscall.Kill(syscall.Getpid(), syscall.SIGURG)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
 }
