@@ -263,7 +263,7 @@ const LineBytes = 64
 
 const (
 	// bloomBits is the least number of bits per distinct word; line
-	// counts round up (by at most a quarter) from it. Each block a rare
+	// counts round up (by at most an eighth) from it. Each block a rare
 	// word's filter fails to rule out costs a search about 0.25 ms to
 	// decode, and a search over 10M events of the bench probes about
 	// 4,000 blocks. Measured (TestFilter): 12 bits and 6 hashes let
@@ -276,14 +276,16 @@ const (
 )
 
 // BloomLines is how many lines a filter of n distinct words has: the
-// least of 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, … (each step at most a
-// quarter more) that gives n words bloomBits bits each. A few sizes
-// recur, so that a filter group holds few.
+// least of 1, 2, …, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 20, … (each
+// step at most an eighth more) that gives n words bloomBits bits each.
+// A few sizes recur, so that a filter group holds few (a word is looked
+// up once per size in a group); steps of a quarter gave filters 12 %
+// more bits than asked on average, an eighth 6 %.
 func BloomLines(n int) int {
 	need := (n*bloomBits + LineBytes*8 - 1) / (LineBytes * 8)
 	l := 1
 	for l < need {
-		l = max(l+1, l*5/4)
+		l = max(l+1, l*9/8)
 	}
 	return l
 }

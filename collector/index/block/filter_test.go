@@ -69,7 +69,7 @@ func TestBloomLines(t *testing.T) {
 	prev := 0
 	for n := 0; n < 100000; n += 37 {
 		l := BloomLines(n)
-		if l < prev || l*LineBytes*8 < n*bloomBits || l > 1 && (l-1)*LineBytes*8 >= n*bloomBits*5/4+LineBytes*8 {
+		if l < prev || l*LineBytes*8 < n*bloomBits || l > 1 && (l-1)*LineBytes*8 >= n*bloomBits*9/8+LineBytes*8 {
 			t.Fatalf("BloomLines(%d) = %d (after %d)", n, l, prev)
 		}
 		prev = l
