@@ -283,13 +283,13 @@ func TestBlocksAgreeWithBruteForce(t *testing.T) {
 	services := []string{"api", "db", "web"}
 	var all []schema.Event
 	var batches [][]schema.Event
-	for c, size := range []int{5000, 37, 1, 900, 2100, 64, 3000, 140_000, 700} {
+	for c, size := range []int{5000, 37, 1, 900, 2100, 64, 3000, 70 * index.FullBlock, 700} { // enough for a filter group (index.GroupBlocks sealed blocks) in one day
 		var b []schema.Event
 		for i := 0; i < size; i++ {
 			n := len(all)
-			at := start.Add(time.Duration(n) * 500 * time.Millisecond)
+			at := start.Add(time.Duration(n) * 250 * time.Millisecond)
 			if i%97 == 5 {
-				at = start.Add(time.Duration(n/3) * 500 * time.Millisecond) // late
+				at = start.Add(time.Duration(n/3) * 250 * time.Millisecond) // late
 			}
 			word := "common"
 			switch {
