@@ -129,7 +129,7 @@ func TestSharedTimestampsAcrossCommits(t *testing.T) {
 func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 	at := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 	dir := filepath.Join(t.TempDir(), "index")
-	const commits, per = 30, 100
+	const commits, per = 30, FullBlock / 20 // one and a half FullBlock in all
 	for half := 0; half < 2; half++ {
 		var batches [][]schema.Event
 		for c := half * commits / 2; c < (half+1)*commits/2; c++ {
