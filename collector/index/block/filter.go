@@ -266,11 +266,12 @@ const (
 	// counts round up (by at most an eighth) from it. Each block a rare
 	// word's filter fails to rule out costs a search about 0.25 ms to
 	// decode, and a search over 10M events of the bench probes about
-	// 4,000 blocks. Measured (TestFilter): 12 bits and 6 hashes let
+	// 2,000 blocks (of 4,096 events). Measured (TestFilter): 12 bits and 6 hashes let
 	// 0.55 % of absent words through, 14 bits and 7 hashes 0.25 %, 16
 	// bits and 6 hashes 0.13 %; each bit costs about 0.4 bytes per event.
 	// 14 bits: the filters were a sixth of the index, and a word's 0.25 %
-	// costs a rare word's search over 10M events about ten blocks more.
+	// costs a rare word's search over 10M events about three blocks
+	// more (computed).
 	bloomBits   = 14
 	bloomHashes = 7
 )
