@@ -155,8 +155,9 @@ func (c *Codec) Encode(rows []Row) (Block, error) {
 	}, nil
 }
 
-// seqChain is each series' previous seq in a block, what seq deltas are
-// taken from. Series ids are a partition's row ids, small and dense, so
+// seqChain is each series' previous seq in a block, what the seq deltas
+// of a head written before schema 8 are taken from (decodeSeriesHead;
+// newer heads chain through streams, head.go). Series ids are a partition's row ids, small and dense, so
 // they index a slice the codec keeps between blocks (a map cost a sixth
 // of a block's head decoding, measured); ids past denseSeries, which a
 // damaged block could hold, go to a map.
