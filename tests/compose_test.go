@@ -179,6 +179,10 @@ func TestComposeCluster(t *testing.T) {
 		if t.Failed() {
 			out, _ := c.run("logs", "--no-color", "--tail", "40")
 			t.Logf("compose logs:\n%s", out)
+			// Last, so it is in the tail of the output: a container that
+			// was created but never started shows here.
+			ps, _ := c.run("ps")
+			t.Logf("compose ps:\n%s", ps)
 		}
 		c.run("down", "-v", "--remove-orphans")
 	})

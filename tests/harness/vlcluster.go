@@ -2,7 +2,6 @@ package harness
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -78,13 +77,3 @@ func (c *VLCluster) Signal(name string, sig syscall.Signal) {
 // Pid is a node's process id.
 func (c *VLCluster) Pid(name string) int { return c.procs[name].Cmd.Process.Pid }
 
-// FreePort is a TCP port free on loopback now, for a process to listen on.
-func FreePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
