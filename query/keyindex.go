@@ -1,7 +1,5 @@
 package query
 
-import "hash/maphash"
-
 // keyIndex numbers group keys (the bytes a fold makes of an event's
 // values), looked up once per event. Keys that fit in a shortKey live in
 // the maps' own slots: a string key's bytes live elsewhere, and reading
@@ -19,14 +17,15 @@ type keyIndex struct {
 	n     int
 }
 
-const keyParts = 256
+const (
+	keyPartBits = 8
+	keyParts    = 1 << keyPartBits
+)
 
-// keySeed spreads keys over the parts; any seed does, as long as one
-// index uses one.
-var keySeed = maphash.MakeSeed()
-
-// shortKey holds a key of up to len(b) bytes and its length.
+// shortKey holds a key of up to len(b) bytes and its length: 24 bytes,
+// word-aligned, read as three words to hash and compare (countTable).
 type shortKey struct {
+	_ [0]uint64
 	n uint8
 	b [23]byte
 }
@@ -40,8 +39,9 @@ func makeShortKey(key []byte) (k shortKey, ok bool) {
 	return k, true
 }
 
-// part is which of keyParts maps holds k.
-func (k *shortKey) part() int { return int(maphash.Bytes(keySeed, k.b[:k.n]) & (keyParts - 1)) }
+// part is which of keyParts maps holds k: the top bits of its hash, the
+// low ones being a countTable's slot.
+func (k *shortKey) part() int { return int(k.hash() >> (64 - keyPartBits)) }
 
 // get is key's number; ok is false when it has none.
 func (x *keyIndex) get(key []byte) (i int32, ok bool) {

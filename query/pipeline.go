@@ -299,12 +299,21 @@ type tally struct {
 	vals   []any  // reused
 	// pending are short string keys whose lookups addRaw put off, by
 	// their part of the index: a part's are looked up together, once
-	// pendingLookups of them wait (see keyIndex).
-	pending  [keyParts][]shortKey
+	// pendingLookups of them wait (see keyIndex). One slab made once,
+	// each part's at its own offset: slices growing by appends were
+	// copied and cleared page by page, 44 % of a top by user's page
+	// faults (measured).
+	pending  []shortKey
+	waiting  [keyParts]uint16 // how many of each part's wait
 	npending int
+	// strs count the keys put off, by part; a key that also has a group
+	// (the same text reached as a number or an escaped string) is moved
+	// into it when the tally settles.
+	strs  [keyParts]countTable
+	nstrs int
 }
 
-const pendingLookups = 1024
+const pendingLookups = 512
 
 type tallyGroup struct {
 	key  string
@@ -463,28 +472,28 @@ func (t *tally) addColumn(col *block.Column) bool {
 // putOff counts k, a string's key, when its part of the index is looked
 // up.
 func (t *tally) putOff(k shortKey) {
+	if t.pending == nil {
+		t.pending = make([]shortKey, keyParts*pendingLookups)
+	}
 	part := k.part()
-	t.pending[part] = append(t.pending[part], k)
-	if t.npending++; len(t.pending[part]) == pendingLookups {
+	t.pending[part*pendingLookups+int(t.waiting[part])] = k
+	t.npending++
+	if t.waiting[part]++; t.waiting[part] == pendingLookups {
 		t.lookUp(part)
 	}
 }
 
 // lookUp counts the keys put off in part.
 func (t *tally) lookUp(part int) {
-	m := t.index.short[part]
-	for _, k := range t.pending[part] {
-		if i, ok := m[k]; ok {
-			t.counts[i]++
-			continue
-		}
-		t.index.putShort(k, part, int32(len(t.counts)))
-		m = t.index.short[part]
-		t.counts = append(t.counts, 1)
-		t.groups.add(tallyGroup{key: string(k.b[:k.n]), vals: []any{string(k.b[:k.n-1])}}) // the string, without its key's NUL
+	table := &t.strs[part]
+	waiting := t.pending[part*pendingLookups:][:t.waiting[part]]
+	t.nstrs -= table.n
+	for j := range waiting {
+		table.add(&waiting[j], waiting[j].hash(), 1)
 	}
-	t.npending -= len(t.pending[part])
-	t.pending[part] = t.pending[part][:0]
+	t.nstrs += table.n
+	t.npending -= len(waiting)
+	t.waiting[part] = 0
 }
 
 // skipsBare: an event without any of by adds no group.
@@ -492,34 +501,52 @@ func (t *tally) skipsBare() bool { return true }
 
 // held looks the keys put off up when they could take it past maxHeld.
 func (t *tally) held() int {
-	if t.index.len()+t.npending > maxHeld {
+	if t.index.len()+t.nstrs+t.npending > maxHeld {
 		t.lookUpAll()
 	}
-	return t.index.len()
+	return t.index.len() + t.nstrs
 }
 
 func (t *tally) lookUpAll() {
-	for part := range t.pending {
-		if len(t.pending[part]) > 0 {
+	for part, n := range t.waiting {
+		if n > 0 {
 			t.lookUp(part)
 		}
 	}
 }
 
-// settle counts the keys put off, and puts the counts into the groups.
+// settle counts the keys put off, moves the counts of strings that also
+// have a group into it, and puts the counts into the groups.
 func (t *tally) settle() {
 	t.lookUpAll()
+	if t.nstrs > 0 {
+		for part := range t.index.short {
+			for k, i := range t.index.short[part] {
+				if n := t.strs[part].take(&k, k.hash()); n > 0 {
+					t.counts[i] += n
+					t.nstrs--
+				}
+			}
+		}
+	}
 	for i, n := range t.counts {
 		t.groups.at(i).n = n
 	}
 }
 
-// merge adds other's groups a part of the index at a time, for the cache
-// (see keyIndex): a worker's hundred thousand users were merged in a
-// tenth of a top by user, by one lookup each in insertion order.
+// merge adds other's counts a part at a time, for the cache (see
+// keyIndex): a worker's hundred thousand users were merged in a tenth of
+// a top by user, by one lookup each in insertion order.
 func (t *tally) merge(other fold) {
 	o := other.(*tally)
 	o.settle()
+	t.lookUpAll()
+	for part := range o.strs {
+		table := &t.strs[part]
+		t.nstrs -= table.n
+		o.strs[part].each(func(k *shortKey, n int64) { table.add(k, k.hash(), n) })
+		t.nstrs += table.n
+	}
 	for part, m := range o.index.short {
 		for k, i := range m {
 			g := o.groups.at(int(i))
@@ -538,11 +565,27 @@ func (t *tally) merge(other fold) {
 	}
 }
 
+// strGroup is the group of a counted string key.
+func strGroup(k *shortKey, n int64) tallyGroup {
+	return tallyGroup{key: string(k.b[:k.n]), vals: []any{string(k.b[:k.n-1])}, n: n} // the string, without its key's NUL
+}
+
+// eachStr calls fn with every counted string key and its count.
+func (t *tally) eachStr(fn func(k *shortKey, n int64)) {
+	for part := range t.strs {
+		t.strs[part].each(fn)
+	}
+}
+
 func (t *tally) records() ([]record, []string) {
 	t.settle()
+	if t.top == 0 || t.top*8 >= t.groups.len()+t.nstrs {
+		t.eachStr(func(k *shortKey, n int64) { t.groups.add(strGroup(k, n)) })
+		t.strs, t.nstrs = [keyParts]countTable{}, 0
+	}
 	var groups []tallyGroup
 	if t.top > 0 {
-		groups = mostFrequent(&t.groups, t.top)
+		groups = t.mostFrequent()
 	} else {
 		groups = t.groups.all()
 		slices.SortFunc(groups, func(a, b tallyGroup) int { return compareVals(a.vals, b.vals) })
@@ -611,26 +654,48 @@ func byFrequency(a, b tallyGroup) int {
 	return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.key, b.key))
 }
 
-// mostFrequent is the n most frequent groups, in order, chosen with a
-// heap of n rather than a sort of them all when n is small beside them.
-func mostFrequent(groups *chunked[tallyGroup], n int) []tallyGroup {
-	if n*8 >= groups.len() {
-		all := groups.all()
+// mostFrequent is the top most frequent groups and counted strings, in
+// order, chosen with a heap of top rather than a sort of them all when
+// top is small beside them; a string becomes a group only when it is
+// kept.
+func (t *tally) mostFrequent() []tallyGroup {
+	n := t.top
+	if n*8 >= t.groups.len()+t.nstrs { // records made every string a group
+		all := t.groups.all()
 		slices.SortFunc(all, byFrequency)
 		return all[:min(n, len(all))]
 	}
 	// The least frequent of the n kept is on top, to be replaced.
 	h := &ordered[tallyGroup]{less: func(a, b *tallyGroup) bool { return byFrequency(*a, *b) > 0 }}
-	groups.each(func(g *tallyGroup) {
+	offer := func(g tallyGroup) {
 		if h.Len() < n {
-			heap.Push(h, *g)
-		} else if byFrequency(*g, h.items[0]) < 0 {
-			h.items[0] = *g
+			heap.Push(h, g)
+		} else {
+			h.items[0] = g
 			heap.Fix(h, 0)
+		}
+	}
+	t.groups.each(func(g *tallyGroup) {
+		if h.Len() < n || byFrequency(*g, h.items[0]) < 0 {
+			offer(*g)
+		}
+	})
+	t.eachStr(func(k *shortKey, c int64) {
+		if h.Len() < n || beats(k, c, &h.items[0]) {
+			offer(strGroup(k, c))
 		}
 	})
 	slices.SortFunc(h.items, byFrequency)
 	return h.items
+}
+
+// beats says whether a counted string goes before g by frequency, as
+// byFrequency orders groups, without making its group.
+func beats(k *shortKey, n int64, g *tallyGroup) bool {
+	if n != g.n {
+		return n > g.n
+	}
+	return string(k.b[:k.n]) < g.key
 }
 
 // compareVals orders lists of values, by each value in turn.
