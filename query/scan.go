@@ -348,6 +348,18 @@ func (r *partReader) matching(ctx context.Context, b *index.BlockMeta, c *block.
 // decoded when seqs or the plan's conditions ask for them: their chain
 // was a fifth of a count of a field comparison (measured).
 func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *block.Codec, d *doc, need textNeed, only []string, seqs bool, sc *scratch) ([]block.Row, error) {
+	rows, err := r.decodeBlock(ctx, b, c, need, only, seqs, sc)
+	if err != nil {
+		return nil, err
+	}
+	return r.keepMatching(b, rows, d), nil
+}
+
+// decodeBlock reads b into the scratch and decodes its head and, when a
+// row lies in the window, its text: the rows live until the scratch's
+// next use. It reads the plan and nothing else of r's that changes, so
+// that a readAhead can run it beside the reader.
+func (r *partReader) decodeBlock(ctx context.Context, b *index.BlockMeta, c *block.Codec, need textNeed, only []string, seqs bool, sc *scratch) ([]block.Row, error) {
 	need = max(need, r.p.textNeed())
 	if err := r.appendBlock(ctx, b, need == textAll, sc); err != nil {
 		return nil, err
@@ -362,6 +374,24 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
 	}
 	sc.rows = rows
+	if !slices.ContainsFunc(rows, func(row block.Row) bool { return row.Time >= r.p.lo && row.Time <= r.p.hi }) {
+		return rows, nil // keepMatching keeps none: no text needed
+	}
+	switch need {
+	case textAll:
+		err = c.DecodeText(data, messages, rows, only)
+	case textFields:
+		err = c.DecodeFields(data, rows, only)
+	}
+	if err != nil {
+		return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
+	}
+	return rows, nil
+}
+
+// keepMatching keeps the decoded rows of b that are in the window, of a
+// wanted series, and pass the plan's words and row conditions.
+func (r *partReader) keepMatching(b *index.BlockMeta, rows []block.Row, d *doc) []block.Row {
 	every := r.all // every row's series is wanted: no lookup per row
 	if !every {
 		every, _ = r.allWanted(b)
@@ -372,20 +402,8 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 			in = append(in, k)
 		}
 	}
-	if len(in) > 0 {
-		var err error
-		switch need {
-		case textAll:
-			err = c.DecodeText(data, messages, rows, only)
-		case textFields:
-			err = c.DecodeFields(data, rows, only)
-		}
-		if err != nil {
-			return nil, r.p.wrapErr(r.path, fmt.Errorf("block %d: %w", b.ID, err))
-		}
-	}
 	if r.p.words != nil && len(in) > 0 && !r.p.words.mayMatch(d.blockText(rows, in)) {
-		return nil, nil // a bloom filter's false positive, most likely
+		return nil // a bloom filter's false positive, most likely
 	}
 	out := rows[:0]
 	var ec evalCtx
@@ -403,7 +421,7 @@ func (r *partReader) matchingIn(ctx context.Context, b *index.BlockMeta, c *bloc
 		}
 		out = append(out, *row)
 	}
-	return out, nil
+	return out
 }
 
 // headless reports whether every row of b is in the plan's window and of
@@ -537,6 +555,7 @@ type partIter struct {
 	r      *partReader
 	blocks []index.BlockMeta
 	heap   ordered[heapRow]
+	ahead  readAhead
 }
 
 func newPartIter(ctx context.Context, r *partReader) (*partIter, error) {
@@ -544,7 +563,7 @@ func newPartIter(ctx context.Context, r *partReader) (*partIter, error) {
 	if err != nil {
 		return nil, err
 	}
-	it := &partIter{r: r, blocks: blocks, heap: ordered[heapRow]{less: rowOrder(r.p.q.OldestFirst)}}
+	it := &partIter{r: r, blocks: blocks, heap: ordered[heapRow]{less: rowOrder(r.p.q.OldestFirst)}, ahead: readAhead{r: r, ctx: ctx}}
 	slices.SortFunc(it.blocks, func(a, b index.BlockMeta) int {
 		if r.p.q.OldestFirst {
 			return cmp.Or(cmp.Compare(a.MinTime, b.MinTime), cmp.Compare(a.ID, b.ID))
@@ -580,13 +599,30 @@ func (it *partIter) before(t int64, b *index.BlockMeta) bool {
 	return t > b.MaxTime
 }
 
+// load pushes b's matching rows on the heap, decoded ahead when they
+// were, and starts decoding the blocks after it. The rows' strings are
+// their own (the codecs do not borrow), so a decoder is reused once its
+// rows are on the heap.
 func (it *partIter) load(ctx context.Context, b *index.BlockMeta) error {
-	rows, err := it.r.matching(ctx, b, it.r.codec, &it.r.doc, textAll)
+	rows, dec, ahead, err := it.ahead.take(b)
+	it.ahead.fill(it.blocks)
+	if !ahead {
+		rows, err = it.r.decodeBlock(ctx, b, it.r.codec, textAll, nil, true, &scratch{})
+	}
+	if err == nil {
+		for i, row := range it.r.keepMatching(b, rows, &it.r.doc) {
+			heap.Push(&it.heap, heapRow{row, b.ID, i})
+		}
+	}
+	if dec != nil {
+		it.ahead.giveBack(dec)
+	}
 	if err != nil {
 		return err
 	}
-	for i, row := range rows {
-		heap.Push(&it.heap, heapRow{row, b.ID, i})
-	}
+	it.ahead.fill(it.blocks) // with the decoder given back
 	return nil
 }
+
+// close waits for the blocks decoded ahead; the reader closes after it.
+func (it *partIter) close() { it.ahead.close() }

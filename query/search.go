@@ -815,6 +815,9 @@ func (it *iterator) openPart(part index.Partition) error {
 }
 
 func (it *iterator) closePart() {
+	if it.part != nil {
+		it.part.close()
+	}
 	if it.r != nil {
 		it.r.close()
 	}
