@@ -42,17 +42,22 @@ type stage struct {
 	idle         func()      // on ticks with nothing gathered (index maintenance)
 	tick         func()      // on every tick
 	stored       func(n int) // after each successful write
+	taken        func(n int) // as each batch is taken from in
 }
 
 // stageMetrics are the stage runner's series, labelled by sink.
 type stageMetrics struct {
-	queued    *prometheus.GaugeVec
-	retries   *prometheus.CounterVec
-	abandoned *prometheus.CounterVec
+	queuedEvents prometheus.Gauge
+	queued       *prometheus.GaugeVec
+	retries      *prometheus.CounterVec
+	abandoned    *prometheus.CounterVec
 }
 
 func newStageMetrics(reg prometheus.Registerer, sinks ...string) stageMetrics {
 	m := stageMetrics{
+		queuedEvents: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "zlog_collector_queue_events", Help: "Events received and not yet taken by the index stage (at most the collector's queue bound).",
+		}),
 		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "zlog_collector_queue_batches", Help: "Batches waiting for a sink.",
 		}, []string{"sink"}),
@@ -68,7 +73,7 @@ func newStageMetrics(reg prometheus.Registerer, sinks ...string) stageMetrics {
 		m.retries.WithLabelValues(s)
 		m.abandoned.WithLabelValues(s)
 	}
-	reg.MustRegister(m.queued, m.retries, m.abandoned)
+	reg.MustRegister(m.queuedEvents, m.queued, m.retries, m.abandoned)
 	return m
 }
 
@@ -79,6 +84,7 @@ func (c *Collector) runStage(giveUp context.Context, st stage) error {
 	}
 	if st.gather <= 0 {
 		for batch := range st.in {
+			st.took(batch)
 			c.write(giveUp, st, batch)
 		}
 		return nil
@@ -108,6 +114,7 @@ func (c *Collector) gatherStage(giveUp context.Context, st stage) error {
 				}
 				return nil
 			}
+			st.took(batch)
 			if len(pending) == 0 {
 				oldest = time.Now()
 				// Grown from nothing, pending was copied over and over
@@ -129,6 +136,12 @@ func (c *Collector) gatherStage(giveUp context.Context, st stage) error {
 				st.idle()
 			}
 		}
+	}
+}
+
+func (st *stage) took(batch []schema.Event) {
+	if st.taken != nil {
+		st.taken(len(batch))
 	}
 }
 
