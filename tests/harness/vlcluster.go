@@ -76,4 +76,3 @@ func (c *VLCluster) Signal(name string, sig syscall.Signal) {
 
 // Pid is a node's process id.
 func (c *VLCluster) Pid(name string) int { return c.procs[name].Cmd.Process.Pid }
-
