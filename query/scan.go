@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zlog/zlog/collector/index"
@@ -600,9 +601,9 @@ func (it *partIter) before(t int64, b *index.BlockMeta) bool {
 }
 
 // load pushes b's matching rows on the heap, decoded ahead when they
-// were, and starts decoding the blocks after it. The rows' strings are
-// their own (the codecs do not borrow), so a decoder is reused once its
-// rows are on the heap.
+// were, and starts decoding the blocks after it. Rows decoded ahead
+// borrow their decoder's memory: those kept are copied before it is
+// given back.
 func (it *partIter) load(ctx context.Context, b *index.BlockMeta) error {
 	rows, dec, ahead, err := it.ahead.take(b)
 	it.ahead.fill(it.blocks)
@@ -611,6 +612,9 @@ func (it *partIter) load(ctx context.Context, b *index.BlockMeta) error {
 	}
 	if err == nil {
 		for i, row := range it.r.keepMatching(b, rows, &it.r.doc) {
+			if dec != nil {
+				row.Message, row.Fields = strings.Clone(row.Message), strings.Clone(row.Fields)
+			}
 			heap.Push(&it.heap, heapRow{row, b.ID, i})
 		}
 	}
