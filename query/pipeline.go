@@ -579,7 +579,7 @@ func (t *tally) eachStr(fn func(k *shortKey, n int64)) {
 
 func (t *tally) records() ([]record, []string) {
 	t.settle()
-	if t.top == 0 || t.top*8 >= t.groups.len()+t.nstrs {
+	if t.top == 0 || t.sortsAll() {
 		t.eachStr(func(k *shortKey, n int64) { t.groups.add(strGroup(k, n)) })
 		t.strs, t.nstrs = [keyParts]countTable{}, 0
 	}
@@ -660,7 +660,7 @@ func byFrequency(a, b tallyGroup) int {
 // kept.
 func (t *tally) mostFrequent() []tallyGroup {
 	n := t.top
-	if n*8 >= t.groups.len()+t.nstrs { // records made every string a group
+	if t.sortsAll() { // records made every string a group
 		all := t.groups.all()
 		slices.SortFunc(all, byFrequency)
 		return all[:min(n, len(all))]
@@ -688,6 +688,11 @@ func (t *tally) mostFrequent() []tallyGroup {
 	slices.SortFunc(h.items, byFrequency)
 	return h.items
 }
+
+// sortsAll says whether the top is chosen by sorting every group, when
+// it is not small beside them (then every counted string is made a
+// group), rather than with a heap.
+func (t *tally) sortsAll() bool { return t.top*8 >= t.groups.len()+t.nstrs }
 
 // beats says whether a counted string goes before g by frequency, as
 // byFrequency orders groups, without making its group.
