@@ -12,6 +12,13 @@ BINARIES := collector/cmd/zlog-collector agent/cmd/zlog-downcase agent/cmd/zlog-
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS  := -X github.com/zlog/zlog/schema/buildinfo.Version=$(VERSION)
 
+# logq is linked static against a libzmq.a built once from Debian's source
+# package into .cache/ (docker/libzmq-static.sh, about a minute): a search
+# is one short process, and loading libzmq.so and the 18 libraries behind
+# it was half of its start-up. When the source cannot be had, logq is
+# linked dynamically like the other binaries, and the build says so.
+ZMQ_STATIC := $(CURDIR)/.cache/libzmq-static
+
 # Installs the Debian packages a recipe collected in $$missing, if any.
 APT_INSTALL = if [ -n "$$missing" ]; then \
 	echo "installing:$$missing"; \
@@ -19,7 +26,7 @@ APT_INSTALL = if [ -n "$$missing" ]; then \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-.PHONY: all deps bench-deps build test run bench fuzz clean docker compose-test
+.PHONY: all deps bench-deps build test run bench fuzz clean docker compose-test static-zmq
 
 all: build
 
@@ -36,19 +43,35 @@ deps:
 	command -v firefox-esr >/dev/null || command -v firefox >/dev/null || missing="$$missing firefox-esr"; \
 	$(APT_INSTALL)
 
-build: deps
+build: deps static-zmq
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./,$(BINARIES))
+	@if [ -f $(ZMQ_STATIC)/lib/libzmq.a ]; then \
+		echo "linking logq static"; LOGQ_TAGS=$(TAGS) LOGQ_LDFLAGS="$(LDFLAGS)" docker/logq-static.sh $(ZMQ_STATIC) $(BIN); \
+	else echo "note: no static libzmq in $(ZMQ_STATIC); logq is linked dynamically (slower start)"; fi
+
+# The static libzmq logq links against (see ZMQ_STATIC); a failure to
+# build it is reported and leaves logq dynamic, it does not stop the build.
+static-zmq: deps
+	@[ -f $(ZMQ_STATIC)/lib/libzmq.a ] && exit 0; \
+	missing=""; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	command -v dpkg-source >/dev/null || missing="$$missing dpkg-dev"; \
+	pkg-config --exists libsodium 2>/dev/null || missing="$$missing libsodium-dev"; \
+	$(APT_INSTALL); \
+	echo "building a static libzmq from Debian's source package into $(ZMQ_STATIC)"; \
+	docker/libzmq-static.sh $(ZMQ_STATIC) || echo "note: static libzmq not built (above); logq stays dynamic"
 
 # Prints go test's per-package summary (ok/FAIL lines), every test's result,
 # the full log of any failure, and a closing "N passed, N failed" line.
-test: deps
+test: deps static-zmq
 	@$(GO) test -count=1 -timeout 20m -v ./... > .test.log 2>&1; status=$$?; \
 	if [ $$status -ne 0 ]; then cat .test.log; else grep -E -- '^(--- |ok |FAIL|\?)' .test.log; fi; \
 	echo "$$(grep -c -- '--- PASS' .test.log) passed, $$(grep -c -- '--- FAIL' .test.log) failed, $$(grep -c -- '--- SKIP' .test.log) skipped"; \
 	exit $$status
 
-bench-deps: deps
+bench-deps: deps static-zmq
 	@missing=""; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v rg >/dev/null || missing="$$missing ripgrep"; \
@@ -116,4 +139,4 @@ compose-test: deps docker
 	exit $$status
 
 clean:
-	rm -rf $(BIN) .test.log .compose-test.log
+	rm -rf $(BIN) .test.log .compose-test.log .cache

@@ -66,6 +66,22 @@ func Build(dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
+	return buildStaticLogq(dir)
+}
+
+// buildStaticLogq links logq static, as `make build` does, when the
+// static libzmq it needs was built (make static-zmq): tests and the bench
+// run the logq users get.
+func buildStaticLogq(dir string) error {
+	prefix := filepath.Join(ModuleRoot(), ".cache", "libzmq-static")
+	if _, err := os.Stat(filepath.Join(prefix, "lib", "libzmq.a")); err != nil {
+		return nil
+	}
+	cmd := exec.Command("bash", filepath.Join(ModuleRoot(), "docker", "logq-static.sh"), prefix, dir)
+	cmd.Env = append(os.Environ(), "LOGQ_TAGS="+BuildTags)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("static logq: %w\n%s", err, out)
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/zlog/zlog/agent/publisher"
@@ -110,6 +111,7 @@ func run(args []string) int {
 		}
 	}
 	ctx := context.Background()
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	sent := 0
 	for ev, ok := next(); ok; ev, ok = next() {
@@ -139,11 +141,21 @@ func run(args []string) int {
 	json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"published": sent, "sent": st.Sent, "acked": st.Acked, "resent": st.Resent, "dropped": st.Dropped,
 		"start_unix_nano": start.UnixNano(), "seconds": elapsed.Seconds(), "publish_seconds": published.Seconds(),
-		"events_per_second": float64(sent) / elapsed.Seconds(),
+		"events_per_second": float64(sent) / elapsed.Seconds(), "cpu_seconds": cpuSeconds() - cpu0,
 	})
 	if closeErr != nil {
 		fmt.Fprintln(os.Stderr, "zlog-loadgen:", closeErr)
 		return 1
 	}
 	return 0
+}
+
+// cpuSeconds is this process's user+system CPU time so far: the output's
+// cpu_seconds is what sending cost, generation excluded.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
