@@ -313,10 +313,11 @@ func subscribeLatencies(t testing.TB, xpub string, stop <-chan struct{}) []float
 type searchCase struct {
 	name   string
 	logq   []string
-	rg     []string // rg arguments before the directory
-	grep   []string // grep arguments before the directory
-	target float64  // ms at 10M events
-	limit  bool     // the zlog query stops at 100 results: pipe rg/grep through head
+	api    apiRequest // the same question of the collector's HTTP API
+	rg     []string   // rg arguments before the directory
+	grep   []string   // grep arguments before the directory
+	target float64    // ms at 10M events
+	limit  bool       // the zlog query stops at 100 results: pipe rg/grep through head
 }
 
 // search builds an n-event dataset spread over 24 h through the collector,
@@ -338,8 +339,10 @@ func (e *env) search(t *testing.T, n int) {
 	live := map[string][]float64{}
 	for _, c := range cases {
 		live[c.name] = e.timeCommand(t, filepath.Join(e.bin, "logq"), append(slices.Clone(c.logq), "--data", data), false)
+		e.report.add(fmt.Sprintf("Search, %dM events over 24 h (whole process, warm cache)", n/1_000_000),
+			"zlog HTTP API, live collector (whole HTTP request): "+c.name, "ms", e.timeAPI(t, col.HTTP, c.api), "", nil)
 	}
-	e.queryLanguage(t, n, data)
+	e.queryLanguage(t, n, data, col.HTTP)
 	e.webFirstResults(t, n, col.HTTP)
 	col.Signal(t, syscall.SIGTERM, 5*time.Minute)
 
@@ -398,9 +401,15 @@ const queryLanguageSection = "Query language, %s events over 24 h (whole process
 
 // queryLanguage times the query cases with logq on the live collector; a
 // filter alone is counted (--count), as VictoriaLogs' stats count() is.
-func (e *env) queryLanguage(t *testing.T, n int, data string) {
+func (e *env) queryLanguage(t *testing.T, n int, data, httpAddr string) {
 	section := fmt.Sprintf(queryLanguageSection, fmt.Sprintf("%dM", n/1_000_000))
 	for _, c := range queryCases {
+		since, _ := time.ParseDuration(c.since)
+		req := apiRequest{"query", since, url.Values{"q": {c.logq}}}
+		if !strings.Contains(c.logq, "|") {
+			req.path = "count"
+		}
+		e.report.add(section, "zlog HTTP API (whole HTTP request): "+c.name, "ms", e.timeAPI(t, httpAddr, req), "", nil)
 		args := []string{"search", "--since", c.since, "--data", data}
 		if !strings.Contains(c.logq, "|") {
 			args = append(args, "--count")
@@ -412,6 +421,39 @@ func (e *env) queryLanguage(t *testing.T, n int, data string) {
 		}
 		e.report.add(section, "logq: "+c.name, "ms", e.timeCommand(t, filepath.Join(e.bin, "logq"), append(args, "--", c.logq), false), target, pass)
 	}
+}
+
+// apiRequest is a question to the collector's HTTP API: an endpoint under
+// /api/v1/, the window ending now, and the other parameters.
+type apiRequest struct {
+	path   string
+	window time.Duration
+	params url.Values
+}
+
+// timeAPI asks the collector's HTTP API once to warm it, then e.runs times,
+// and returns wall times in ms of whole requests (body read), as
+// VictoriaLogs' are timed: the engine without a process starting.
+func (e *env) timeAPI(t *testing.T, httpAddr string, req apiRequest) []float64 {
+	var out []float64
+	for i := 0; i <= e.runs; i++ {
+		v := maps.Clone(req.params)
+		v.Set("since", time.Now().Add(-req.window).UTC().Format(time.RFC3339Nano))
+		start := time.Now()
+		res, err := http.Get("http://" + httpAddr + "/api/v1/" + req.path + "?" + v.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("API %s %v: %s %v %s", req.path, v, res.Status, err, body)
+		}
+		if i > 0 {
+			out = append(out, float64(time.Since(start).Microseconds())/1000)
+		}
+	}
+	return out
 }
 
 // webFirstResults times what the web UI asks the live collector before a
@@ -490,12 +532,16 @@ func searchCases() []searchCase {
 	lastHour := "^(" + strings.Join(hours, "|") + ")\\S* "
 	return []searchCase{
 		{"rare word over 24 h", []string{"search", "--since", "25h", "--limit", "100", "needle3"},
+			apiRequest{"search", 25 * time.Hour, url.Values{"word": {"needle3"}, "limit": {"100"}}},
 			[]string{"needle3"}, []string{"-r", "needle3"}, 10, false},
 		{"word + last 1 h + level, limit 100", []string{"search", "--since", "1h", "--level", "error", "--limit", "100", "timeout"},
+			apiRequest{"search", time.Hour, url.Values{"word": {"timeout"}, "level": {"error"}, "limit": {"100"}}},
 			[]string{lastHour + "error .*timeout"}, []string{"-r", "-E", lastHour + "error .*timeout"}, 10, true},
 		{"count of a common word over 24 h", []string{"search", "--since", "25h", "--count", "request"},
+			apiRequest{"count", 25 * time.Hour, url.Values{"word": {"request"}}},
 			[]string{"-c", "-w", "request"}, []string{"-r", "-c", "-w", "request"}, 50, false},
 		{"count of errors in the last 1 h", []string{"search", "--since", "1h", "--level", "error", "--count"},
+			apiRequest{"count", time.Hour, url.Values{"level": {"error"}}},
 			[]string{"-c", lastHour + "error "}, []string{"-r", "-c", "-E", lastHour + "error "}, 30, false},
 	}
 }

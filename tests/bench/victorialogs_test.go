@@ -263,6 +263,9 @@ func (e *env) vlSearch(t *testing.T, n int, label string) {
 				e.report.ratio(name, median(vlt)/zl)
 			}
 		}
+		if za := e.report.median(section, "zlog HTTP API, live collector (whole HTTP request): "+name); za > 0 {
+			e.report.ratio(fmt.Sprintf("VictoriaLogs / zlog HTTP API, both whole HTTP requests, %s, %s", name, label), median(vlt)/za)
+		}
 	}
 	e.logqThroughVL(t, vl, section, label)
 	qsection := fmt.Sprintf(queryLanguageSection, label)
@@ -272,6 +275,9 @@ func (e *env) vlSearch(t *testing.T, n int, label string) {
 			t.Logf("VictoriaLogs %s, %s: %d rows, first %v", label, c.name, len(rows), rows[0])
 		}
 		e.report.add(qsection, "VictoriaLogs: "+c.name, "ms", vlt, "", nil)
+		if za := e.report.median(qsection, "zlog HTTP API (whole HTTP request): "+c.name); za > 0 {
+			e.report.ratio(fmt.Sprintf("VictoriaLogs / zlog HTTP API, both whole HTTP requests, %s, %s", c.name, label), median(vlt)/za)
+		}
 		if zl := e.report.median(qsection, "logq: "+c.name); zl > 0 {
 			name := fmt.Sprintf("VictoriaLogs / logq on a live collector, %s, %s", c.name, label)
 			if n >= 10_000_000 { // issue #16: faster than VictoriaLogs
