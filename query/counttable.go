@@ -14,8 +14,9 @@ import (
 // cost more than the counting (page faults, measured).
 type countTable struct {
 	slots []countSlot
-	n     int // keys counted
-	used  int // slots taken, moved ones too
+	n     int        // keys counted
+	used  int        // slots taken, moved ones too
+	arena *slotArena // where grow takes slots from; nil: the Go heap
 }
 
 type countSlot struct {
@@ -89,9 +90,13 @@ func (c *countTable) take(k *shortKey, h uint64) int64 {
 
 func (c *countTable) grow() {
 	old := c.slots
-	c.slots = make([]countSlot, max(2*len(old), 64))
+	n := max(2*len(old), 64)
+	if c.slots = arenaSlice[countSlot](c.arena, n); c.slots == nil {
+		c.slots = make([]countSlot, n)
+	}
 	// Written before it is read: memory fresh from the kernel is not
-	// cleared by make, and a page read first maps the shared zero page,
+	// cleared by make (nor by the arena), and a page read first maps the
+	// shared zero page,
 	// so the first write faults again and flushes every CPU's TLB (on
 	// this VM a tenth of a top by user, measured).
 	clear(c.slots)

@@ -13,7 +13,18 @@ import (
 // Keys added, taken out (leaving moved slots that later probes must pass)
 // and added again across growths keep their own counts.
 func TestCountTableCounts(t *testing.T) {
-	var c countTable
+	t.Run("heap", func(t *testing.T) { testCountTableCounts(t, &countTable{}) })
+	t.Run("arena", func(t *testing.T) {
+		a := &slotArena{}
+		defer a.free()
+		testCountTableCounts(t, &countTable{arena: a})
+		if a.used == 0 {
+			t.Error("the table took no slots from its arena")
+		}
+	})
+}
+
+func testCountTableCounts(t *testing.T, c *countTable) {
 	want := map[string]int64{}
 	key := func(i int) shortKey {
 		k, _ := makeShortKey(fmt.Appendf(nil, "k%d\x00", i))
@@ -37,6 +48,40 @@ func TestCountTableCounts(t *testing.T) {
 	c.each(func(k *shortKey, n int64) { got[string(k.b[:k.n])] = n })
 	if !maps.Equal(got, want) || c.n != len(want) {
 		t.Errorf("table holds %d keys (n=%d), want %d; equal %v", len(got), c.n, len(want), maps.Equal(got, want))
+	}
+}
+
+// An arena hands out zeroed, aligned, disjoint slices until its
+// reservation is spent, then nil (the caller's cue to use the heap).
+func TestSlotArenaHandsOutDisjointZeroedSlices(t *testing.T) {
+	a := &slotArena{size: 1 << 20}
+	defer a.free()
+	var got [][]countSlot
+	for {
+		s := arenaSlice[countSlot](a, 1000) // 32,000 bytes each
+		if s == nil {
+			break
+		}
+		for i := range s {
+			if s[i] != (countSlot{}) {
+				t.Fatalf("slice %d slot %d not zero", len(got), i)
+			}
+			s[i].n = int64(len(got) + 1)
+		}
+		got = append(got, s)
+	}
+	if len(got) != (1<<20)/32000 {
+		t.Fatalf("%d slices of 32,000 bytes from 1 MiB, want %d", len(got), (1<<20)/32000)
+	}
+	for j, s := range got {
+		for i := range s {
+			if s[i].n != int64(j+1) {
+				t.Fatalf("slice %d slot %d holds %d: slices overlap", j, i, s[i].n)
+			}
+		}
+	}
+	if arenaSlice[countSlot](nil, 10) != nil {
+		t.Error("a nil arena handed out slots")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/zlog/zlog/collector/index/block"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -311,6 +312,7 @@ type tally struct {
 	// into it when the tally settles.
 	strs  [keyParts]countTable
 	nstrs int
+	arena *slotArena // of pending and strs, once either is used
 }
 
 const pendingLookups = 512
@@ -473,7 +475,10 @@ func (t *tally) addColumn(col *block.Column) bool {
 // up.
 func (t *tally) putOff(k shortKey) {
 	if t.pending == nil {
-		t.pending = make([]shortKey, keyParts*pendingLookups)
+		t.useArena()
+		if t.pending = arenaSlice[shortKey](t.arena, keyParts*pendingLookups); t.pending == nil {
+			t.pending = make([]shortKey, keyParts*pendingLookups)
+		}
 	}
 	part := k.part()
 	t.pending[part*pendingLookups+int(t.waiting[part])] = k
@@ -541,12 +546,14 @@ func (t *tally) merge(other fold) {
 	o := other.(*tally)
 	o.settle()
 	t.lookUpAll()
+	t.useArena()
 	for part := range o.strs {
 		table := &t.strs[part]
 		t.nstrs -= table.n
 		o.strs[part].each(func(k *shortKey, n int64) { table.add(k, k.hash(), n) })
 		t.nstrs += table.n
 	}
+	o.dropStrs()
 	for part, m := range o.index.short {
 		for k, i := range m {
 			g := o.groups.at(int(i))
@@ -562,6 +569,30 @@ func (t *tally) merge(other fold) {
 	for key, i := range o.index.long {
 		g := o.groups.at(int(i))
 		t.addGroup([]byte(key), g.vals, g.n)
+	}
+}
+
+// useArena gives the tally's tables an arena of their own, unmapped when
+// the tally is collected: nothing keeps a pointer into it past a call
+// (strGroup copies a key's bytes into strings).
+func (t *tally) useArena() {
+	if t.arena != nil {
+		return
+	}
+	t.arena = &slotArena{}
+	runtime.AddCleanup(t, (*slotArena).free, t.arena)
+	for part := range t.strs {
+		t.strs[part].arena = t.arena
+	}
+}
+
+// dropStrs forgets the string counts, merged elsewhere, and gives their
+// memory back at once rather than when the tally is collected.
+func (t *tally) dropStrs() {
+	t.strs, t.nstrs, t.pending, t.npending, t.waiting = [keyParts]countTable{}, 0, nil, 0, [keyParts]uint16{}
+	if t.arena != nil {
+		t.arena.free()
+		t.arena = nil
 	}
 }
 
