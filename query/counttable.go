@@ -96,9 +96,8 @@ func (c *countTable) grow() {
 	}
 	// Written before it is read: memory fresh from the kernel is not
 	// cleared by make (nor by the arena), and a page read first maps the
-	// shared zero page,
-	// so the first write faults again and flushes every CPU's TLB (on
-	// this VM a tenth of a top by user, measured).
+	// shared zero page, so the first write faults again and flushes every
+	// CPU's TLB (on this VM a tenth of a top by user, measured).
 	clear(c.slots)
 	c.n, c.used = 0, 0
 	for i := range old {

@@ -124,8 +124,15 @@ func (s *Searcher) foldEvents(ctx context.Context, q Query, f folder) ([]record,
 		return nil, nil, err
 	}
 	out, cols := folds[0].records()
+	if r, ok := folds[0].(releaser); ok {
+		r.release()
+	}
 	return out, cols, nil
 }
+
+// releaser is a fold holding memory outside the Go heap, which it gives
+// back when its records are made and it is done with.
+type releaser interface{ release() }
 
 // prepareFold reads what a fold of r's rows needs of its series: every
 // series, unless the fold and the plan's conditions read messages and

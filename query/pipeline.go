@@ -586,8 +586,12 @@ func (t *tally) useArena() {
 	}
 }
 
-// dropStrs forgets the string counts, merged elsewhere, and gives their
-// memory back at once rather than when the tally is collected.
+// release: the tally's records are made (foldEvents).
+func (t *tally) release() { t.dropStrs() }
+
+// dropStrs forgets the string counts, merged elsewhere or made records,
+// and gives their memory back at once rather than when the tally is
+// collected (the collector answers queries for days).
 func (t *tally) dropStrs() {
 	t.strs, t.nstrs, t.pending, t.npending, t.waiting = [keyParts]countTable{}, 0, nil, 0, [keyParts]uint16{}
 	if t.arena != nil {
