@@ -45,10 +45,14 @@ deps:
 
 build: deps static-zmq
 	@mkdir -p $(BIN)
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./,$(BINARIES))
 	@if [ -f $(ZMQ_STATIC)/lib/libzmq.a ]; then \
-		echo "linking logq static"; LOGQ_TAGS=$(TAGS) LOGQ_LDFLAGS="$(LDFLAGS)" docker/logq-static.sh $(ZMQ_STATIC) $(BIN); \
-	else echo "note: no static libzmq in $(ZMQ_STATIC); logq is linked dynamically (slower start)"; fi
+		echo "$(GO) build -ldflags \"$(LDFLAGS)\" -o $(BIN)/ $(addprefix ./,$(filter-out query/cmd/logq,$(BINARIES)))"; \
+		$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./,$(filter-out query/cmd/logq,$(BINARIES))) && \
+		echo "linking logq static" && LOGQ_TAGS=$(TAGS) LOGQ_LDFLAGS="$(LDFLAGS)" docker/logq-static.sh $(ZMQ_STATIC) $(BIN); \
+	else \
+		echo "note: no static libzmq in $(ZMQ_STATIC); logq is linked dynamically (slower start)"; \
+		$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./,$(BINARIES)); \
+	fi
 
 # The static libzmq logq links against (see ZMQ_STATIC); a failure to
 # build it is reported and leaves logq dynamic, it does not stop the build.

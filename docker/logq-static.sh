@@ -1,7 +1,8 @@
 #!/bin/bash
 # Links logq fully static against the libzmq.a that docker/libzmq-static.sh
-# built into PREFIX, writing OUT_DIR/logq; one recipe for `make build`,
-# the tests' and the bench's builds (tests/harness) and the image.
+# built into PREFIX, writing OUT_DIR/logq; one recipe for `make build` and
+# the tests' and the bench's builds (tests/harness). (The image links every
+# binary static its own way, docker/Dockerfile.)
 #
 # glibc's getaddrinfo, getpwuid and dlopen stay usable in a static binary
 # only with the host's own glibc, which is where this one runs (or, in the

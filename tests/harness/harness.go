@@ -28,9 +28,11 @@ import (
 // BuildTags must match the Makefile's, or go-sqlite3 is rebuilt.
 const BuildTags = "sqlite_fts5"
 
+const logqPackage = "query/cmd/logq"
+
 // Binaries built by Build, relative to the module root.
 var Binaries = []string{
-	"collector/cmd/zlog-collector", "agent/cmd/zlog-downcase", "query/cmd/logq",
+	"collector/cmd/zlog-collector", "agent/cmd/zlog-downcase", logqPackage,
 	"agent/cmd/zlog-agent", "tests/cmd/zlog-loadgen", "tests/cmd/zlog-tcpsend", "tests/cmd/zlog-plainhttp",
 }
 
@@ -54,11 +56,18 @@ func PeerTools(t testing.TB) string {
 	return filepath.Join(dir, "root")
 }
 
-// Build compiles the binaries into dir.
+// Build compiles the binaries into dir; logq static, as `make build`
+// links it, when the static libzmq it needs was built (make static-zmq):
+// tests and the bench run the logq users get.
 func Build(dir string) error {
+	prefix := filepath.Join(ModuleRoot(), ".cache", "libzmq-static")
+	_, err := os.Stat(filepath.Join(prefix, "lib", "libzmq.a"))
+	static := err == nil
 	args := []string{"build", "-tags", BuildTags, "-o", dir + string(os.PathSeparator)}
 	for _, b := range Binaries {
-		args = append(args, "./"+b)
+		if !static || b != logqPackage {
+			args = append(args, "./"+b)
+		}
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = ModuleRoot()
@@ -66,18 +75,10 @@ func Build(dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
-	return buildStaticLogq(dir)
-}
-
-// buildStaticLogq links logq static, as `make build` does, when the
-// static libzmq it needs was built (make static-zmq): tests and the bench
-// run the logq users get.
-func buildStaticLogq(dir string) error {
-	prefix := filepath.Join(ModuleRoot(), ".cache", "libzmq-static")
-	if _, err := os.Stat(filepath.Join(prefix, "lib", "libzmq.a")); err != nil {
+	if !static {
 		return nil
 	}
-	cmd := exec.Command("bash", filepath.Join(ModuleRoot(), "docker", "logq-static.sh"), prefix, dir)
+	cmd = exec.Command("bash", filepath.Join(ModuleRoot(), "docker", "logq-static.sh"), prefix, dir)
 	cmd.Env = append(os.Environ(), "LOGQ_TAGS="+BuildTags)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("static logq: %w\n%s", err, out)
