@@ -1,7 +1,6 @@
 package query
 
 import (
-	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -15,15 +14,16 @@ import (
 //
 // Tables are bumped out of one reservation and never given back one by
 // one (a grown table's old slots stay, at most as much again as the
-// last); the whole mapping goes when the tally that owns it is collected
-// (tally.useArena). When the reservation is spent, or cannot be made,
-// slots come from the Go heap as before.
+// last); the whole mapping goes when the tally that owns it is merged
+// away or has made its records (tally.dropStrs), or else when it is
+// collected (tally.useArena). When the reservation is spent, or cannot be
+// made, slots come from the Go heap as before. One goroutine uses it.
 type slotArena struct {
-	once sync.Once
-	mem  []byte // the reservation, hugePage-aligned
-	raw  []byte // as mapped, for munmap
-	used int
-	size int // of the reservation; 0 is arenaReserve
+	reserved bool
+	mem      []byte // the reservation, hugePage-aligned
+	raw      []byte // as mapped, for munmap
+	used     int
+	size     int // of the reservation; 0 is arenaReserve
 }
 
 const (
@@ -40,7 +40,9 @@ func arenaSlice[T any](a *slotArena, n int) []T {
 	if a == nil {
 		return nil
 	}
-	a.once.Do(a.reserve)
+	if !a.reserved {
+		a.reserve()
+	}
 	var zero T
 	size := (n*int(unsafe.Sizeof(zero)) + 63) &^ 63 // each a cache line apart
 	if a.mem == nil || n == 0 || a.used+size > len(a.mem) {
@@ -52,6 +54,7 @@ func arenaSlice[T any](a *slotArena, n int) []T {
 }
 
 func (a *slotArena) reserve() {
+	a.reserved = true
 	if a.size == 0 {
 		a.size = arenaReserve
 	}
