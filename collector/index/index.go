@@ -473,8 +473,13 @@ func (p *partition) write(ctx context.Context, evs []*schema.Event) (hwms map[sc
 		return nil, err
 	}
 	byService, marks := sortOut(evs, sids)
+	counts := make(map[string]int, len(byService))
+	for service, rows := range byService {
+		counts[service] = len(*rows)
+	}
+	merge := p.blocks.merging(counts)
 	for _, service := range slices.Sorted(maps.Keys(byService)) {
-		if err := p.blocks.store(ctx, tx, service, *byService[service]); err != nil {
+		if err := p.blocks.store(ctx, tx, service, *byService[service], merge[service]); err != nil {
 			return nil, err
 		}
 	}

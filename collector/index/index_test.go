@@ -207,6 +207,55 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 	}
 }
 
+// Services whose runs fill in step seal over several commits, a few at a
+// time, instead of all in one commit that takes many times as long as the
+// others (the freshness p99 of a steady 20k events/s over 20 services).
+// Nothing is lost or doubled, and every block stays what Sealed says.
+func TestRunsFillingInStepSealOverSeveralCommits(t *testing.T) {
+	at := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
+	dir := filepath.Join(t.TempDir(), "index")
+	const services, per, commits = 20, 100, 60 // 6,000 events a service
+	w, err := New(Options{Dir: dir}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var db *sql.DB
+	mostSealed, prevSealed := 0, 0
+	for c := 0; c < commits; c++ {
+		var b []schema.Event
+		for s := 0; s < services; s++ {
+			for i := 0; i < per; i++ {
+				b = append(b, schema.Event{Time: at.Add(time.Duration(c*per+i) * time.Millisecond), Service: fmt.Sprintf("s%02d", s),
+					Level: schema.LevelInfo, Host: "h", Message: "m", Publisher: "p", Seq: uint64(c*per + i + 1)})
+			}
+		}
+		if err := w.Write(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		if db == nil {
+			db = openDay(t, dir, at)
+		}
+		var sealed int
+		if err := db.QueryRow("SELECT count(*) FROM blocks WHERE sealed").Scan(&sealed); err != nil {
+			t.Fatal(err)
+		}
+		mostSealed, prevSealed = max(mostSealed, sealed-prevSealed), sealed
+	}
+	if want := mergeBudget(services*per)/FullBlock + 1; mostSealed > want || prevSealed != services {
+		t.Fatalf("%d runs sealed in one commit (want at most %d), %d in all (want %d)", mostSealed, want, prevSealed, services)
+	}
+	var mislabelled int
+	if err := db.QueryRow("SELECT count(*) FROM blocks WHERE sealed != (rows >= ?)", FullBlock).Scan(&mislabelled); err != nil || mislabelled != 0 {
+		t.Fatalf("%d blocks sealed otherwise than Sealed(rows) says (%v)", mislabelled, err)
+	}
+	for service, rows := range storedRows(t, db) {
+		if len(rows) != per*commits || !slices.IsSortedFunc(rows, func(a, b block.Row) int { return cmp.Compare(a.Time, b.Time) }) {
+			t.Fatalf("%s: %d rows (want %d) in time order %v", service, len(rows), per*commits, slices.IsSortedFunc(rows, func(a, b block.Row) int { return cmp.Compare(a.Time, b.Time) }))
+		}
+	}
+}
+
 // Once GroupBlocks blocks are sealed, their bloom filters move, line by
 // line, into a filter group: each block's words are still found there,
 // through its own slot, and the blocks keep their word counts.
