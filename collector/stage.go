@@ -93,50 +93,104 @@ func (c *Collector) runStage(giveUp context.Context, st stage) error {
 }
 
 // gatherStage groups incoming batches into one write per gather interval
-// (or gatherEvents), which is what makes FTS5 ingestion fast.
+// (or gatherEvents), which is what makes the index's commits cheap per
+// event. An event's wait counts from when it could first have been taken:
+// batches that queued up during a write are as old as that write's start,
+// so a slow commit does not add a whole interval to the freshness of what
+// arrived while it ran. A write that is due takes every batch already
+// waiting first (up to gatherEvents), so under load a commit holds what
+// queued during the last one instead of idling for the interval.
 func (c *Collector) gatherStage(giveUp context.Context, st stage) error {
 	ticker := time.NewTicker(st.gather / 2)
 	defer ticker.Stop()
-	var pending []schema.Event
-	var oldest time.Time
-	lastLen := 0 // events in the last write: pending starts that large
+	g := gathering{st: &st}
 	write := func() {
-		lastLen = len(pending)
-		c.write(giveUp, st, pending)
-		pending = nil
+		start := time.Now()
+		g.lastLen = len(g.pending)
+		c.write(giveUp, st, g.pending)
+		g.pending = nil
+		if len(st.in) > 0 {
+			g.queuedSince = start // waiting since the write began, at most
+		} else {
+			g.queuedSince = time.Time{}
+		}
 	}
 	for {
 		select {
 		case batch, ok := <-st.in:
-			if !ok {
-				if len(pending) > 0 {
-					c.write(giveUp, st, pending)
+			if ok {
+				g.add(batch)
+				if !g.due(st.gather) {
+					continue
 				}
-				return nil
+				ok = g.drain()
 			}
-			st.took(batch)
-			if len(pending) == 0 {
-				oldest = time.Now()
-				// Grown from nothing, pending was copied over and over
-				// (measured, with the proxy's batch, 4 % of the CPU).
-				pending = make([]schema.Event, 0, max(lastLen, len(batch)))
-			}
-			pending = append(pending, batch...)
-			if len(pending) >= st.gatherEvents || time.Since(oldest) >= st.gather {
+			if len(g.pending) > 0 {
 				write()
+			}
+			if !ok {
+				return nil
 			}
 		case <-ticker.C:
 			if st.tick != nil {
 				st.tick()
 			}
 			switch {
-			case len(pending) > 0 && time.Since(oldest) >= st.gather/2:
+			case len(g.pending) > 0 && g.due(st.gather/2):
 				write()
-			case len(pending) == 0 && st.idle != nil:
+			case len(g.pending) == 0 && st.idle != nil:
 				st.idle()
 			}
 		}
 	}
+}
+
+// gathering is what a gather stage holds between writes.
+type gathering struct {
+	st      *stage
+	pending []schema.Event
+	oldest  time.Time // when the first pending batch could have been taken
+	// queuedSince, when set, is the start of the last write, which batches
+	// were waiting at the end of
+	queuedSince time.Time
+	lastLen     int // events in the last write: pending starts that large
+}
+
+func (g *gathering) add(batch []schema.Event) {
+	g.st.took(batch)
+	if len(g.pending) == 0 {
+		g.oldest = time.Now()
+		if !g.queuedSince.IsZero() {
+			g.oldest, g.queuedSince = g.queuedSince, time.Time{}
+		}
+		// Grown from nothing, pending was copied over and over
+		// (measured, with the proxy's batch, 4 % of the CPU).
+		g.pending = make([]schema.Event, 0, max(g.lastLen, len(batch)))
+	}
+	g.pending = append(g.pending, batch...)
+}
+
+// due reports whether the pending events should be written: gatherEvents
+// of them, or the oldest waiting for after.
+func (g *gathering) due(after time.Duration) bool {
+	return len(g.pending) >= g.st.gatherEvents || time.Since(g.oldest) >= after
+}
+
+// drain takes the batches already waiting, up to gatherEvents; it
+// reports false when in is closed.
+func (g *gathering) drain() bool {
+	for len(g.pending) < g.st.gatherEvents {
+		select {
+		case batch, ok := <-g.st.in:
+			if !ok {
+				return false
+			}
+			g.add(batch)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 func (st *stage) took(batch []schema.Event) {
