@@ -137,7 +137,10 @@ func regexTest(re *regexp.Regexp) func(string) bool {
 
 // messageCond tests the message itself, which every event has, without
 // boxing it per event as a fieldCond on _msg does.
-type messageCond struct{ test func(string) bool }
+type messageCond struct {
+	test func(string) bool
+	lits []string // literals every message it keeps holds (requiredLiterals)
+}
 
 func (c messageCond) eval(e *evalCtx) bool { return c.test(e.msg) }
 

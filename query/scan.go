@@ -406,9 +406,13 @@ func (r *partReader) keepMatching(b *index.BlockMeta, rows []block.Row, d *doc) 
 	if r.p.words != nil && len(in) > 0 && !r.p.words.mayMatch(d.blockText(rows, in)) {
 		return nil // a bloom filter's false positive, most likely
 	}
+	marks := r.p.literalMarks(rows, d)
 	out := rows[:0]
 	var ec evalCtx
 	for _, k := range in {
+		if marks != nil && !marks[k] {
+			continue
+		}
 		row := &rows[k]
 		d.reset(row.Message, row.Fields)
 		if r.p.words != nil && !r.p.words.match(d) {
@@ -464,9 +468,13 @@ func (r *partReader) headlessMatching(rows []block.Row, d *doc) []block.Row {
 	if r.p.rows == nil && r.p.words == nil {
 		return rows
 	}
+	marks := r.p.literalMarks(rows, d)
 	out := rows[:0]
 	var ec evalCtx // one for all rows: it escapes
 	for k := range rows {
+		if marks != nil && !marks[k] {
+			continue
+		}
 		row := &rows[k]
 		d.reset(row.Message, row.Fields) // words, and conditions on words, read it
 		if r.p.words != nil && !r.p.words.match(d) {

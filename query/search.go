@@ -123,6 +123,9 @@ type plan struct {
 	lo       int64    // Since in ns
 	hi       int64    // Until in ns
 	parts    []index.Partition
+	// msgLiteral is text every kept event's message holds (see
+	// messageLiteral): rows without it are not tested
+	msgLiteral string
 }
 
 // The range of event times: int64 nanoseconds since 1970.
@@ -210,6 +213,7 @@ func (p *plan) addExpr() error {
 	if len(c.rows) > 0 {
 		p.rows = andCond(c.rows)
 		p.rowNames = c.rowNames
+		p.msgLiteral = p.messageLiteral()
 	}
 	return nil
 }

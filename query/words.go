@@ -33,6 +33,7 @@ type doc struct {
 	lowered         bool
 	text            textFilter // the event's text, once lowered
 	block           textFilter // blockText's
+	marks           []bool     // a block's rows holding a literal (plan.literalMarks)
 }
 
 func (d *doc) reset(message, fields string) {
