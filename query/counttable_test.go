@@ -122,3 +122,22 @@ func TestTallyMergesTwinsOfStrings(t *testing.T) {
 		t.Errorf("top 5: got %v, want %v", got, expected)
 	}
 }
+
+// A string's key made in registers is the key copy makes: its length
+// with the NUL, its bytes, zeros after.
+func TestStringKeyWordsMatchTheCopiedKey(t *testing.T) {
+	const text = "abcdefghijklmnopqrstuvwxyz0123456789"
+	for n := 0; n < len(shortKey{}.b); n++ {
+		for start := 0; start+n <= len(text); start += 7 {
+			s := text[start : start+n]
+			k := shortKey{n: uint8(n + 1)}
+			copy(k.b[:], s)
+			w0, w1, w2 := stringKeyWords(s)
+			var got shortKey
+			*got.words() = [3]uint64{w0, w1, w2}
+			if got != k || hashWords(w0, w1, w2) != k.hash() {
+				t.Fatalf("key of %q: %v, want %v", s, got, k)
+			}
+		}
+	}
+}

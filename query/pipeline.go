@@ -453,10 +453,8 @@ func (t *tally) addColumn(col *block.Column) bool {
 			return false
 		}
 		for _, s := range col.Texts {
-			if len(s) < len(shortKey{}.b) { // the key straight from s: one copy a value, not two
-				k := shortKey{n: uint8(len(s) + 1)}
-				copy(k.b[:], s) // and the NUL after it is there already
-				t.putOff(k)
+			if len(s) < len(shortKey{}.b) { // the key straight from s, with its NUL
+				t.putOffWords(stringKeyWords(s))
 				continue
 			}
 			t.key = append(append(t.key[:0], s...), 0)
@@ -474,14 +472,20 @@ func (t *tally) addColumn(col *block.Column) bool {
 // putOff counts k, a string's key, when its part of the index is looked
 // up.
 func (t *tally) putOff(k shortKey) {
+	w := k.words()
+	t.putOffWords(w[0], w[1], w[2])
+}
+
+// putOffWords is putOff of the key whose words are w0, w1 and w2.
+func (t *tally) putOffWords(w0, w1, w2 uint64) {
 	if t.pending == nil {
 		t.useArena()
 		if t.pending = arenaSlice[shortKey](t.arena, keyParts*pendingLookups); t.pending == nil {
 			t.pending = make([]shortKey, keyParts*pendingLookups)
 		}
 	}
-	part := k.part()
-	t.pending[part*pendingLookups+int(t.waiting[part])] = k
+	part := int(hashWords(w0, w1, w2) >> (64 - keyPartBits))
+	*t.pending[part*pendingLookups+int(t.waiting[part])].words() = [3]uint64{w0, w1, w2}
 	t.npending++
 	if t.waiting[part]++; t.waiting[part] == pendingLookups {
 		t.lookUp(part)
