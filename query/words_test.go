@@ -1,6 +1,8 @@
 package query
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/zlog/zlog/collector/index/block"
@@ -39,5 +41,30 @@ func TestBlockTextRulesOutOnlyAbsentWords(t *testing.T) {
 	apart := []block.Row{{Message: "nee", Fields: "dle"}}
 	if d.blockText(apart, []int{0}).MayContain("needle") {
 		t.Error("a word was found across two texts")
+	}
+}
+
+// Lower-casing eight bytes at a time gives what the table gives byte by
+// byte, and sees a byte beyond ASCII wherever it is.
+func TestLowerASCIIMatchesTheTable(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 5000 {
+		src := make([]byte, r.IntN(40))
+		for i := range src {
+			switch r.IntN(4) {
+			case 0:
+				src[i] = byte(r.IntN(256))
+			default:
+				src[i] = byte('@' + r.IntN(60)) // around A-Z and a-z
+			}
+		}
+		want, nonASCII := make([]byte, len(src)), false
+		for i, c := range src {
+			want[i], nonASCII = asciiLower[c], nonASCII || c >= 0x80
+		}
+		got := make([]byte, len(src))
+		if hi := lowerASCII(got, string(src)); !bytes.Equal(got, want) || hi != nonASCII {
+			t.Fatalf("%q: %q %v, want %q %v", src, got, hi, want, nonASCII)
+		}
 	}
 }
