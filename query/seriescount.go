@@ -49,7 +49,14 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 			return p.wrapErr(part.Path, err)
 		}
 	}
-	blocks, err := r.blocks(ctx)
+	serviceGroups := map[string]int64{} // with byService
+	counts := groupCounts{}
+	var blocks []index.BlockMeta
+	if byService && r.wholeWindowInBucket(bucket) {
+		blocks, err = r.totalsByService(ctx, bucket, groupOf, serviceGroups, counts)
+	} else {
+		blocks, err = r.blocks(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -57,8 +64,6 @@ func (p *plan) countSeries(ctx context.Context, part index.Partition, bucket fun
 	for id, s := range r.series {
 		groups.set(id, groupOf(&s))
 	}
-	serviceGroups := map[string]int64{} // with byService
-	counts := groupCounts{}
 	var todo []countJob
 	for i := range blocks {
 		b := &blocks[i]
@@ -183,6 +188,34 @@ func (t *blockTally) flush(into groupCounts) {
 
 // wholeInBucket reports whether a block counts as a whole: nothing needs
 // its events, and it lies inside the window and one bucket.
+// wholeWindowInBucket reports whether every block inside the window is
+// counted whole in one bucket: the window is one bucket and the plan needs
+// no event's text.
+func (r *partReader) wholeWindowInBucket(bucket func(int64) int64) bool {
+	return r.p.words == nil && r.p.rows == nil && bucket(r.p.lo) == bucket(r.p.hi)
+}
+
+// totalsByService counts the blocks wholly inside the window by service
+// from SQLite's sums (see index.ServiceTotals) and returns the others,
+// which a count decodes.
+func (r *partReader) totalsByService(ctx context.Context, bucket func(int64) int64, groupOf func(*index.Series) int64,
+	serviceGroups map[string]int64, counts groupCounts) ([]index.BlockMeta, error) {
+	totals, err := index.ServiceTotals(ctx, r.db, r.p.lo, r.p.hi)
+	if err != nil {
+		return nil, r.p.wrapErr(r.path, err)
+	}
+	for _, t := range totals {
+		g := groupOf(&index.Series{Service: t.Service})
+		serviceGroups[t.Service] = g
+		counts.add(g, bucket(r.p.lo), t.Rows, t.MaxTime)
+	}
+	across, err := index.ReadBlocksAcross(ctx, r.db, r.p.lo, r.p.hi, false)
+	if err != nil {
+		return nil, r.p.wrapErr(r.path, err)
+	}
+	return across, nil
+}
+
 func (r *partReader) wholeInBucket(b *index.BlockMeta, bucket func(int64) int64) bool {
 	return r.p.words == nil && r.p.rows == nil && r.inside(b) && bucket(b.MinTime) == bucket(b.MaxTime)
 }

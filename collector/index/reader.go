@@ -232,6 +232,45 @@ func ReadBlocks(ctx context.Context, db tx, lo, hi int64, services []string, wit
 	return scanBlocks(ctx, db, stmt+" ORDER BY max_time DESC, id DESC", args...)
 }
 
+// ReadBlocksAcross returns the blocks holding events of [lo, hi] that are
+// not wholly inside it, newest first: the ones ServiceTotals leaves out.
+func ReadBlocksAcross(ctx context.Context, db tx, lo, hi int64, withSeries bool) ([]BlockMeta, error) {
+	return scanBlocks(ctx, db, "SELECT "+blockColumns(withSeries)+` FROM blocks
+		WHERE max_time >= ? AND min_time <= ? AND (min_time < ? OR max_time > ?) ORDER BY max_time DESC, id DESC`, lo, hi, lo, hi)
+}
+
+// ServiceTotal is the events of a service's blocks and the newest time
+// among them.
+type ServiceTotal struct {
+	Service       string
+	Rows, MaxTime int64
+}
+
+// ServiceTotals sums the events of the blocks wholly inside [lo, hi] per
+// service, in SQLite from blocks_by_time_covering: a count by service
+// over a day of 10M events read two thousand block rows through
+// database/sql to add them up (measured: a fifth of logq's time).
+func ServiceTotals(ctx context.Context, db tx, lo, hi int64) ([]ServiceTotal, error) {
+	rows, err := db.QueryContext(ctx, `SELECT service, sum(rows), max(max_time) FROM blocks
+		WHERE max_time >= ? AND max_time <= ? AND min_time >= ? GROUP BY service`, lo, hi, lo)
+	if err != nil {
+		return nil, fmt.Errorf("sum blocks by service: %w", err)
+	}
+	defer rows.Close()
+	var out []ServiceTotal
+	for rows.Next() {
+		var t ServiceTotal
+		if err := rows.Scan(&t.Service, &t.Rows, &t.MaxTime); err != nil {
+			return nil, fmt.Errorf("sum blocks by service: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sum blocks by service: %w", err)
+	}
+	return out, nil
+}
+
 // ofServices narrows a statement's WHERE to rows of services, when any.
 func ofServices(stmt string, args []any, services []string) (string, []any) {
 	if len(services) == 0 {
