@@ -186,8 +186,6 @@ func (t *blockTally) flush(into groupCounts) {
 	t.counts = t.counts[:0]
 }
 
-// wholeInBucket reports whether a block counts as a whole: nothing needs
-// its events, and it lies inside the window and one bucket.
 // wholeWindowInBucket reports whether every block inside the window is
 // counted whole in one bucket: the window is one bucket and the plan needs
 // no event's text.
@@ -216,6 +214,8 @@ func (r *partReader) totalsByService(ctx context.Context, bucket func(int64) int
 	return across, nil
 }
 
+// wholeInBucket reports whether a block counts as a whole: nothing needs
+// its events, and it lies inside the window and one bucket.
 func (r *partReader) wholeInBucket(b *index.BlockMeta, bucket func(int64) int64) bool {
 	return r.p.words == nil && r.p.rows == nil && r.inside(b) && bucket(b.MinTime) == bucket(b.MaxTime)
 }
