@@ -251,22 +251,30 @@ type ServiceTotal struct {
 // over a day of 10M events read two thousand block rows through
 // database/sql to add them up (measured: a fifth of logq's time).
 func ServiceTotals(ctx context.Context, db tx, lo, hi int64) ([]ServiceTotal, error) {
-	rows, err := db.QueryContext(ctx, `SELECT service, sum(rows), max(max_time) FROM blocks
+	return queryAll(ctx, db, "sum blocks by service", func(rows *sql.Rows, t *ServiceTotal) error {
+		return rows.Scan(&t.Service, &t.Rows, &t.MaxTime)
+	}, `SELECT service, sum(rows), max(max_time) FROM blocks
 		WHERE max_time >= ? AND max_time <= ? AND min_time >= ? GROUP BY service`, lo, hi, lo)
+}
+
+// queryAll runs stmt and scans each row it returns into a T; what names
+// the query in its errors.
+func queryAll[T any](ctx context.Context, db tx, what string, scan func(*sql.Rows, *T) error, stmt string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sum blocks by service: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []ServiceTotal
+	var out []T
 	for rows.Next() {
-		var t ServiceTotal
-		if err := rows.Scan(&t.Service, &t.Rows, &t.MaxTime); err != nil {
-			return nil, fmt.Errorf("sum blocks by service: %w", err)
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		out = append(out, t)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sum blocks by service: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
@@ -287,23 +295,9 @@ func ReadBlocksByID(ctx context.Context, db tx, ids []int64, withSeries bool) ([
 }
 
 func scanBlocks(ctx context.Context, db tx, stmt string, args ...any) ([]BlockMeta, error) {
-	rows, err := db.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read blocks: %w", err)
-	}
-	defer rows.Close()
-	var out []BlockMeta
-	for rows.Next() {
-		var b BlockMeta
-		if err := rows.Scan(&b.ID, &b.Service, &b.MinTime, &b.MaxTime, &b.Rows, &b.series); err != nil {
-			return nil, fmt.Errorf("read blocks: %w", err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read blocks: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, db, "read blocks", func(rows *sql.Rows, b *BlockMeta) error {
+		return rows.Scan(&b.ID, &b.Service, &b.MinTime, &b.MaxTime, &b.Rows, &b.series)
+	}, stmt, args...)
 }
 
 // EachUngroupedBloom calls fn with the id and bloom filter of each block
