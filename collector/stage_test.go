@@ -11,10 +11,12 @@ import (
 	"github.com/zlog/zlog/schema"
 )
 
-// slowSink holds its first write until release is closed, and reports
-// each write's size and when it began and ended.
+// slowSink's first write takes hold, as a slow commit does; it says when
+// that write began, and reports each write's size and when it began and
+// ended.
 type slowSink struct {
-	release chan struct{}
+	hold    time.Duration
+	started chan struct{}
 	writes  chan sinkWrite
 	n       int
 }
@@ -27,7 +29,8 @@ type sinkWrite struct {
 func (s *slowSink) Write(_ context.Context, batch []schema.Event) error {
 	w := sinkWrite{events: len(batch), start: time.Now()}
 	if s.n++; s.n == 1 {
-		<-s.release
+		close(s.started)
+		<-time.After(s.hold)
 	}
 	w.end = time.Now()
 	s.writes <- w
@@ -44,19 +47,17 @@ func TestGatherCountsWaitFromWhenEventsQueued(t *testing.T) {
 	const gather = 2 * time.Second
 	c := &Collector{logger: slog.New(slog.DiscardHandler), stages: newStageMetrics(prometheus.NewRegistry(), "index")}
 	in := make(chan []schema.Event, 8)
-	sink := &slowSink{release: make(chan struct{}), writes: make(chan sinkWrite, 8)}
+	// The first commit is slow: the events queued behind it have waited an
+	// interval by the time it ends.
+	sink := &slowSink{hold: gather, started: make(chan struct{}), writes: make(chan sinkWrite, 8)}
 	done := make(chan error, 1)
 	go func() {
 		done <- c.gatherStage(context.Background(), stage{name: "index", sink: sink, in: in, gather: gather, gatherEvents: 3})
 	}()
 	in <- make([]schema.Event, 3) // due at once: gatherEvents
-	for len(in) > 0 {             // the first write has begun once the stage took it
-		time.Sleep(time.Millisecond)
-	}
+	<-sink.started
 	in <- make([]schema.Event, 1)
-	time.Sleep(gather) // the first commit is slow: the event behind it has waited an interval
 	in <- make([]schema.Event, 1)
-	close(sink.release)
 	first, second := <-sink.writes, <-sink.writes
 	close(in)
 	if err := <-done; err != nil {
