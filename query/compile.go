@@ -264,7 +264,8 @@ func (c *compiler) leaf(x ql.Filter) (cond, error) {
 			return nil, ql.Errorf(c.src, x.Pos, "%v", err)
 		}
 		if orMessage(field) == ql.Message {
-			return messageCond{test: regexTest(re), lits: requiredLiterals(re)}, nil
+			lits := requiredLiterals(re)
+			return messageCond{test: regexTest(re, lits), lits: lits}, nil
 		}
 		return fieldCond{field: field, test: matchesRegex(re)}, nil
 	case *ql.Exists:

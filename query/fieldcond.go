@@ -119,12 +119,12 @@ func shadowsFields(name string) bool {
 // cannot match for less than the regexp's own setup per value costs
 // (measured: a third of a regex over an hour of 10M events).
 func matchesRegex(re *regexp.Regexp) func(any) bool {
-	test := regexTest(re)
+	test := regexTest(re, requiredLiterals(re))
 	return func(v any) bool { return test(schema.FormatValue(v)) }
 }
 
-func regexTest(re *regexp.Regexp) func(string) bool {
-	lits := requiredLiterals(re)
+// regexTest tests a text with re once it holds lits (requiredLiterals).
+func regexTest(re *regexp.Regexp, lits []string) func(string) bool {
 	return func(s string) bool {
 		for _, l := range lits {
 			if !strings.Contains(s, l) {
