@@ -217,7 +217,11 @@ func (r *partReader) wordCandidates(ctx context.Context) (map[int64]bool, int, e
 	// The lines of every word the filters may be asked about are read in
 	// one statement.
 	var hashes []uint64
-	r.p.words.filterWords(func(w string) { hashes = append(hashes, block.HashWord(w)) })
+	r.p.words.filterWords(func(w string) {
+		if h := block.HashWord(w); !slices.Contains(hashes, h) {
+			hashes = append(hashes, h)
+		}
+	})
 	if err := index.LoadLines(ctx, r.db, groups, hashes); err != nil {
 		return nil, 0, r.p.wrapErr(r.path, err)
 	}
@@ -231,9 +235,9 @@ func (r *partReader) wordCandidates(ctx context.Context) (map[int64]bool, int, e
 			}
 		}
 	}
-	if err := index.EachUngroupedBloom(ctx, r.db, r.p.lo, r.p.hi, func(id int64, b block.Bloom) {
+	if err := index.EachUngroupedLines(ctx, r.db, r.p.lo, r.p.hi, hashes, func(id int64, p block.Probe) {
 		total++
-		if r.p.words.mayMatch(b) {
+		if r.p.words.mayMatch(p) {
 			candidates[id] = true
 		}
 	}); err != nil {

@@ -378,7 +378,7 @@ func checkGroups(t *testing.T, db *sql.DB) {
 	var grouped, nullBlooms, ungrouped int
 	db.QueryRow("SELECT count(*) FROM blocks WHERE grp = ?", g.ID).Scan(&grouped)
 	db.QueryRow("SELECT count(*) FROM blocks WHERE id NOT IN (SELECT id FROM block_blooms)").Scan(&nullBlooms)
-	if err := EachUngroupedBloom(ctx, db, -1<<63, 1<<63-1, func(int64, block.Bloom) { ungrouped++ }); err != nil {
+	if err := EachUngroupedLines(ctx, db, -1<<63, 1<<63-1, nil, func(int64, block.Probe) { ungrouped++ }); err != nil {
 		t.Fatal(err)
 	}
 	if grouped != GroupBlocks || nullBlooms != GroupBlocks || ungrouped != blocks-GroupBlocks {
@@ -450,5 +450,66 @@ func TestManyNewSeriesInOneCommit(t *testing.T) {
 		if s.Host != host(i) || (s.Labels["env"] == "prod") != (i%3 == 0) {
 			t.Fatalf("event %d stored under series %d = %+v, want host %s", i, r.Series, s, host(i))
 		}
+	}
+}
+
+// The lines SQLite cuts out of ungrouped filters answer as the whole
+// filters do, whatever their size, and a damaged filter says yes.
+func TestUngroupedLinesAnswerAsTheirFilters(t *testing.T) {
+	at := time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC)
+	db := writeCommits(t, at, groupCommits(at)[:7]...)
+	ctx := context.Background()
+	var words []string
+	for i := range 7 {
+		words = append(words, fmt.Sprintf("block%d", i), fmt.Sprintf("id%d", i*97))
+	}
+	for i := range 200 {
+		words = append(words, fmt.Sprintf("absent%d", i))
+	}
+	if _, err := db.Exec("UPDATE block_blooms SET bloom = substr(bloom, 1, length(bloom) - 1) WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	blooms := map[int64]block.Bloom{}
+	rows, err := db.Query("SELECT id, bloom FROM block_blooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			t.Fatal(err)
+		}
+		blooms[id] = b
+	}
+	var found, ruledOut int
+	for len(words) > 0 {
+		batch := words[:min(40, len(words))]
+		words = words[len(batch):]
+		var hashes []uint64
+		for _, w := range batch {
+			hashes = append(hashes, block.HashWord(w))
+		}
+		seen := 0
+		err := EachUngroupedLines(ctx, db, -1<<63, 1<<63-1, hashes, func(id int64, p block.Probe) {
+			seen++
+			for _, w := range batch {
+				got, want := p.MayContain(w), blooms[id].MayContain(w)
+				if got != want || (id == 2 && !got) {
+					t.Errorf("block %d, %q: lines say %v, the filter %v", id, w, got, want)
+				}
+				if got {
+					found++
+				} else {
+					ruledOut++
+				}
+			}
+		})
+		if err != nil || seen != len(blooms) || seen != 7 {
+			t.Fatalf("%d of %d filters seen: %v", seen, len(blooms), err)
+		}
+	}
+	if ruledOut < 1000 || found < 14 {
+		t.Fatalf("%d words found, %d ruled out: the test asks too little", found, ruledOut)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/zlog/zlog/collector/index/block"
 	"github.com/zlog/zlog/schema"
@@ -300,13 +301,53 @@ func scanBlocks(ctx context.Context, db tx, stmt string, args ...any) ([]BlockMe
 	}, stmt, args...)
 }
 
-// EachUngroupedBloom calls fn with the id and bloom filter of each block
-// with events in [lo, hi] whose filter is not in a filter group. The
-// filter is SQLite's buffer: fn must not keep it.
-func EachUngroupedBloom(ctx context.Context, db tx, lo, hi int64, fn func(id int64, b block.Bloom)) error {
-	return eachBlob(ctx, db, "read block filters", func(id int64, b []byte) { fn(id, b) },
-		`SELECT b.id, f.bloom FROM blocks b INDEXED BY blocks_ungrouped JOIN block_blooms f ON f.id = b.id
-		WHERE b.grp IS NULL AND b.max_time >= ? AND b.min_time <= ?`, lo, hi)
+// EachUngroupedLines calls fn with the id of each block with events in
+// [lo, hi] whose filter is not in a filter group, and the lines its
+// filter holds for hashes (block.LineOf, worked out by SQLite from the
+// filter's size): a few bytes a block rather than its whole filter. The
+// lines are SQLite's buffers: fn must not keep them.
+func EachUngroupedLines(ctx context.Context, db tx, lo, hi int64, hashes []uint64, fn func(id int64, p block.Probe)) error {
+	cols, args := ungroupedLineColumns(hashes)
+	rows, err := db.QueryContext(ctx, `SELECT b.id`+cols+` FROM blocks b INDEXED BY blocks_ungrouped
+		JOIN block_blooms f ON f.id = b.id WHERE b.grp IS NULL AND b.max_time >= ? AND b.min_time <= ?`,
+		append(args, lo, hi)...)
+	if err != nil {
+		return fmt.Errorf("read block filters: %w", err)
+	}
+	defer rows.Close()
+	var id int64
+	lines := make([]sql.RawBytes, len(hashes))
+	dest := []any{&id}
+	for i := range lines {
+		dest = append(dest, &lines[i])
+	}
+	probe := block.Probe{Hashes: hashes, Lines: make([][]byte, len(hashes))}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read block filters: %w", err)
+		}
+		for i := range lines {
+			probe.Lines[i] = lines[i]
+		}
+		fn(id, probe)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read block filters: %w", err)
+	}
+	return nil
+}
+
+// ungroupedLineColumns selects the line of each hash from a filter f of
+// whole lines (nothing from a damaged one, which then says yes).
+func ungroupedLineColumns(hashes []uint64) (string, []any) {
+	var cols strings.Builder
+	args := make([]any, len(hashes))
+	for i, h := range hashes {
+		args[i] = int64(h >> 32) // block.LineOf: (h>>32) * lines >> 32
+		fmt.Fprintf(&cols, `, CASE WHEN length(f.bloom) %% %[1]d = 0
+			THEN substr(f.bloom, 1 + %[1]d * ((?%[2]d * (length(f.bloom) / %[1]d)) >> 32), %[1]d) END`, block.LineBytes, i+1)
+	}
+	return cols.String(), args
 }
 
 // EachCountsByID calls fn with the word counts of each block of ids. The
