@@ -37,6 +37,7 @@ import (
 	"github.com/zlog/zlog/collector/vlsink"
 	"github.com/zlog/zlog/collector/vlstore"
 	"github.com/zlog/zlog/query"
+	"github.com/zlog/zlog/query/api"
 	"github.com/zlog/zlog/query/vlsearch"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/schema/buildinfo/buildmetric"
@@ -51,6 +52,11 @@ type Options struct {
 	XPubAddr string // "tcp://*:4445"
 	HTTPAddr string // /metrics, /healthz and the query API; "127.0.0.1:4446"; "" or "off" disables
 	APIToken string // bearer token the query API and /metrics require; "" requires none
+	// QuerySocket serves the query API on <data>/query.sock too, with the
+	// sqlite store: logq on this host asks it rather than opening the
+	// index itself, and is answered from a process whose memory is
+	// already warm (a cold logq faulted in thousands of pages). true.
+	QuerySocket bool
 	// FollowStallTimeout: a follow or tail client of the API that accepts
 	// nothing for this long is disconnected; 30s.
 	FollowStallTimeout time.Duration
@@ -110,7 +116,7 @@ func DefaultOptions() Options {
 		data = "./data"
 	}
 	return Options{
-		DataDir: data, XSubAddr: "tcp://*:4444", XPubAddr: "tcp://*:4445", HTTPAddr: "127.0.0.1:4446",
+		DataDir: data, XSubAddr: "tcp://*:4444", XPubAddr: "tcp://*:4445", HTTPAddr: "127.0.0.1:4446", QuerySocket: true,
 		FollowStallTimeout: 30 * time.Second,
 		MaxEventBytes:      schema.DefaultMaxEvent, MaxFuture: time.Hour,
 		CommitInterval: 100 * time.Millisecond, CommitEvents: 50000, QueueEvents: 32768, ShutdownTimeout: 10 * time.Second,
@@ -157,16 +163,20 @@ func (o *Options) setDefaults() {
 
 // Collector is created by New and started once by Run.
 type Collector struct {
-	opts     Options
-	logger   *slog.Logger
-	reg      *prometheus.Registry
-	proxy    *proxy.Proxy
-	files    *logfile.Sink
-	index    *index.Writer // with the sqlite store
-	vl       *vlsink.Sink  // with the victorialogs store
-	reader   query.Reader  // answers the API with the victorialogs store; nil: the index
-	lock     *dirlock.Lock
-	listener net.Listener
+	opts           Options
+	logger         *slog.Logger
+	reg            *prometheus.Registry
+	proxy          *proxy.Proxy
+	files          *logfile.Sink
+	index          *index.Writer // with the sqlite store
+	vl             *vlsink.Sink  // with the victorialogs store
+	reader         query.Reader  // answers the API with the victorialogs store; nil: the index
+	lock           *dirlock.Lock
+	listener       net.Listener
+	socket         net.Listener // the query socket; nil when not served
+	socketRequests prometheus.Counter
+	apiOnce        sync.Once
+	apiMetrics     api.Metrics
 
 	stages stageMetrics
 
@@ -241,6 +251,13 @@ func New(opts Options, logger *slog.Logger) (*Collector, error) {
 			c.proxy.Close()
 			return nil, fmt.Errorf("listen http %q: %w", opts.HTTPAddr, err)
 		}
+	}
+	if err := c.listenSocket(); err != nil {
+		if c.listener != nil {
+			c.listener.Close()
+		}
+		c.proxy.Close()
+		return nil, err
 	}
 	ok = true
 	return c, nil
@@ -418,6 +435,7 @@ func (c *Collector) Run(ctx context.Context) error {
 
 	var front errgroup.Group
 	httpSrv := c.startHTTP(&front)
+	socketSrv := c.startSocket(&front)
 	front.Go(func() error {
 		defer close(filesIn)
 		return c.proxy.Run(ctx, func(batch []schema.Event) error {
@@ -432,12 +450,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	c.logger.Info("collector ready", "xsub", xsub, "xpub", xpub, "http", httpAddr, "data", c.opts.DataDir)
 
 	<-ctx.Done()
-	var errHTTP error
-	if httpSrv != nil {
-		shCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		errHTTP = httpSrv.Shutdown(shCtx)
-		cancel()
-	}
+	errHTTP := errors.Join(shutdown(socketSrv), shutdown(httpSrv))
 	errFront := front.Wait()
 	errSinks := sinks.Wait()
 	stopConfirm()

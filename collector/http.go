@@ -28,10 +28,7 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	// the API reads every event, and metrics and profiles say much.
 	private := http.NewServeMux()
 	private.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
-	private.Handle("/api/", api.NewHandler(api.Options{
-		IndexDir: filepath.Join(c.opts.DataDir, "index"), Reader: c.reader, Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
-		StallTimeout: c.opts.FollowStallTimeout, Metrics: newAPIMetrics(c.reg),
-	}, c.logger))
+	private.Handle("/api/", c.apiHandler())
 	// Profiles for `go tool pprof`; the listener is loopback-only by default.
 	private.HandleFunc("/debug/pprof/", pprof.Index)
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -43,16 +40,42 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	mux.Handle("GET /{$}", ui)
 	mux.Handle("GET /ui/", ui)
 	mux.Handle("/", api.RequireToken(c.opts.APIToken, private))
-	// Follow and tail stream until their client leaves; shutdown ends them
-	// by cancelling the context every request derives from.
+	return serve(g, "http", c.listener, mux)
+}
+
+// apiHandler is the query API over the collector's store; its metrics are
+// registered once, by the first call.
+func (c *Collector) apiHandler() *api.Handler {
+	c.apiOnce.Do(func() { c.apiMetrics = newAPIMetrics(c.reg) })
+	return api.NewHandler(api.Options{
+		IndexDir: filepath.Join(c.opts.DataDir, "index"), Reader: c.reader, Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
+		StallTimeout: c.opts.FollowStallTimeout, Metrics: c.apiMetrics,
+	}, c.logger)
+}
+
+// serve serves h on l in a goroutine of g. Follow and tail stream until
+// their client leaves; shutdown ends them by cancelling the context every
+// request derives from.
+func serve(g *errgroup.Group, what string, l net.Listener, h http.Handler) *http.Server {
 	base, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return base }}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return base }}
 	srv.RegisterOnShutdown(cancel)
 	g.Go(func() error {
-		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	})
 	return srv
+}
+
+// shutdown stops srv (nil: never started), waiting up to 2 s for its
+// requests.
+func shutdown(srv *http.Server) error {
+	if srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
 }

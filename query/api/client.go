@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,8 +22,12 @@ import (
 // Client asks a collector's query API.
 type Client struct {
 	base  *url.URL
+	name  string // the collector, as errors name it
 	token string
 	http  *http.Client
+	// Warn, when set, hears what the collector's searcher warned of while
+	// answering (WarningHeader).
+	Warn func(msg string)
 }
 
 // NewClient returns a client for base (http://host:port). token, when not
@@ -33,7 +38,24 @@ func NewClient(base, token string) (*Client, error) {
 		return nil, fmt.Errorf("%w: collector address %q is not like http://host:4446", query.ErrBadQuery, base)
 	}
 	// No overall timeout: follow and tail stream for as long as they run.
-	return &Client{base: u, token: token, http: &http.Client{}}, nil
+	return &Client{base: u, name: u.Redacted(), token: token, http: &http.Client{}}, nil
+}
+
+// NewSocketClient returns a client for the query socket at path
+// (SocketPath), or an error when no collector answers there: none was
+// started, or one stopped without removing it.
+func NewSocketClient(path string) (*Client, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("query socket %q: %w", path, err)
+	}
+	conn.Close()
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}
+	u := &url.URL{Scheme: "http", Host: "zlog-collector"}
+	return &Client{base: u, name: path, http: &http.Client{Transport: &http.Transport{DialContext: dial}}}, nil
 }
 
 // maxLine bounds one NDJSON line: an event is at most MaxEvent bytes on the
@@ -52,9 +74,12 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) (*http
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("collector %s: %w", c.base.Redacted(), err)
+		return nil, fmt.Errorf("collector %s: %w", c.name, err)
 	}
 	if resp.StatusCode == http.StatusOK {
+		for _, msg := range resp.Header.Values(WarningHeader) {
+			c.warn(msg)
+		}
 		return resp, nil
 	}
 	defer resp.Body.Close()
@@ -73,7 +98,7 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) (*http
 		}
 		return nil, &rejectedError{fmt.Errorf("%w: %s", query.ErrNoIndex, msg)}
 	}
-	return nil, &rejectedError{fmt.Errorf("collector %s answered %s: %s", c.base.Redacted(), resp.Status, msg)}
+	return nil, &rejectedError{fmt.Errorf("collector %s answered %s: %s", c.name, resp.Status, msg)}
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, params url.Values, v any) error {
@@ -83,7 +108,7 @@ func (c *Client) getJSON(ctx context.Context, path string, params url.Values, v 
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return fmt.Errorf("collector %s: read answer: %w", c.base.Redacted(), err)
+		return fmt.Errorf("collector %s: read answer: %w", c.name, err)
 	}
 	return nil
 }
@@ -153,14 +178,21 @@ func (c *Client) Search(ctx context.Context, q query.Query) (query.Iterator, err
 	if err != nil {
 		return nil, err
 	}
-	return &lineIterator{body: resp.Body, lines: newLineScanner(resp.Body)}, nil
+	return &lineIterator{body: resp.Body, lines: newLineScanner(resp.Body), warn: c.warn}, nil
 }
 
-// line is one NDJSON line: an event, a notice or an error.
+func (c *Client) warn(msg string) {
+	if c.Warn != nil {
+		c.Warn(msg)
+	}
+}
+
+// line is one NDJSON line: an event, a notice, a warning or an error.
 type line struct {
 	schema.Event
-	Notice string `json:"notice"`
-	Error  string `json:"error"`
+	Notice  string `json:"notice"`
+	Warning string `json:"warning"`
+	Error   string `json:"error"`
 }
 
 func newLineScanner(r io.Reader) *bufio.Scanner {
@@ -181,6 +213,7 @@ func decodeLine(b []byte) (line, error) {
 }
 
 type lineIterator struct {
+	warn  func(string)
 	body  io.ReadCloser
 	lines *bufio.Scanner
 	cur   schema.Event
@@ -196,6 +229,10 @@ func (it *lineIterator) Next() bool {
 		if err != nil {
 			it.err = err
 			return false
+		}
+		if l.Warning != "" {
+			it.warn(l.Warning)
+			continue
 		}
 		it.cur = l.Event
 		return true
@@ -243,9 +280,9 @@ func (c *Client) stream(ctx context.Context, path string, v url.Values, emit fun
 		return nil
 	}
 	if err := lines.Err(); err != nil {
-		return fmt.Errorf("collector %s: %w", c.base.Redacted(), err)
+		return fmt.Errorf("collector %s: %w", c.name, err)
 	}
-	return fmt.Errorf("collector %s closed the stream", c.base.Redacted())
+	return fmt.Errorf("collector %s closed the stream", c.name)
 }
 
 // Follow is live.Follow over the API.

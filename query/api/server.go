@@ -91,7 +91,9 @@ func NewHandler(opts Options, logger *slog.Logger) *Handler {
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(&warnWriter{ResponseWriter: w}, r)
+}
 
 // RequireToken lets through only requests carrying "Authorization: Bearer
 // <token>"; an empty token lets everything through.
@@ -167,7 +169,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []stri
 	if !v.Has(pUntil) {
 		q.Until = now
 	}
-	s, err := h.reader()
+	s, err := h.reader(w)
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return q, nil, false
@@ -175,8 +177,9 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []stri
 	return q, s, true
 }
 
-// reader is what answers: Options.Reader, or the index.
-func (h *Handler) reader() (query.Reader, error) {
+// reader is what answers w: Options.Reader, or the index, whose warnings
+// are logged and sent with the answer.
+func (h *Handler) reader(w http.ResponseWriter) (query.Reader, error) {
 	if h.opts.Reader != nil {
 		return h.opts.Reader, nil
 	}
@@ -184,7 +187,12 @@ func (h *Handler) reader() (query.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Warn = func(msg string) { h.logger.Warn(msg) }
+	s.Warn = func(msg string) {
+		h.logger.Warn(msg)
+		if ww, ok := w.(*warnWriter); ok {
+			ww.warn(msg)
+		}
+	}
 	return s, nil
 }
 
@@ -220,6 +228,11 @@ func (h *Handler) search(w http.ResponseWriter, r *http.Request) {
 		ev := it.At()
 		if enc.Encode(&ev) != nil {
 			return // the client went away
+		}
+	}
+	if ww, ok := w.(*warnWriter); ok {
+		for _, msg := range ww.takeLate() {
+			enc.Encode(warningLine{msg})
 		}
 	}
 	if err := it.Err(); err != nil {
@@ -393,7 +406,7 @@ func (h *Handler) context(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s, err := h.reader()
+	s, err := h.reader(w)
 	if err != nil {
 		writeError(w, statusOf(err), err)
 		return
@@ -418,7 +431,7 @@ func (h *Handler) retention(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		RetainedFrom *time.Time `json:"retained_from"`
 	}
-	if s, err := h.reader(); err == nil {
+	if s, err := h.reader(w); err == nil {
 		if t, ok := s.RetainedFrom(); ok {
 			body.RetainedFrom = &t
 		}

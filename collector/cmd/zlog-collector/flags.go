@@ -38,6 +38,7 @@ func parseFlags(args []string, stderr io.Writer) (o collector.Options, logger *s
 	fs.StringVar(&o.XSubAddr, "xsub", o.XSubAddr, "ZeroMQ endpoint agents publish to (XSUB, bound)")
 	fs.StringVar(&o.XPubAddr, "xpub", o.XPubAddr, "ZeroMQ endpoint subscribers read from (XPUB, bound)")
 	fs.StringVar(&o.HTTPAddr, "http", o.HTTPAddr, "address for the web UI (/), the query API, /metrics, /healthz and pprof; \"off\" disables")
+	fs.BoolVar(&o.QuerySocket, "query-socket", o.QuerySocket, "also serve the query API on <data>/query.sock (no token: the directory's permissions guard it), which logq on this host asks instead of opening the index")
 	fs.IntVar(&o.MaxEventBytes, "max-event-bytes", o.MaxEventBytes, "largest event accepted (all frames); a larger one is rejected, its publisher told, and counted")
 	fs.DurationVar(&o.MaxFuture, "max-future", o.MaxFuture, "events dated further ahead of this collector's clock are stored with the receive time, their own kept in the field original_time (counted); 0 accepts any time")
 	fs.DurationVar(&o.CommitInterval, "commit-interval", o.CommitInterval, "longest an event waits for its index commit")
