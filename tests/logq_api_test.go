@@ -61,11 +61,16 @@ func TestQueryAPIMatchesLocal(t *testing.T) {
 		{"search", "user:u3 | stats avg("},
 	} {
 		full := append(append([]string{}, args...), window...)
-		local := harness.Logq(t, binDir, append(full, "--data", data)...)
+		local := harness.Logq(t, binDir, append(full, "--data", data, "--direct")...)
 		remote := harness.Logq(t, binDir, append(full, "--collector", api)...)
 		if local.Code != remote.Code || local.Stdout != remote.Stdout {
 			t.Errorf("logq %q: local exit %d, API exit %d\nlocal:\n%s%s\nAPI:\n%s%s", args, local.Code, remote.Code,
 				local.Stdout, local.Stderr, remote.Stdout, remote.Stderr)
+		}
+		// Without --direct, logq asks the collector through its socket.
+		if socket := harness.Logq(t, binDir, append(full, "--data", data)...); socket.Code != local.Code || socket.Stdout != local.Stdout {
+			t.Errorf("logq %q: local exit %d, through the socket %d\nlocal:\n%s%s\nsocket:\n%s%s", args, local.Code, socket.Code,
+				local.Stdout, local.Stderr, socket.Stdout, socket.Stderr)
 		}
 		if local.Code == 2 && (!strings.HasPrefix(remote.Stderr, "logq: ") || !strings.Contains(remote.Stderr, "invalid query")) {
 			t.Errorf("logq %q over the API: stderr %q, want the reason", args, remote.Stderr)

@@ -31,7 +31,8 @@ func TestQueryCorpus(t *testing.T) {
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
 	loadCorpus(t, col.XSub, count, start)
-	runCorpus(t, evs, start, []string{"--data", data}, []string{"--collector", "http://" + col.HTTP}, nil)
+	// --direct: the engine reading the index in logq, not the socket.
+	runCorpus(t, evs, start, []string{"--data", data, "--direct"}, []string{"--collector", "http://" + col.HTTP}, nil)
 }
 
 // TestQueryCorpusOnVictoriaLogs runs the same corpus over the same events

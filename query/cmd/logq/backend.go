@@ -35,7 +35,7 @@ type backend interface {
 // sourceFlags choose the backend.
 type sourceFlags struct {
 	data, xpub, collector, tokenFile, serverKey, secretKey, store, vlSelect *string
-	partial                                                                 *bool
+	partial, direct                                                         *bool
 }
 
 func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
@@ -48,6 +48,7 @@ func addSourceFlags(fs *flag.FlagSet) *sourceFlags {
 		store:     fs.String("store", envOr("ZLOG_STORE", "sqlite"), "where the events are: sqlite (the collector's SQLite index under --data) or victorialogs (--vl-select) ($ZLOG_STORE)"),
 		vlSelect:  fs.String("vl-select", os.Getenv("ZLOG_VL_SELECT"), "VictoriaLogs' vlselect (or single node) URL, with --store victorialogs, e.g. http://host:9471 ($ZLOG_VL_SELECT)"),
 		partial:   fs.Bool("partial", false, "with --store victorialogs: when a storage node does not answer, list the events of those that do, with a warning (never for --count, stats or pipes)"),
+		direct:    fs.Bool("direct", false, "read the index files under --data even when the collector there answers on its query socket (<data>/query.sock)"),
 		secretKey: fs.String("curve-secret-key", os.Getenv("ZLOG_CURVE_SECRET_KEY"), "logq's CURVE secret key file; its .pub must be in the collector's --authorized-keys ($ZLOG_CURVE_SECRET_KEY)"),
 	}
 }
@@ -62,8 +63,15 @@ func (s *sourceFlags) backend() (backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &localBackend{open: open, live: live.Options{Endpoint: *s.xpub, Curve: curve,
-			Notice: func(msg string) { fmt.Fprintln(os.Stderr, "logq:", msg) }}}, nil
+		local := &localBackend{open: open, live: live.Options{Endpoint: *s.xpub, Curve: curve,
+			Notice: func(msg string) { fmt.Fprintln(os.Stderr, "logq:", msg) }}}
+		if *s.store == "sqlite" && !*s.direct {
+			if c, err := api.NewSocketClient(api.SocketPath(*s.data)); err == nil {
+				c.Warn = warn
+				return &socketBackend{Client: c, local: local}, nil
+			}
+		}
+		return local, nil
 	}
 	var token string
 	if *s.tokenFile != "" {
@@ -92,7 +100,7 @@ func (s *sourceFlags) reader() (func() (query.Reader, error), error) {
 			if err != nil {
 				return nil, err
 			}
-			s.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "logq: warning:", msg) }
+			s.Warn = warn
 			return s, nil
 		}, nil
 	case "victorialogs":
@@ -107,6 +115,56 @@ func (s *sourceFlags) reader() (func() (query.Reader, error), error) {
 		return func() (query.Reader, error) { return r, nil }, nil
 	}
 	return nil, fmt.Errorf("flag --store %q: want sqlite or victorialogs", *s.store)
+}
+
+func warn(msg string) { fmt.Fprintln(os.Stderr, "logq: warning:", msg) }
+
+// socketBackend asks the collector running on --data, through its query
+// socket, what the index answers: its process is warm, where a fresh
+// logq faulted in thousands of pages to read the index (a rare word over
+// 10M events: 61 ms read here, 39 ms asked, measured on a 2-core VM).
+// Live events still come from XPUB, as without it.
+type socketBackend struct {
+	*api.Client
+	local *localBackend
+}
+
+// A query is checked here first, so that a bad one is told in logq's
+// words (--service, --limit) as without the socket, not the API's.
+func (s *socketBackend) Search(ctx context.Context, q query.Query) (query.Iterator, error) {
+	if _, err := query.Compile(q); err != nil {
+		return nil, err
+	}
+	return s.Client.Search(ctx, q)
+}
+
+func (s *socketBackend) Count(ctx context.Context, q query.Query) (int64, error) {
+	if _, err := query.Compile(q); err != nil {
+		return 0, err
+	}
+	return s.Client.Count(ctx, q)
+}
+
+func (s *socketBackend) Run(ctx context.Context, q query.Query) (*query.Table, error) {
+	if _, err := query.Compile(q); err != nil {
+		return nil, err
+	}
+	return s.Client.Run(ctx, q)
+}
+
+func (s *socketBackend) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {
+	if _, err := query.Compile(q); err != nil {
+		return nil, err
+	}
+	return s.Client.Stats(ctx, q, by, every)
+}
+
+func (s *socketBackend) Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error {
+	return s.local.Follow(ctx, q, emit, notice)
+}
+
+func (s *socketBackend) Tail(ctx context.Context, f live.Filter, emit func(*schema.Event) error, notice func(string)) error {
+	return s.local.Tail(ctx, f, emit, notice)
 }
 
 func envOr(key, def string) string {
