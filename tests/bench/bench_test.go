@@ -310,6 +310,10 @@ func subscribeLatencies(t testing.TB, xpub string, stop <-chan struct{}) []float
 	}
 }
 
+// liveLogqRow names the rows of logq on a live collector, which the
+// VictoriaLogs ratios read.
+const liveLogqRow = "logq, live collector (through its socket): "
+
 type searchCase struct {
 	name   string
 	logq   []string
@@ -336,9 +340,12 @@ func (e *env) search(t *testing.T, n int) {
 	t.Logf("%d events loaded in %v", n, time.Since(buildStart))
 	cases := searchCases()
 	// As users query: right after the load, the collector still running.
-	live := map[string][]float64{}
+	// logq asks the running collector through <data>/query.sock; with
+	// --direct it reads the index files itself.
+	live, direct := map[string][]float64{}, map[string][]float64{}
 	for _, c := range cases {
 		live[c.name] = e.timeCommand(t, filepath.Join(e.bin, "logq"), append(slices.Clone(c.logq), "--data", data), false)
+		direct[c.name] = e.timeCommand(t, filepath.Join(e.bin, "logq"), append(slices.Clone(c.logq), "--data", data, "--direct"), false)
 		e.report.add(fmt.Sprintf("Search, %dM events over 24 h (whole process, warm cache)", n/1_000_000),
 			"zlog HTTP API, live collector (whole HTTP request): "+c.name, "ms", e.timeAPI(t, col.HTTP, c.api), "", nil)
 	}
@@ -361,7 +368,8 @@ func (e *env) search(t *testing.T, n int) {
 			target = fmt.Sprintf("<= %g", tgt)
 			pass = func(v float64) bool { return v <= tgt }
 		}
-		e.report.add(section, "logq, live collector: "+c.name, "ms", live[c.name], "", nil)
+		e.report.add(section, liveLogqRow+c.name, "ms", live[c.name], "", nil)
+		e.report.add(section, "logq --direct, live collector (reading the files): "+c.name, "ms", direct[c.name], "", nil)
 		e.report.add(section, "logq: "+c.name, "ms", zl, target, pass)
 		e.report.add(section, "rg: "+c.name, "ms", rg, "", nil)
 		e.report.add(section, "grep: "+c.name, "ms", gr, "", nil)
@@ -420,6 +428,8 @@ func (e *env) queryLanguage(t *testing.T, n int, data, httpAddr string) {
 			target, pass = "<= 100", func(v float64) bool { return v <= 100 }
 		}
 		e.report.add(section, "logq: "+c.name, "ms", e.timeCommand(t, filepath.Join(e.bin, "logq"), append(args, "--", c.logq), false), target, pass)
+		e.report.add(section, "logq --direct (reading the files): "+c.name, "ms",
+			e.timeCommand(t, filepath.Join(e.bin, "logq"), append(args, "--direct", "--", c.logq), false), "", nil)
 	}
 }
 

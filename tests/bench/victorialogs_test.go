@@ -255,7 +255,7 @@ func (e *env) vlSearch(t *testing.T, n int, label string) {
 			t.Logf("VictoriaLogs %s, %s: %d rows, first %v", label, name, len(rows), rows[0]) // to check against logq's answers
 		}
 		e.report.add(section, "VictoriaLogs (whole HTTP request): "+name, "ms", vlt, "", nil)
-		if zl := e.report.median(section, "logq, live collector: "+name); zl > 0 {
+		if zl := e.report.median(section, liveLogqRow+name); zl > 0 {
 			name := fmt.Sprintf("VictoriaLogs / logq on a live collector, %s, %s", name, label)
 			if n >= 10_000_000 { // issue #15: every search case at 10M at least 3× faster
 				e.report.ratioAtLeast(name, median(vlt)/zl, 3)
