@@ -176,6 +176,7 @@ type Collector struct {
 	socket         net.Listener // the query socket; nil when not served
 	socketRequests prometheus.Counter
 	apiOnce        sync.Once
+	conns          *query.ConnPool // the API's partition connections, with the sqlite store
 	apiMetrics     api.Metrics
 
 	stages stageMetrics
@@ -288,6 +289,7 @@ func (c *Collector) openStore() (map[schema.Stream]uint64, error) {
 	if opts.Store != "" && opts.Store != StoreSQLite {
 		return nil, fmt.Errorf("store %q: want %s or %s", opts.Store, StoreSQLite, StoreVictoriaLogs)
 	}
+	c.conns = query.NewConnPool()
 	var err error
 	c.index, err = index.New(index.Options{Dir: filepath.Join(opts.DataDir, "index"), Committed: c.acknowledge, Retain: opts.Retain,
 		MaxBytes: opts.MaxIndexBytes, RetentionEvery: opts.RetentionEvery}, c.logger, newIndexMetrics(c.reg))
@@ -300,7 +302,7 @@ func (c *Collector) openStore() (map[schema.Stream]uint64, error) {
 // indexStage is the stage of the index store.
 func (c *Collector) indexStage(in <-chan []schema.Event) stage {
 	st := stage{name: "index", in: in, gather: c.opts.CommitInterval, gatherEvents: c.opts.CommitEvents,
-		tick: c.keepDataDir, stored: func(n int) { c.backlog.Add(-int64(n)) }}
+		tick: c.tick, stored: func(n int) { c.backlog.Add(-int64(n)) }}
 	if c.vl != nil {
 		st.sink = c.vl
 	} else {
@@ -451,12 +453,25 @@ func (c *Collector) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	errHTTP := errors.Join(shutdown(socketSrv), shutdown(httpSrv))
+	if c.conns != nil {
+		c.conns.Close()
+	}
 	errFront := front.Wait()
 	errSinks := sinks.Wait()
 	stopConfirm()
 	stopGiveUp()
 	group.Wait()
 	return errors.Join(errHTTP, errFront, errSinks, c.closeStorage())
+}
+
+// tick is the index stage's periodic work.
+func (c *Collector) tick() {
+	c.keepDataDir()
+	if c.conns != nil {
+		// A partition retention removed keeps its disk while a connection
+		// to it is open.
+		c.conns.CloseIdle(time.Minute)
+	}
 }
 
 // keepDataDir notices the data directory deleted or replaced under the

@@ -49,7 +49,7 @@ func (c *Collector) apiHandler() *api.Handler {
 	c.apiOnce.Do(func() { c.apiMetrics = newAPIMetrics(c.reg) })
 	return api.NewHandler(api.Options{
 		IndexDir: filepath.Join(c.opts.DataDir, "index"), Reader: c.reader, Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
-		StallTimeout: c.opts.FollowStallTimeout, Metrics: c.apiMetrics,
+		StallTimeout: c.opts.FollowStallTimeout, Metrics: c.apiMetrics, Pool: c.conns,
 	}, c.logger)
 }
 

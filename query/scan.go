@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type partReader struct {
 	p      *plan
 	path   string
 	conn   *sql.DB
+	file   os.FileInfo            // what conn opened, for Searcher.Pool
 	db     *sql.Tx                // one read transaction: every read sees one snapshot
 	series map[int64]index.Series // all of them when filtered; else those read so far
 	// byID points at the series readSeries read: what workers look rows'
@@ -46,14 +48,14 @@ type partReader struct {
 // hears of that). Without label filters it reads no series until events
 // are made of rows: a partition may have thousands.
 func (p *plan) openPart(ctx context.Context, part index.Partition) (*partReader, error) {
-	db, err := index.OpenReadOnly(part.Path)
+	db, file, err := p.s.openPartition(part.Path)
 	if errors.Is(err, index.ErrNotReady) || p.s.skipDamaged(part.Path, err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	r := &partReader{p: p, path: part.Path, conn: db, all: !p.labelFiltered(), series: make(map[int64]index.Series)}
+	r := &partReader{p: p, path: part.Path, conn: db, file: file, all: !p.labelFiltered(), series: make(map[int64]index.Series)}
 	// The collector merges and seals blocks as it writes: what a reader
 	// lists must be what it then reads, so it reads in one transaction.
 	// It lives until close, past the context that opened it (a count
@@ -138,7 +140,7 @@ func (r *partReader) fail(err error) (*partReader, error) {
 
 func (r *partReader) close() {
 	r.db.Rollback() // read only: nothing to keep
-	r.conn.Close()
+	r.p.s.closePartition(r.path, r.conn, r.file)
 }
 
 func (r *partReader) wanted(series int64) bool { return r.all || r.want.has(series) }

@@ -7,6 +7,7 @@ package query
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -59,8 +60,31 @@ type Searcher struct {
 	dir string
 	// Warn, when set, is told (once per file) about a damaged partition
 	// the search skips; its events are not in the answer.
-	Warn   func(msg string)
+	Warn func(msg string)
+	// Pool, when set, keeps the partitions' connections open for the
+	// next search instead of closing them.
+	Pool   *ConnPool
 	warned sync.Map // path → true
+}
+
+// openPartition opens a partition read-only, from the pool when there is
+// one; file is what it opened, nil without a pool.
+func (s *Searcher) openPartition(path string) (db *sql.DB, file os.FileInfo, err error) {
+	if s.Pool != nil {
+		return s.Pool.open(path)
+	}
+	db, err = index.OpenReadOnly(path)
+	return db, nil, err
+}
+
+// closePartition gives a partition's connection back to the pool, or
+// closes it.
+func (s *Searcher) closePartition(path string, db *sql.DB, file os.FileInfo) {
+	if s.Pool != nil && file != nil {
+		s.Pool.put(path, db, file)
+		return
+	}
+	db.Close()
 }
 
 // skipDamaged reports whether err says the partition at path is damaged;

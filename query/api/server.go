@@ -23,7 +23,10 @@ type Options struct {
 	// Reader, when set, answers instead of the index under IndexDir:
 	// VictoriaLogs, for a collector with --store victorialogs.
 	Reader query.Reader
-	Live   live.Options // the collector's live XPUB, for follow and tail (prefixes are set per request)
+	// Pool, when set, keeps the index partitions' connections open from
+	// one request to the next (see query.ConnPool); its owner closes it.
+	Pool *query.ConnPool
+	Live live.Options // the collector's live XPUB, for follow and tail (prefixes are set per request)
 	// StallTimeout: a follow or tail client that accepts nothing for this
 	// long is disconnected and counted, so it cannot hold buffers; 30s.
 	StallTimeout time.Duration
@@ -187,6 +190,7 @@ func (h *Handler) reader(w http.ResponseWriter) (query.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Pool = h.opts.Pool
 	s.Warn = func(msg string) {
 		h.logger.Warn(msg)
 		if ww, ok := w.(*warnWriter); ok {
