@@ -566,7 +566,7 @@ type jobWorker struct {
 	// sealed are the worker's own readers of each partition's sealed
 	// blocks (nil where one could not be opened: the blocks are read
 	// through the partition's transaction).
-	sealed map[*partReader]*index.SealedReader
+	sealed map[*partReader]workerReader
 	c      *block.Codec
 	in     []bool // rowsIn's, reused
 	d      doc
@@ -585,23 +585,44 @@ var ownReaderJobs = 32
 // at its first use; nil when it cannot be opened.
 func (jw *jobWorker) sealedReader(ctx context.Context, r *partReader) *index.SealedReader {
 	if s, ok := jw.sealed[r]; ok {
-		return s
+		return s.r
 	}
 	if jw.sealed == nil {
-		jw.sealed = map[*partReader]*index.SealedReader{}
+		jw.sealed = map[*partReader]workerReader{}
 	}
-	s, err := index.OpenSealedReader(ctx, r.path)
+	var s workerReader
+	var err error
+	if pool := r.p.s.Pool; pool != nil {
+		s.r, s.file, err = pool.openSealed(ctx, r.path)
+		s.pool = pool
+	} else {
+		s.r, err = index.OpenSealedReader(ctx, r.path)
+	}
 	if err != nil {
-		s = nil // the partition's transaction reads every block
+		s = workerReader{} // the partition's transaction reads every block
 	}
+	s.path = r.path
 	jw.sealed[r] = s
-	return s
+	return s.r
+}
+
+// workerReader is a worker's reader of a partition's sealed blocks, and
+// the pool it goes back to.
+type workerReader struct {
+	r    *index.SealedReader
+	path string
+	file os.FileInfo
+	pool *ConnPool
 }
 
 func (jw *jobWorker) close() {
 	for _, s := range jw.sealed {
-		if s != nil {
-			s.Close()
+		switch {
+		case s.r == nil:
+		case s.pool != nil:
+			s.pool.putSealed(s.path, s.r, s.file)
+		default:
+			s.r.Close()
 		}
 	}
 }
