@@ -37,9 +37,20 @@ const maxIdlePerPartition = 2
 // NewConnPool returns an empty pool; Close it when done.
 func NewConnPool() *ConnPool { return &ConnPool{} }
 
-// open returns an idle connection to the partition at path, or opens one.
+// open returns an idle connection to the partition at path, or opens
+// one. Pooled connections read through a memory map (index.Map): their
+// pages stay mapped from one search to the next.
 func (p *ConnPool) open(path string) (*sql.DB, os.FileInfo, error) {
-	return take(p, &p.conns, path, index.OpenReadOnly)
+	return take(p, &p.conns, path, func(path string) (*sql.DB, error) {
+		db, err := index.OpenReadOnly(path)
+		if err == nil {
+			if err = index.Map(context.Background(), db); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+		return db, err
+	})
 }
 
 // put gives a connection back once its search is done with it.
@@ -47,7 +58,7 @@ func (p *ConnPool) put(path string, db *sql.DB, file os.FileInfo) { give(p, &p.c
 
 // openSealed and putSealed are open and put for readers of sealed blocks.
 func (p *ConnPool) openSealed(ctx context.Context, path string) (*index.SealedReader, os.FileInfo, error) {
-	return take(p, &p.sealed, path, func(path string) (*index.SealedReader, error) { return index.OpenSealedReader(ctx, path) })
+	return take(p, &p.sealed, path, func(path string) (*index.SealedReader, error) { return index.OpenSealedReader(ctx, path, true) })
 }
 
 func (p *ConnPool) putSealed(path string, r *index.SealedReader, file os.FileInfo) {

@@ -596,7 +596,7 @@ func (jw *jobWorker) sealedReader(ctx context.Context, r *partReader) *index.Sea
 		s.r, s.file, err = pool.openSealed(ctx, r.path)
 		s.pool = pool
 	} else {
-		s.r, err = index.OpenSealedReader(ctx, r.path)
+		s.r, err = index.OpenSealedReader(ctx, r.path, false)
 	}
 	if err != nil {
 		s = workerReader{} // the partition's transaction reads every block

@@ -184,7 +184,16 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 	if err := db.QueryRow("SELECT count(*) FROM blocks WHERE sealed != (rows >= ?)", FullBlock).Scan(&mislabelled); err != nil || mislabelled != 0 {
 		t.Fatalf("%d blocks sealed otherwise than Sealed(rows) says (%v)", mislabelled, err)
 	}
-	sr, err := OpenSealedReader(context.Background(), PartitionFile(dir, at))
+	for _, mapped := range []bool{false, true} {
+		checkSealedReader(t, db, PartitionFile(dir, at), mapped, sealedMeta)
+	}
+}
+
+// checkSealedReader reads every sealed block through a SealedReader of
+// path, mapped or not, and compares it with what db reads.
+func checkSealedReader(t *testing.T, db *sql.DB, path string, mapped bool, sealed []BlockMeta) {
+	t.Helper()
+	sr, err := OpenSealedReader(context.Background(), path, mapped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +201,17 @@ func TestSmallCommitsMergeIntoFullBlocks(t *testing.T) {
 	if sr.blobs == nil {
 		t.Fatal("sealed blocks are read through database/sql: go-sqlite3's sqlite3 handle was not found")
 	}
+	var size int64
+	if err := sr.blobs.conn.QueryRowContext(context.Background(), "PRAGMA mmap_size").Scan(&size); err != nil || (size > 0) != mapped {
+		t.Fatalf("mapped %v: mmap_size %d, %v", mapped, size, err)
+	}
 	var data, messages []byte // reused, as a query's worker does
-	for _, m := range sealedMeta {
+	for _, m := range sealed {
 		for _, withMessages := range []bool{true, false} {
 			data, messages, err = sr.AppendBlock(context.Background(), m.ID, withMessages, data, messages)
 			wantData, wantMessages, _ := AppendBlock(context.Background(), db, m.ID, withMessages, nil, nil)
 			if err != nil || !bytes.Equal(data, wantData) || !bytes.Equal(messages, wantMessages) || (messages == nil) != (wantMessages == nil) {
-				t.Fatalf("sealed block %d (messages %v) through its own reader: %v", m.ID, withMessages, err)
+				t.Fatalf("sealed block %d (messages %v, mapped %v) through its own reader: %v", m.ID, withMessages, mapped, err)
 			}
 		}
 	}

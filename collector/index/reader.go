@@ -37,6 +37,27 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 	return db, err
 }
 
+// mapSize bounds how much of a partition a mapped reader maps: more than
+// a day's partition holds (the bench's 10M events a day take 330 MB).
+const mapSize = 4 << 30
+
+// Map has SQLite read db's partition through a memory map (PRAGMA
+// mmap_size) rather than a pread per 4 KiB page: for a reader kept open
+// across queries (query.ConnPool), whose pages stay mapped from one to
+// the next. A top by user over a day of 10M events spent a quarter of its
+// time in those preads (measured on a 2-core VM: 110-115 -> 76-96 ms).
+// Not for a short-lived reader: there each page is a page fault instead,
+// dearer than the pread (12-14 µs against about 5 on that VM). As with
+// every mapped store (LMDB, Prometheus' TSDB), an I/O error on the disk,
+// or a partition truncated by hand while it is read, stops the process
+// (SIGBUS) instead of failing the query.
+func Map(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size = %d", mapSize)); err != nil {
+		return fmt.Errorf("map index: %w", err)
+	}
+	return nil
+}
+
 // openAnyVersion opens a partition of this version or an older one, and
 // says which.
 func openAnyVersion(path string) (*sql.DB, int, error) {

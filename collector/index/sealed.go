@@ -22,13 +22,20 @@ type SealedReader struct {
 	data, both *sql.Stmt // without blobs: through database/sql
 }
 
-// OpenSealedReader opens a partition for reading sealed blocks.
-func OpenSealedReader(ctx context.Context, path string) (*SealedReader, error) {
+// OpenSealedReader opens a partition for reading sealed blocks, through
+// a memory map when mapped (see Map).
+func OpenSealedReader(ctx context.Context, path string, mapped bool) (*SealedReader, error) {
 	db, err := OpenReadOnly(path)
 	if err != nil {
 		return nil, err
 	}
 	r := &SealedReader{db: db}
+	if mapped {
+		if err := Map(ctx, db); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("open index %q: %w", path, err)
+		}
+	}
 	if r.blobs, err = openBlobReader(ctx, db); err == nil {
 		return r, nil
 	}
