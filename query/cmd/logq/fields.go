@@ -57,5 +57,5 @@ func runFields(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return runTable(ctx, be, q, *output, filter.location(), stdout, fail)
+	return runTable(ctx, be, q, *output, filter.location(), stdout, nil, fail)
 }

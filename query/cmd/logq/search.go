@@ -101,15 +101,17 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	noteRetention(ctx, stderr, be, q.Since)
+	noted := noteRetention(ctx, stderr, be, q.Since)
+	defer noted()
 	if q.HasPipes() {
 		if *countOnly || *follow {
 			return fail("a query with pipes (| stats …) cannot be used with --count or --follow")
 		}
-		return runTable(ctx, be, q, *output, filter.location(), stdout, fail)
+		return runTable(ctx, be, q, *output, filter.location(), stdout, noted, fail)
 	}
 	if *countOnly {
 		n, err := be.Count(ctx, q)
+		noted()
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -127,6 +129,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	defer closePager()
 	out := bufio.NewWriterSize(dst, 64<<10)
 	if *follow {
+		noted()
 		err := be.Follow(ctx, q, func(ev *schema.Event) error {
 			if err := write(out, ev); err != nil {
 				return err
@@ -143,6 +146,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 		q.Limit = most + 1 // one more tells whether --limit cut the listing
 	}
 	it, err := be.Search(ctx, q)
+	noted()
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	flag "github.com/spf13/pflag"
@@ -96,8 +97,10 @@ func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usa
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	noteRetention(ctx, stderr, be, q.Since)
+	noted := noteRetention(ctx, stderr, be, q.Since)
+	defer noted()
 	st, err := be.Stats(ctx, q, groupBy, bucket)
+	noted()
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -197,8 +200,19 @@ func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars, loc *time.
 
 // noteRetention tells the user when the window reaches back before what
 // the collector's retention has kept: those events cannot be answered for.
-func noteRetention(ctx context.Context, w io.Writer, be backend, since time.Time) {
-	if oldest, ok, err := be.RetainedFrom(ctx); err == nil && ok && since.Before(oldest) {
-		fmt.Fprintf(w, "logq: note: retention removed events before %s; the index cannot answer for earlier times\n", oldest.Format(time.RFC3339))
-	}
+// It asks beside the query (through the collector's socket, two requests
+// one after the other were a millisecond more): the returned func waits
+// for the answer and prints the note, once; call it when the query has
+// answered, and defer it.
+func noteRetention(ctx context.Context, w io.Writer, be backend, since time.Time) (wait func()) {
+	note := make(chan string, 1)
+	go func() { // joined by wait
+		msg := ""
+		if oldest, ok, err := be.RetainedFrom(ctx); err == nil && ok && since.Before(oldest) {
+			msg = fmt.Sprintf("logq: note: retention removed events before %s; the index cannot answer for earlier times\n", oldest.Format(time.RFC3339))
+		}
+		note <- msg
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { fmt.Fprint(w, <-note) }) }
 }

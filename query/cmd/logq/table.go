@@ -17,9 +17,14 @@ import (
 )
 
 // runTable answers a query with pipes: a table, aligned in columns, or
-// with -o json one object per row with the keys in column order.
-func runTable(ctx context.Context, be backend, q query.Query, output string, loc *time.Location, stdout io.Writer, fail func(string, ...any) int) int {
+// with -o json one object per row with the keys in column order. answered,
+// when not nil, is called once the query has answered.
+func runTable(ctx context.Context, be backend, q query.Query, output string, loc *time.Location, stdout io.Writer,
+	answered func(), fail func(string, ...any) int) int {
 	t, err := be.Run(ctx, q)
+	if answered != nil {
+		answered()
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
