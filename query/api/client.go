@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zlog/zlog/query"
@@ -49,8 +50,14 @@ func NewSocketClient(path string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("query socket %q: %w", path, err)
 	}
-	conn.Close()
+	// The connection that found the collector there carries the first
+	// request.
+	var first atomic.Pointer[net.Conn]
+	first.Store(&conn)
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		if c := first.Swap(nil); c != nil {
+			return *c, nil
+		}
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}
