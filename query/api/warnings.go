@@ -12,12 +12,15 @@ import (
 // stream's status line are lines of the stream ({"warning": …}).
 const WarningHeader = "Zlog-Warning"
 
-// warnWriter is a response that takes its searcher's warnings: into its
-// header until the status line is written, after that into late.
+// warnWriter is a response that takes its searcher's warnings, which may
+// come from the searcher's goroutines: they wait in pending and go into
+// the header as the status line is written (by the handler's goroutine,
+// the only one that touches the header); after that they wait in late.
 type warnWriter struct {
 	http.ResponseWriter
 	mu      sync.Mutex
 	written bool
+	pending []string
 	late    []string
 }
 
@@ -26,24 +29,32 @@ func (w *warnWriter) warn(msg string) {
 	defer w.mu.Unlock()
 	if w.written {
 		w.late = append(w.late, msg)
-		return
+	} else {
+		w.pending = append(w.pending, msg)
 	}
-	w.Header().Add(WarningHeader, strings.NewReplacer("\r", " ", "\n", " ").Replace(msg))
 }
 
-// WriteHeader and Write hold the lock while the header may be sent, so
-// that no warning is added to it meanwhile.
-func (w *warnWriter) WriteHeader(status int) {
+// writing marks the status line as going out, with the warnings so far.
+func (w *warnWriter) writing() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.written {
+		return
+	}
 	w.written = true
+	for _, msg := range w.pending {
+		w.Header().Add(WarningHeader, strings.NewReplacer("\r", " ", "\n", " ").Replace(msg))
+	}
+	w.pending = nil
+}
+
+func (w *warnWriter) WriteHeader(status int) {
+	w.writing()
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *warnWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.written = true
+	w.writing()
 	return w.ResponseWriter.Write(b)
 }
 
