@@ -37,7 +37,6 @@ import (
 	"github.com/zlog/zlog/collector/vlsink"
 	"github.com/zlog/zlog/collector/vlstore"
 	"github.com/zlog/zlog/query"
-	"github.com/zlog/zlog/query/api"
 	"github.com/zlog/zlog/query/vlsearch"
 	"github.com/zlog/zlog/schema"
 	"github.com/zlog/zlog/schema/buildinfo/buildmetric"
@@ -175,9 +174,7 @@ type Collector struct {
 	listener       net.Listener
 	socket         net.Listener // the query socket; nil when not served
 	socketRequests prometheus.Counter
-	apiOnce        sync.Once
 	conns          *query.ConnPool // the API's partition connections, with the sqlite store
-	apiMetrics     api.Metrics
 
 	stages stageMetrics
 
@@ -436,8 +433,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 
 	var front errgroup.Group
-	httpSrv := c.startHTTP(&front)
-	socketSrv := c.startSocket(&front)
+	apiH := c.apiHandler()
+	httpSrv := c.startHTTP(&front, apiH)
+	socketSrv := c.startSocket(&front, apiH)
 	front.Go(func() error {
 		defer close(filesIn)
 		return c.proxy.Run(ctx, func(batch []schema.Event) error {

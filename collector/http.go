@@ -18,9 +18,9 @@ import (
 	"github.com/zlog/zlog/query/web"
 )
 
-// startHTTP serves /healthz, /metrics, pprof, the query API and the web UI on the
-// listener New opened, in a goroutine of g; nil without one.
-func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
+// startHTTP serves /healthz, /metrics, pprof, the query API (apiH) and the
+// web UI on the listener New opened, in a goroutine of g; nil without one.
+func (c *Collector) startHTTP(g *errgroup.Group, apiH http.Handler) *http.Server {
 	if c.listener == nil {
 		return nil
 	}
@@ -28,7 +28,7 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	// the API reads every event, and metrics and profiles say much.
 	private := http.NewServeMux()
 	private.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
-	private.Handle("/api/", c.apiHandler())
+	private.Handle("/api/", apiH)
 	// Profiles for `go tool pprof`; the listener is loopback-only by default.
 	private.HandleFunc("/debug/pprof/", pprof.Index)
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -43,13 +43,12 @@ func (c *Collector) startHTTP(g *errgroup.Group) *http.Server {
 	return serve(g, "http", c.listener, mux)
 }
 
-// apiHandler is the query API over the collector's store; its metrics are
-// registered once, by the first call.
+// apiHandler is the query API over the collector's store, served on the
+// HTTP listener and the query socket alike.
 func (c *Collector) apiHandler() *api.Handler {
-	c.apiOnce.Do(func() { c.apiMetrics = newAPIMetrics(c.reg) })
 	return api.NewHandler(api.Options{
 		IndexDir: filepath.Join(c.opts.DataDir, "index"), Reader: c.reader, Live: live.Options{Endpoint: c.proxy.LiveEndpoint, Context: c.proxy.ZMQContext()},
-		StallTimeout: c.opts.FollowStallTimeout, Metrics: c.apiMetrics, Pool: c.conns,
+		StallTimeout: c.opts.FollowStallTimeout, Metrics: newAPIMetrics(c.reg), Pool: c.conns,
 	}, c.logger)
 }
 

@@ -51,13 +51,12 @@ func (c *Collector) listenSocket() error {
 	return nil
 }
 
-// startSocket serves the query API on the query socket, in a goroutine
-// of g; nil without one. It asks no token: see api.SocketName.
-func (c *Collector) startSocket(g *errgroup.Group) *http.Server {
+// startSocket serves the query API (h) on the query socket, in a
+// goroutine of g; nil without one. It asks no token: see api.SocketName.
+func (c *Collector) startSocket(g *errgroup.Group, h http.Handler) *http.Server {
 	if c.socket == nil {
 		return nil
 	}
-	h := c.apiHandler()
 	return serve(g, "query socket", c.socket, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.socketRequests.Inc()
 		h.ServeHTTP(w, r)

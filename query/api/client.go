@@ -120,8 +120,19 @@ func (c *Client) getJSON(ctx context.Context, path string, params url.Values, v 
 	return nil
 }
 
+// check refuses a bad query before it is sent, in the words logq reading
+// the index itself uses (--service, --limit), not the API's parameters;
+// and it saves the round trip.
+func check(q query.Query) error {
+	_, err := query.Compile(q)
+	return err
+}
+
 // Count is query.Searcher.Count over the API.
 func (c *Client) Count(ctx context.Context, q query.Query) (int64, error) {
+	if err := check(q); err != nil {
+		return 0, err
+	}
 	var body struct {
 		Count int64 `json:"count"`
 	}
@@ -135,6 +146,9 @@ func (c *Client) Count(ctx context.Context, q query.Query) (int64, error) {
 // Run is query.Searcher.Run over the API. Values come back as JSON has
 // them: numbers, strings (times in RFC 3339), booleans.
 func (c *Client) Run(ctx context.Context, q query.Query) (*query.Table, error) {
+	if err := check(q); err != nil {
+		return nil, err
+	}
 	var t query.Table
 	if err := c.getJSON(ctx, "api/v1/query", EncodeQuery(q), &t); err != nil {
 		return nil, err
@@ -144,6 +158,9 @@ func (c *Client) Run(ctx context.Context, q query.Query) (*query.Table, error) {
 
 // Stats is query.Searcher.Stats over the API.
 func (c *Client) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {
+	if err := check(q); err != nil {
+		return nil, err
+	}
 	v := EncodeQuery(q)
 	v.Del(pLimit)
 	v.Del(pOrder)
@@ -181,6 +198,9 @@ func (c *Client) Context(ctx context.Context, id string, before, after int) (*qu
 
 // Search is query.Searcher.Search over the API.
 func (c *Client) Search(ctx context.Context, q query.Query) (query.Iterator, error) {
+	if err := check(q); err != nil {
+		return nil, err
+	}
 	resp, err := c.get(ctx, "api/v1/search", EncodeQuery(q))
 	if err != nil {
 		return nil, err

@@ -129,36 +129,6 @@ type socketBackend struct {
 	local *localBackend
 }
 
-// A query is checked here first, so that a bad one is told in logq's
-// words (--service, --limit) as without the socket, not the API's.
-func (s *socketBackend) Search(ctx context.Context, q query.Query) (query.Iterator, error) {
-	if _, err := query.Compile(q); err != nil {
-		return nil, err
-	}
-	return s.Client.Search(ctx, q)
-}
-
-func (s *socketBackend) Count(ctx context.Context, q query.Query) (int64, error) {
-	if _, err := query.Compile(q); err != nil {
-		return 0, err
-	}
-	return s.Client.Count(ctx, q)
-}
-
-func (s *socketBackend) Run(ctx context.Context, q query.Query) (*query.Table, error) {
-	if _, err := query.Compile(q); err != nil {
-		return nil, err
-	}
-	return s.Client.Run(ctx, q)
-}
-
-func (s *socketBackend) Stats(ctx context.Context, q query.Query, by query.GroupBy, every time.Duration) (*query.Stats, error) {
-	if _, err := query.Compile(q); err != nil {
-		return nil, err
-	}
-	return s.Client.Stats(ctx, q, by, every)
-}
-
 func (s *socketBackend) Follow(ctx context.Context, q query.Query, emit func(*schema.Event) error, notice func(string)) error {
 	return s.local.Follow(ctx, q, emit, notice)
 }
