@@ -61,6 +61,8 @@ type Sink struct {
 	// grown from nothing each batch were a twentieth of the collector's
 	// CPU (measured). Dropped when they are many (see keptBufs).
 	bufs map[string][]byte
+	dir  dirState
+	gen  uint64 // the directory's generation for this batch
 }
 
 // keptBufs bounds how many services' line buffers a Sink keeps between
@@ -72,6 +74,7 @@ type openFile struct {
 	path     string
 	size     int64
 	lastUsed time.Time
+	gen      uint64 // the directory's generation when last found at path
 }
 
 // New creates the directory; files are opened on first use.
@@ -110,6 +113,7 @@ func (s *Sink) Write(_ context.Context, batch []schema.Event) error {
 		s.bufs = make(map[string][]byte)
 	}
 	bufs := s.bufs
+	s.gen = s.dir.generation(s.opts.Dir)
 	for svc, b := range bufs {
 		bufs[svc] = b[:0]
 	}
@@ -210,8 +214,8 @@ func firstLineEnd(b []byte) int {
 func (s *Sink) file(service string) (*openFile, error) {
 	now := time.Now()
 	if f, ok := s.files[service]; ok {
-		if f.stillThere() {
-			f.lastUsed = now
+		if f.gen == s.gen || f.stillThere() {
+			f.lastUsed, f.gen = now, s.gen
 			return f, nil
 		}
 		s.logger.Warn("log file removed or replaced under the collector; creating it again", "file", f.path)
@@ -236,7 +240,7 @@ func (s *Sink) file(service string) (*openFile, error) {
 		fh.Close()
 		return nil, fmt.Errorf("open %q: %w", path, err)
 	}
-	f := &openFile{f: fh, path: path, size: st.Size(), lastUsed: now}
+	f := &openFile{f: fh, path: path, size: st.Size(), lastUsed: now, gen: s.gen}
 	s.files[service] = f
 	return f, nil
 }
