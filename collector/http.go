@@ -32,6 +32,8 @@ func (c *Collector) startHTTP(g *errgroup.Group, apiH http.Handler) *http.Server
 	// Profiles for `go tool pprof`; the listener is loopback-only by default.
 	private.HandleFunc("/debug/pprof/", pprof.Index)
 	private.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	// Execution traces (`go tool trace`) show what delays a goroutine.
+	private.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", &c.health)
 	// The web UI's page and assets hold no data: the page asks for the
