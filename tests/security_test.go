@@ -204,7 +204,7 @@ func TestHTTPToken(t *testing.T) {
 	if res.Code != 2 || !strings.Contains(res.Stderr, "bearer token") {
 		t.Errorf("without the token: exit %d, %q; want 2 and a message about the token", res.Code, res.Stderr)
 	}
-	for path, want := range map[string]string{"/healthz": "200", "/metrics": "401", "/api/v1/count": "401", "/debug/pprof/": "401"} {
+	for path, want := range map[string]string{"/healthz": "200", "/metrics": "401", "/api/v1/count": "401", "/debug/pprof/": "401", "/debug/pprof/trace?seconds=0.1": "401"} {
 		out, _ := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", api+path).Output()
 		if string(out) != want {
 			t.Errorf("GET %s without a token: %s, want %s", path, out, want)
@@ -213,6 +213,11 @@ func TestHTTPToken(t *testing.T) {
 	out, _ := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer s3cret-token", api+"/metrics").Output()
 	if string(out) != "200" {
 		t.Errorf("GET /metrics with the token: %s", out)
+	}
+	// An execution trace, for go tool trace.
+	out, _ = exec.Command("curl", "-s", "-H", "Authorization: Bearer s3cret-token", api+"/debug/pprof/trace?seconds=0.1").Output()
+	if !bytes.HasPrefix(out, []byte("go 1.")) {
+		t.Errorf("GET /debug/pprof/trace with the token: %.40q, want an execution trace", out)
 	}
 	// A file's mode: the index and the logs are not for everyone on the host.
 	for _, dir := range []string{filepath.Join(data, "index"), filepath.Join(data, "logs")} {

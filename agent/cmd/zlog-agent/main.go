@@ -115,6 +115,7 @@ func metricsServer(addr string, reg *prometheus.Registry, logger *slog.Logger) (
 	// per line is a budget worth seeing where it goes.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 64 << 10}
 	logger.Info("metrics", "http", ln.Addr().String())
 	return func() error {
