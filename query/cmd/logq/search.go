@@ -48,145 +48,199 @@ Flags:
 
 func runSearch(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("logq search", stderr)
-	filter := addFilterFlags(fs, "1h")
-	limit := fs.Int("limit", 100, "most events to print; 0 prints all, and stderr says when it cut the listing (with --follow: the newest this many, then live)")
-	order := fs.String("order", "newest", "newest (first) or oldest (first)")
-	output := fs.StringP("output", "o", "text", "text (log-file lines), json (one object per line) or raw (message only)")
-	countOnly := fs.Bool("count", false, "print only the number of matching events (--limit does not apply)")
-	follow := fs.BoolP("follow", "f", false, "after the matches in the index, keep printing new ones live, oldest first, until interrupted")
-	around := addContextFlags(fs, 0)
-	colorMode := fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never")
-
+	f := addSearchFlags(fs)
 	words, code, done := parseCommand(fs, args, stdout, searchUsage)
 	if done {
 		return code
 	}
 	fail := failer(stderr)
-
-	q, err := filter.query(words, time.Now())
+	s, err := f.search(fs, words, stdout)
 	if err != nil {
 		return fail("%v", err)
 	}
-	q.Limit = *limit
-	switch *order {
-	case "newest":
-	case "oldest":
-		q.OldestFirst = true
-	default:
-		return fail("flag --order: %q is not newest or oldest", *order)
-	}
-	write, err := outputFor(*output, *colorMode, filter.location(), stdout)
-	if err != nil {
-		return fail("%v", err)
-	}
-	before, after, err := around.counts()
-	if err != nil {
-		return fail("%v", err)
-	}
-	if around.asked() && (*follow || *countOnly || q.HasPipes()) {
-		return fail("flags -A, -B, -C print events around matches: not with --follow, --count or pipes")
-	}
-	if *follow {
-		if *countOnly {
-			return fail("flags --follow and --count cannot be used together")
-		}
-		if flagGiven(fs, "until") {
-			return fail("flags --follow and --until cannot be used together: following has no end")
-		}
-		q.Until = time.Time{}
-	}
-	be, err := filter.src.backend()
+	be, err := f.filter.src.backend()
 	if err != nil {
 		return fail("%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	noted := noteRetention(ctx, stderr, be, q.Since)
-	defer noted()
-	if q.HasPipes() {
-		if *countOnly || *follow {
-			return fail("a query with pipes (| stats …) cannot be used with --count or --follow")
-		}
-		return runTable(ctx, be, q, *output, filter.location(), stdout, noted, fail)
+	s.be, s.fail = be, fail
+	s.noted = noteRetention(ctx, stderr, be, s.q.Since)
+	defer s.noted()
+	switch {
+	case s.q.HasPipes():
+		return runTable(ctx, be, s.q, *f.output, f.filter.location(), stdout, s.noted, fail)
+	case *f.countOnly:
+		return s.count(ctx, stdout, *f.output == "json")
+	case *f.follow:
+		return s.follow(ctx, stdout, stderr)
 	}
-	if *countOnly {
-		n, err := be.Count(ctx, q)
-		noted()
-		if err != nil {
-			return fail("%v", err)
-		}
-		if *output == "json" {
-			fmt.Fprintf(stdout, "{\"count\":%d}\n", n)
-		} else {
-			fmt.Fprintln(stdout, n)
-		}
-		if n == 0 {
-			return exitNoMatch
-		}
-		return exitMatch
+	return s.list(ctx, stdout, stderr)
+}
+
+// searchFlags are logq search's flags.
+type searchFlags struct {
+	filter                   *filterFlags
+	limit                    *int
+	order, output, colorMode *string
+	countOnly, follow        *bool
+	around                   *contextFlags
+}
+
+func addSearchFlags(fs *flag.FlagSet) *searchFlags {
+	return &searchFlags{
+		filter:    addFilterFlags(fs, "1h"),
+		limit:     fs.Int("limit", 100, "most events to print; 0 prints all, and stderr says when it cut the listing (with --follow: the newest this many, then live)"),
+		order:     fs.String("order", "newest", "newest (first) or oldest (first)"),
+		output:    fs.StringP("output", "o", "text", "text (log-file lines), json (one object per line) or raw (message only)"),
+		countOnly: fs.Bool("count", false, "print only the number of matching events (--limit does not apply)"),
+		follow:    fs.BoolP("follow", "f", false, "after the matches in the index, keep printing new ones live, oldest first, until interrupted"),
+		around:    addContextFlags(fs, 0),
+		colorMode: fs.String("color", "auto", "colour levels: auto (on a terminal, unless $NO_COLOR is set), always or never"),
 	}
-	dst, closePager := pager(stdout, !*follow)
+}
+
+// search is one logq search, its flags checked.
+type search struct {
+	q             query.Query
+	write         func(*bufio.Writer, *schema.Event) error
+	before, after int
+	around, json  bool
+	be            backend
+	noted         func() // waits for the retention note
+	fail          func(format string, a ...any) int
+}
+
+// search checks the flags against each other and builds the query.
+func (f *searchFlags) search(fs *flag.FlagSet, words []string, stdout io.Writer) (*search, error) {
+	q, err := f.filter.query(words, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = *f.limit
+	switch *f.order {
+	case "newest":
+	case "oldest":
+		q.OldestFirst = true
+	default:
+		return nil, fmt.Errorf("flag --order: %q is not newest or oldest", *f.order)
+	}
+	s := &search{q: q, around: f.around.asked(), json: *f.output == "json"}
+	if s.write, err = outputFor(*f.output, *f.colorMode, f.filter.location(), stdout); err != nil {
+		return nil, err
+	}
+	if s.before, s.after, err = f.around.counts(); err != nil {
+		return nil, err
+	}
+	switch {
+	case s.around && (*f.follow || *f.countOnly || q.HasPipes()):
+		return nil, errors.New("flags -A, -B, -C print events around matches: not with --follow, --count or pipes")
+	case *f.follow && *f.countOnly:
+		return nil, errors.New("flags --follow and --count cannot be used together")
+	case *f.follow && flagGiven(fs, "until"):
+		return nil, errors.New("flags --follow and --until cannot be used together: following has no end")
+	case q.HasPipes() && (*f.countOnly || *f.follow):
+		return nil, errors.New("a query with pipes (| stats …) cannot be used with --count or --follow")
+	case *f.follow:
+		s.q.Until = time.Time{}
+	}
+	return s, nil
+}
+
+// count prints how many events match.
+func (s *search) count(ctx context.Context, stdout io.Writer, json bool) int {
+	n, err := s.be.Count(ctx, s.q)
+	s.noted()
+	if err != nil {
+		return s.fail("%v", err)
+	}
+	if json {
+		fmt.Fprintf(stdout, "{\"count\":%d}\n", n)
+	} else {
+		fmt.Fprintln(stdout, n)
+	}
+	if n == 0 {
+		return exitNoMatch
+	}
+	return exitMatch
+}
+
+// follow prints the matches in the index, then new ones live.
+func (s *search) follow(ctx context.Context, stdout, stderr io.Writer) int {
+	dst, closePager := pager(stdout, false)
 	defer closePager()
 	out := bufio.NewWriterSize(dst, 64<<10)
-	if *follow {
-		noted()
-		err := be.Follow(ctx, q, func(ev *schema.Event) error {
-			if err := write(out, ev); err != nil {
-				return err
-			}
-			return out.Flush()
-		}, func(msg string) { fmt.Fprintf(stderr, "logq: %s\n", msg) })
-		if err != nil && ctx.Err() == nil {
-			return fail("%v", err)
+	s.noted()
+	err := s.be.Follow(ctx, s.q, func(ev *schema.Event) error {
+		if err := s.write(out, ev); err != nil {
+			return err
 		}
-		return exitMatch
+		return out.Flush()
+	}, func(msg string) { fmt.Fprintf(stderr, "logq: %s\n", msg) })
+	if err != nil && ctx.Err() == nil {
+		return s.fail("%v", err)
 	}
-	most := q.Limit
+	return exitMatch
+}
+
+// list prints the matches, with the events around each when asked, and
+// says on stderr when --limit cut the listing.
+func (s *search) list(ctx context.Context, stdout, stderr io.Writer) int {
+	dst, closePager := pager(stdout, true)
+	defer closePager()
+	out := bufio.NewWriterSize(dst, 64<<10)
+	q, most := s.q, s.q.Limit
 	if most > 0 {
 		q.Limit = most + 1 // one more tells whether --limit cut the listing
 	}
-	it, err := be.Search(ctx, q)
-	noted()
+	it, err := s.be.Search(ctx, q)
+	s.noted()
 	if err != nil {
-		return fail("%v", err)
+		return s.fail("%v", err)
 	}
 	defer it.Close()
-	n, cut := 0, false
-	for it.Next() {
-		if cut = most > 0 && n == most; cut {
-			break
-		}
-		ev := it.At()
-		if around.asked() {
-			err = writeWithContext(ctx, out, be, &ev, before, after, n > 0 && *output != "json", write)
-		} else {
-			err = write(out, &ev)
-		}
-		if errors.Is(err, errPagerQuit) {
-			return exitMatch
-		}
-		if err != nil {
-			return fail("%v", err)
-		}
-		n++
-	}
-	if err := out.Flush(); errors.Is(err, errPagerQuit) {
+	n, cut, err := s.print(ctx, out, it, most)
+	if errors.Is(err, errPagerQuit) {
 		return exitMatch
-	} else if err != nil {
-		return fail("write output: %v", err)
 	}
-	if err := it.Err(); err != nil {
-		return fail("%v", err)
+	if err != nil {
+		return s.fail("%v", err)
 	}
 	if n == 0 {
 		fmt.Fprintf(stderr, "logq: no events matched between %s and %s\n", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339))
 		return exitNoMatch
 	}
 	if cut {
-		q.Limit = most
-		noteCut(ctx, stderr, be, q, n)
+		noteCut(ctx, stderr, s.be, s.q, n)
 	}
 	return exitMatch
+}
+
+// print writes up to most (0: all) of it's events and flushes; cut says
+// whether more were left.
+func (s *search) print(ctx context.Context, out *bufio.Writer, it query.Iterator, most int) (n int, cut bool, err error) {
+	for it.Next() {
+		if cut = most > 0 && n == most; cut {
+			break
+		}
+		ev := it.At()
+		if s.around {
+			err = writeWithContext(ctx, out, s.be, &ev, s.before, s.after, n > 0 && !s.json, s.write)
+		} else {
+			err = s.write(out, &ev)
+		}
+		if err != nil {
+			return n, cut, err
+		}
+		n++
+	}
+	if err := out.Flush(); err != nil {
+		if errors.Is(err, errPagerQuit) {
+			return n, cut, err
+		}
+		return n, cut, fmt.Errorf("write output: %w", err)
+	}
+	return n, cut, it.Err()
 }
 
 // writeWithContext prints a match with the events around it from its
