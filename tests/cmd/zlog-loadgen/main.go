@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ func run(args []string) int {
 	timeout := fs.Duration("close-timeout", 30*time.Second, "how long Close may take to deliver the queue")
 	pregen := fs.Bool("pregenerate", true, "generate all events before sending (keeps generation out of the measurement)")
 	fs.StringVar(&po.Spool.Dir, "spool", "", "spool directory; with --service, a restart resumes after the last event spooled")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sending (generation excluded) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -112,6 +114,14 @@ func run(args []string) int {
 	}
 	ctx := context.Background()
 	cpu0 := cpuSeconds()
+	if *cpuProfile != "" {
+		stop, err := profileCPU(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "zlog-loadgen: --cpuprofile:", err)
+			return 2
+		}
+		defer stop()
+	}
 	start := time.Now()
 	sent := 0
 	for ev, ok := next(); ok; ev, ok = next() {
@@ -148,6 +158,22 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// profileCPU starts a CPU profile into path; stop ends and writes it.
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // cpuSeconds is this process's user+system CPU time so far: the output's
