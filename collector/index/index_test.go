@@ -526,3 +526,70 @@ func TestUngroupedLinesAnswerAsTheirFilters(t *testing.T) {
 		t.Fatalf("%d words found, %d ruled out: the test asks too little", found, ruledOut)
 	}
 }
+
+// A run sealed by the writer that wrote its blocks takes its filter from
+// their tallies, one read back from the file tokenizes its rows: both
+// store the filter of the sealed block's rows, counts and bloom filter
+// byte for byte.
+func TestSealedFiltersAreTheirRowsFilters(t *testing.T) {
+	at := time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
+	dir := filepath.Join(t.TempDir(), "index")
+	const per = FullBlock / 20
+	commit := func(c int) []schema.Event {
+		var b []schema.Event
+		for i := 0; i < per; i++ {
+			n := c*per + i
+			msg := fmt.Sprintf("request id%d took %d ms user u%d", n, n%37, n%500)
+			if i%40 == 0 {
+				msg += " Überlauf"
+			}
+			b = append(b, schema.Event{Time: at.Add(time.Duration(n) * time.Millisecond), Service: "s", Level: schema.LevelInfo, Host: "h",
+				Message: msg, Fields: map[string]any{"path": fmt.Sprintf("/api/%d", n%7)}, Publisher: "p", Seq: uint64(n + 1)})
+		}
+		return b
+	}
+	var first, second [][]schema.Event
+	for c := 0; c < 25; c++ { // seals once, in the writer that wrote the run
+		first = append(first, commit(c))
+	}
+	for c := 25; c < 50; c++ { // reads the rest of the run back, then seals it
+		second = append(second, commit(c))
+	}
+	writeInto(t, dir, first...)
+	writeInto(t, dir, second...)
+	db := openDay(t, dir, at)
+	ctx := context.Background()
+	metas, err := ReadBlocks(ctx, db, -1<<63, 1<<63-1, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := block.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := 0
+	for _, m := range metas {
+		data, messages, err := AppendBlock(ctx, db, m.ID, true, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := c.Decode(data, messages)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := block.NewFilter(rows)
+		var counts, bloom []byte
+		if err := db.QueryRow("SELECT f.counts, b.bloom FROM block_filters f JOIN block_blooms b ON b.id = f.id WHERE f.id = ?", m.ID).Scan(&counts, &bloom); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(counts, block.MarshalCounts(want.Counts)) || !bytes.Equal(bloom, want.Bloom) {
+			t.Errorf("block %d (%d rows): stored filter is not the filter of its rows", m.ID, m.Rows)
+		}
+		if m.Rows >= FullBlock {
+			sealed++
+		}
+	}
+	if sealed < 2 {
+		t.Fatalf("%d sealed blocks; the test needs one sealed by each writer", sealed)
+	}
+}

@@ -123,6 +123,37 @@ func NewCodec() (*Codec, error) {
 
 // Encode makes the block of rows, which must not descend in time.
 func (c *Codec) Encode(rows []Row) (Block, error) {
+	return c.encode(rows, func() Filter { return c.filter.build(rows) })
+}
+
+// EncodeRun makes the block of rows as Encode does, and adds their words
+// to run, the filter of the run the block belongs to.
+func (c *Codec) EncodeRun(rows []Row, run *RunFilter) (Block, error) {
+	return c.encode(rows, func() Filter {
+		c.filter.tally(rows)
+		run.fold(&c.filter, len(rows))
+		return c.filter.finish(len(rows))
+	})
+}
+
+// EncodeSealing makes the block of rows, which are the rows of run's
+// blocks and fresh (in time order), taking its filter from run and
+// fresh's words: run's rows are not tokenized again. run is spent. When
+// the rows are not as many as run's and fresh's, it encodes as Encode.
+func (c *Codec) EncodeSealing(rows, fresh []Row, run *RunFilter) (Block, error) {
+	if run.rows+len(fresh) != len(rows) {
+		return c.Encode(rows)
+	}
+	return c.encode(rows, func() Filter {
+		c.filter.tally(fresh)
+		run.fold(&c.filter, len(fresh))
+		c.filter.release()
+		return run.filter()
+	})
+}
+
+// encode makes the block of rows, its filter from filter.
+func (c *Codec) encode(rows []Row, filter func() Filter) (Block, error) {
 	if len(rows) == 0 {
 		return Block{}, errors.New("encode block: no rows")
 	}
@@ -151,7 +182,7 @@ func (c *Codec) Encode(rows []Row) (Block, error) {
 	return Block{
 		MinTime: rows[0].Time, MaxTime: rows[len(rows)-1].Time, Count: len(rows),
 		Data: data, Messages: c.enc.EncodeAll(cols[headLen:msgEnd], nil),
-		Filter: c.filter.build(rows), Series: summarise(rows),
+		Filter: filter(), Series: summarise(rows),
 	}, nil
 }
 

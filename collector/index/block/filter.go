@@ -56,6 +56,12 @@ type tally struct {
 }
 
 func (b *filterBuilder) build(rows []Row) Filter {
+	b.tally(rows)
+	return b.finish(len(rows))
+}
+
+// tally counts the rows holding each word of rows.
+func (b *filterBuilder) tally(rows []Row) {
 	if b.count == nil {
 		b.count = b.add
 	}
@@ -66,15 +72,30 @@ func (b *filterBuilder) build(rows []Row) Filter {
 		Words(rows[i].Message, b.count)
 		Words(rows[i].Fields, b.count)
 	}
-	f := Filter{Bloom: NewBloom(len(b.hashes))}
-	for j, h := range b.hashes {
+}
+
+// finish makes the filter of the words tallied from rows rows.
+func (b *filterBuilder) finish(rows int) Filter {
+	f := makeFilter(b.hashes, rows, func(j int) uint32 { return b.tallies[j].rows }, func(j int) string { return strings.Clone(b.tallies[j].word) })
+	b.release()
+	return f
+}
+
+// release lets the tallied rows' text go.
+func (b *filterBuilder) release() { clear(b.tallies) }
+
+// makeFilter is the filter of the words with the given hashes in a block
+// of rows rows: all in the bloom filter, and the counts of those in
+// frequent(rows) rows or more (count(j) rows hold word(j)).
+func makeFilter(hashes []uint64, rows int, count func(j int) uint32, word func(j int) string) Filter {
+	f := Filter{Bloom: NewBloom(len(hashes))}
+	for j, h := range hashes {
 		f.Bloom.add(h)
-		if n := b.tallies[j].rows; n >= frequent(len(rows)) {
-			f.Counts = append(f.Counts, WordCount{strings.Clone(b.tallies[j].word), n})
+		if n := count(j); n >= frequent(rows) {
+			f.Counts = append(f.Counts, WordCount{word(j), n})
 		}
 	}
 	slices.SortFunc(f.Counts, func(a, b WordCount) int { return strings.Compare(a.Word, b.Word) })
-	clear(b.tallies) // let the rows' text go
 	return f
 }
 
