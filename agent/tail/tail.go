@@ -182,6 +182,11 @@ type Tailer struct {
 	resumedAt, started time.Time
 	buf                []byte
 	initial            bool
+	// atStart is, on a first start read from the end, the size of each
+	// file the globs matched when New ran (by Key): reading starts there,
+	// so a file created or written between New and the first look is read
+	// whole, not from its end.
+	atStart map[string]int64
 }
 
 type file struct {
@@ -229,6 +234,9 @@ func New(opts Options, logger *slog.Logger) (*Tailer, error) {
 	t := &Tailer{opts: opts, logger: logger.With("component", "tail"), open: map[string]*file{},
 		byPath: map[string]*file{}, finished: map[string]bool{}, reported: map[string]bool{},
 		buf: make([]byte, 256<<10), initial: true, started: time.Now()}
+	if opts.FirstStart && !opts.FromBeginning {
+		t.atStart = sizesNow(opts.Globs)
+	}
 	for _, pos := range opts.Resume {
 		if at := time.Unix(0, pos.Time); pos.Time > 0 && at.After(t.resumedAt) {
 			t.resumedAt = at
@@ -455,8 +463,13 @@ func (t *Tailer) track(ctx context.Context, path string, emit func(Line) error) 
 			f.f.Close()
 			return key, err
 		}
-	case t.initial && t.opts.FirstStart && !t.opts.FromBeginning:
-		start = st.Size() // first start: only what is written from now on
+	case t.atStart != nil:
+		// First start: only what was written after the agent started (a
+		// file shorter now than then was truncated: all of it is new).
+		if size, ok := t.atStart[key]; ok && size <= st.Size() {
+			start = size
+		}
+		delete(t.atStart, key)
 	}
 	f.pos.Offset, f.readOff = start, start
 	if start > 0 {
@@ -474,6 +487,21 @@ func (t *Tailer) track(ctx context.Context, path string, emit func(Line) error) 
 		t.opts.Opened(f.pos)
 	}
 	return key, nil
+}
+
+// sizesNow is the size of each regular file the globs match, by Key.
+func sizesNow(globs []string) map[string]int64 {
+	sizes := map[string]int64{}
+	for _, g := range globs {
+		paths, _ := filepath.Glob(g) // the pattern was checked in New
+		for _, p := range paths {
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				dev, ino := devIno(st)
+				sizes[Position{Dev: dev, Ino: ino}.Key()] = st.Size()
+			}
+		}
+	}
+	return sizes
 }
 
 func (t *Tailer) openFile(path string) (*file, error) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,12 +31,20 @@ type run struct {
 
 func start(t *testing.T, opts Options) *run {
 	t.Helper()
+	return startAfter(t, opts, func() {})
+}
+
+// startAfter is start with before run between New (the agent starting)
+// and the tailer's first look at the files.
+func startAfter(t *testing.T, opts Options, before func()) *run {
+	t.Helper()
 	opts.PollInterval = 10 * time.Millisecond
 	opts.RenamedLinger = 50 * time.Millisecond
 	tl, err := New(opts, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
+	before()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &run{t: t, cancel: cancel, done: make(chan error, 1), pos: map[string]Position{}, tailer: tl}
 	go func() {
@@ -154,6 +163,37 @@ func TestFirstStartReadsFromEndUnlessFromBeginning(t *testing.T) {
 				r.waitLines(8)
 			}
 		})
+	}
+}
+
+// On a first start, what is written after the agent started is read,
+// also when it is written before the tailer's first look at the files:
+// a file created then is read whole, a file that existed is read from
+// where it ended when the agent started (the first look took both for
+// files that were there before the agent, and read neither, when
+// TestAgentFilesFromConfig wrote its files right after "agent ready").
+func TestFirstStartReadsWhatCameAfterItBeforeTheFirstLook(t *testing.T) {
+	dir := t.TempDir()
+	old, truncated := filepath.Join(dir, "old.log"), filepath.Join(dir, "truncated.log")
+	appendLines(t, old, 0, 10)
+	appendLines(t, truncated, 0, 10)
+	r := startAfter(t, Options{Globs: []string{filepath.Join(dir, "*.log")}, FirstStart: true}, func() {
+		appendLines(t, old, 10, 12)
+		appendLines(t, filepath.Join(dir, "new.log"), 100, 103)
+		if err := os.Truncate(truncated, 0); err != nil {
+			t.Fatal(err)
+		}
+		appendLines(t, truncated, 200, 201)
+	})
+	got := r.waitLines(6)
+	slices.Sort(got)
+	want := []string{}
+	for _, i := range []int{10, 11, 100, 101, 102, 200} {
+		want = append(want, fmt.Sprintf("line %06d %s", i, strings.Repeat("x", i%50)))
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("read %q, want %q", got, want)
 	}
 }
 
