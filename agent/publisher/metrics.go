@@ -68,6 +68,14 @@ func newMetrics(p *Publisher, reg prometheus.Registerer) *metrics {
 			return float64(p.spool.CorruptEvents)
 		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zlog_publisher_spool_torn_writes_total", Help: "Spool records found cut short at the spool's end at start-up: the append the last run was killed in, never acknowledged to its source (not a loss).",
+		}, func() float64 {
+			if p.spool == nil {
+				return 0
+			}
+			return float64(p.spool.TornWrites)
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "zlog_publisher_queued_total", Help: "Events accepted by Publish.",
 		}, func() float64 { return float64(p.queued.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -235,6 +235,9 @@ func (p *Publisher) openSpool(explicitID string, logger *slog.Logger) ([]*held, 
 	if sp.CorruptEvents > 0 {
 		logger.Error("spool: damaged records skipped; those events are lost", "dir", p.opts.Spool.Dir, "events", sp.CorruptEvents)
 	}
+	if sp.TornWrites > 0 {
+		logger.Warn("spool: the record being written when the last run stopped was cut short and is dropped; it was never acknowledged to its source", "dir", p.opts.Spool.Dir, "records", sp.TornWrites)
+	}
 	if len(recs) > 0 {
 		logger.Info("spool: resending unacknowledged events from the last run", "events", len(recs))
 	}

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"os"
@@ -36,6 +37,11 @@ type segmentScan struct {
 	records []scanned
 	damaged int  // bytes that belong to no valid record
 	torn    bool // the damage reaches the end: a record cut short
+	// cutShort: the damage at the end is one record's start, its header
+	// whole and its length running past the end, as a write(2) cut short
+	// by the process's death leaves it (the kernel stops copying at a page
+	// boundary when a fatal signal arrives).
+	cutShort bool
 }
 
 func scanSegment(path string) (segmentScan, error) {
@@ -61,9 +67,21 @@ func scanSegment(path string) (segmentScan, error) {
 		}
 		sc.damaged += off - start
 		sc.torn = off == len(data)
+		sc.cutShort = sc.torn && recordCutShort(data[start:])
 		damage = true
 	}
 	return sc, nil
+}
+
+// recordCutShort reports whether b is the start of one record whose end
+// is missing: a header declaring more bytes than follow, and a known kind.
+func recordCutShort(b []byte) bool {
+	if len(b) <= headerLen {
+		return len(b) > 0
+	}
+	n := binary.BigEndian.Uint32(b[:4])
+	k := b[headerLen]
+	return n > 0 && n <= maxRecord && uint64(len(b)-headerLen) < uint64(n) && k >= kindEventV1 && k <= kindCheckpoint
 }
 
 // restore rebuilds the spool's state from the scanned segments and returns
@@ -100,6 +118,12 @@ func (s *Spool) restore(scans []segmentScan) ([]Record, error) {
 			var next *segmentScan
 			if i+1 < len(scans) {
 				next = &scans[i+1]
+			}
+			if next == nil && sc.cutShort {
+				// The newest record, being written when the process died:
+				// its Append never returned, so its source was never
+				// answered for it. Not a loss; told apart from one.
+				s.TornWrites++
 			}
 			s.CorruptEvents += lostEvents(sc, next)
 			damaged += sc.damaged
@@ -152,7 +176,7 @@ func lostEvents(sc segmentScan, next *segmentScan) int {
 		}
 		last[r.Topic], hit[r.Topic] = r.Seq, false
 	}
-	if !sc.torn {
+	if !sc.torn || next == nil && sc.cutShort {
 		return lost
 	}
 	if next == nil || len(next.records) == 0 || next.records[0].kind != kindCheckpoint {

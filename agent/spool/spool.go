@@ -128,8 +128,12 @@ type Spool struct {
 	ackedAt    time.Time // when it was last written
 
 	// CorruptEvents counts the events Open found lost in damaged records;
-	// DamagedCopies are the copies of damaged segments it kept.
+	// DamagedCopies are the copies of damaged segments it kept. TornWrites
+	// counts the records Open found cut short at the spool's very end:
+	// appends the process died in, never acknowledged to their sources, so
+	// not lost (the sources still have them, or never got an answer).
 	CorruptEvents int
+	TornWrites    int
 	DamagedCopies []string
 	droppedFull   int // events deleted by DropOldest
 }
