@@ -73,14 +73,24 @@ func TestRecoverTrimAndNumbering(t *testing.T) {
 	s.Close()
 }
 
-func TestTornAndCorruptRecords(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{Dir: dir, SegmentBytes: 1 << 20, Fsync: FsyncAlways}
-	s, _, _ := Open(opts, id)
+// closedSpoolOf10 is a spool of ten events of a.info, closed: its options
+// and its last segment.
+func closedSpoolOf10(t *testing.T) (Options, string) {
+	t.Helper()
+	opts := Options{Dir: t.TempDir(), SegmentBytes: 1 << 20, Fsync: FsyncAlways}
+	s, _, err := Open(opts, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fill(t, s, "a.info", 10)
 	s.Close()
-	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
-	last := segs[len(segs)-1]
+	segs, _ := filepath.Glob(filepath.Join(opts.Dir, "seg-*.log"))
+	return opts, segs[len(segs)-1]
+}
+
+func TestTornAndCorruptRecords(t *testing.T) {
+	opts, last := closedSpoolOf10(t)
+	dir := opts.Dir
 	st, _ := os.Stat(last)
 	os.Truncate(last, st.Size()-5) // a torn final record: the append the process died in
 
@@ -102,7 +112,7 @@ func TestTornAndCorruptRecords(t *testing.T) {
 
 	// Flip a byte inside a record in the middle: that one event is lost,
 	// every record after it is still read.
-	segs, _ = filepath.Glob(filepath.Join(dir, "seg-*.log"))
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
 	data, _ := os.ReadFile(segs[0])
 	data[len(data)/2] ^= 0xff
 	os.WriteFile(segs[0], data, 0o640)
@@ -133,13 +143,8 @@ func TestGarbageAtTheEndIsALoss(t *testing.T) {
 		"unknown kind":           {0, 0, 1, 0, 0, 0, 0, 0, 0x7f, 1, 2, 3},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			opts := Options{Dir: dir, SegmentBytes: 1 << 20, Fsync: FsyncAlways}
-			s, _, _ := Open(opts, id)
-			fill(t, s, "a.info", 10)
-			s.Close()
-			segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.log"))
-			f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+			opts, last := closedSpoolOf10(t)
+			f, err := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -54,8 +54,9 @@ func openDay(t *testing.T, dir string, at time.Time) *sql.DB {
 	return db
 }
 
-// storedRows decodes every block of a partition, per service.
-func storedRows(t *testing.T, db *sql.DB) map[string][]block.Row {
+// eachStoredBlock decodes every block of a partition, newest first,
+// checks it against its row in blocks, and calls fn with it.
+func eachStoredBlock(t *testing.T, db *sql.DB, fn func(m BlockMeta, rows []block.Row)) {
 	t.Helper()
 	ctx := context.Background()
 	metas, err := ReadBlocks(ctx, db, -1<<63, 1<<63-1, nil, true)
@@ -66,7 +67,6 @@ func storedRows(t *testing.T, db *sql.DB) map[string][]block.Row {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]block.Row{}
 	for _, m := range metas {
 		data, messages, err := AppendBlock(ctx, db, m.ID, true, nil, nil)
 		if err != nil {
@@ -82,8 +82,15 @@ func storedRows(t *testing.T, db *sql.DB) map[string][]block.Row {
 		if _, err := m.Series(); err != nil {
 			t.Fatal(err)
 		}
-		out[m.Service] = append(out[m.Service], rows...)
+		fn(m, rows)
 	}
+}
+
+// storedRows decodes every block of a partition, per service.
+func storedRows(t *testing.T, db *sql.DB) map[string][]block.Row {
+	t.Helper()
+	out := map[string][]block.Row{}
+	eachStoredBlock(t, db, func(m BlockMeta, rows []block.Row) { out[m.Service] = append(out[m.Service], rows...) })
 	for _, rows := range out { // blocks come newest first
 		slices.SortStableFunc(rows, func(a, b block.Row) int { return cmp.Compare(a.Time, b.Time) })
 	}
@@ -558,25 +565,8 @@ func TestSealedFiltersAreTheirRowsFilters(t *testing.T) {
 	writeInto(t, dir, first...)
 	writeInto(t, dir, second...)
 	db := openDay(t, dir, at)
-	ctx := context.Background()
-	metas, err := ReadBlocks(ctx, db, -1<<63, 1<<63-1, nil, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := block.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sealed := 0
-	for _, m := range metas {
-		data, messages, err := AppendBlock(ctx, db, m.ID, true, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := c.Decode(data, messages)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachStoredBlock(t, db, func(m BlockMeta, rows []block.Row) {
 		want := block.NewFilter(rows)
 		var counts, bloom []byte
 		if err := db.QueryRow("SELECT f.counts, b.bloom FROM block_filters f JOIN block_blooms b ON b.id = f.id WHERE f.id = ?", m.ID).Scan(&counts, &bloom); err != nil {
@@ -588,7 +578,7 @@ func TestSealedFiltersAreTheirRowsFilters(t *testing.T) {
 		if m.Rows >= FullBlock {
 			sealed++
 		}
-	}
+	})
 	if sealed < 2 {
 		t.Fatalf("%d sealed blocks; the test needs one sealed by each writer", sealed)
 	}
