@@ -52,9 +52,6 @@ func (r *RunFilter) fold(b *filterBuilder, rows int) {
 	r.rows += rows
 }
 
-// Rows is how many rows the run's blocks hold.
-func (r *RunFilter) Rows() int { return r.rows }
-
 // filter is the filter of all the rows folded in.
 func (r *RunFilter) filter() Filter {
 	// A word not kept is in one row: never frequent (4 rows at least).
