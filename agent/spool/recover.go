@@ -73,6 +73,12 @@ func scanSegment(path string) (segmentScan, error) {
 	return sc, nil
 }
 
+// tornWrite reports whether the segment (followed by next, nil for the
+// newest) ends in the record being written when the process died: its
+// Append never returned, so its source was never answered for it. Not a
+// loss; told apart from one.
+func (sc segmentScan) tornWrite(next *segmentScan) bool { return next == nil && sc.cutShort }
+
 // recordCutShort reports whether b is the start of one record whose end
 // is missing: a header declaring more bytes than follow, and a known kind.
 func recordCutShort(b []byte) bool {
@@ -119,10 +125,7 @@ func (s *Spool) restore(scans []segmentScan) ([]Record, error) {
 			if i+1 < len(scans) {
 				next = &scans[i+1]
 			}
-			if next == nil && sc.cutShort {
-				// The newest record, being written when the process died:
-				// its Append never returned, so its source was never
-				// answered for it. Not a loss; told apart from one.
+			if sc.tornWrite(next) {
 				s.TornWrites++
 			}
 			s.CorruptEvents += lostEvents(sc, next)
@@ -176,7 +179,7 @@ func lostEvents(sc segmentScan, next *segmentScan) int {
 		}
 		last[r.Topic], hit[r.Topic] = r.Seq, false
 	}
-	if !sc.torn || next == nil && sc.cutShort {
+	if !sc.torn || sc.tornWrite(next) {
 		return lost
 	}
 	if next == nil || len(next.records) == 0 || next.records[0].kind != kindCheckpoint {
