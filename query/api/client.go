@@ -28,7 +28,8 @@ type Client struct {
 	http  *http.Client
 	// Warn, when set, hears what the collector's searcher warned of while
 	// answering (WarningHeader).
-	Warn func(msg string)
+	Warn     func(msg string)
+	retained retained
 }
 
 // NewClient returns a client for base (http://host:port). token, when not
@@ -84,6 +85,7 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) (*http
 		return nil, fmt.Errorf("collector %s: %w", c.name, err)
 	}
 	if resp.StatusCode == http.StatusOK {
+		c.retained.hear(resp.Header)
 		for _, msg := range resp.Header.Values(WarningHeader) {
 			c.warn(msg)
 		}
@@ -175,8 +177,13 @@ func (c *Client) Stats(ctx context.Context, q query.Query, by query.GroupBy, eve
 	return &st, nil
 }
 
-// RetainedFrom is query.Searcher.RetainedFrom over the API.
+// RetainedFrom is query.Searcher.RetainedFrom over the API: what the last
+// answer said (RetainedFromHeader), or, before any did, the collector's
+// answer to asking.
 func (c *Client) RetainedFrom(ctx context.Context) (time.Time, bool, error) {
+	if from, ok, heard := c.retained.get(); heard {
+		return from, ok, nil
+	}
 	var body struct {
 		RetainedFrom *time.Time `json:"retained_from"`
 	}

@@ -184,6 +184,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, allowed []stri
 // are logged and sent with the answer.
 func (h *Handler) reader(w http.ResponseWriter) (query.Reader, error) {
 	if h.opts.Reader != nil {
+		setRetainedFrom(w.Header(), h.opts.Reader)
 		return h.opts.Reader, nil
 	}
 	s, err := query.NewSearcher(h.opts.IndexDir)
@@ -197,6 +198,7 @@ func (h *Handler) reader(w http.ResponseWriter) (query.Reader, error) {
 			ww.warn(msg)
 		}
 	}
+	setRetainedFrom(w.Header(), s)
 	return s, nil
 }
 

@@ -200,19 +200,17 @@ func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars, loc *time.
 
 // noteRetention tells the user when the window reaches back before what
 // the collector's retention has kept: those events cannot be answered for.
-// It asks beside the query (through the collector's socket, two requests
-// one after the other were a millisecond more): the returned func waits
-// for the answer and prints the note, once; call it when the query has
-// answered, and defer it.
+// The returned func prints the note, once; call it when the query has
+// answered, and defer it. It asks then, not before: the collector says it
+// with every answer (api.RetainedFromHeader), so the query's answer has
+// told the client already, and a local index answers from a small file.
 func noteRetention(ctx context.Context, w io.Writer, be backend, since time.Time) (wait func()) {
-	note := make(chan string, 1)
-	go func() { // joined by wait
-		msg := ""
-		if oldest, ok, err := be.RetainedFrom(ctx); err == nil && ok && since.Before(oldest) {
-			msg = fmt.Sprintf("logq: note: retention removed events before %s; the index cannot answer for earlier times\n", oldest.Format(time.RFC3339))
-		}
-		note <- msg
-	}()
 	var once sync.Once
-	return func() { once.Do(func() { fmt.Fprint(w, <-note) }) }
+	return func() {
+		once.Do(func() {
+			if oldest, ok, err := be.RetainedFrom(ctx); err == nil && ok && since.Before(oldest) {
+				fmt.Fprintf(w, "logq: note: retention removed events before %s; the index cannot answer for earlier times\n", oldest.Format(time.RFC3339))
+			}
+		})
+	}
 }
