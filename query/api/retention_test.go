@@ -20,8 +20,8 @@ type retentionReader struct {
 }
 
 func (r retentionReader) Count(context.Context, query.Query) (int64, error) { return 7, nil }
-func (r retentionReader) Check(query.Query) error                         { return nil }
-func (r retentionReader) RetainedFrom() (time.Time, bool)                 { return r.from, !r.from.IsZero() }
+func (r retentionReader) Check(query.Query) error                           { return nil }
+func (r retentionReader) RetainedFrom() (time.Time, bool)                   { return r.from, !r.from.IsZero() }
 
 // retentionServer serves a Handler over r, counting the requests to
 // /api/v1/retention; without header, it answers as a collector from before
