@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/zlog/zlog/query"
@@ -51,19 +50,10 @@ func NewSocketClient(path string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("query socket %q: %w", path, err)
 	}
-	// The connection that found the collector there carries the first
-	// request.
-	var first atomic.Pointer[net.Conn]
-	first.Store(&conn)
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		if c := first.Swap(nil); c != nil {
-			return *c, nil
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", path)
-	}
+	t := &socketTransport{path: path}
+	t.first.Store(&conn)
 	u := &url.URL{Scheme: "http", Host: "zlog-collector"}
-	return &Client{base: u, name: path, http: &http.Client{Transport: &http.Transport{DialContext: dial}}}, nil
+	return &Client{base: u, name: path, http: &http.Client{Transport: t}}, nil
 }
 
 // maxLine bounds one NDJSON line: an event is at most MaxEvent bytes on the
