@@ -23,12 +23,14 @@ var flaggedCommands = []string{"search", "stats", "topics", "fields", "tail", "c
 var commands = []string{"search", "stats", "topics", "fields", "tail", "context", "completion", "version", "help"}
 
 // flagName matches a flag line of a command's --help, as pflag prints
-// it: "  -o, --output string   …" or "      --since string   …".
-var flagName = regexp.MustCompile(`(?m)^\s+(?:-[a-zA-Z], )?--([a-z][a-z-]*)`)
+// it: "  -o, --output string   …" or "      --since string   …". It is
+// compiled here, not at start-up, which every logq command pays for.
+const flagName = `(?m)^\s+(?:-[a-zA-Z], )?--([a-z][a-z-]*)`
 
 // commandFlags reads each command's flags from its own --help, so the
 // completion never drifts from the flags.
 func commandFlags() map[string][]string {
+	flagName := regexp.MustCompile(flagName)
 	out := map[string][]string{}
 	for _, c := range flaggedCommands {
 		var help bytes.Buffer
