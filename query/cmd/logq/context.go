@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"time"
 
 	flag "github.com/spf13/pflag"
@@ -90,7 +87,7 @@ func runContext(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := commandContext(false)
 	defer stop()
 	c, err := be.Context(ctx, ids[0], before, after)
 	if errors.Is(err, query.ErrNotFound) {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	flag "github.com/spf13/pflag"
@@ -62,7 +60,7 @@ func runSearch(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := commandContext(*f.follow || isTerminal(stdout))
 	defer stop()
 	s.be, s.fail = be, fail
 	s.noted = noteRetention(ctx, stderr, be, s.q.Since)

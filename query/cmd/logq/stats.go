@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,7 +94,7 @@ func statsCommand(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, usa
 	if err != nil {
 		return fail("%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := commandContext(false)
 	defer stop()
 	noted := noteRetention(ctx, stderr, be, q.Since)
 	defer noted()

@@ -2,12 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/zlog/zlog/query/live"
 	"github.com/zlog/zlog/schema"
@@ -71,7 +67,7 @@ func runTail(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := commandContext(true)
 	defer stop()
 	out := bufio.NewWriter(stdout)
 	n := 0
