@@ -135,6 +135,24 @@ func waitIndexed(t testing.TB, col *harness.Collector, n float64, timeout time.D
 	}
 }
 
+// startTogether waits until every load generator (started with --hold)
+// has generated its events, then lets them all send: one that started
+// as soon as it was ready sent while the others still generated, on the
+// same two cores (their starts spread over 0.8-1.0 s of a 12 s run).
+func startTogether(t testing.TB, gens []*harness.Proc) {
+	t.Helper()
+	for _, g := range gens {
+		g.WaitLine(t, loadgenReady, 5*time.Minute)
+	}
+	for _, g := range gens {
+		if err := g.Cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatalf("start %s: %v", g.Name, err)
+		}
+	}
+}
+
+var loadgenReady = regexp.MustCompile(`^zlog-loadgen: ready$`)
+
 // ingest: 1M events from 4 publishers into files + index, acknowledged;
 // with spooled, each publisher also keeps its events in an on-disk spool.
 func (e *env) ingest(t *testing.T, spooled bool) {
@@ -149,8 +167,9 @@ func (e *env) ingest(t *testing.T, spooled bool) {
 			if spooled {
 				args = append(args, "--spool", filepath.Join(work, fmt.Sprintf("spool-%d", p)))
 			}
-			gens = append(gens, harness.Start(t, work, fmt.Sprintf("loadgen-%d", p), filepath.Join(e.bin, "zlog-loadgen"), args...))
+			gens = append(gens, harness.Start(t, work, fmt.Sprintf("loadgen-%d", p), filepath.Join(e.bin, "zlog-loadgen"), append(args, "--hold")...))
 		}
+		startTogether(t, gens)
 		var start int64
 		for _, g := range gens {
 			res := g.WaitLine(t, regexp.MustCompile(`^(\{.*\})$`), 5*time.Minute)

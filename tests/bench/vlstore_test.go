@@ -34,8 +34,9 @@ func (e *env) vlStore(t *testing.T) {
 			for p := 0; p < pubs; p++ {
 				gens = append(gens, harness.Start(t, work, fmt.Sprintf("loadgen-%d", p), filepath.Join(e.bin, "zlog-loadgen"),
 					"--collector", col.XSub, "--count", strconv.Itoa(total), "--parts", strconv.Itoa(pubs), "--part", strconv.Itoa(p),
-					"--now", "--seed", "1", "--queue-size", "100000", "--close-timeout", "5m"))
+					"--now", "--seed", "1", "--queue-size", "100000", "--close-timeout", "5m", "--hold"))
 			}
+			startTogether(t, gens)
 			var start, end int64
 			var lastPublished float64
 			for _, g := range gens {

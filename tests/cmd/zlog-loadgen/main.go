@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -21,6 +22,16 @@ import (
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
+
+// awaitStart says the events are ready and waits for SIGUSR1. The signal
+// is caught before saying so: its default would end the process.
+func awaitStart() {
+	start := make(chan os.Signal, 1)
+	signal.Notify(start, syscall.SIGUSR1)
+	defer signal.Stop(start)
+	fmt.Println("zlog-loadgen: ready")
+	<-start
+}
 
 func run(args []string) int {
 	fs := flag.NewFlagSet("zlog-loadgen", flag.ContinueOnError)
@@ -44,6 +55,7 @@ func run(args []string) int {
 	pregen := fs.Bool("pregenerate", true, "generate all events before sending (keeps generation out of the measurement)")
 	fs.StringVar(&po.Spool.Dir, "spool", "", "spool directory; with --service, a restart resumes after the last event spooled")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sending (generation excluded) to this file")
+	hold := fs.Bool("hold", false, "once the events are generated, print \"zlog-loadgen: ready\" and wait for SIGUSR1 before sending, so that several start together")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -111,6 +123,9 @@ func run(args []string) int {
 			evs = evs[1:]
 			return ev, true
 		}
+	}
+	if *hold {
+		awaitStart()
 	}
 	ctx := context.Background()
 	cpu0 := cpuSeconds()
