@@ -5,7 +5,6 @@ import (
 	"container/heap"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -530,10 +529,8 @@ func (r *partReader) event(ctx context.Context, row *block.Row) (schema.Event, e
 		Time: time.Unix(0, row.Time).UTC(), Service: s.Service, Level: s.Level, Host: s.Host, Publisher: s.Publisher,
 		Labels: s.Labels, Seq: row.Seq, Message: row.Message,
 	}
-	if row.Fields != "" {
-		if err := json.Unmarshal([]byte(row.Fields), &ev.Fields); err != nil {
-			return ev, r.p.wrapErr(r.path, fmt.Errorf("read fields of an event at %d: %w", row.Time, err))
-		}
+	if ev.Fields, err = index.ParseFieldsColumn(row.Fields); err != nil {
+		return ev, r.p.wrapErr(r.path, fmt.Errorf("read fields of an event at %d: %w", row.Time, err))
 	}
 	return ev, nil
 }

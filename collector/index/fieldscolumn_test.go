@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/zlog/zlog/schema"
@@ -22,9 +23,33 @@ func TestFieldsColumnIsJSONMarshal(t *testing.T) {
 		{"ctl": "a\tb\nc\x01"}, {"utf8": "größe"}, {"sep": "a\u2028b"},
 		{"<key>": "v"}, {"": ""}, {"k": ""},
 	}
+	cases = append(cases, randomFields(2000)...)
+	plain := 0
+	for _, f := range cases {
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FieldsColumn(f); got != string(want) {
+			t.Fatalf("FieldsColumn(%#v) = %s, want %s", f, got, want)
+		}
+		if _, ok := appendPlainFields(nil, f); ok {
+			plain++
+		}
+	}
+	if plain < 20 || plain == len(cases) {
+		t.Errorf("%d of %d cases written without json.Marshal: both ways must be tried", plain, len(cases))
+	}
+}
+
+// randomFields makes n sets of fields with keys and strings from an
+// alphabet of what JSON escapes and what it does not, and values of every
+// type a field holds.
+func randomFields(n int) []schema.Fields {
+	var cases []schema.Fields
 	r := rand.New(rand.NewPCG(1, 2))
 	const alphabet = "abz09_-./:<>&\"\\ \t\x7f\x1fé"
-	for range 2000 {
+	for range n {
 		f := schema.Fields{}
 		for range 1 + r.IntN(20) {
 			var k []rune
@@ -44,20 +69,36 @@ func TestFieldsColumnIsJSONMarshal(t *testing.T) {
 		}
 		cases = append(cases, f)
 	}
+	return cases
+}
+
+// ParseFieldsColumn reads what FieldsColumn wrote as json.Unmarshal does,
+// whether it reads it itself or leaves it to json.Unmarshal; and it
+// refuses what json.Unmarshal refuses.
+func TestParseFieldsColumnIsJSONUnmarshal(t *testing.T) {
+	var columns []string
+	for _, f := range randomFields(2000) {
+		columns = append(columns, FieldsColumn(f))
+	}
+	columns = append(columns,
+		`{"a":"x,y","b":"p:q"}`, `{"a":1,"a":2}`, `{"a":-0}`, `{"a":0}`, `{"a":-9223372036854775808}`,
+		`{"a":9223372036854775808}`, `{"a":1.5}`, `{"a":1e3}`, `{"a":null}`, `{"a" : 1}`, `{"a":"\u00e9"}`, `{}`,
+		`{"a":1,}`, `{,}`, `{"a":01}`, `{"a":-}`, `{"a":tru}`, `{"a":"x"`, `{"a":1}{"b":2}`, `{"a"}`, `{"a":}`,
+		`{"a":"b"`+"\x01"+`"}`, `{"a":[1]}`, `{"a":{"b":1}}`, `{"":""}`, `[]`, `"a"`, `{`, `}`,
+	)
 	plain := 0
-	for _, f := range cases {
-		want, err := json.Marshal(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, col := range columns {
+		var want schema.Fields
+		wantErr := json.Unmarshal([]byte(col), &want)
+		got, err := ParseFieldsColumn(col)
+		if (err != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("ParseFieldsColumn(%s) = %#v, %v; json.Unmarshal: %#v, %v", col, got, err, want, wantErr)
 		}
-		if got := FieldsColumn(f); got != string(want) {
-			t.Fatalf("FieldsColumn(%#v) = %s, want %s", f, got, want)
-		}
-		if _, ok := appendPlainFields(nil, f); ok {
+		if _, ok := parsePlainFields(col); ok {
 			plain++
 		}
 	}
-	if plain < 20 || plain == len(cases) {
-		t.Errorf("%d of %d cases written without json.Marshal: both ways must be tried", plain, len(cases))
+	if plain < 20 || plain == len(columns) {
+		t.Errorf("%d of %d columns read without json.Unmarshal: both ways must be tried", plain, len(columns))
 	}
 }
