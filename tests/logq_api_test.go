@@ -29,10 +29,7 @@ func TestQueryAPIMatchesLocal(t *testing.T) {
 	}
 	agentPipe(t, col.XSub, "api", b.String())
 	agentPipe(t, col.XSub, "web", "ERROR upstream timeout\nINFO served / in 3ms\nWARN slow: 1200ms\n")
-	harness.Eventually(t, 10*time.Second, "events indexed", func() (bool, string) {
-		res := harness.Logq(t, binDir, "search", "--data", data, "--count", "--since", "1h")
-		return strings.TrimSpace(res.Stdout) == "403", res.Stdout
-	})
+	waitStored(t, data, 403)
 	// Absolute times, so both sides ask about the same window.
 	since := time.Now().Add(-time.Hour).Format(time.RFC3339)
 	until := time.Now().Add(time.Minute).Format(time.RFC3339)

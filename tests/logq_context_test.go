@@ -28,10 +28,7 @@ func TestLogqContext(t *testing.T) {
 	}
 	agentPipe(t, col.XSub, "ctxjob", b.String())
 	agentPipe(t, col.XSub, "other", "INFO step 10 of another job\nINFO step 11 of another job\n")
-	harness.Eventually(t, 10*time.Second, "events indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
-		return strings.TrimSpace(r.Stdout) == "22", r.Stdout
-	})
+	waitStored(t, data, 22)
 	r := harness.Logq(t, binDir, "search", "--data", data, "-o", "json", "--service", "ctxjob", `"step 10 "`)
 	var hit struct{ ID, Message string }
 	if err := json.Unmarshal([]byte(r.Stdout), &hit); err != nil || !strings.Contains(hit.ID, "/ctxjob.error/") {
@@ -92,10 +89,7 @@ func TestLogqTimes(t *testing.T) {
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
 	agentPipe(t, col.XSub, "clock", "INFO tick\nINFO tock\n")
-	harness.Eventually(t, 10*time.Second, "events indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
-		return strings.TrimSpace(r.Stdout) == "2", r.Stdout
-	})
+	waitStored(t, data, 2)
 	for _, since := range []string{"yesterday", "today", "-1h", "1 hour ago", "an hour ago", fmt.Sprintf("@%d", time.Now().Add(-time.Hour).Unix())} {
 		r := harness.Logq(t, binDir, "search", "--data", data, "--count", "-S", since, "-U", "now")
 		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "2" {

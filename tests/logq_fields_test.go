@@ -4,9 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/zlog/zlog/tests/harness"
 )
@@ -23,10 +21,7 @@ func TestLogqFieldsAndCompletionValues(t *testing.T) {
 {"level":"error","msg":"declined","user":"bob"}
 `)
 	agentPipe(t, col.XSub, "web", "WARN slow page\n")
-	harness.Eventually(t, 10*time.Second, "events indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
-		return strings.TrimSpace(r.Stdout) == "4", r.Stdout
-	})
+	waitStored(t, data, 4)
 	want := `{"name":"amount","hits":2,"values":"2","top":"5 (1), 7 (1)"}
 {"name":"user","hits":3,"values":"2","top":"ann (2), bob (1)"}
 `

@@ -23,10 +23,7 @@ func TestLogqFollowAndTailEndCleanlyWhenInterrupted(t *testing.T) {
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
 	agentPipe(t, col.XSub, "intr", "INFO stored before\n")
-	harness.Eventually(t, 10*time.Second, "event indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--service", "intr", "--count")
-		return strings.TrimSpace(r.Stdout) == "1", r.Stdout
-	})
+	waitStored(t, data, 1, "--service", "intr")
 	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		name := "follow-" + strconv.Itoa(i)
 		follow := harness.Start(t, work, name, filepath.Join(binDir, "logq"), "search", "--data", data, "--xpub", col.XPub, "--follow", "--service", "intr", "-o", "raw")
@@ -59,10 +56,7 @@ func TestLogqWaitsForItsPagerWhenInterrupted(t *testing.T) {
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
 	agentPipe(t, col.XSub, "paged", "INFO one\nINFO two\n")
-	harness.Eventually(t, 10*time.Second, "events indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
-		return strings.TrimSpace(r.Stdout) == "2", r.Stdout
-	})
+	waitStored(t, data, 2)
 	// The pager reads everything, says who it is, and stays until released.
 	pidFile, release := filepath.Join(work, "pager.pid"), filepath.Join(work, "release")
 	pager := filepath.Join(work, "pager.sh")

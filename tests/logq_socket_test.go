@@ -23,10 +23,7 @@ func TestLogqAsksTheCollectorOnItsSocket(t *testing.T) {
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
 	agentPipe(t, col.XSub, "api", "ERROR upstream timeout\nINFO served / in 3ms\nWARN slow: 1200ms\n")
-	harness.Eventually(t, 10*time.Second, "events indexed", func() (bool, string) {
-		res := harness.Logq(t, binDir, "search", "--data", data, "--direct", "--count", "--since", "1h")
-		return strings.TrimSpace(res.Stdout) == "3", res.Stdout
-	})
+	waitStored(t, data, 3, "--direct")
 	// A partition of yesterday in an older format: skipped, with a warning.
 	yesterday := index.PartitionFile(filepath.Join(data, "index"), time.Now().UTC().Add(-24*time.Hour))
 	db, err := sql.Open("sqlite3", yesterday)

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/zlog/zlog/tests/harness"
 )
@@ -22,10 +21,7 @@ func TestLogqTerminal(t *testing.T) {
 	data := filepath.Join(work, "data")
 	col := harness.StartCollector(t, binDir, work, data)
 	agentPipe(t, col.XSub, "term", "ERROR disk on fire\nWARN smoke\nINFO all fine\n")
-	harness.Eventually(t, 10*time.Second, "events indexed", func() (bool, string) {
-		r := harness.Logq(t, binDir, "search", "--data", data, "--count")
-		return strings.TrimSpace(r.Stdout) == "3", r.Stdout
-	})
+	waitStored(t, data, 3)
 	paged := filepath.Join(work, "paged.txt")
 	onTerminal := func(env ...string) string {
 		t.Helper()
