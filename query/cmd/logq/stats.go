@@ -203,7 +203,7 @@ func writeStatsTable(w io.Writer, st *query.Stats, style *chartChars, loc *time.
 // answered, and defer it. It asks then, not before: the collector says it
 // with every answer (api.RetainedFromHeader), so the query's answer has
 // told the client already, and a local index answers from a small file.
-func noteRetention(ctx context.Context, w io.Writer, be backend, since time.Time) (wait func()) {
+func noteRetention(ctx context.Context, w io.Writer, be backend, since time.Time) (note func()) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
