@@ -116,8 +116,14 @@ func AppendValue(b []byte, v any) []byte {
 }
 
 // UnmarshalJSON keeps numbers as numbers: integral ones as int64, others
-// as float64.
+// as float64. What AppendPlainJSON writes it reads without reflection:
+// through a decoder into a map of any, the fields were a third of what
+// logq spent reading a search's events from the collector (measured).
 func (f *Fields) UnmarshalJSON(b []byte) error {
+	if out, ok := parsePlain(string(b)); ok {
+		*f = out
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var raw map[string]any

@@ -33,7 +33,7 @@ func TestFieldsColumnIsJSONMarshal(t *testing.T) {
 		if got := FieldsColumn(f); got != string(want) {
 			t.Fatalf("FieldsColumn(%#v) = %s, want %s", f, got, want)
 		}
-		if _, ok := appendPlainFields(nil, f); ok {
+		if _, ok := schema.AppendPlainJSON(nil, f); ok {
 			plain++
 		}
 	}
@@ -94,7 +94,7 @@ func TestParseFieldsColumnIsJSONUnmarshal(t *testing.T) {
 		if (err != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("ParseFieldsColumn(%s) = %#v, %v; json.Unmarshal: %#v, %v", col, got, err, want, wantErr)
 		}
-		if _, ok := parsePlainFields(col); ok {
+		if _, ok := schema.ParsePlainJSON(col); ok {
 			plain++
 		}
 	}
