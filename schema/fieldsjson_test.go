@@ -1,19 +1,20 @@
-package schema
+package schema_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/fieldstest"
 )
 
 // referenceFields decodes b as json.Unmarshal into Fields did before the
 // plain reader: a validity check of the whole, then a decoder into a map
 // of any, numbers converted by FieldValue.
-func referenceFields(b []byte) (Fields, error) {
+func referenceFields(b []byte) (schema.Fields, error) {
 	if !json.Valid(b) {
 		return nil, errors.New("not JSON")
 	}
@@ -23,9 +24,9 @@ func referenceFields(b []byte) (Fields, error) {
 	if err := dec.Decode(&raw); err != nil || raw == nil {
 		return nil, err
 	}
-	out := make(Fields, len(raw))
+	out := make(schema.Fields, len(raw))
 	for k, v := range raw {
-		out[k] = FieldValue(v)
+		out[k] = schema.FieldValue(v)
 	}
 	return out, nil
 }
@@ -36,26 +37,7 @@ func referenceFields(b []byte) (Fields, error) {
 // and for the edge cases of the plain shape.
 func TestPlainJSONReadsAsTheDecoderDoes(t *testing.T) {
 	var inputs []string
-	r := rand.New(rand.NewPCG(3, 4))
-	alphabet := []rune("abz09_-./:,<>&\"\\ \t\x7f\x1fé{}")
-	for range 2000 {
-		f := Fields{}
-		for range 1 + r.IntN(12) {
-			var k []rune
-			for range r.IntN(6) {
-				k = append(k, alphabet[r.IntN(len(alphabet))])
-			}
-			switch r.IntN(4) {
-			case 0:
-				f[string(k)] = string(k) + fmt.Sprint(r.IntN(100))
-			case 1:
-				f[string(k)] = r.Int64() - r.Int64()
-			case 2:
-				f[string(k)] = r.IntN(2) == 0
-			case 3:
-				f[string(k)] = r.NormFloat64() * 1e6
-			}
-		}
+	for _, f := range fieldstest.Random(3, 2000) {
 		b, err := json.Marshal(f)
 		if err != nil {
 			t.Fatal(err)
@@ -73,12 +55,12 @@ func TestPlainJSONReadsAsTheDecoderDoes(t *testing.T) {
 	plain := 0
 	for _, in := range inputs {
 		want, wantErr := referenceFields([]byte(in))
-		var got Fields
+		var got schema.Fields
 		err := json.Unmarshal([]byte(in), &got)
 		if (err != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("json.Unmarshal(%s) into Fields = %#v, %v; the decoder: %#v, %v", in, got, err, want, wantErr)
 		}
-		if f, ok := ParsePlainJSON(in); ok {
+		if f, ok := schema.ParsePlainJSON(in); ok {
 			plain++
 			if wantErr != nil || !reflect.DeepEqual(f, want) {
 				t.Fatalf("ParsePlainJSON(%s) = %#v, the decoder %#v", in, f, want)

@@ -2,12 +2,11 @@ package index
 
 import (
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 
 	"github.com/zlog/zlog/schema"
+	"github.com/zlog/zlog/schema/fieldstest"
 )
 
 // FieldsColumn's bytes are json.Marshal's, whether it writes them itself
@@ -23,7 +22,7 @@ func TestFieldsColumnIsJSONMarshal(t *testing.T) {
 		{"ctl": "a\tb\nc\x01"}, {"utf8": "größe"}, {"sep": "a\u2028b"},
 		{"<key>": "v"}, {"": ""}, {"k": ""},
 	}
-	cases = append(cases, randomFields(2000)...)
+	cases = append(cases, fieldstest.Random(1, 2000)...)
 	plain := 0
 	for _, f := range cases {
 		want, err := json.Marshal(f)
@@ -42,42 +41,12 @@ func TestFieldsColumnIsJSONMarshal(t *testing.T) {
 	}
 }
 
-// randomFields makes n sets of fields with keys and strings from an
-// alphabet of what JSON escapes and what it does not, and values of every
-// type a field holds.
-func randomFields(n int) []schema.Fields {
-	var cases []schema.Fields
-	r := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "abz09_-./:<>&\"\\ \t\x7f\x1fé"
-	for range n {
-		f := schema.Fields{}
-		for range 1 + r.IntN(20) {
-			var k []rune
-			for range r.IntN(6) {
-				k = append(k, []rune(alphabet)[r.IntN(len([]rune(alphabet)))])
-			}
-			switch r.IntN(4) {
-			case 0:
-				f[string(k)] = string(k) + fmt.Sprint(r.IntN(100))
-			case 1:
-				f[string(k)] = r.Int64() - r.Int64()
-			case 2:
-				f[string(k)] = r.IntN(2) == 0
-			case 3:
-				f[string(k)] = r.NormFloat64() * 1e6
-			}
-		}
-		cases = append(cases, f)
-	}
-	return cases
-}
-
 // ParseFieldsColumn reads what FieldsColumn wrote as json.Unmarshal does,
 // whether it reads it itself or leaves it to json.Unmarshal; and it
 // refuses what json.Unmarshal refuses.
 func TestParseFieldsColumnIsJSONUnmarshal(t *testing.T) {
 	var columns []string
-	for _, f := range randomFields(2000) {
+	for _, f := range fieldstest.Random(1, 2000) {
 		columns = append(columns, FieldsColumn(f))
 	}
 	columns = append(columns,
